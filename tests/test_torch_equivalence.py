@@ -1,0 +1,206 @@
+"""barenet against PyTorch (CPU): every layer's and loss's forward values and gradients, and
+every optimizer's parameter trajectory, agree to 1e-10 in float64 and 1e-5 in float32."""
+import numpy as np
+import pytest
+
+import barenet as bn
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+DTYPES = {"float64": torch.float64, "float32": torch.float32}
+RTOL = {"float64": 1e-10, "float32": 1e-5}
+
+
+def assert_close(actual, expected, dtype):
+    """Equal to the dtype's tolerance, relative to each value and, for entries near zero, to the
+    array's largest value (float32 rounding of O(1) terms leaves ~1e-7 absolute noise)."""
+    expected = np.asarray(expected)
+    scale = max(1.0, float(np.abs(expected).max(initial=0)))
+    np.testing.assert_allclose(actual, expected, rtol=RTOL[dtype], atol=RTOL[dtype] * scale * 1e-2
+                               if dtype == "float64" else RTOL[dtype] * scale)
+
+ACTIVATIONS = {
+    "ReLU": (bn.ReLU, torch.relu),
+    "LeakyReLU": (lambda: bn.LeakyReLU(0.07), lambda x: F.leaky_relu(x, 0.07)),
+    "Sigmoid": (bn.Sigmoid, torch.sigmoid),
+    "Tanh": (bn.Tanh, torch.tanh),
+    "Softmax": (bn.Softmax, lambda x: torch.softmax(x, dim=1)),
+    "GELU": (bn.GELU, lambda x: F.gelu(x, approximate="tanh")),
+    "Identity": (bn.Identity, lambda x: x),
+}
+
+
+def _compare_function(ours, theirs, x, grad_out, dtype, params=()):
+    """Forward values and input/parameter gradients of a barenet layer and a torch function."""
+    y = ours.forward(x)
+    grad_in = ours.backward(grad_out)
+    xt = torch.tensor(x, requires_grad=True)
+    yt = theirs(xt)
+    yt.backward(torch.tensor(grad_out))
+    assert_close(y, yt.detach().numpy(), dtype)
+    assert_close(grad_in, xt.grad.numpy(), dtype)
+    for ours_grad, their_param in params:
+        assert_close(ours_grad(), their_param(), dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("name", ACTIVATIONS)
+def test_activation_matches_torch(name, dtype, rng):
+    make, theirs = ACTIVATIONS[name]
+    x = (rng.normal(size=(16, 7)) * 4).astype(dtype)
+    x[0, :3] = [30.0, -30.0, 0.5]
+    _compare_function(make(), theirs, x, rng.normal(size=(16, 7)).astype(dtype), dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("bias", [True, False])
+def test_dense_matches_torch_linear(dtype, bias, rng):
+    layer = bn.Sequential(bn.Dense(6, 4, bias=bias), dtype=dtype, seed=0).layers[0]
+    linear = torch.nn.Linear(6, 4, bias=bias, dtype=DTYPES[dtype])
+    with torch.no_grad():
+        linear.weight.copy_(torch.tensor(layer.params["W"].T))
+        if bias:
+            layer.params["b"][...] = rng.normal(size=4)
+            linear.bias.copy_(torch.tensor(layer.params["b"]))
+    params = [(lambda: layer.grads["W"], lambda: linear.weight.grad.numpy().T)]
+    if bias:
+        params.append((lambda: layer.grads["b"], lambda: linear.bias.grad.numpy()))
+    x = rng.normal(size=(10, 6)).astype(dtype)
+    _compare_function(layer, linear, x, rng.normal(size=(10, 4)).astype(dtype), dtype, params)
+
+
+def _torch_ce(smoothing):
+    return lambda z, t: F.cross_entropy(z, t, label_smoothing=smoothing)
+
+
+LOSSES = {
+    "CrossEntropy-ids": (bn.CrossEntropy, _torch_ce(0.0), "ids"),
+    "CrossEntropy-probabilities": (bn.CrossEntropy, _torch_ce(0.0), "probabilities"),
+    "CrossEntropy-smoothed": (lambda: bn.CrossEntropy(0.2), _torch_ce(0.2), "ids"),
+    "MSE": (bn.MSE, F.mse_loss, "values"),
+    "MAE": (bn.MAE, F.l1_loss, "values"),
+    "BinaryCrossEntropy": (bn.BinaryCrossEntropy, F.binary_cross_entropy_with_logits, "unit"),
+}
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("name", LOSSES)
+def test_loss_matches_torch(name, dtype, rng):
+    make, theirs, kind = LOSSES[name]
+    z = (rng.normal(size=(12, 5)) * 5).astype(dtype)
+    z[0, 0] = 60.0
+    targets = {"ids": rng.integers(0, 5, 12),
+               "probabilities": rng.dirichlet(np.ones(5), 12).astype(dtype),
+               "values": rng.normal(size=(12, 5)).astype(dtype),
+               "unit": rng.uniform(size=(12, 5)).astype(dtype)}[kind]
+    loss = make()
+    value = loss.forward(z, targets)
+    grad = loss.backward()
+    zt = torch.tensor(z, requires_grad=True)
+    value_t = theirs(zt, torch.tensor(targets))
+    value_t.backward()
+    assert_close(value, value_t.item(), dtype)
+    assert_close(grad, zt.grad.numpy(), dtype)
+
+
+def _twin_models(seed=0):
+    ours = bn.Sequential(bn.Dense(6, 8), bn.ReLU(), bn.Dense(8, 5), bn.Tanh(), bn.Dense(5, 3),
+                         dtype="float64", seed=seed)
+    theirs = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.ReLU(), torch.nn.Linear(8, 5),
+                                 torch.nn.Tanh(), torch.nn.Linear(5, 3)).double()
+    with torch.no_grad():
+        for i, module in enumerate(theirs):
+            if isinstance(module, torch.nn.Linear):
+                module.weight.copy_(torch.tensor(ours.layers[i].params["W"].T))
+                module.bias.copy_(torch.tensor(ours.layers[i].params["b"] + 0.01 * (i + 1)))
+                ours.layers[i].params["b"][...] = module.bias.detach().numpy()
+    return ours, theirs
+
+
+OPTIMIZERS = {
+    "SGD": (lambda: bn.SGD(0.1), lambda p: torch.optim.SGD(p, lr=0.1)),
+    "SGD-momentum": (lambda: bn.SGD(0.05, momentum=0.9), lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9)),
+    "SGD-nesterov-decay": (lambda: bn.SGD(0.05, momentum=0.8, nesterov=True, weight_decay=1e-2),
+                           lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.8, nesterov=True, weight_decay=1e-2)),
+    "SGD-dampening": (lambda: bn.SGD(0.05, momentum=0.9, dampening=0.3),
+                      lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, dampening=0.3)),
+    "RMSProp": (lambda: bn.RMSProp(0.01), lambda p: torch.optim.RMSprop(p, lr=0.01)),
+    "RMSProp-momentum-centered-decay": (
+        lambda: bn.RMSProp(0.005, alpha=0.9, momentum=0.5, centered=True, weight_decay=1e-3),
+        lambda p: torch.optim.RMSprop(p, lr=0.005, alpha=0.9, momentum=0.5, centered=True, weight_decay=1e-3)),
+    "Adam": (lambda: bn.Adam(1e-2), lambda p: torch.optim.Adam(p, lr=1e-2)),
+    "Adam-decay": (lambda: bn.Adam(3e-3, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1),
+                   lambda p: torch.optim.Adam(p, lr=3e-3, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1)),
+    "AdamW": (lambda: bn.AdamW(1e-2, weight_decay=0.05),
+              lambda p: torch.optim.AdamW(p, lr=1e-2, weight_decay=0.05)),
+}
+
+
+def _run_twins(make_ours, make_theirs, rng, steps=20, clip=None, schedules=None):
+    ours, theirs = _twin_models()
+    opt, opt_t = make_ours(), make_theirs(theirs.parameters())
+    scheduler = schedules[1](opt_t) if schedules else None
+    loss = bn.CrossEntropy()
+    for step in range(steps):
+        X, y = rng.normal(size=(16, 6)), rng.integers(0, 3, 16)
+        opt.progress = float(step)  # one step per "epoch" so per-epoch schedulers line up
+        loss.forward(ours.forward(X), y)
+        ours.backward(loss.backward())
+        opt.step(ours)
+        opt_t.zero_grad()
+        F.cross_entropy(theirs(torch.tensor(X)), torch.tensor(y)).backward()
+        if clip is not None:
+            torch.nn.utils.clip_grad_norm_(theirs.parameters(), clip)
+        opt_t.step()
+        if scheduler is not None:
+            scheduler.step()
+    for i, module in enumerate(theirs):
+        if isinstance(module, torch.nn.Linear):
+            np.testing.assert_allclose(ours.layers[i].params["W"], module.weight.detach().numpy().T, rtol=1e-8, atol=1e-12)
+            np.testing.assert_allclose(ours.layers[i].params["b"], module.bias.detach().numpy(), rtol=1e-8, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_optimizer_follows_torch_for_20_steps(name, rng):
+    _run_twins(*OPTIMIZERS[name], rng)
+
+
+def test_gradient_clipping_matches_torch_clip_grad_norm(rng):
+    _run_twins(lambda: bn.SGD(0.3, momentum=0.5, clip_norm=0.05),
+               lambda p: torch.optim.SGD(p, lr=0.3, momentum=0.5), rng, clip=0.05)
+
+
+@pytest.mark.parametrize("ours, theirs", [
+    (lambda: bn.schedules.StepDecay(0.1, step_size=3, gamma=0.5),
+     lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=3, gamma=0.5)),
+    (lambda: bn.schedules.CosineDecay(0.1, epochs=20, min_lr=0.001),
+     lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=20, eta_min=0.001)),
+    (lambda: bn.schedules.ExponentialDecay(0.1, gamma=0.9),
+     lambda o: torch.optim.lr_scheduler.ExponentialLR(o, gamma=0.9)),
+])
+def test_schedules_match_torch_schedulers_at_whole_epochs(ours, theirs, rng):
+    schedule = ours()
+    _run_twins(lambda: bn.SGD(schedule, momentum=0.9), lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9),
+               rng, schedules=(schedule, theirs))
+    scheduler_opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    scheduler = theirs(scheduler_opt)
+    for epoch in range(21):  # torch's cosine rises again after T_max; ours stays at min_lr
+        assert schedule(epoch) == pytest.approx(scheduler.get_last_lr()[0], rel=1e-12, abs=1e-15)
+        scheduler_opt.step()
+        scheduler.step()
+
+
+def test_fit_matches_a_torch_training_loop(rng):
+    """fit with shuffle=False and the same batches gives the same weights as torch."""
+    ours, theirs = _twin_models()
+    X, y = rng.normal(size=(40, 6)), rng.integers(0, 3, 40)
+    ours.fit(X, y, loss=bn.CrossEntropy(), optimizer=bn.Adam(0.01), epochs=3, batch_size=16,
+             shuffle=False, verbose=0)
+    opt = torch.optim.Adam(theirs.parameters(), lr=0.01)
+    for _ in range(3):
+        for start in range(0, 40, 16):
+            opt.zero_grad()
+            F.cross_entropy(theirs(torch.tensor(X[start:start + 16])), torch.tensor(y[start:start + 16])).backward()
+            opt.step()
+    np.testing.assert_allclose(ours.forward(X), theirs(torch.tensor(X)).detach().numpy(), rtol=1e-9, atol=1e-12)
