@@ -1,0 +1,42 @@
+"""Atomic file writes: a file is either the old one or the complete new one, never half of it."""
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
+def fsync_directory(directory: Path) -> None:
+    """Make a rename inside ``directory`` durable (where the platform allows it)."""
+    if os.name != "posix":
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def atomic_write(path, mode: str = "wb"):
+    """Write ``path`` through a temporary file beside it: the data is flushed and fsynced, then
+    renamed over ``path`` (``os.replace``), and the directory fsynced. If anything fails, even a
+    KeyboardInterrupt, the temporary file is removed and ``path`` is left as it was."""
+    path = Path(path)
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o666 & ~_UMASK) if hasattr(os, "fchmod") else None
+        with os.fdopen(fd, mode) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    fsync_directory(path.parent)
