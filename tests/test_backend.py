@@ -48,22 +48,3 @@ def test_backend_names_and_errors():
         with pytest.raises(ImportError, match="needs CuPy"):
             bn.set_backend("cupy")
         assert bn.get_backend() == "numpy"
-
-
-def test_thread_count_changes_nothing_but_speed(rng):
-    X, y = rng.normal(size=(200, 300)).astype(np.float32), rng.integers(0, 3, 200)
-
-    def train(threads):
-        bn.set_num_threads(threads)
-        model = bn.Sequential(bn.Dense(300, 256), bn.ReLU(), bn.Dense(256, 3), seed=0)  # 78k parameters
-        model.fit(X, y, loss="cross_entropy", epochs=2, verbose=0)
-        return model.parameter_vectors()[0].copy()
-
-    default = bn.get_num_threads()
-    try:
-        one, two, three = train(1), train(2), train(3)
-    finally:
-        bn.set_num_threads(default)
-    assert np.array_equal(one, two) and np.array_equal(one, three)
-    with pytest.raises(ValueError, match="positive int"):
-        bn.set_num_threads(0)

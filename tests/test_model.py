@@ -361,3 +361,13 @@ def test_verbose_prints_one_line_per_epoch(data, capsys):
     _mlp().fit(X, y, loss="cross_entropy", epochs=3, verbose=1, validation_data=(X, y))
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 3 and lines[0].startswith("epoch 1/3") and "val_accuracy" in lines[-1]
+
+
+def test_huge_but_finite_values_are_not_mistaken_for_infinity():
+    # their float64 sum overflows, so the fast finiteness check must fall back to a precise one
+    X = np.full((4, 2), 1e308)
+    model = bn.Sequential(bn.Dense(2, 2), dtype="float64", seed=0)
+    assert model.predict(X).shape == (4, 2)
+    X[2, 1] = np.nan
+    with pytest.raises(ValueError, match=r"X contains NaN or infinity \(nan at index \(2, 1\)\)"):
+        model.predict(X)

@@ -7,7 +7,7 @@
 from . import datasets, schedules
 from .activations import GELU, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .augment import RandomAffine, random_affine
-from .backend import get_backend, get_num_threads, set_backend, set_num_threads
+from .backend import get_backend, set_backend
 from .callbacks import Callback
 from .data import Standardizer, minibatches, one_hot, train_test_split
 from .gradcheck import GradientReport, check_gradients
@@ -26,5 +26,5 @@ __all__ = [
     "Sequential", "History", "NonFiniteError", "Callback",
     "check_gradients", "GradientReport",
     "Standardizer", "one_hot", "train_test_split", "minibatches",
-    "set_backend", "get_backend", "set_num_threads", "get_num_threads",
+    "set_backend", "get_backend",
 ]

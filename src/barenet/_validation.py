@@ -37,14 +37,32 @@ def _as_array(value, name: str) -> np.ndarray:
     return array
 
 
-def _first_non_finite(array) -> str:
-    position = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
-    return f"{array[position]} at index {position[0] if len(position) == 1 else position}"
+_CHUNK = 1 << 20  # elements per block when scanning a large array
+
+
+def _first_non_finite(array):
+    """The index of the first NaN or infinity in array, scanning it in blocks, or None."""
+    flat = array.reshape(-1)  # a view when it can be, a copy only for exotic layouts
+    for start in range(0, flat.size, _CHUNK):
+        bad = np.flatnonzero(~np.isfinite(flat[start:start + _CHUNK]))
+        if bad.size:
+            return np.unravel_index(start + int(bad[0]), array.shape)
+    return None
 
 
 def _require_finite(array, name):
-    if array.dtype.kind == "f" and not np.isfinite(array).all():
-        raise ValueError(f"{name} contains NaN or infinity ({_first_non_finite(array)})")
+    # A float64 sum is NaN or infinite if any value is, allocates nothing, and cannot overflow
+    # for float32 data; only when it is not finite do we look for the culprit.
+    if array.dtype.kind != "f":
+        return
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflowing sum only means: look closer
+        if np.isfinite(np.sum(array, dtype=np.float64)):
+            return
+    position = _first_non_finite(array)
+    if position is not None:
+        index = tuple(int(i) for i in position)
+        where = index[0] if len(index) == 1 else index
+        raise ValueError(f"{name} contains NaN or infinity ({array[index]} at index {where})")
 
 
 def _convert(array, dtype, name):
@@ -52,7 +70,7 @@ def _convert(array, dtype, name):
     that the conversion would turn into infinity."""
     limit = _FLOAT_LIMITS.get(np.dtype(dtype))
     if limit is not None and array.dtype != dtype and array.dtype.kind == "f" and array.size \
-            and np.abs(array).max() > limit:
+            and max(array.max(), -array.min()) > limit:
         raise ValueError(f"{name} holds values beyond the range of {np.dtype(dtype)} (max {limit:.3g})")
     return np.ascontiguousarray(array, dtype=dtype)
 

@@ -9,7 +9,7 @@ Keras: weights of 1 change nothing, and a weight of 2 counts a sample twice.
 """
 from __future__ import annotations
 
-from .activations import log_softmax, sigmoid, softmax
+from .activations import sigmoid
 from .backend import xp
 
 __all__ = ["Loss", "MSE", "MAE", "BinaryCrossEntropy", "CrossEntropy", "get_loss"]
@@ -119,21 +119,37 @@ class CrossEntropy(Loss):
 
     def forward(self, outputs, targets, sample_weight=None):
         n, classes = outputs.shape
-        log_p = log_softmax(outputs)
-        if targets.ndim == 1:  # class ids: pick each row's log-probability of its class
-            self.targets = xp.zeros_like(outputs)
-            self.targets[xp.arange(n), targets] = 1.0
+        shifted = outputs - outputs.max(axis=1, keepdims=True)
+        exp = xp.exp(shifted)
+        total = exp.sum(axis=1, keepdims=True)
+        self.p = exp / total
+        log_total = xp.log(total)  # log p = shifted - log_total
+        eps = self.label_smoothing
+        if targets.ndim == 1:  # class ids: no one-hot matrix is built
+            self.ids, self.soft = targets, None
+            per_sample = log_total - (1.0 - eps) * shifted[xp.arange(n), targets][:, None]
+            if eps:
+                per_sample -= eps * shifted.mean(axis=1, keepdims=True)
         else:
-            self.targets = targets.astype(outputs.dtype, copy=False)
-        if self.label_smoothing:
-            self.targets = (1.0 - self.label_smoothing) * self.targets + self.label_smoothing / classes
-        self.p = xp.exp(log_p)
+            self.ids = None
+            self.soft = targets.astype(outputs.dtype, copy=False)
+            if eps:
+                self.soft = (1.0 - eps) * self.soft + eps / classes
+            per_sample = -(self.soft * (shifted - log_total)).sum(axis=1, keepdims=True)
         self.weight = _row_weights(sample_weight, outputs)
-        per_sample = -(self.targets * log_p).sum(axis=1, keepdims=True)
         return float((self.weight * per_sample).mean())
 
     def backward(self):
-        return (self.weight / self.p.shape[0]) * (self.p - self.targets)
+        n, classes = self.p.shape
+        if self.ids is None:
+            grad = self.p - self.soft
+        else:
+            grad = self.p.copy()
+            grad[xp.arange(n), self.ids] -= 1.0 - self.label_smoothing
+            if self.label_smoothing:
+                grad -= self.label_smoothing / classes
+        grad *= self.weight / n
+        return grad
 
     def get_config(self):
         return {"label_smoothing": self.label_smoothing}

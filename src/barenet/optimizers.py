@@ -5,8 +5,7 @@ the same parameter trajectory. ``opt.step(model)`` applies the gradients of the 
 
 A model keeps all its parameters in one contiguous vector θ (each layer's arrays are views into
 it) and all gradients in another, g. An update is therefore a handful of vectorised operations
-on the whole vector, not a Python loop over parameter arrays; the vector is split in as many
-parts as barenet has threads, and the parts are updated at the same time.
+on the whole vector, not a Python loop over parameter arrays.
 
 ``lr`` is a number or a ``barenet.schedules`` schedule, read at ``opt.progress`` (epochs done,
 a float; ``fit`` keeps it current). ``weight_decay`` is L2 regularisation, adding λθ to the
@@ -17,7 +16,7 @@ from __future__ import annotations
 
 import math
 
-from .backend import run_in_parallel, split_for_threads, xp
+from .backend import xp
 from .schedules import Schedule
 
 __all__ = ["Optimizer", "SGD", "RMSProp", "Adam", "AdamW", "get_optimizer"]
@@ -35,9 +34,8 @@ class Optimizer:
     """Base class: keeps the hyperparameters, the step count and per-parameter state vectors.
 
     Subclasses list their state vectors in ``state_names`` and implement ``_update(theta, g,
-    state, c)``, which updates one contiguous part of the parameter vector in place, given the
-    matching parts of the gradient and of each state vector and the step's constants ``c``
-    (from ``_constants``).
+    state, c)``, which updates the parameter vector θ in place, given the gradient g, the state
+    vectors by name and the step's constants ``c`` (from ``_constants``).
     """
 
     state_names: tuple = ()
@@ -51,7 +49,6 @@ class Optimizer:
         self.steps = 0
         self.progress = 0.0
         self.state: dict = {}
-        self._jobs = None
 
     @property
     def learning_rate(self) -> float:
@@ -73,12 +70,7 @@ class Optimizer:
             if norm > self.clip_norm:
                 grad *= self.clip_norm / (norm + 1e-6)
         self.steps += 1
-        constants = self._constants(self.learning_rate)
-        if self._jobs is None or self._jobs[0] is not theta or self._jobs[1] is not grad:
-            parts = split_for_threads(theta.size)
-            jobs = [(theta[s], grad[s], {k: v[s] for k, v in self.state.items()}) for s in parts]
-            self._jobs = (theta, grad, jobs)
-        run_in_parallel(lambda t, g, s: self._update(t, g, s, constants), self._jobs[2])
+        self._update(theta, grad, self.state, self._constants(self.learning_rate))
 
     def _constants(self, lr: float) -> dict:
         return {"lr": lr}
