@@ -9,12 +9,14 @@ from .activations import GELU, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .augment import RandomAffine, random_affine
 from .backend import get_backend, set_backend
 from .callbacks import Callback
+from .ensemble import Ensemble
 from .data import Standardizer, minibatches, one_hot, train_test_split
 from .gradcheck import GradientReport, check_gradients
 from .layers import Dense, Dropout, Identity, Layer
 from .losses import MAE, MSE, BinaryCrossEntropy, CrossEntropy, Loss
 from .model import History, NonFiniteError, Sequential
 from .optimizers import SGD, Adam, AdamW, Optimizer, RMSProp
+from .saving import load
 
 __version__ = "0.1.0"
 
@@ -23,7 +25,7 @@ __all__ = [
     "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "GELU",
     "Loss", "MSE", "MAE", "BinaryCrossEntropy", "CrossEntropy",
     "Optimizer", "SGD", "RMSProp", "Adam", "AdamW", "schedules",
-    "Sequential", "History", "NonFiniteError", "Callback",
+    "Sequential", "Ensemble", "History", "NonFiniteError", "Callback", "load",
     "check_gradients", "GradientReport",
     "Standardizer", "one_hot", "train_test_split", "minibatches",
     "set_backend", "get_backend",

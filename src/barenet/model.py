@@ -128,6 +128,7 @@ class Sequential(Layer):
         self.loss: Loss | None = None
         self.optimizer = None
         self.history = History()
+        self.metadata: dict = {}  # saved with the model: class names, data set, run settings...
         self.stop_training = False
 
     # -- structure --------------------------------------------------------------------------
@@ -229,6 +230,12 @@ class Sequential(Layer):
                 print_fn(line)
         print_fn(line)
         print_fn(f"total parameters: {self.count_params():,} ({self.dtype})")
+
+    def save(self, path, *, include_optimizer: bool = True, metadata: dict | None = None):
+        """Write the model to one ``.npz`` file (atomically); read it back with ``bn.load``.
+        ``include_optimizer`` keeps the optimizer's state so that training resumes exactly."""
+        from .saving import save
+        return save(self, path, include_optimizer=include_optimizer, metadata=metadata)
 
     def get_config(self) -> dict:
         return {"layers": [{"type": type(layer).__name__, "config": layer.get_config()} for layer in self.layers],

@@ -83,9 +83,7 @@ class Optimizer:
         return g + self.weight_decay * theta if self.weight_decay else g
 
     def get_config(self) -> dict:
-        return {"lr": self.lr.get_config() | {"schedule": type(self.lr).__name__}
-                if isinstance(self.lr, Schedule) else self.lr,
-                "weight_decay": self.weight_decay, "clip_norm": self.clip_norm}
+        return {"lr": self.lr, "weight_decay": self.weight_decay, "clip_norm": self.clip_norm}
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
