@@ -356,11 +356,28 @@ def test_one_optimizer_refuses_a_second_model_of_another_size(data):
         bn.Sequential(bn.Dense(4, 3)).fit(X, y, loss="cross_entropy", optimizer=opt, epochs=1, verbose=0)
 
 
-def test_verbose_prints_one_line_per_epoch(data, capsys):
+def test_verbose_output_to_a_pipe_is_one_line_per_epoch_saying_what_each_figure_is(data, capsys):
     X, y = data
-    _mlp().fit(X, y, loss="cross_entropy", epochs=3, verbose=1, validation_data=(X, y))
+    model = _mlp()
+    model.fit(X, y, loss="cross_entropy", epochs=3, verbose=1, validation_data=(X, y))
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 3 and lines[0].startswith("epoch 1/3") and "val_accuracy" in lines[-1]
+    assert len(lines) == 4
+    assert lines[0].startswith("epoch 0/3  train loss") and lines[0].endswith("(full pass)  val loss "
+                                                                             + lines[0].split("val loss ")[1])
+    assert "(running mean)" in lines[1] and "val loss" in lines[3] and "acc" in lines[3]
+    model.fit(X, y, epochs=2, verbose=2, full_train_metrics=True)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [l.split()[1] for l in lines] == ["4/5", "5/5"] and "(full pass)" in lines[0]
+    model.fit(X, y, epochs=1, verbose=0)
+    assert capsys.readouterr().out == ""
+
+
+def test_full_train_metrics_match_evaluate(data):
+    X, y = data
+    model = _mlp()
+    history = model.fit(X, y, loss="cross_entropy", epochs=2, verbose=0, full_train_metrics=True)
+    assert history["train_loss"][-1] == pytest.approx(model.evaluate(X, y)["loss"], rel=1e-6)
+    assert history["train_accuracy"][-1] == model.evaluate(X, y)["accuracy"]
 
 
 def test_huge_but_finite_values_are_not_mistaken_for_infinity():

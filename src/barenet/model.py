@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import copy
 import math
+import signal
+import threading
 import time
 
 import numpy as np
@@ -15,7 +17,7 @@ import numpy as np
 from . import _validation as check
 from .activations import sigmoid, softmax
 from .backend import to_device, to_numpy, xp
-from .callbacks import CallbackList, ProgressLogger
+from .callbacks import CallbackList, TerminateOnNaN, progress_for
 from .data import _stratified_test_indices
 from .layers import Layer
 from .losses import Loss, get_loss
@@ -130,6 +132,7 @@ class Sequential(Layer):
         self.history = History()
         self.metadata: dict = {}  # saved with the model: class names, data set, run settings...
         self.stop_training = False
+        self._interrupted = False
 
     # -- structure --------------------------------------------------------------------------
 
@@ -302,7 +305,7 @@ class Sequential(Layer):
 
     def fit(self, X, y, *, loss=None, optimizer=None, epochs=1, batch_size=32, validation_data=None,
             validation_split=0.0, shuffle=True, sample_weight=None, class_weight=None,
-            callbacks=None, verbose=1) -> History:
+            callbacks=None, verbose=1, full_train_metrics=False) -> History:
         """Train on (X, y) for ``epochs`` passes and return ``model.history``.
 
         X: (n, features); y: class ids (n,) or one-hot rows for ``CrossEntropy``, targets shaped
@@ -312,10 +315,19 @@ class Sequential(Layer):
         smaller). ``validation_data=(X_val, y_val)``, or ``validation_split`` (a fraction of X,
         shuffled and, for classification, stratified) is evaluated after every epoch.
         ``sample_weight`` (n,) and ``class_weight`` ({class: weight} or "balanced") weight each
-        sample's loss. ``verbose=1`` prints a line per epoch, 0 nothing.
+        sample's loss. ``callbacks`` is a list of ``bn.callbacks`` objects.
+
+        ``verbose=1`` shows a progress bar per epoch on a terminal (one line per epoch when the
+        output is a file or a pipe), 2 always one line per epoch, 0 nothing. The history's
+        ``loss`` and ``accuracy`` are running means over each epoch's batches (the weights change
+        meanwhile); ``full_train_metrics=True`` adds ``train_loss`` and ``train_accuracy``, a full
+        pass over the training data after each epoch, comparable with ``evaluate``.
 
         If the loss or a gradient becomes NaN or infinite, fit stops with ``NonFiniteError``
-        naming the epoch, the batch and the layer, and leaves the weights as they were before it.
+        naming the epoch, the batch and the layer, and leaves the weights as they were before it
+        (with a ``TerminateOnNaN`` callback it stops with a warning instead). Ctrl-C stops after
+        the current batch: callbacks see the end of training, the history keeps every finished
+        epoch, and then ``KeyboardInterrupt`` is raised.
         """
         X = self._features(X)
         loss = self._loss(loss, "fit")
@@ -340,23 +352,31 @@ class Sequential(Layer):
             X, y, weight, validation = self._split(X, y, weight, validation_split, loss)
 
         self.loss, self.optimizer = loss, optimizer
-        if verbose:
-            done = self.history.epochs[-1] if self.history.epochs else 0
-            callbacks.append(ProgressLogger(done + epochs))
-        hooks = CallbackList(callbacks, self)
+        done = self.history.epochs[-1] if self.history.epochs else 0
+        progress = progress_for(verbose, done + epochs, math.ceil(len(X) / batch_size))
+        hooks = CallbackList(callbacks + ([progress] if progress else []), self)
         self.stop_training = False
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        self._full_train_metrics = full_train_metrics
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"), _StopOnCtrlC(self) as ctrl_c:
             if not self.history.epochs:
                 self.history.append(0, self._epoch_figures(X, y, weight, validation, running=None))
             hooks.on_train_begin(self.history.last())
             try:
-                first = self.history.epochs[-1] + 1
-                for epoch in range(first, first + epochs):
+                for epoch in range(done + 1, done + epochs + 1):
                     self._train_epoch(epoch, X, y, weight, batch_size, shuffle, validation, hooks)
                     if self.stop_training:
                         break
+            except NonFiniteError as error:
+                quiet = [c for c in callbacks if isinstance(c, TerminateOnNaN)]
+                if not quiet:
+                    raise
+                for callback in quiet:
+                    callback.diverged(error)
             finally:
                 hooks.on_train_end(self.history.last())
+        if ctrl_c.pressed:
+            raise KeyboardInterrupt(f"training interrupted during epoch {ctrl_c.epoch}; the history keeps the "
+                                    f"{len(self.history.epochs) - 1} finished epochs")
         return self.history
 
     def _split(self, X, y, weight, fraction, loss):
@@ -394,6 +414,9 @@ class Sequential(Layer):
                 hooks.on_batch_end(b, {"loss": value})
             if self.stop_training:
                 break
+        if self._interrupted:
+            self._interrupted_epoch = epoch
+            return  # a partial epoch is not added to the history
         running = {"loss": total_loss / seen}
         if classify:
             running["accuracy"] = total_correct / seen
@@ -443,8 +466,11 @@ class Sequential(Layer):
             f"{self.optimizer.learning_rate:g}) or gradient clipping (clip_norm=1.0 on the optimizer).")
 
     def _epoch_figures(self, X, y, weight, validation, running):
-        """The epoch's log: running figures (or, for epoch 0, a full pass) and validation figures."""
+        """The epoch's log: running figures (or, for epoch 0, a full pass), optionally a full pass
+        over the training data, and validation figures."""
         logs = dict(running) if running is not None else self._measure(X, y, weight, self.loss)
+        if running is not None and getattr(self, "_full_train_metrics", False):
+            logs.update({f"train_{k}": v for k, v in self._measure(X, y, weight, self.loss).items()})
         if validation is not None:
             logs.update({f"val_{k}": v for k, v in self._measure(*validation, self.loss).items()})
         return logs
@@ -528,3 +554,30 @@ def _correct(outputs, targets, task) -> int:
         return int(((outputs > 0) == (targets.reshape(outputs.shape) > 0.5)).all(axis=1).sum())
     labels = targets if targets.ndim == 1 else targets.argmax(axis=1)
     return int((outputs.argmax(axis=1) == labels).sum())
+
+
+class _StopOnCtrlC:
+    """While fit runs in the main thread, the first Ctrl-C asks training to stop after the current
+    batch (``model.stop_training``); a second one interrupts at once, as usual."""
+
+    def __init__(self, model):
+        self.model, self.pressed, self.epoch, self.previous = model, False, None, None
+
+    def _handler(self, signum, frame):
+        self.pressed = True
+        self.model.stop_training = self.model._interrupted = True
+        signal.signal(signal.SIGINT, self.previous)  # a second Ctrl-C stops immediately
+
+    def __enter__(self):
+        self.model._interrupted = False
+        if threading.current_thread() is threading.main_thread() and \
+                signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self.previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        if self.previous is not None and signal.getsignal(signal.SIGINT) == self._handler:
+            signal.signal(signal.SIGINT, self.previous)
+        self.epoch = getattr(self.model, "_interrupted_epoch", None)
+        self.model._interrupted = False
+        return False

@@ -1,0 +1,192 @@
+"""Preparing an ordinary picture of a digit the way MNIST's digits were prepared.
+
+Networks trained on MNIST read drawn or photographed digits badly unless those are brought into
+MNIST's form first. ``prepare_digit`` does it, and is the only implementation: ``barenet predict``
+and the web page (which sends the raw drawing to the server) both use it.
+
+1. Grey levels become an ink map, white ink on black (a dark-on-light picture is inverted; a
+   transparent canvas uses its alpha channel), with the background level removed.
+2. The picture is cropped to the ink.
+3. Strokes are thickened or thinned so that their width, measured as 2·area/perimeter, matches
+   MNIST's median (2.85 pixels at 28×28) once the digit is scaled down.
+4. The digit is scaled, keeping its aspect ratio, so that its longer side is 20 pixels, with
+   anti-aliasing (area averaging), which gives MNIST's grey edges.
+5. It is placed in a 28×28 field and shifted so that its centre of mass is at (14, 14), where
+   MNIST's digits have theirs.
+
+Reading image files needs Pillow: ``pip install "barenet[image]"``.
+"""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["read_image", "prepare_digit", "stroke_width", "MAX_PIXELS"]
+
+MAX_PIXELS = 40_000_000  # larger pictures are refused before they are decoded
+MNIST_STROKE = 2.85      # median 2·area/perimeter of MNIST digits at 28×28
+MNIST_CENTRE = 14.0      # MNIST's mean centre of mass, in pixels from the top-left pixel
+WORK = 4                 # strokes are adjusted at 4× the final resolution
+
+
+def _pil():
+    try:
+        from PIL import Image
+    except ImportError:
+        raise ImportError("reading images needs Pillow: pip install 'barenet[image]'") from None
+    return Image
+
+
+def read_image(source) -> np.ndarray:
+    """An ink map in [0, 1] (float32, 2-D) from a file path, bytes, a PIL image or an array.
+
+    Colour is reduced to luminance; a picture with transparent pixels is read from its alpha
+    channel (ink = opacity). Arrays are taken as grey levels: uint8 0-255 or floats 0-1.
+    Raises ValueError for anything that is not a readable picture or is larger than MAX_PIXELS.
+    """
+    Image = _pil() if not isinstance(source, np.ndarray) else None
+    if isinstance(source, np.ndarray):
+        array = np.asarray(source)
+        if array.ndim != 2 or array.size == 0 or array.dtype.kind not in "uif":
+            raise ValueError(f"a digit image must be a non-empty 2-D array of grey levels, got shape {array.shape}")
+        array = array.astype(np.float32)
+        if not np.isfinite(array).all():
+            raise ValueError("the image contains NaN or infinity")
+        return array / 255.0 if source.dtype.kind in "ui" or array.max() > 1.0 else array
+    if isinstance(source, (str, Path)):
+        source = Path(source).read_bytes()
+    if isinstance(source, (bytes, bytearray)):
+        try:
+            image = Image.open(io.BytesIO(source))
+        except Exception as error:  # Pillow raises many kinds for undecodable data
+            raise ValueError(f"not a readable image ({type(error).__name__}: {error})") from None
+    else:
+        image = source
+    width, height = image.size
+    if width * height > MAX_PIXELS or width < 1 or height < 1:
+        raise ValueError(f"image of {width}×{height} pixels refused (at most {MAX_PIXELS:,} pixels)")
+    try:
+        from PIL import ImageOps
+        image = ImageOps.exif_transpose(image)
+        if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+            rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255.0
+            if rgba[..., 3].min() < 0.98:  # a transparent canvas: the strokes are its opaque part
+                return rgba[..., 3]
+        return np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+    except Exception as error:
+        raise ValueError(f"could not decode the image ({type(error).__name__}: {error})") from None
+
+
+def stroke_width(mask: np.ndarray) -> float:
+    """Mean stroke width of a binary mask, 2·area/perimeter (exact for long thin strokes)."""
+    area = int(mask.sum())
+    if area == 0:
+        return 0.0
+    padded = np.pad(mask, 1)
+    interior = padded[1:-1, 1:-1] & padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
+    return 2.0 * area / max(int((mask & ~interior).sum()), 1)
+
+
+def _disk_filter(image, radius, reduce):
+    """Grey dilation (reduce=np.maximum) or erosion (np.minimum) by a disk of ``radius`` pixels."""
+    padded = np.pad(image, radius, constant_values=0.0)
+    out = image.copy()
+    h, w = image.shape
+    for dy in range(-radius, radius + 1):
+        for dx in range(-radius, radius + 1):
+            if dx * dx + dy * dy <= radius * radius:
+                reduce(out, padded[radius + dy:radius + dy + h, radius + dx:radius + dx + w], out=out)
+    return out
+
+
+def _resize(image, height, width):
+    """Area-averaging resize (anti-aliased when shrinking), through Pillow's 32-bit float mode."""
+    Image = _pil()
+    shrinking = height < image.shape[0] or width < image.shape[1]
+    resampling = Image.Resampling.BOX if shrinking else Image.Resampling.BILINEAR
+    resized = Image.fromarray(np.ascontiguousarray(image, dtype=np.float32), mode="F").resize((width, height), resampling)
+    return np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
+
+
+def _ink_map(grey, invert):
+    """White ink on black, background removed, scaled so the darkest ink is 1."""
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    background = float(np.median(border))
+    if invert is None:
+        invert = background > 0.5
+    ink = 1.0 - grey if invert else grey
+    background = 1.0 - background if invert else background
+    ink = np.clip(ink - background, 0.0, None)
+    peak = float(ink.max())
+    if peak < 0.05:
+        return None
+    ink /= peak
+    ink[ink < 0.1] = 0.0  # paper texture and sensor noise
+    return ink
+
+
+def prepare_digit(source, *, invert: bool | None = None, adjust_strokes: bool = True, size: int = 28) -> np.ndarray:
+    """A (28, 28) float32 image in [0, 1], white on black, prepared like MNIST's digits (see the
+    module docstring). ``source`` is anything ``read_image`` takes. ``invert`` forces the polarity
+    (None: decided from the border, dark-on-light pictures are inverted). An empty picture gives
+    an all-black image. ``size=8`` gives instead an 8×8 image like scikit-learn's small digits,
+    whose ink fills the frame."""
+    if size not in (28, 8):
+        raise ValueError(f"size must be 28 (MNIST) or 8 (the 8×8 digits), got {size!r}")
+    ink = _ink_map(read_image(source), invert)
+    out = np.zeros((28, 28), dtype=np.float32)
+    if ink is None:
+        return out if size == 28 else np.zeros((8, 8), dtype=np.float32)
+    if size == 8:
+        return _small_digit(ink)
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    ink = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    # Work at 4× the final size: the longer side 80 pixels, strokes adjusted there.
+    h, w = ink.shape
+    scale = 20 * WORK / max(h, w)
+    work = _resize(ink, max(1, round(h * scale)), max(1, round(w * scale)))
+    if adjust_strokes:
+        width = stroke_width(work > 0.5)
+        target = MNIST_STROKE * WORK
+        if 0 < width < 0.75 * target:
+            work = _disk_filter(work, max(1, round((target - width) / 2)), np.maximum)
+        elif width > 1.4 * target:
+            thinner = _disk_filter(work, max(1, round((width - target) / 2)), np.minimum)
+            work = thinner if thinner.max() > 0.5 else work
+    h, w = work.shape
+    digit = _resize(work, max(1, round(h / WORK)), max(1, round(w / WORK)))
+    h, w = digit.shape
+    top, left = (28 - h) // 2, (28 - w) // 2
+    out[top:top + h, left:left + w] = digit
+    # Shift the centre of mass to MNIST's, by whole pixels (as the originals were).
+    total = out.sum()
+    cy = (out.sum(axis=1) * np.arange(28)).sum() / total
+    cx = (out.sum(axis=0) * np.arange(28)).sum() / total
+    return _shift(out, int(round(MNIST_CENTRE - cy)), int(round(MNIST_CENTRE - cx)))
+
+
+def _small_digit(ink):
+    """8×8 like scikit-learn's digits: cropped to the ink, the longer side scaled to fill the frame."""
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    ink = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    h, w = ink.shape
+    scale = 32 / max(h, w)  # their 32×32 bitmaps were counted in 4×4 blocks
+    big = np.zeros((32, 32), dtype=np.float32)
+    hh, ww = max(1, round(h * scale)), max(1, round(w * scale))
+    top, left = (32 - hh) // 2, (32 - ww) // 2
+    big[top:top + hh, left:left + ww] = _resize(ink, hh, ww) > 0.3
+    return big.reshape(8, 4, 8, 4).mean(axis=(1, 3)).astype(np.float32)
+
+
+def _shift(image, dy, dx):
+    """Move an image by whole pixels, filling with black."""
+    out = np.zeros_like(image)
+    h, w = image.shape
+    src_rows = slice(max(0, -dy), min(h, h - dy))
+    dst_rows = slice(max(0, dy), min(h, h + dy))
+    src_cols = slice(max(0, -dx), min(w, w - dx))
+    dst_cols = slice(max(0, dx), min(w, w + dx))
+    out[dst_rows, dst_cols] = image[src_rows, src_cols]
+    return out

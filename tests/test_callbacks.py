@@ -1,0 +1,178 @@
+"""Callbacks, progress display and Ctrl-C: what each promises during fit."""
+import csv
+import io
+import json
+import os
+import signal
+
+import numpy as np
+import pytest
+
+import barenet as bn
+from barenet import callbacks as cb
+
+
+@pytest.fixture
+def problem():
+    X, y = bn.datasets.make_clusters(400, seed=0)
+    return X, y, X[:100], y[:100]
+
+
+def _model(seed=0):
+    return bn.Sequential(bn.Dense(2, 16), bn.ReLU(), bn.Dense(16, 3), seed=seed)
+
+
+class Recorder(bn.Callback):
+    def __init__(self):
+        self.events = []
+
+    def on_train_begin(self, logs=None):
+        self.events.append(("train_begin", dict(logs)))
+
+    def on_epoch_begin(self, epoch):
+        self.events.append(("epoch_begin", epoch))
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.events.append(("epoch_end", epoch))
+
+    def on_train_end(self, logs=None):
+        self.events.append(("train_end",))
+
+
+def test_hooks_are_called_in_order_with_epochs_counted_from_one(problem):
+    X, y, Xv, yv = problem
+    recorder = Recorder()
+    _model().fit(X, y, loss="cross_entropy", epochs=2, validation_data=(Xv, yv), callbacks=[recorder], verbose=0)
+    kinds = [e[0] if e[0] != "epoch_begin" and e[0] != "epoch_end" else e for e in recorder.events]
+    assert kinds == ["train_begin", ("epoch_begin", 1), ("epoch_end", 1), ("epoch_begin", 2), ("epoch_end", 2),
+                     "train_end"]
+    assert "val_loss" in recorder.events[0][1]
+
+
+def test_early_stopping_stops_after_patience_and_restores_the_best_weights(problem):
+    X, y, Xv, yv = problem
+    model = _model()
+    stopper = cb.EarlyStopping(monitor="val_loss", patience=2)
+    # a learning rate so high that validation loss soon gets worse
+    model.fit(X, y, loss="cross_entropy", optimizer=bn.SGD(3.0), epochs=40, validation_data=(Xv, yv),
+              callbacks=[stopper], verbose=0)
+    history = model.history
+    best_epoch = int(np.argmin(history["val_loss"][1:])) + 1
+    assert stopper.best_epoch == best_epoch and stopper.stopped_epoch == history.epochs[-1]
+    assert history.epochs[-1] == best_epoch + 3  # patience 2: the third epoch without improvement stops
+    assert model.evaluate(Xv, yv)["loss"] == pytest.approx(history["val_loss"][best_epoch], rel=1e-5)
+
+
+def test_early_stopping_restores_the_best_weights_also_when_epochs_run_out(problem):
+    X, y, Xv, yv = problem
+    model = _model()
+    stopper = cb.EarlyStopping(monitor="val_accuracy", patience=100)
+    model.fit(X, y, loss="cross_entropy", optimizer=bn.SGD(2.0), epochs=8, validation_data=(Xv, yv),
+              callbacks=[stopper], verbose=0)
+    best = max(model.history["val_accuracy"][1:])
+    assert stopper.stopped_epoch is None
+    assert model.evaluate(Xv, yv)["accuracy"] == best
+
+
+def test_a_monitor_that_training_does_not_report_is_a_clear_error(problem):
+    X, y, _, _ = problem
+    with pytest.raises(ValueError, match="monitors 'val_loss'.*pass validation data"):
+        _model().fit(X, y, loss="cross_entropy", epochs=2, callbacks=[cb.EarlyStopping()], verbose=0)
+
+
+def test_model_checkpoint_every_epoch_and_best_only(problem, tmp_path):
+    X, y, Xv, yv = problem
+    model = _model()
+    every = cb.ModelCheckpoint(tmp_path / "epoch{epoch}.npz")
+    best = cb.ModelCheckpoint(tmp_path / "best.npz", monitor="val_accuracy", save_best_only=True)
+    model.fit(X, y, loss="cross_entropy", epochs=3, validation_data=(Xv, yv), callbacks=[every, best], verbose=0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.npz", "epoch1.npz", "epoch2.npz", "epoch3.npz"]
+    final = bn.load(tmp_path / "epoch3.npz")
+    np.testing.assert_array_equal(final.predict_proba(X), model.predict_proba(X))
+    assert final.optimizer is not None and final.optimizer.steps == model.optimizer.steps
+    assert bn.load(tmp_path / "best.npz").history.epochs[-1] == best.best_epoch
+
+
+def test_learning_rate_scheduler_sets_the_rate_each_epoch(problem):
+    X, y, _, _ = problem
+    seen = []
+
+    class Spy(bn.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(logs["lr"])
+
+    scheduler = cb.LearningRateScheduler(lambda epoch, lr: 0.1 / epoch)
+    _model().fit(X, y, loss="cross_entropy", optimizer=bn.SGD(1.0), epochs=3, callbacks=[scheduler, Spy()], verbose=0)
+    assert seen == pytest.approx([0.1, 0.05, 0.1 / 3])
+    with pytest.raises(ValueError, match="positive number"):
+        _model().fit(X, y, loss="cross_entropy", epochs=1, callbacks=[cb.LearningRateScheduler(lambda e, lr: -1)],
+                     verbose=0)
+
+
+def test_terminate_on_nan_stops_with_a_warning_instead_of_raising(rng):
+    X, y = rng.normal(size=(64, 4)), rng.normal(size=(64, 1)) * 1e3
+    model = bn.Sequential(bn.Dense(4, 32), bn.ReLU(), bn.Dense(32, 1), seed=0)
+    guard = cb.TerminateOnNaN()
+    with pytest.warns(RuntimeWarning, match="training diverged"):
+        model.fit(X, y, loss="mse", optimizer=bn.SGD(10.0), epochs=20, batch_size=16, callbacks=[guard], verbose=0)
+    assert isinstance(guard.error, bn.NonFiniteError)
+    assert np.isfinite(model.parameter_vectors()[0]).all()
+
+
+def test_csv_logger_and_history_writer(problem, tmp_path):
+    X, y, Xv, yv = problem
+    model = _model()
+    model.fit(X, y, loss="cross_entropy", epochs=3, validation_data=(Xv, yv), verbose=0,
+              callbacks=[cb.CSVLogger(tmp_path / "log.csv"), cb.HistoryWriter(tmp_path / "history.json")])
+    rows = list(csv.DictReader(open(tmp_path / "log.csv")))
+    assert [r["epoch"] for r in rows] == ["1", "2", "3"]
+    assert float(rows[-1]["val_loss"]) == pytest.approx(model.history["val_loss"][-1])
+    assert json.loads((tmp_path / "history.json").read_text()) == model.history.to_dict()
+
+
+def test_ctrl_c_stops_after_the_current_batch_and_keeps_finished_epochs(problem):
+    X, y, Xv, yv = problem
+    model = _model()
+    recorder = Recorder()
+
+    class PressCtrlC(bn.Callback):
+        batches = 0
+
+        def on_batch_end(self, batch, logs=None):
+            PressCtrlC.batches += 1
+            if self.model.history.epochs[-1] == 2 and batch == 3:
+                os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt, match="interrupted during epoch 3"):
+        model.fit(X, y, loss="cross_entropy", epochs=10, batch_size=32, validation_data=(Xv, yv),
+                  callbacks=[PressCtrlC(), recorder], verbose=0)
+    assert model.history.epochs == [0, 1, 2]
+    assert recorder.events[-1] == ("train_end",)
+    assert PressCtrlC.batches == 2 * 13 + 4  # stopped right after the batch during which it was pressed
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    model.fit(X, y, epochs=1, verbose=0)  # the model is still usable
+    assert model.history.epochs[-1] == 3
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_on_a_terminal_a_progress_bar_shows_the_running_loss(problem):
+    pytest.importorskip("tqdm")
+    X, y, _, _ = problem
+    stream = FakeTerminal()
+    progress = cb.progress_for(1, 2, 13, stream)
+    assert isinstance(progress, cb.ProgressBar)
+    _model().fit(X, y, loss="cross_entropy", epochs=2, batch_size=32, callbacks=[progress], verbose=0)
+    text = stream.getvalue()
+    assert "epoch 1/2" in text and "batch" in text and "(running mean)" in text
+    assert len(text.splitlines()) < 20  # a bar that redraws itself, not a line per batch
+
+
+def test_in_a_file_or_pipe_progress_is_plain_lines():
+    assert isinstance(cb.progress_for(1, 5, 100, io.StringIO()), cb.ProgressLogger)
+    assert not isinstance(cb.progress_for(1, 5, 100, io.StringIO()), cb.ProgressBar)
+    assert isinstance(cb.progress_for(2, 5, 100, FakeTerminal()), cb.ProgressLogger)
+    assert cb.progress_for(0, 5, 100, FakeTerminal()) is None
