@@ -60,13 +60,15 @@ def read_image(source) -> np.ndarray:
     if isinstance(source, (bytes, bytearray)):
         try:
             image = Image.open(io.BytesIO(source))
+        except Image.DecompressionBombError:
+            raise ValueError(f"image refused: it declares more than {MAX_PIXELS:,} pixels") from None
         except Exception as error:  # Pillow raises many kinds for undecodable data
             raise ValueError(f"not a readable image ({type(error).__name__}: {error})") from None
     else:
         image = source
     width, height = image.size
     if width * height > MAX_PIXELS or width < 1 or height < 1:
-        raise ValueError(f"image of {width}×{height} pixels refused (at most {MAX_PIXELS:,} pixels)")
+        raise ValueError(f"image refused: it declares {width}×{height} pixels, more than {MAX_PIXELS:,}")
     try:
         from PIL import ImageOps
         image = ImageOps.exif_transpose(image)
@@ -141,8 +143,7 @@ def prepare_digit(source, *, invert: bool | None = None, adjust_strokes: bool = 
         return out if size == 28 else np.zeros((8, 8), dtype=np.float32)
     if size == 8:
         return _small_digit(ink)
-    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-    ink = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    ink = _crop(ink)
     # Work at 4× the final size: the longer side 80 pixels, strokes adjusted there.
     h, w = ink.shape
     scale = 20 * WORK / max(h, w)
@@ -155,8 +156,10 @@ def prepare_digit(source, *, invert: bool | None = None, adjust_strokes: bool = 
         elif width > 1.4 * target:
             thinner = _disk_filter(work, max(1, round((width - target) / 2)), np.minimum)
             work = thinner if thinner.max() > 0.5 else work
+        work = _crop(work)  # thicker or thinner strokes change the extent: fill the box again
     h, w = work.shape
-    digit = _resize(work, max(1, round(h / WORK)), max(1, round(w / WORK)))
+    scale = 20 / max(h, w)
+    digit = _resize(work, max(1, round(h * scale)), max(1, round(w * scale)))
     h, w = digit.shape
     top, left = (28 - h) // 2, (28 - w) // 2
     out[top:top + h, left:left + w] = digit
@@ -167,10 +170,15 @@ def prepare_digit(source, *, invert: bool | None = None, adjust_strokes: bool = 
     return _shift(out, int(round(MNIST_CENTRE - cy)), int(round(MNIST_CENTRE - cx)))
 
 
+def _crop(ink):
+    """The smallest rectangle holding all the ink (pixels above 0.1)."""
+    rows, cols = np.flatnonzero((ink > 0.1).any(axis=1)), np.flatnonzero((ink > 0.1).any(axis=0))
+    return ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1] if rows.size else ink
+
+
 def _small_digit(ink):
     """8×8 like scikit-learn's digits: cropped to the ink, the longer side scaled to fill the frame."""
-    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-    ink = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    ink = _crop(ink)
     h, w = ink.shape
     scale = 32 / max(h, w)  # their 32×32 bitmaps were counted in 4×4 blocks
     big = np.zeros((32, 32), dtype=np.float32)
