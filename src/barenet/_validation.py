@@ -55,9 +55,13 @@ def _require_finite(array, name):
     # for float32 data; only when it is not finite do we look for the culprit.
     if array.dtype.kind != "f":
         return
-    with np.errstate(over="ignore", invalid="ignore"):  # an overflowing sum only means: look closer
-        if np.isfinite(np.sum(array, dtype=np.float64)):
+    if array.size <= _CHUNK:  # small: one direct test is cheapest
+        if np.isfinite(array).all():
             return
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflowing sum only means: look closer
+            if np.isfinite(np.add.reduce(array, axis=None, dtype=np.float64)):
+                return
     position = _first_non_finite(array)
     if position is not None:
         index = tuple(int(i) for i in position)

@@ -120,35 +120,37 @@ class CrossEntropy(Loss):
     def forward(self, outputs, targets, sample_weight=None):
         n, classes = outputs.shape
         shifted = outputs - outputs.max(axis=1, keepdims=True)
-        exp = xp.exp(shifted)
-        total = exp.sum(axis=1, keepdims=True)
-        self.p = exp / total
-        log_total = xp.log(total)  # log p = shifted - log_total
+        self.exp = xp.exp(shifted)
+        self.total = self.exp.sum(axis=1, keepdims=True)  # softmax = exp / total, formed in backward
+        log_total = xp.log(self.total)                     # log p = shifted - log_total
         eps = self.label_smoothing
         if targets.ndim == 1:  # class ids: no one-hot matrix is built
             self.ids, self.soft = targets, None
-            per_sample = log_total - (1.0 - eps) * shifted[xp.arange(n), targets][:, None]
+            per_sample = log_total[:, 0] - (1.0 - eps) * shifted[xp.arange(n), targets]
             if eps:
-                per_sample -= eps * shifted.mean(axis=1, keepdims=True)
+                per_sample -= eps * shifted.mean(axis=1)
         else:
             self.ids = None
             self.soft = targets.astype(outputs.dtype, copy=False)
             if eps:
                 self.soft = (1.0 - eps) * self.soft + eps / classes
-            per_sample = -(self.soft * (shifted - log_total)).sum(axis=1, keepdims=True)
-        self.weight = _row_weights(sample_weight, outputs)
-        return float((self.weight * per_sample).mean())
+            per_sample = -(self.soft * (shifted - log_total)).sum(axis=1)
+        self.weight = None if sample_weight is None else xp.asarray(sample_weight, dtype=outputs.dtype)
+        if self.weight is not None:
+            per_sample = per_sample * self.weight
+        return float(per_sample.sum()) / n
 
     def backward(self):
-        n, classes = self.p.shape
+        n, classes = self.exp.shape
+        weight = 1.0 / n if self.weight is None else self.weight[:, None] / n
+        grad = self.exp * (weight / self.total)  # softmax(z) · w / n
         if self.ids is None:
-            grad = self.p - self.soft
+            grad -= self.soft * weight
         else:
-            grad = self.p.copy()
-            grad[xp.arange(n), self.ids] -= 1.0 - self.label_smoothing
+            grad[xp.arange(n), self.ids] -= (1.0 - self.label_smoothing) * (weight if self.weight is None
+                                                                             else weight[:, 0])
             if self.label_smoothing:
-                grad -= self.label_smoothing / classes
-        grad *= self.weight / n
+                grad -= self.label_smoothing / classes * weight
         return grad
 
     def get_config(self):

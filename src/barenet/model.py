@@ -495,6 +495,8 @@ class Sequential(Layer):
     def _outputs(self, X, batch_size, then=lambda outputs: outputs):
         """``then(outputs)`` of inference-mode forward passes, batch by batch, as one NumPy array."""
         batch_size = check.positive_int(batch_size, "batch_size")
+        if len(X) <= batch_size:  # the common case of predicting a few samples: no list, no copy
+            return to_numpy(then(self.forward(to_device(X), training=False)))
         return np.concatenate([to_numpy(then(self.forward(to_device(X[i:i + batch_size]), training=False)))
                                for i in range(0, len(X), batch_size)])
 
