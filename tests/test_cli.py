@@ -238,3 +238,43 @@ def test_resume_can_extend_a_finished_run(tmp_path):
     result = run("train", "--resume", folder, "--epochs", "4", "--no-plots")
     assert result.returncode == 0, result.stderr
     assert bn.load(folder / "model.npz").history.epochs[-1] == 4
+
+
+def test_serve_starts_says_which_model_and_answers(tmp_path):
+    pytest.importorskip("fastapi")
+    import socket
+    import urllib.request
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path))
+    process = subprocess.Popen([SCRIPT, "serve", "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=env)
+    try:
+        first = process.stdout.readline()
+        assert first.startswith("serving the model that ships with barenet"), first
+        assert f"http://127.0.0.1:{port}/" in process.stdout.readline()
+        deadline = time.time() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/model", timeout=2) as reply:
+                    info = json.loads(reply.read())
+                break
+            except OSError:
+                assert time.time() < deadline, "the server did not answer"
+                time.sleep(0.2)
+        assert info["classes"] == [str(d) for d in range(10)] and info["test"]["accuracy"] > 0.97
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=20)
+
+
+def test_serve_refuses_a_model_that_cannot_read_drawings(tmp_path):
+    pytest.importorskip("fastapi")
+    model = bn.Sequential(bn.Dense(2, 3), seed=0)
+    model.loss = bn.CrossEntropy()
+    model.save(tmp_path / "small.npz")
+    result = run("serve", tmp_path / "small.npz", "--port", "1")
+    assert result.returncode == 2 and "784 inputs" in result.stderr
+    assert run("serve", tmp_path / "missing.npz").returncode == 2

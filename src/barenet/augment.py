@@ -28,14 +28,16 @@ def _smoothed_noise(rng, n, h, w, sigma):
 
 
 def random_affine(images, rng, *, shift=2.0, rotation=12.0, scale=0.1, shear=0.0,
-                  elastic_alpha=0.0, elastic_sigma=4.0) -> np.ndarray:
+                  elastic_alpha=0.0, elastic_sigma=4.0, flip=False) -> np.ndarray:
     """Randomly transformed copies of ``images`` (n, height, width).
 
     Per image: a shift of up to ±``shift`` pixels in each direction, a rotation of up to
     ±``rotation`` degrees, a zoom by a factor in [1 - scale, 1 + scale], a shear of up to
     ±``shear`` degrees, and, with ``elastic_alpha`` > 0, an elastic distortion (Simard et al.
     2003): a random displacement field blurred by a Gaussian of ``elastic_sigma`` pixels and
-    scaled by ``elastic_alpha``. ``rng`` is a ``numpy.random.Generator`` (or a seed).
+    scaled by ``elastic_alpha``. With ``flip``, half the images (at random) are mirrored left to
+    right, for data where that keeps the label (clothes, not digits). ``rng`` is a
+    ``numpy.random.Generator`` (or a seed).
     """
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     images = np.asarray(images)
@@ -49,6 +51,9 @@ def random_affine(images, rng, *, shift=2.0, rotation=12.0, scale=0.1, shear=0.0
     # A = zoom · [[cos, -sin], [sin, cos]] · [[1, skew], [0, 1]]; its inverse maps output to input.
     cos, sin = np.cos(angle), np.sin(angle)
     a, b, c, d = zoom * cos, zoom * (cos * skew - sin), zoom * sin, zoom * (sin * skew + cos)
+    if flip:  # mirror: negate the first column of A for the chosen images
+        mirror = np.where(rng.random(n) < 0.5, -1.0, 1.0)
+        a, c = a * mirror, c * mirror
     det = a * d - b * c
     inv = np.stack([d, -b, -c, a], axis=1) / det[:, None]
     cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
@@ -95,7 +100,7 @@ class RandomAffine(Layer):
     """
 
     def __init__(self, image_shape=(28, 28), shift=2.0, rotation=12.0, scale=0.1, shear=0.0,
-                 elastic_alpha=0.0, elastic_sigma=4.0, seed=None):
+                 elastic_alpha=0.0, elastic_sigma=4.0, flip=False, seed=None):
         super().__init__()
         if len(image_shape) != 2 or any(not isinstance(s, int) or s < 1 for s in image_shape):
             raise ValueError(f"image_shape must be (height, width), got {image_shape!r}")
@@ -106,8 +111,10 @@ class RandomAffine(Layer):
         if scale >= 1:
             raise ValueError(f"scale must be below 1, got {scale!r}")
         self.image_shape = tuple(image_shape)
+        if not isinstance(flip, bool):
+            raise ValueError(f"flip must be True or False, got {flip!r}")
         self.settings = dict(shift=float(shift), rotation=float(rotation), scale=float(scale), shear=float(shear),
-                             elastic_alpha=float(elastic_alpha), elastic_sigma=float(elastic_sigma))
+                             elastic_alpha=float(elastic_alpha), elastic_sigma=float(elastic_sigma), flip=flip)
         self.rng = np.random.default_rng(seed)
         self.applied = False
 

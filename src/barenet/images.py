@@ -39,12 +39,12 @@ def _pil():
     return Image
 
 
-def read_image(source) -> np.ndarray:
+def read_image(source, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """An ink map in [0, 1] (float32, 2-D) from a file path, bytes, a PIL image or an array.
 
     Colour is reduced to luminance; a picture with transparent pixels is read from its alpha
     channel (ink = opacity). Arrays are taken as grey levels: uint8 0-255 or floats 0-1.
-    Raises ValueError for anything that is not a readable picture or is larger than MAX_PIXELS.
+    Raises ValueError for anything that is not a readable picture or has more than ``max_pixels``.
     """
     Image = _pil() if not isinstance(source, np.ndarray) else None
     if isinstance(source, np.ndarray):
@@ -61,14 +61,14 @@ def read_image(source) -> np.ndarray:
         try:
             image = Image.open(io.BytesIO(source))
         except Image.DecompressionBombError:
-            raise ValueError(f"image refused: it declares more than {MAX_PIXELS:,} pixels") from None
+            raise ValueError(f"image refused: it declares more than {max_pixels:,} pixels") from None
         except Exception as error:  # Pillow raises many kinds for undecodable data
             raise ValueError(f"not a readable image ({type(error).__name__}: {error})") from None
     else:
         image = source
     width, height = image.size
-    if width * height > MAX_PIXELS or width < 1 or height < 1:
-        raise ValueError(f"image refused: it declares {width}×{height} pixels, more than {MAX_PIXELS:,}")
+    if width * height > max_pixels or width < 1 or height < 1:
+        raise ValueError(f"image refused: it declares {width}×{height} pixels, more than {max_pixels:,}")
     try:
         from PIL import ImageOps
         image = ImageOps.exif_transpose(image)
@@ -129,7 +129,8 @@ def _ink_map(grey, invert):
     return ink
 
 
-def prepare_digit(source, *, invert: bool | None = None, adjust_strokes: bool = True, size: int = 28) -> np.ndarray:
+def prepare_digit(source, *, invert: bool | None = None, adjust_strokes: bool = True, size: int = 28,
+                  max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """A (28, 28) float32 image in [0, 1], white on black, prepared like MNIST's digits (see the
     module docstring). ``source`` is anything ``read_image`` takes. ``invert`` forces the polarity
     (None: decided from the border, dark-on-light pictures are inverted). An empty picture gives
@@ -137,7 +138,7 @@ def prepare_digit(source, *, invert: bool | None = None, adjust_strokes: bool = 
     whose ink fills the frame."""
     if size not in (28, 8):
         raise ValueError(f"size must be 28 (MNIST) or 8 (the 8×8 digits), got {size!r}")
-    ink = _ink_map(read_image(source), invert)
+    ink = _ink_map(read_image(source, max_pixels), invert)
     out = np.zeros((28, 28), dtype=np.float32)
     if ink is None:
         return out if size == 28 else np.zeros((8, 8), dtype=np.float32)
