@@ -356,14 +356,13 @@ class Sequential(Layer):
         progress = progress_for(verbose, done + epochs, math.ceil(len(X) / batch_size))
         hooks = CallbackList(callbacks + ([progress] if progress else []), self)
         self.stop_training = False
-        self._full_train_metrics = full_train_metrics
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"), _StopOnCtrlC(self) as ctrl_c:
             if not self.history.epochs:
-                self.history.append(0, self._epoch_figures(X, y, weight, validation, running=None))
+                self.history.append(0, self._epoch_figures(X, y, weight, validation, running=None, full=False))
             hooks.on_train_begin(self.history.last())
             try:
                 for epoch in range(done + 1, done + epochs + 1):
-                    self._train_epoch(epoch, X, y, weight, batch_size, shuffle, validation, hooks)
+                    self._train_epoch(epoch, X, y, weight, batch_size, shuffle, validation, hooks, full_train_metrics)
                     if self.stop_training:
                         break
             except NonFiniteError as error:
@@ -392,7 +391,7 @@ class Sequential(Layer):
         pick = (lambda a, idx: None if a is None else a[idx])
         return X[train], y[train], pick(weight, train), (X[val], y[val], pick(weight, val))
 
-    def _train_epoch(self, epoch, X, y, weight, batch_size, shuffle, validation, hooks):
+    def _train_epoch(self, epoch, X, y, weight, batch_size, shuffle, validation, hooks, full_train_metrics):
         hooks.on_epoch_begin(epoch)
         n = len(X)
         order = self.rng.permutation(n) if shuffle else np.arange(n)
@@ -421,7 +420,7 @@ class Sequential(Layer):
         if classify:
             running["accuracy"] = total_correct / seen
         elapsed = time.perf_counter() - started
-        logs = self._epoch_figures(X, y, weight, validation, running)
+        logs = self._epoch_figures(X, y, weight, validation, running, full_train_metrics)
         logs.update(lr=self.optimizer.learning_rate, time=elapsed)
         self.history.append(epoch, logs)
         hooks.on_epoch_end(epoch, logs)
@@ -465,11 +464,11 @@ class Sequential(Layer):
             f"those from before this batch. Try a lower learning rate (now "
             f"{self.optimizer.learning_rate:g}) or gradient clipping (clip_norm=1.0 on the optimizer).")
 
-    def _epoch_figures(self, X, y, weight, validation, running):
+    def _epoch_figures(self, X, y, weight, validation, running, full):
         """The epoch's log: running figures (or, for epoch 0, a full pass), optionally a full pass
         over the training data, and validation figures."""
         logs = dict(running) if running is not None else self._measure(X, y, weight, self.loss)
-        if running is not None and getattr(self, "_full_train_metrics", False):
+        if full:
             logs.update({f"train_{k}": v for k, v in self._measure(X, y, weight, self.loss).items()})
         if validation is not None:
             logs.update({f"val_{k}": v for k, v in self._measure(*validation, self.loss).items()})

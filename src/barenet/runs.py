@@ -31,7 +31,7 @@ from .saving import load
 from .schedules import CosineDecay, StepDecay
 
 __all__ = ["Dataset", "RunConfig", "DATASETS", "DATASET_DEFAULTS", "load_dataset", "default_dataset", "build_model",
-           "make_optimizer", "train_run", "resume_run", "evaluate_run", "format_report", "write_plots", "describe"]
+           "make_optimizer", "split_validation", "train_run", "resume_run", "evaluate_run", "format_report", "write_plots", "describe"]
 
 ACTIVATIONS = {"relu": ReLU, "leaky_relu": LeakyReLU, "tanh": Tanh, "sigmoid": Sigmoid, "gelu": GELU}
 OPTIMIZERS = {"adam": Adam, "adamw": AdamW, "sgd": SGD, "rmsprop": RMSProp}
@@ -233,9 +233,11 @@ def build_model(config: RunConfig, data: Dataset, member: int = 0) -> Sequential
     features = data.X_train.shape[1]
     outputs = int(data.y_train.max()) + 1 if data.task == "classification" else 1
     layers = []
-    if config.augment and data.image_shape == (28, 28):
-        settings = AUGMENTATIONS[config.augment] if isinstance(config.augment, str) else config.augment
-        layers.append(RandomAffine((28, 28), **settings))
+    if config.augment and data.image_shape is not None:
+        settings = dict(AUGMENTATIONS[config.augment] if isinstance(config.augment, str) else config.augment)
+        if data.image_shape != (28, 28):  # the presets are in pixels of a 28×28 image
+            settings["shift"] = settings.get("shift", 2.0) * data.image_shape[0] / 28
+        layers.append(RandomAffine(tuple(data.image_shape), **settings))
     elif data.image_shape is None:  # tabular or 2-D points: standardise with training statistics
         layers.append(Standardizer().fit(data.X_train))
     width = features
@@ -262,7 +264,8 @@ def make_optimizer(config: RunConfig):
     return kind(lr, weight_decay=config.weight_decay)
 
 
-def _split_validation(config, data):
+def split_validation(config, data):
+    """(X, y, (X_val, y_val) or None): the seeded, stratified validation split a run holds out."""
     if not config.validation_split:
         return data.X_train, data.y_train, None
     stratify = data.y_train if data.task == "classification" else None
@@ -283,7 +286,7 @@ def _member_dir(out: Path, config: RunConfig, member: int) -> Path:
 def _fit_member(config, data, out, member, log, verbose, callbacks, resume):
     """Train (or continue) one model; returns it. Checkpoints go to <out>/checkpoint.npz."""
     out.mkdir(parents=True, exist_ok=True)
-    X, y, validation = _split_validation(config, data)
+    X, y, validation = split_validation(config, data)
     checkpoint = out / "checkpoint.npz"
     if resume and checkpoint.exists():
         model = load(checkpoint)

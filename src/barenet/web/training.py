@@ -73,7 +73,7 @@ class TrainingJob:
             config = self._config()
             self._set_status("loading data")
             data = runs.load_dataset(config.dataset, config.seed)
-            X, y, validation = runs._split_validation(config, data)
+            X, y, validation = runs.split_validation(config, data)
             model = runs.build_model(config, data)
             model.metadata = {"dataset": data.name, "class_names": data.class_names,
                               "image_shape": list(data.image_shape) if data.image_shape else None}
