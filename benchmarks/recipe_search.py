@@ -67,6 +67,8 @@ CANDIDATES = {
              label_smoothing=0.1, augment="light"),
         dict(hidden=[1024, 1024], dropout=0.2, epochs=100, batch_size=128, lr=1e-3, schedule="cosine", warmup=2,
              label_smoothing=0.1, augment="elastic"),
+        dict(hidden=[1024, 1024], dropout=0.2, epochs=100, batch_size=128, lr=1e-3, schedule="cosine", warmup=2,
+             label_smoothing=0.1, augment="light", ensemble=3),
     ],
 }
 

@@ -6,13 +6,17 @@ run, and how to run it from Python.
 """
 
 RECIPES = {
-    "digits": dict(dataset="digits", hidden=[256, 128], dropout=0.2, epochs=60, batch_size=32, lr=2e-3,
-                   schedule="cosine", label_smoothing=0.05),
+    # 5-fold cross-validation on the training part: 99.26% (benchmarks/recipe_search.jsonl)
+    "digits": dict(dataset="digits", hidden=[512, 256], dropout=0.3, epochs=100, batch_size=32, lr=2e-3,
+                   schedule="cosine", label_smoothing=0.1),
+    # validation 96.1%, the Bayes-optimal rate: a small network is enough
     "clusters": dict(dataset="clusters", hidden=[32, 32], epochs=40, batch_size=64, lr=3e-3, schedule="cosine"),
-    "regression": dict(dataset="regression", hidden=[256, 256], epochs=80, batch_size=128, lr=1e-3,
-                       schedule="cosine"),
+    # validation MSE 1.012 × the noise floor (ReLU: 1.041, GELU 512-512: 1.093)
+    "regression": dict(dataset="regression", hidden=[256, 256], activation="tanh", epochs=60, batch_size=128,
+                       lr=1e-3, schedule="cosine"),
+    # validation 91.73%; the same with mirroring and shifts: 88.68% (augmentation hurt here)
     "fashion-mnist": dict(dataset="fashion-mnist", hidden=[1024, 512], dropout=0.3, epochs=30, batch_size=128,
                           lr=1e-3, schedule="cosine", warmup=1, label_smoothing=0.1),
-    "mnist-10k": dict(dataset="mnist", hidden=[1024, 512], dropout=0.2, augment=True, epochs=60, batch_size=128,
-                      lr=1e-3, schedule="cosine", warmup=1, label_smoothing=0.1, ensemble=3),
+    "mnist-10k": dict(dataset="mnist-10k", hidden=[1024, 1024], dropout=0.2, augment="light", epochs=100,
+                      batch_size=128, lr=1e-3, schedule="cosine", warmup=2, label_smoothing=0.1, ensemble=3),
 }
