@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._io import atomic_write
+
 SIZES = (784, 256, 128, 10)
 
 
@@ -373,7 +375,8 @@ def main(argv=None):
                  args.train_size, not args.no_memory)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(report, indent=2))
+    with atomic_write(out / "results.json", "w") as handle:
+        json.dump(report, handle, indent=2)
     print("\n" + format_table(report["training"]))
     if report["inference"]:
         print("\n" + format_inference(report["inference"]))

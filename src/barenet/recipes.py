@@ -14,9 +14,11 @@ RECIPES = {
     # validation MSE 1.012 × the noise floor (ReLU: 1.041, GELU 512-512: 1.093)
     "regression": dict(dataset="regression", hidden=[256, 256], activation="tanh", epochs=60, batch_size=128,
                        lr=1e-3, schedule="cosine"),
-    # validation 91.73%; the same with mirroring and shifts: 88.68% (augmentation hurt here)
+    # validation 92.02% for two averaged; one alone 91.73% (test 90.24%), trained 60 epochs 91.67%;
+    # with mirroring and shifts 88.68% (augmentation hurt here)
     "fashion-mnist": dict(dataset="fashion-mnist", hidden=[1024, 512], dropout=0.3, epochs=30, batch_size=128,
-                          lr=1e-3, schedule="cosine", warmup=1, label_smoothing=0.1),
+                          lr=1e-3, schedule="cosine", warmup=1, label_smoothing=0.1, ensemble=2),
+    # validation 98.50% (elastic distortion: 98.10%; three of these averaged: 98.30%; no augmentation 95.40%)
     "mnist-10k": dict(dataset="mnist-10k", hidden=[1024, 1024], dropout=0.2, augment="light", epochs=100,
-                      batch_size=128, lr=1e-3, schedule="cosine", warmup=2, label_smoothing=0.1, ensemble=3),
+                      batch_size=128, lr=1e-3, schedule="cosine", warmup=2, label_smoothing=0.1),
 }
