@@ -130,28 +130,53 @@ def test_csv_logger_and_history_writer(problem, tmp_path):
     assert json.loads((tmp_path / "history.json").read_text()) == model.history.to_dict()
 
 
-def test_ctrl_c_stops_after_the_current_batch_and_keeps_finished_epochs(problem):
+@pytest.fixture
+def interactive_sigint():
+    """SIGINT as Python sets it up in a terminal (a background job may have it ignored)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+class PressCtrlC(bn.Callback):
+    """Sends this process SIGINT at batch 3 of epoch 3; counts the batches that ran."""
+
+    batches = 0
+
+    def on_batch_end(self, batch, logs=None):
+        self.batches += 1
+        if self.model.history.epochs[-1] == 2 and batch == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_ctrl_c_stops_after_the_current_batch_and_keeps_finished_epochs(problem, interactive_sigint):
     X, y, Xv, yv = problem
     model = _model()
-    recorder = Recorder()
-
-    class PressCtrlC(bn.Callback):
-        batches = 0
-
-        def on_batch_end(self, batch, logs=None):
-            PressCtrlC.batches += 1
-            if self.model.history.epochs[-1] == 2 and batch == 3:
-                os.kill(os.getpid(), signal.SIGINT)
+    recorder, press = Recorder(), PressCtrlC()
 
     with pytest.raises(KeyboardInterrupt, match="interrupted during epoch 3"):
         model.fit(X, y, loss="cross_entropy", epochs=10, batch_size=32, validation_data=(Xv, yv),
-                  callbacks=[PressCtrlC(), recorder], verbose=0)
+                  callbacks=[press, recorder], verbose=0)
     assert model.history.epochs == [0, 1, 2]
     assert recorder.events[-1] == ("train_end",)
-    assert PressCtrlC.batches == 2 * 13 + 4  # stopped right after the batch during which it was pressed
+    assert press.batches == 2 * 13 + 4  # stopped right after the batch during which it was pressed
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     model.fit(X, y, epochs=1, verbose=0)  # the model is still usable
     assert model.history.epochs[-1] == 3
+
+
+def test_where_sigint_is_ignored_fit_leaves_it_ignored(problem):
+    """A job started in the background with SIGINT ignored (nohup, `cmd &` from a script) must
+    not start reacting to it because it trains."""
+    X, y, _, _ = problem
+    model, press = _model(), PressCtrlC()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        model.fit(X, y, loss="cross_entropy", epochs=4, batch_size=32, callbacks=[press], verbose=0)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert model.history.epochs == [0, 1, 2, 3, 4] and press.batches == 4 * 13
 
 
 class FakeTerminal(io.StringIO):

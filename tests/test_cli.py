@@ -24,6 +24,10 @@ def run(*args, env=None, timeout=300, cwd=None):
                           env=environment, cwd=cwd)
 
 
+def _sigint_default():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture(scope="module")
 def clusters_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "clusters"
@@ -216,7 +220,10 @@ def test_ctrl_c_saves_what_there_is_and_resume_ends_where_an_uninterrupted_run_w
     assert straight.returncode == 0, straight.stderr
 
     folder = tmp_path / "interrupted"
-    process = subprocess.Popen([SCRIPT, "train", *settings, "--out", str(folder)], stdout=subprocess.PIPE,
+    # as from a terminal: a job started in the background by a non-interactive shell (nohup, &)
+    # inherits an ignored SIGINT, and barenet rightly leaves that alone
+    process = subprocess.Popen([SCRIPT, "train", *settings, "--out", str(folder)], preexec_fn=_sigint_default,
+                               stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     assert _wait_for_epochs(folder / "history.json", 2, process), "training did not get to epoch 2"
     process.send_signal(signal.SIGINT)
@@ -252,7 +259,7 @@ def test_serve_starts_says_which_model_and_answers(tmp_path):
     sock.close()
     env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path))
     process = subprocess.Popen([SCRIPT, "serve", "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env=env)
+                               text=True, env=env, preexec_fn=_sigint_default)
     try:
         first = process.stdout.readline()
         assert first.startswith("serving the model that ships with barenet"), first
