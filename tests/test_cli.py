@@ -42,6 +42,8 @@ def test_help_everywhere():
         assert result.returncode == (2 if not args else 0), (args, result.stderr)
         assert "usage:" in (result.stdout + result.stderr)
     assert "exit codes" in run("--help").stdout
+    help_text = "".join(run("train", "--help").stdout.split())  # however argparse wraps the lines
+    assert all(name in help_text for name in ("fashion-mnist", "mnist-10k", "digits", "regression", "clusters"))
 
 
 def test_python_dash_m_barenet_works():

@@ -227,7 +227,9 @@ def build_parser():
         description="Train an MLP. With no options: MNIST where its files are on disk, else the 8×8 digits. "
                     "Settings not given come from the recipe, then from the data set's defaults.")
     train.add_argument("--dataset", choices=DATASETS, help="data set (default: mnist if on disk, else digits)")
-    train.add_argument("--recipe", help="a named, tuned configuration (see README: Recipes)")
+    from .recipes import RECIPES  # a dict of settings: cheap to import
+    train.add_argument("--recipe", metavar="NAME", help="a named, tuned configuration: " + ", ".join(RECIPES)
+                       + " (test figures in the README's Recipes)")
     train.add_argument("--hidden", type=_widths, help="hidden layer widths, e.g. 256,128")
     train.add_argument("--activation", choices=sorted(ACTIVATIONS))
     train.add_argument("--dropout", type=_non_negative_float, help="dropout probability after each hidden layer")
