@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from .recipes import RECIPES
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
@@ -70,7 +72,6 @@ TRAIN_SETTINGS = ("dataset", "hidden", "activation", "dropout", "optimizer", "lr
 
 def _train_config(args):
     from . import runs
-    from .recipes import RECIPES
 
     settings = {}
     if args.recipe:
@@ -227,7 +228,6 @@ def build_parser():
         description="Train an MLP. With no options: MNIST where its files are on disk, else the 8×8 digits. "
                     "Settings not given come from the recipe, then from the data set's defaults.")
     train.add_argument("--dataset", choices=DATASETS, help="data set (default: mnist if on disk, else digits)")
-    from .recipes import RECIPES  # a dict of settings: cheap to import
     train.add_argument("--recipe", metavar="NAME", help="a named, tuned configuration: " + ", ".join(RECIPES)
                        + " (test figures in the README's Recipes)")
     train.add_argument("--hidden", type=_widths, help="hidden layer widths, e.g. 256,128")
