@@ -2,6 +2,7 @@
 test figure from data exactly as the loaders return it (normalisation, augmentation layers and
 ensembles are part of the saved model). The full-length runs are recorded in the README; here
 the recipes run shortened (fewer epochs, narrower layers) so that the suite stays quick."""
+import json
 import subprocess
 import sys
 
@@ -67,7 +68,7 @@ def test_cli_recipe_with_an_override_records_both_in_the_run_config(tmp_path):
     result = subprocess.run([sys.executable, "-m", "barenet", "train", "--recipe", "clusters", "--epochs", "2",
                              "--out", str(out), "--no-plots"], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    config = runs.RunConfig.from_dict(__import__("json").loads((out / "config.json").read_text()))
+    config = runs.RunConfig.from_dict(json.loads((out / "config.json").read_text()))
     assert config.recipe == "clusters" and config.epochs == 2
     assert config.hidden == RECIPES["clusters"]["hidden"] and config.lr == RECIPES["clusters"]["lr"]
     assert "(recipe clusters)" in (out / "report.txt").read_text()
