@@ -19,8 +19,6 @@ def test_no_transformation_is_exactly_the_identity(images):
 
 
 def test_an_integer_shift_moves_pixels_and_fills_with_black(images):
-    class OnePixel(np.random.Generator):
-        pass
     # shift=1 draws shifts in [-1, 1]; with rotation and zoom off, whole-pixel moves are exact
     out = bn.random_affine(images, np.random.default_rng(0), shift=1e-9, rotation=0, scale=0)
     np.testing.assert_allclose(out, images, atol=1e-6)
@@ -32,6 +30,19 @@ def test_an_integer_shift_moves_pixels_and_fills_with_black(images):
     src_x = np.tile(cols.ravel() - 1.0, (16, 1))
     src_y = np.tile(rows.ravel() * 1.0, (16, 1))
     np.testing.assert_allclose(_bilinear(images, src_x, src_y).reshape(images.shape), shifted)
+
+
+@pytest.mark.parametrize("shift", [0.0, 1e-12])  # 0: the exact mirror; 1e-12: the same through the warp
+def test_mirroring_reverses_the_columns_of_about_half_the_images(images, shift):
+    images = images + np.linspace(0, 0.3, 28, dtype=np.float32)  # left and right now differ
+    before = images.copy()
+    out = bn.random_affine(images, 3, shift=shift, rotation=0, scale=0, flip=True)
+    mirrored = np.array([np.allclose(o, i[:, ::-1], atol=1e-6) for o, i in zip(out, images)])
+    kept = np.array([np.allclose(o, i, atol=1e-6) for o, i in zip(out, images)])
+    assert np.all(mirrored ^ kept) and 3 <= mirrored.sum() <= 13
+    np.testing.assert_array_equal(out, bn.random_affine(images, 3, shift=shift, rotation=0, scale=0, flip=True))
+    assert out.dtype == images.dtype
+    np.testing.assert_array_equal(images, before)  # the input is untouched
 
 
 def test_warps_are_seeded_bounded_and_keep_most_of_the_ink(images):

@@ -46,6 +46,13 @@ def test_help_everywhere():
     assert all(name in help_text for name in ("fashion-mnist", "mnist-10k", "digits", "regression", "clusters"))
 
 
+def test_train_offers_every_augmentation_preset_and_no_other():
+    from barenet.cli import build_parser
+    train = build_parser()._subparsers._group_actions[0].choices["train"]
+    augment = next(a for a in train._actions if a.dest == "augment")
+    assert set(augment.choices) == set(bn_runs.AUGMENTATIONS)
+
+
 def test_python_dash_m_barenet_works():
     result = subprocess.run([sys.executable, "-m", "barenet", "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.startswith("barenet ")

@@ -44,6 +44,12 @@ def random_affine(images, rng, *, shift=2.0, rotation=12.0, scale=0.1, shear=0.0
     if images.ndim != 3:
         raise ValueError(f"images must have shape (n, height, width), got {images.shape}")
     n, h, w = images.shape
+    if flip and not (shift or rotation or scale or shear or elastic_alpha):
+        # A pure mirror moves whole pixels: reverse the columns of the chosen images, exactly.
+        mirrored = rng.random(n) < 0.5
+        out = images.copy()
+        out[mirrored] = images[mirrored, :, ::-1]
+        return out
     angle = np.deg2rad(rng.uniform(-rotation, rotation, n))
     zoom = 1.0 + rng.uniform(-scale, scale, n)
     skew = np.tan(np.deg2rad(rng.uniform(-shear, shear, n)))

@@ -241,9 +241,10 @@ def build_parser():
     train.add_argument("--weight-decay", type=_non_negative_float)
     train.add_argument("--epochs", type=_positive_int)
     train.add_argument("--batch-size", type=_positive_int)
-    train.add_argument("--augment", nargs="?", const="light", choices=("light", "elastic", "flip"),
+    train.add_argument("--augment", nargs="?", const="light", choices=("light", "elastic", "flip", "mirror"),
                        help="augment 28×28 images: light (shifts, rotations, zoom; the default), elastic "
-                            "(also elastic distortion), flip (also mirroring; not for digits)")
+                            "(also elastic distortion), flip (also mirroring; not for digits), mirror "
+                            "(mirroring alone, exact: no interpolation)")
     train.add_argument("--label-smoothing", type=_non_negative_float)
     train.add_argument("--validation-split", type=_non_negative_float, help="fraction held out (default 0.1)")
     train.add_argument("--patience", type=int, help="early stopping patience in epochs (0: off)")

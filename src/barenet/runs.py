@@ -128,6 +128,7 @@ AUGMENTATIONS = {
     "light": dict(shift=2.0, rotation=10.0, scale=0.1),
     "elastic": dict(shift=2.0, rotation=10.0, scale=0.1, elastic_alpha=8.0, elastic_sigma=3.0),
     "flip": dict(shift=2.0, rotation=8.0, scale=0.08, flip=True),
+    "mirror": dict(shift=0.0, rotation=0.0, scale=0.0, flip=True),
 }
 
 
