@@ -84,3 +84,19 @@ def test_step_profile_reports_each_part_of_a_step(capsys):
     for part in ("gather", "forward", "loss", "backward", "grad norm", "adam", "whole step", "matmul limit"):
         assert part in out
     assert "whole step / matmul limit: batch 16:" in out
+
+
+def test_recipe_search_scores_on_validation_only_and_can_train_on_a_fraction(tmp_path):
+    log = tmp_path / "search.jsonl"
+    script = Path(__file__).parents[1] / "benchmarks" / "recipe_search.py"
+    runs_ = [subprocess.run([sys.executable, str(script), "clusters", "--only", "2", "--log", str(log), *extra],
+                            capture_output=True, text=True, timeout=300) for extra in ([], ["--train-fraction", "0.5"])]
+    assert all(r.returncode == 0 for r in runs_), [r.stderr for r in runs_]
+    whole, half = [json.loads(line) for line in log.read_text().splitlines()]
+    assert whole["candidate"] == half["candidate"] == 2 and "train_size" not in whole
+    assert half["train_fraction"] == 0.5 and half["train_size"] == 13500 // 2
+    assert 0.8 < half["val_accuracy"] <= 1 and 0.8 < whole["val_accuracy"] <= 1
+    assert not any("test" in key for key in whole)  # the test set is never scored here
+    bad = subprocess.run([sys.executable, str(script), "clusters", "--train-fraction", "0"], capture_output=True,
+                         text=True, timeout=60)
+    assert bad.returncode == 2 and "--train-fraction" in bad.stderr
