@@ -3,8 +3,10 @@ test figure from data exactly as the loaders return it (normalisation, augmentat
 ensembles are part of the saved model). The full-length runs are recorded in the README; here
 the recipes run shortened (fewer epochs, narrower layers) so that the suite stays quick."""
 import json
+import runpy
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,7 +21,20 @@ def test_the_recipes_the_issue_names_exist_and_are_valid_runs():
     for name, settings in RECIPES.items():
         config = runs.RunConfig.from_dict({**settings, "recipe": name})
         assert config.dataset in runs.DATASETS
-        assert config.validation_split > 0, f"{name}: a recipe keeps a validation split"
+
+
+def test_every_recipe_is_a_candidate_that_was_scored_on_validation():
+    """A recipe's settings (apart from whether the final run holds the split out) are one of the
+    candidates of benchmarks/recipe_search.py, and its log holds that candidate's validation score."""
+    search = Path(__file__).parents[1] / "benchmarks"
+    candidates = runpy.run_path(str(search / "recipe_search.py"))["CANDIDATES"]
+    logged = [json.loads(line) for line in (search / "recipe_search.jsonl").read_text().splitlines()]
+    for name, recipe in RECIPES.items():
+        settings = {k: v for k, v in recipe.items() if k not in ("dataset", "validation_split")}
+        assert settings in candidates[name], name
+        scores = [r for r in logged if r["dataset"] == name and r["settings"] == settings
+                  and "train_fraction" not in r]
+        assert scores and all("val_accuracy" in r or "val_mse" in r for r in scores), name
 
 
 def _shortened(name, tmp_path, **changes):
@@ -74,17 +89,32 @@ def test_cli_recipe_with_an_override_records_both_in_the_run_config(tmp_path):
     assert "(recipe clusters)" in (out / "report.txt").read_text()
 
 
-def test_a_recipe_written_out_by_hand_as_the_readme_shows_trains_the_same_weights(tmp_path):
+@pytest.mark.parametrize("held_out", [0.1, 0.0])  # 0.0: trained on all the training data, as fashion-mnist is
+def test_a_recipe_written_out_by_hand_as_the_readme_shows_trains_the_same_weights(tmp_path, held_out):
     """The README spells the fashion-mnist recipe out in plain barenet calls; the same
     translation of the digits recipe (shortened) must give the weights train_run gives."""
-    _, _, from_run = _shortened("digits", tmp_path, epochs=3)
+    _, _, from_run = _shortened("digits", tmp_path, epochs=3, validation_split=held_out)
     X, y = bn.datasets.load_digits()
     X_train, _, y_train, _ = bn.train_test_split(X, y, test_size=0.25, stratify=y, seed=0)
-    X_fit, X_val, y_fit, y_val = bn.train_test_split(X_train, y_train, test_size=0.1, stratify=y_train, seed=7)
+    if held_out:
+        X_fit, X_val, y_fit, y_val = bn.train_test_split(X_train, y_train, test_size=0.1, stratify=y_train, seed=7)
+    else:
+        X_fit, y_fit, X_val, y_val = X_train, y_train, None, None
     model = bn.Sequential(bn.Dense(64, 512), bn.ReLU(), bn.Dropout(0.3),
                           bn.Dense(512, 256), bn.ReLU(), bn.Dropout(0.3),
                           bn.Dense(256, 10), seed=0)
     schedule = bn.schedules.CosineDecay(2e-3, epochs=3)
     model.fit(X_fit, y_fit, loss=bn.CrossEntropy(label_smoothing=0.1), optimizer=bn.Adam(schedule),
-              epochs=3, batch_size=32, validation_data=(X_val, y_val), verbose=0)
+              epochs=3, batch_size=32, validation_data=(X_val, y_val) if held_out else None, verbose=0)
     np.testing.assert_array_equal(model.parameter_vectors()[0], from_run.parameter_vectors()[0])
+
+
+def test_fashion_recipe_trains_both_members_on_all_60000_images_and_its_file_reads_the_loaders_test_set(tmp_path):
+    try:
+        _, (X_test, y_test) = bn.datasets.load_fashion_mnist(download=False)
+    except bn.datasets.DatasetNotFoundError:
+        pytest.skip("Fashion-MNIST files not on this machine (apt-get install dataset-fashion-mnist; CI does)")
+    config, report, model = _shortened("fashion-mnist", tmp_path, epochs=1, warmup=0, hidden=[32])
+    assert config.validation_split == 0 and isinstance(model, bn.Ensemble) and len(model.members) == 2
+    assert "training images/samples: 60000 (of which 0% held out" in (tmp_path / "fashion-mnist" / "report.txt").read_text()
+    assert float((model.predict(X_test) == y_test).mean()) == report["test"]["accuracy"]
