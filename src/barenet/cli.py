@@ -214,7 +214,7 @@ def cmd_bench(args, rest):
 # -- the parser ----------------------------------------------------------------------------------
 
 def build_parser():
-    from .runs import ACTIVATIONS, DATASETS, OPTIMIZERS, SCHEDULES
+    from .runs import ACTIVATIONS, AUGMENTATIONS, DATASETS, OPTIMIZERS, SCHEDULES
 
     parser = argparse.ArgumentParser(
         prog="barenet", description="Train, judge and use multilayer perceptrons written from scratch on NumPy.",
@@ -241,7 +241,7 @@ def build_parser():
     train.add_argument("--weight-decay", type=_non_negative_float)
     train.add_argument("--epochs", type=_positive_int)
     train.add_argument("--batch-size", type=_positive_int)
-    train.add_argument("--augment", nargs="?", const="light", choices=("light", "elastic", "flip", "mirror"),
+    train.add_argument("--augment", nargs="?", const="light", choices=tuple(AUGMENTATIONS),
                        help="augment 28×28 images: light (shifts, rotations, zoom; the default), elastic "
                             "(also elastic distortion), flip (also mirroring; not for digits), mirror "
                             "(mirroring alone, exact: no interpolation)")

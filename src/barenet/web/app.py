@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..images import prepare_digit
+from ..runs import ACTIVATIONS, OPTIMIZERS
 from .training import TrainingManager
 
 STATIC = Path(__file__).with_name("static")
@@ -63,8 +64,8 @@ class TrainRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     dataset: Literal["digits", "mnist", "mnist-10k", "fashion-mnist", "clusters", "moons", "spirals", "xor"] = "mnist"
     hidden: list[Annotated[int, Field(ge=1, le=2048)]] = Field(default_factory=lambda: [256, 128], min_length=1, max_length=4)
-    activation: Literal["relu", "leaky_relu", "tanh", "sigmoid", "gelu"] = "relu"
-    optimizer: Literal["adam", "adamw", "sgd", "rmsprop"] = "adam"
+    activation: Literal[tuple(ACTIVATIONS)] = "relu"
+    optimizer: Literal[tuple(OPTIMIZERS)] = "adam"
     lr: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 1e-3
     epochs: Annotated[int, Field(ge=1, le=200)] = 10
     batch_size: Annotated[int, Field(ge=1, le=2048)] = 128
@@ -136,7 +137,6 @@ class ServedModel:
     def __init__(self, model, source: str):
         self.lock = threading.Lock()
         self.set(model, source)
-
 
     def set(self, model, source):
         if model.input_width != 784:

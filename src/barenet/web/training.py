@@ -66,7 +66,7 @@ class TrainingJob:
         return runs.RunConfig.from_dict({
             "dataset": s["dataset"], "hidden": list(s["hidden"]), "activation": s["activation"],
             "optimizer": s["optimizer"], "lr": s["lr"], "epochs": s["epochs"], "batch_size": s["batch_size"],
-            "dropout": s["dropout"], "augment": "light" if s.get("augment") else None, "seed": 0})
+            "dropout": s["dropout"], "augment": s["augment"], "seed": 0})  # True: the "light" preset
 
     def _run(self):
         try:
