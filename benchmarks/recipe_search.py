@@ -123,11 +123,9 @@ def cross_validate(dataset: str, settings: dict, folds: int, seed: int = 0) -> d
 def evaluate_candidate(dataset: str, settings: dict, seed: int = 0, train_fraction: float = 1.0) -> dict:
     """Train on the training part less the validation split (or a stratified ``train_fraction``
     of it, to see how the validation figure grows with the amount of data) and score on the split."""
-    config = runs.RunConfig.from_dict({"dataset": dataset, **runs.DATASET_DEFAULTS.get(dataset, {}),
-                                       **settings, "seed": seed})
     data = runs.load_dataset(dataset, seed)
     data.X_test = data.y_test = None  # not looked at: choices are made on the validation split
-    X, y, validation = runs.split_validation(config, data)
+    X, y, validation = runs.split_validation(_config(dataset, settings, seed), data)
     if train_fraction < 1.0:
         X, _, y, _ = train_test_split(X, y, test_size=1.0 - train_fraction, stratify=y, seed=seed + 13)
     data.X_train, data.y_train = X, y
@@ -135,9 +133,14 @@ def evaluate_candidate(dataset: str, settings: dict, seed: int = 0, train_fracti
     return result if train_fraction == 1.0 else {**result, "train_fraction": train_fraction, "train_size": len(X)}
 
 
+def _config(dataset, settings, seed):
+    """The run a candidate describes: the data set's defaults, overridden by its settings."""
+    return runs.RunConfig.from_dict({"dataset": dataset, **runs.DATASET_DEFAULTS.get(dataset, {}),
+                                     **settings, "seed": seed})
+
+
 def _train_and_score(dataset, settings, seed, data, validation):
-    config = runs.RunConfig.from_dict({"dataset": dataset, **runs.DATASET_DEFAULTS.get(dataset, {}),
-                                       **settings, "seed": seed})
+    config = _config(dataset, settings, seed)
     X, y, (Xv, yv) = data.X_train, data.y_train, validation
     started = time.perf_counter()
     members = []

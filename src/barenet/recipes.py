@@ -1,8 +1,9 @@
 """Named, reproducible training configurations: ``barenet train --recipe NAME``.
 
 Each recipe is a set of ``barenet.runs.RunConfig`` settings, chosen on a validation split (never
-on the test set); a recipe with ``validation_split=0`` then trains on all the training data. The README's Recipes table gives the test figure each reached in a recorded
-run, and how to run it from Python.
+on the test set); a recipe with ``validation_split=0`` then trains on all the training data. The
+README's Recipes table gives the test figure each reached in a recorded run, and how to run it
+from Python.
 """
 
 RECIPES = {
