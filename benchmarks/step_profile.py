@@ -20,6 +20,8 @@ import time
 
 import numpy as np
 
+import barenet as bn
+
 from barenet.bench import Barenet, _load_data, matmul_limit
 
 
@@ -63,7 +65,7 @@ def profile_steps(X, y, batch_size, steps):
     result = {name: statistics.median(times) * 1e6 for name, times in parts.items()}
     result["sum of parts"] = sum(result.values())
     result["whole step"] = statistics.median(whole) * 1e6
-    result["matmul limit"] = matmul_limit(batch_size * 200, batch_size) / 200 * 1e6
+    result["matmul limit"] = matmul_limit(batch_size * 200, batch_size, repeats=3) / 200 * 1e6
     return result
 
 
@@ -71,12 +73,14 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batch-sizes", default="32,128,512")
     parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--backend", default="numpy", choices=("numpy", "numba"))
     parser.add_argument("--cprofile", type=int, default=0, metavar="BATCH",
                         help="also cProfile one epoch of fit at this batch size")
     args = parser.parse_args(argv)
+    bn.set_backend(args.backend)
     name, X, y, _, _ = _load_data()
     sizes = [int(b) for b in args.batch_sizes.split(",")]
-    print(f"data: {name}; microseconds per step, medians of {args.steps} steps\n")
+    print(f"data: {name}; backend: {args.backend}; microseconds per step, medians of {args.steps} steps\n")
     rows = {b: profile_steps(X, y, b, args.steps) for b in sizes}
     names = list(next(iter(rows.values())))
     print(f"{'':14}" + "".join(f"{'batch ' + str(b):>16}" for b in sizes))

@@ -32,3 +32,15 @@ def https(tmp_path_factory, monkeypatch):
     server = Server(cert)
     yield server
     server.close()
+
+
+@pytest.fixture(params=["numpy", "numba"])
+def cpu_backend(request):
+    """Run a test on each CPU backend: NumPy (the reference) and numba (the fused kernels)."""
+    import barenet as bn
+
+    if request.param == "numba":
+        pytest.importorskip("numba", reason="the numba backend needs numba (pip install 'barenet[fast]')")
+    bn.set_backend(request.param)
+    yield request.param
+    bn.set_backend("numpy")

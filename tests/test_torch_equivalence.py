@@ -1,5 +1,6 @@
 """barenet against PyTorch (CPU): every layer's and loss's forward values and gradients, and
-every optimizer's parameter trajectory, agree to 1e-10 in float64 and 1e-5 in float32."""
+every optimizer's parameter trajectory, agree to 1e-10 in float64 and 1e-5 in float32, on the
+NumPy backend and on the numba backend (``cpu_backend``)."""
 import numpy as np
 import pytest
 
@@ -46,7 +47,7 @@ def _compare_function(ours, theirs, x, grad_out, dtype, params=()):
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("name", ACTIVATIONS)
-def test_activation_matches_torch(name, dtype, rng):
+def test_activation_matches_torch(name, dtype, rng, cpu_backend):
     make, theirs = ACTIVATIONS[name]
     x = (rng.normal(size=(16, 7)) * 4).astype(dtype)
     x[0, :3] = [30.0, -30.0, 0.5]
@@ -86,7 +87,7 @@ LOSSES = {
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("name", LOSSES)
-def test_loss_matches_torch(name, dtype, rng):
+def test_loss_matches_torch(name, dtype, rng, cpu_backend):
     make, theirs, kind = LOSSES[name]
     z = (rng.normal(size=(12, 5)) * 5).astype(dtype)
     z[0, 0] = 60.0
@@ -162,11 +163,11 @@ def _run_twins(make_ours, make_theirs, rng, steps=20, clip=None, schedules=None)
 
 
 @pytest.mark.parametrize("name", OPTIMIZERS)
-def test_optimizer_follows_torch_for_20_steps(name, rng):
+def test_optimizer_follows_torch_for_20_steps(name, rng, cpu_backend):
     _run_twins(*OPTIMIZERS[name], rng)
 
 
-def test_gradient_clipping_matches_torch_clip_grad_norm(rng):
+def test_gradient_clipping_matches_torch_clip_grad_norm(rng, cpu_backend):
     _run_twins(lambda: bn.SGD(0.3, momentum=0.5, clip_norm=0.05),
                lambda p: torch.optim.SGD(p, lr=0.3, momentum=0.5), rng, clip=0.05)
 
@@ -191,7 +192,7 @@ def test_schedules_match_torch_schedulers_at_whole_epochs(ours, theirs, rng):
         scheduler.step()
 
 
-def test_fit_matches_a_torch_training_loop(rng):
+def test_fit_matches_a_torch_training_loop(rng, cpu_backend):
     """fit with shuffle=False and the same batches gives the same weights as torch."""
     ours, theirs = _twin_models()
     X, y = rng.normal(size=(40, 6)), rng.integers(0, 3, 40)

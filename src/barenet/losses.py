@@ -10,7 +10,7 @@ Keras: weights of 1 change nothing, and a weight of 2 counts a sample twice.
 from __future__ import annotations
 
 from .activations import sigmoid
-from .backend import xp
+from .backend import flush_subnormals, kernels, xp
 
 __all__ = ["Loss", "MSE", "MAE", "BinaryCrossEntropy", "CrossEntropy", "get_loss"]
 
@@ -116,8 +116,13 @@ class CrossEntropy(Loss):
                 or not 0.0 <= label_smoothing <= 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
         self.label_smoothing = float(label_smoothing)
+        self.grad = None
 
     def forward(self, outputs, targets, sample_weight=None):
+        if kernels.cross_entropy is not None and targets.ndim == 1:
+            value, self.grad = kernels.cross_entropy(outputs, targets, sample_weight, self.label_smoothing)
+            return value
+        self.grad = None
         n, classes = outputs.shape
         shifted = outputs - outputs.max(axis=1, keepdims=True)
         self.exp = xp.exp(shifted)
@@ -141,6 +146,8 @@ class CrossEntropy(Loss):
         return float(per_sample.sum()) / n
 
     def backward(self):
+        if self.grad is not None:  # the fused forward computed it
+            return self.grad
         n, classes = self.exp.shape
         weight = 1.0 / n if self.weight is None else self.weight[:, None] / n
         grad = self.exp * (weight / self.total)  # softmax(z) · w / n
@@ -151,6 +158,7 @@ class CrossEntropy(Loss):
                                                                              else weight[:, 0])
             if self.label_smoothing:
                 grad -= self.label_smoothing / classes * weight
+        flush_subnormals(grad)  # e^z of a confident network's losing classes, below 1e-38
         return grad
 
     def get_config(self):

@@ -11,12 +11,17 @@ on the whole vector, not a Python loop over parameter arrays.
 a float; ``fit`` keeps it current). ``weight_decay`` is L2 regularisation, adding λθ to the
 gradient (decoupled from it in ``AdamW``). ``clip_norm`` rescales g so that ‖g‖₂ ≤ clip_norm
 before the update, like ``torch.nn.utils.clip_grad_norm_``.
+
+State that decays geometrically (momentum, Adam's moments, RMSProp's averages) is flushed to zero
+once it falls below the smallest normal float (``backend.flush_subnormals`` says why). With the ``"numba"``
+backend each update runs as one compiled pass (``barenet.numba_kernels``) that computes the same
+formula, rounding for rounding; the NumPy code below is the reference it is tested against.
 """
 from __future__ import annotations
 
 import math
 
-from .backend import xp
+from .backend import flush_subnormals, kernels, xp
 from .schedules import Schedule
 
 __all__ = ["Optimizer", "SGD", "RMSProp", "Adam", "AdamW", "get_optimizer"]
@@ -78,9 +83,13 @@ class Optimizer:
     def _update(self, theta, g, state, c) -> None:
         raise NotImplementedError
 
+    def _l2(self) -> float:
+        """λ of the L2 term that ``_decayed`` adds to the gradient."""
+        return self.weight_decay
+
     def _decayed(self, theta, g):
         """g + λθ (L2 regularisation), as a new array; g itself when λ = 0."""
-        return g + self.weight_decay * theta if self.weight_decay else g
+        return g + self._l2() * theta if self._l2() else g
 
     def get_config(self) -> dict:
         return {"lr": self.lr, "weight_decay": self.weight_decay, "clip_norm": self.clip_norm}
@@ -110,6 +119,10 @@ class SGD(Optimizer):
         self.state_names = ("momentum_buffer",) if self.momentum else ()
 
     def _update(self, theta, g, state, c):
+        if kernels.sgd is not None:
+            kernels.sgd(theta, g, state.get("momentum_buffer", theta), c["lr"], self._l2(),
+                        self.momentum, self.dampening, self.nesterov, self.steps == 1)
+            return
         g = self._decayed(theta, g)
         if self.momentum:
             buffer = state["momentum_buffer"]
@@ -118,6 +131,7 @@ class SGD(Optimizer):
             else:
                 buffer *= self.momentum
                 buffer += (1.0 - self.dampening) * g
+            flush_subnormals(buffer, state["scratch"])
             g = g + self.momentum * buffer if self.nesterov else buffer
         step = xp.multiply(g, c["lr"], out=state["scratch"])
         theta -= step
@@ -133,7 +147,7 @@ class RMSProp(Optimizer):
 
         g ← g + λθ
         s ← α s + (1 - α) g²                                  (mean square)
-        a ← α a + (1 - α) g,   d = √(s - a²) + ε   if centered,   else d = √s + ε
+        a ← α a + (1 - α) g,   d = √max(s - a², 0) + ε   if centered,   else d = √s + ε
         b ← μ b + g / d,  θ ← θ - lr · b           if momentum μ > 0
         θ ← θ - lr · g / d                           otherwise
     """
@@ -149,15 +163,24 @@ class RMSProp(Optimizer):
             + (("momentum_buffer",) if self.momentum else ())
 
     def _update(self, theta, g, state, c):
+        if kernels.rmsprop is not None:
+            kernels.rmsprop(theta, g, state["square_avg"], state.get("grad_avg", theta),
+                            state.get("momentum_buffer", theta), c["lr"], self._l2(), self.alpha,
+                            self.eps, self.momentum, self.centered)
+            return
         g = self._decayed(theta, g)
         square_avg, d = state["square_avg"], state["scratch"]
         square_avg *= self.alpha
         square_avg += (1.0 - self.alpha) * g * g
+        flush_subnormals(square_avg, d)
         if self.centered:
             grad_avg = state["grad_avg"]
             grad_avg *= self.alpha
             grad_avg += (1.0 - self.alpha) * g
-            xp.sqrt(square_avg - grad_avg * grad_avg, out=d)
+            flush_subnormals(grad_avg, d)
+            # s - a² ≥ 0 in exact arithmetic; rounding, or s flushed below a² (a is not squared,
+            # so it stays normal longer), can leave it a hair below 0: clamp, or √ gives NaN
+            xp.sqrt(xp.maximum(square_avg - grad_avg * grad_avg, 0.0, out=d), out=d)
         else:
             xp.sqrt(square_avg, out=d)
         d += self.eps
@@ -166,6 +189,7 @@ class RMSProp(Optimizer):
             buffer = state["momentum_buffer"]
             buffer *= self.momentum
             buffer += d
+            flush_subnormals(buffer, d)  # d (g / (√s + ε)) is spent: reuse it
             d = xp.multiply(buffer, c["lr"], out=d)
         else:
             d *= c["lr"]
@@ -209,18 +233,30 @@ class Adam(Optimizer):
         return {"lr": lr, "step": lr * (1.0 - beta1) / (bias_correction1 * k), "eps": self.eps / k}
 
     def _update(self, theta, g, state, c):
-        g = self._decayed(theta, g)
         beta1, beta2 = self.betas
         m, v, tmp = state["exp_avg"], state["exp_avg_sq"], state["scratch"]
+        shrink = self._shrink(c["lr"])
+        if kernels.adam is not None:
+            kernels.adam(theta, g, m, v, beta1, beta2, c["step"], c["eps"], self._l2(), shrink)
+            return
+        if shrink != 1.0:
+            theta *= shrink
+        g = self._decayed(theta, g)
         m *= beta1
         m += g
         v *= beta2
         v += xp.square(g, out=tmp)
+        flush_subnormals(m, tmp)
+        flush_subnormals(v, tmp)
         xp.sqrt(v, out=tmp)
         tmp += c["eps"]
         xp.divide(m, tmp, out=tmp)
         tmp *= c["step"]
         theta -= tmp
+
+    def _shrink(self, lr) -> float:
+        """The factor that decoupled weight decay multiplies θ by before the step (AdamW)."""
+        return 1.0
 
     def get_config(self):
         return super().get_config() | {"betas": list(self.betas), "eps": self.eps}
@@ -234,13 +270,11 @@ class AdamW(Adam):
     def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, clip_norm=None):
         super().__init__(lr, betas, eps, weight_decay, clip_norm)
 
-    def _decayed(self, theta, g):
-        return g
+    def _l2(self):
+        return 0.0  # the decay acts on θ (``_shrink``), not through the gradient
 
-    def _update(self, theta, g, state, c):
-        if self.weight_decay:
-            theta *= 1.0 - c["lr"] * self.weight_decay
-        super()._update(theta, g, state, c)
+    def _shrink(self, lr):
+        return 1.0 - lr * self.weight_decay
 
 
 _OPTIMIZERS = {"sgd": SGD, "rmsprop": RMSProp, "adam": Adam, "adamw": AdamW}

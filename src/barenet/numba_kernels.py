@@ -1,0 +1,190 @@
+"""Compiled fast paths for the ``"numba"`` backend (``pip install "barenet[fast]"``).
+
+NumPy runs a formula such as Adam's as a chain of whole-array operations, each one a pass over
+memory: ten passes over the 235,146 parameters of the benchmark network per step. Each function
+here runs the same formula in one loop, so the data is read and written once. They follow their
+NumPy reference (named in each docstring) operation by operation, in the same order and in the
+same precision, and are compiled without "fast math": the optimizers give the same numbers bit
+for bit, which the tests check. Only ``backend.set_backend("numba")`` imports this module.
+
+The loops run on one thread. Running them on both cores measured several times slower: the
+BLAS threads of the matrix products that come before and after keep spinning on the cores for a
+while, and the two thread pools fight over them.
+
+Scalars are converted to the arrays' dtype before the call, as NumPy does with Python floats
+(a float32 array times 0.9 is computed in float32), so that the compiled loop rounds alike.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+_JIT = dict(cache=True, nogil=True, error_model="numpy", boundscheck=False)
+
+def _constants(like, *values):
+    kind = like.dtype.type
+    return tuple(kind(v) for v in values)
+
+
+def _flush(x, tiny):
+    """x, or zero if |x| is below the smallest normal number (``optimizers.flush_subnormals``)."""
+    zero = tiny - tiny  # a zero of x's type: a literal 0 would make the product float64
+    return x if abs(x) >= tiny else x * zero  # x · 0 keeps NaN a NaN, and the sign, as NumPy's does
+
+
+_flush = numba.njit(inline="always", **_JIT)(_flush)
+
+
+# -- optimizers ----------------------------------------------------------------------------------
+
+@numba.njit(**_JIT)
+def _sgd_loop(theta, g, b, lr, l2, momentum, one_minus_dampening, nesterov, first, tiny):
+    """optimizers.SGD: g ← g + λθ;  b ← g (first step) or μ b + (1 - τ) g;
+    g ← g + μ b (Nesterov) or b;  θ ← θ - lr g."""
+    for i in range(theta.size):
+        gi = g[i]
+        if l2 != 0:
+            gi = gi + l2 * theta[i]
+        if momentum != 0:
+            bi = gi if first else b[i] * momentum + one_minus_dampening * gi
+            bi = _flush(bi, tiny)
+            b[i] = bi
+            gi = gi + momentum * bi if nesterov else bi
+        theta[i] = theta[i] - gi * lr
+
+
+@numba.njit(**_JIT)
+def _rmsprop_loop(theta, g, s, a, b, lr, l2, alpha, one_minus_alpha, eps, momentum, centered, tiny):
+    """optimizers.RMSProp: s ← α s + (1 - α) g²;  a ← α a + (1 - α) g;  d = g / (√max(s - a², 0) + ε);
+    b ← μ b + d,  θ ← θ - lr b  (or θ ← θ - lr d without momentum)."""
+    for i in range(theta.size):
+        gi = g[i]
+        if l2 != 0:
+            gi = gi + l2 * theta[i]
+        si = _flush(s[i] * alpha + one_minus_alpha * gi * gi, tiny)
+        s[i] = si
+        if centered:
+            ai = _flush(a[i] * alpha + one_minus_alpha * gi, tiny)
+            a[i] = ai
+            d = si - ai * ai
+            d = np.sqrt(d if not d < 0 else d - d)  # max(d, 0) keeping NaN, as np.maximum does
+        else:
+            d = np.sqrt(si)
+        d = gi / (d + eps)
+        if momentum != 0:
+            bi = _flush(b[i] * momentum + d, tiny)
+            b[i] = bi
+            d = bi * lr
+        else:
+            d = d * lr
+        theta[i] = theta[i] - d
+
+
+@numba.njit(**_JIT)
+def _adam_loop(theta, g, m, v, beta1, beta2, step, eps, l2, shrink, tiny):
+    """optimizers.Adam (and AdamW through ``shrink``): θ ← θ·shrink;  g ← g + λθ;
+    m' ← β₁ m' + g;  v' ← β₂ v' + g²;  θ ← θ - step · m' / (√v' + ε')."""
+    for i in range(theta.size):
+        t = theta[i]
+        if shrink != 1:
+            t = t * shrink
+        gi = g[i]
+        if l2 != 0:
+            gi = gi + l2 * t
+        mi = _flush(m[i] * beta1 + gi, tiny)
+        vi = _flush(v[i] * beta2 + gi * gi, tiny)
+        m[i] = mi
+        v[i] = vi
+        theta[i] = t - mi / (np.sqrt(vi) + eps) * step
+
+
+def sgd(theta, g, b, lr, l2, momentum, dampening, nesterov, first):
+    """``b`` is the momentum buffer (any array of θ's shape when momentum is 0: it is not read)."""
+    lr, l2, momentum, one_minus_dampening, tiny = _constants(
+        theta, lr, l2, momentum, 1.0 - dampening, np.finfo(theta.dtype).tiny)
+    _sgd_loop(theta, g, b, lr, l2, momentum, one_minus_dampening, bool(nesterov), bool(first), tiny)
+
+
+def rmsprop(theta, g, s, a, b, lr, l2, alpha, eps, momentum, centered):
+    """``a`` (centered) and ``b`` (momentum) may be any array of θ's shape when unused."""
+    lr, l2, alpha, one_minus_alpha, eps, momentum, tiny = _constants(
+        theta, lr, l2, alpha, 1.0 - alpha, eps, momentum, np.finfo(theta.dtype).tiny)
+    _rmsprop_loop(theta, g, s, a, b, lr, l2, alpha, one_minus_alpha, eps, momentum,
+                                bool(centered), tiny)
+
+
+def adam(theta, g, m, v, beta1, beta2, step, eps, l2, shrink):
+    constants = _constants(theta, beta1, beta2, step, eps, l2, shrink, np.finfo(theta.dtype).tiny)
+    _adam_loop(theta, g, m, v, *constants)
+
+
+# -- softmax cross-entropy -----------------------------------------------------------------------
+
+@numba.njit(**_JIT)
+def _cross_entropy_loop(z, ids, weight, smoothing, grad, tiny):
+    n, classes = z.shape
+    total = 0.0
+    for r in range(n):
+        top = z[r, 0]
+        for j in range(1, classes):
+            top = max(top, z[r, j])
+        exp_sum = z.dtype.type(0)
+        shifted_sum = z.dtype.type(0)
+        for j in range(classes):
+            shifted = z[r, j] - top
+            grad[r, j] = np.exp(shifted)
+            exp_sum += grad[r, j]
+            shifted_sum += shifted
+        t = ids[r]
+        loss = np.log(exp_sum) - (1 - smoothing) * (z[r, t] - top) - smoothing * shifted_sum / classes
+        w = weight[r] / n
+        total += weight[r] * loss
+        for j in range(classes):
+            grad[r, j] = grad[r, j] * (w / exp_sum) - smoothing / classes * w
+        grad[r, t] -= (1 - smoothing) * w
+        for j in range(classes):
+            grad[r, j] = _flush(grad[r, j], tiny)
+    return total / n
+
+
+def cross_entropy(outputs, ids, weight, smoothing):
+    """losses.CrossEntropy from class ids, forward and backward in one pass over each row:
+    L = 1/N Σₙ wₙ [log Σⱼ e^zₙⱼ - (1-ε) zₙ,ᵧ - ε/C Σⱼ zₙⱼ]  (rows shifted by their maximum),
+    dL/dz = wₙ/N (softmax(zₙ) - (1-ε) one_hot(yₙ) - ε/C), subnormals flushed. Returns (L, dL/dz)."""
+    grad = np.empty_like(outputs)
+    if weight is None:
+        weight = np.ones(len(outputs), dtype=outputs.dtype)
+    else:
+        weight = np.asarray(weight, dtype=outputs.dtype)
+    value = _cross_entropy_loop(outputs, ids, weight, outputs.dtype.type(smoothing), grad,
+                                np.finfo(outputs.dtype).tiny)
+    return float(value), grad
+
+
+# -- ReLU ----------------------------------------------------------------------------------------
+
+@numba.njit(**_JIT)
+def _relu_forward_loop(x, y, mask):
+    for i in range(x.size):
+        mask[i] = x[i] > 0
+        y[i] = x[i] if mask[i] else x[i] * (x[i] - x[i])  # x · 0: keeps NaN, as x * mask does
+
+
+@numba.njit(**_JIT)
+def _relu_backward_loop(grad_out, mask, grad_in):
+    for i in range(grad_out.size):
+        grad_in[i] = grad_out[i] if mask[i] else grad_out[i] * (grad_out[i] - grad_out[i])
+
+
+def relu_forward(x):
+    """activations.ReLU: mask = [x > 0], y = x ⊙ mask. Returns (y, mask)."""
+    y, mask = np.empty_like(x), np.empty(x.shape, dtype=bool)
+    _relu_forward_loop(x.reshape(-1), y.reshape(-1), mask.reshape(-1))
+    return y, mask
+
+
+def relu_backward(grad_out, mask):
+    """activations.ReLU: dx = dy ⊙ mask."""
+    grad_in = np.empty_like(grad_out)
+    _relu_backward_loop(grad_out.reshape(-1), mask.reshape(-1), grad_in.reshape(-1))
+    return grad_in
