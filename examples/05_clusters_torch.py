@@ -1,15 +1,19 @@
-"""Experiment 5: three Gaussian clusters, softmax with L2, and the same model in PyTorch.
+"""Experiment 5: three Gaussian clusters, softmax with L2, and the same model in PyTorch and Keras.
 
 A 2-16-3 network with a softmax output (cross-entropy from logits) and L2 regularisation
-(weight decay) is trained by barenet and, side by side, by PyTorch from the same initial
+(weight decay) is trained by barenet and, side by side, by PyTorch and by Keras 3 (TensorFlow's
+high-level API, here on its PyTorch backend: no TensorFlow download) from the same initial
 weights, on the same batches, with the same optimizer. The tutorial compared its own network
-with TensorFlow's: 96.4% and 96.3%. The clusters overlap, so no classifier reaches 100%: the
+with TensorFlow's: 96.4% and 96.3%. Keras's ``weight_decay`` argument is decoupled (it shrinks
+the weights apart from the gradient), so the coupled L2 of the others is written as Keras
+regularisers: L2(λ/2) on every weight and bias adds λθ to the gradient, as weight_decay=λ does. The clusters overlap, so no classifier reaches 100%: the
 Bayes-optimal accuracy, computed from the true densities, is printed too. The scatter plot
 marks correctly and wrongly classified test points.
 
     python examples/05_clusters_torch.py [--quick]
 """
 import argparse
+import os
 from pathlib import Path
 
 import numpy as np
@@ -63,10 +67,34 @@ else:
         torch_predicted = net(torch.from_numpy(X_test.astype(np.float64))).argmax(1).numpy()
     theirs = float((torch_predicted == y_test).mean())
 
+os.environ.setdefault("KERAS_BACKEND", "torch")  # read when keras is first imported
+try:
+    import keras
+except ImportError:
+    keras_accuracy = None
+else:
+    l2 = keras.regularizers.L2(1e-3 / 2)  # ½λ Σθ² in the loss: λθ in the gradient
+    keras_model = keras.Sequential([
+        keras.Input((2,), dtype="float64"),
+        keras.layers.Dense(16, activation="relu", kernel_regularizer=l2, bias_regularizer=l2, dtype="float64"),
+        keras.layers.Dense(3, kernel_regularizer=l2, bias_regularizer=l2, dtype="float64")])
+    for dense, (W, b) in zip(keras_model.layers, initial):
+        dense.set_weights([W, b])  # Keras keeps W as (in, out), like barenet
+    keras_model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1, momentum=0.9),
+                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    for idx in batches():
+        keras_model.train_on_batch(X_train[idx], y_train[idx])
+    keras_predicted = keras_model.predict(X_test, verbose=0).argmax(1)
+    keras_accuracy = float((keras_predicted == y_test).mean())
+
 Path(args.out).mkdir(parents=True, exist_ok=True)
 plots.decision_boundary(model, X_test, y_test, title="barenet, test points").savefig(Path(args.out) / "05_clusters.png")
 print(f"\ntutorial: 96.4% (its own network), TensorFlow 96.3%")
 print(f"barenet:  {ours:.1%}, PyTorch {'(not installed)' if theirs is None else f'{theirs:.1%}'}, "
+      f"Keras {'(not installed)' if keras_accuracy is None else f'{keras_accuracy:.1%}'}, "
       f"Bayes-optimal {truth.bayes_accuracy():.1%} ({len(y_test)} test points)")
+predicted = model.predict(X_test)
 if theirs is not None:
-    print(f"same predictions on {float((model.predict(X_test) == torch_predicted).mean()):.1%} of the test points")
+    print(f"same predictions as PyTorch on {float((predicted == torch_predicted).mean()):.1%} of the test points")
+if keras_accuracy is not None:
+    print(f"same predictions as Keras on {float((predicted == keras_predicted).mean()):.1%} of the test points")

@@ -296,3 +296,25 @@ def test_serve_refuses_a_model_that_cannot_read_drawings(tmp_path):
     result = run("serve", tmp_path / "small.npz", "--port", "1")
     assert result.returncode == 2 and "784 inputs" in result.stderr
     assert run("serve", tmp_path / "missing.npz").returncode == 2
+
+
+def test_train_on_the_numba_backend_records_it_and_matches_numpy(tmp_path):
+    pytest.importorskip("numba")
+    results = {}
+    for backend in ("numpy", "numba"):
+        result = run("train", "--dataset", "clusters", "--epochs", "2", "--backend", backend, "--no-plots",
+                     "--quiet", "--out", tmp_path / backend)
+        assert result.returncode == 0, result.stderr
+        assert json.loads((tmp_path / backend / "config.json").read_text())["backend"] == backend
+        results[backend] = bn.load(tmp_path / backend / "model.npz")
+    np.testing.assert_allclose(results["numba"].parameter_vectors()[0], results["numpy"].parameter_vectors()[0],
+                               rtol=1e-4, atol=1e-5)  # the loss kernel rounds differently
+
+
+def test_train_refuses_the_numba_backend_without_numba_before_making_a_folder(tmp_path):
+    code = ("import sys; sys.modules['numba'] = None\n"
+            "from barenet.cli import main\nsys.exit(main(sys.argv[1:]))")
+    result = subprocess.run([sys.executable, "-c", code, "train", "--dataset", "clusters", "--backend", "numba",
+                             "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert 'pip install "barenet[fast]"' in result.stderr and not (tmp_path / "run").exists()

@@ -19,9 +19,12 @@ none, and otherwise runs its NumPy reference.
 """
 from __future__ import annotations
 
+import contextlib
+
 import numpy
 
-__all__ = ["xp", "kernels", "set_backend", "get_backend", "to_numpy", "to_device", "flush_subnormals"]
+__all__ = ["xp", "kernels", "set_backend", "get_backend", "using_backend", "to_numpy", "to_device",
+           "flush_subnormals"]
 
 
 class _ArrayModule:
@@ -97,6 +100,18 @@ def set_backend(name: str) -> None:
 def get_backend() -> str:
     """The name of the active backend: ``"numpy"``, ``"numba"`` or ``"cupy"``."""
     return _active
+
+
+@contextlib.contextmanager
+def using_backend(name: str):
+    """``with using_backend("numba"): ...`` runs the block on that backend, then restores the
+    previous one."""
+    previous = _active
+    set_backend(name)
+    try:
+        yield
+    finally:
+        set_backend(previous)
 
 
 def to_numpy(array):

@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from .backend import using_backend
 from .recipes import RECIPES
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -67,7 +68,7 @@ def _load_model(path):
 
 TRAIN_SETTINGS = ("dataset", "hidden", "activation", "dropout", "optimizer", "lr", "momentum", "schedule", "warmup",
                   "weight_decay", "epochs", "batch_size", "augment", "label_smoothing", "validation_split",
-                  "patience", "ensemble", "seed")
+                  "patience", "ensemble", "seed", "backend")
 
 
 def _train_config(args):
@@ -82,9 +83,12 @@ def _train_config(args):
     dataset = explicit.get("dataset") or settings.get("dataset") or runs.default_dataset()
     merged = {"dataset": dataset, **runs.DATASET_DEFAULTS.get(dataset, {}), **settings, **explicit}
     try:
-        return runs.RunConfig.from_dict(merged)
-    except ValueError as error:
+        config = runs.RunConfig.from_dict(merged)
+        with using_backend(config.backend):  # a backend that cannot start is refused before any folder exists
+            pass
+    except (ValueError, ImportError) as error:
         raise UsageError(str(error)) from None
+    return config
 
 
 def _run_folder(args):
@@ -214,7 +218,7 @@ def cmd_bench(args, rest):
 # -- the parser ----------------------------------------------------------------------------------
 
 def build_parser():
-    from .runs import ACTIVATIONS, AUGMENTATIONS, DATASETS, OPTIMIZERS, SCHEDULES
+    from .runs import ACTIVATIONS, AUGMENTATIONS, BACKENDS, DATASETS, OPTIMIZERS, SCHEDULES
 
     parser = argparse.ArgumentParser(
         prog="barenet", description="Train, judge and use multilayer perceptrons written from scratch on NumPy.",
@@ -250,6 +254,8 @@ def build_parser():
     train.add_argument("--patience", type=int, help="early stopping patience in epochs (0: off)")
     train.add_argument("--ensemble", type=_positive_int, help="train this many models and average them")
     train.add_argument("--seed", type=int)
+    train.add_argument("--backend", choices=BACKENDS,
+                       help="numpy (default) or numba: the hot loops compiled, same results (pip install 'barenet[fast]')")
     train.add_argument("--out", help="run folder (default runs/<timestamp or --name>)")
     train.add_argument("--name", help="name of the run folder under runs/")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")

@@ -165,26 +165,34 @@ def cross_entropy(outputs, ids, weight, smoothing):
 
 @numba.njit(**_JIT)
 def _relu_forward_loop(x, y, mask):
-    for i in range(x.size):
-        mask[i] = x[i] > 0
-        y[i] = x[i] if mask[i] else x[i] * (x[i] - x[i])  # x · 0: keeps NaN, as x * mask does
+    for r in range(x.shape[0]):
+        for c in range(x.shape[1]):
+            mask[r, c] = x[r, c] > 0
+            y[r, c] = x[r, c] if mask[r, c] else x[r, c] * (x[r, c] - x[r, c])  # x · 0 keeps NaN, as x * mask
 
 
 @numba.njit(**_JIT)
 def _relu_backward_loop(grad_out, mask, grad_in):
-    for i in range(grad_out.size):
-        grad_in[i] = grad_out[i] if mask[i] else grad_out[i] * (grad_out[i] - grad_out[i])
+    for r in range(grad_out.shape[0]):
+        for c in range(grad_out.shape[1]):
+            g = grad_out[r, c]
+            grad_in[r, c] = g if mask[r, c] else g * (g - g)
 
 
 def relu_forward(x):
-    """activations.ReLU: mask = [x > 0], y = x ⊙ mask. Returns (y, mask)."""
+    """activations.ReLU on a (batch, features) array: mask = [x > 0], y = x ⊙ mask. Returns (y, mask)."""
+    if x.ndim != 2:  # layers see (batch, features); anything else takes the reference path
+        mask = x > 0
+        return x * mask, mask
     y, mask = np.empty_like(x), np.empty(x.shape, dtype=bool)
-    _relu_forward_loop(x.reshape(-1), y.reshape(-1), mask.reshape(-1))
+    _relu_forward_loop(x, y, mask)
     return y, mask
 
 
 def relu_backward(grad_out, mask):
     """activations.ReLU: dx = dy ⊙ mask."""
-    grad_in = np.empty_like(grad_out)
-    _relu_backward_loop(grad_out.reshape(-1), mask.reshape(-1), grad_in.reshape(-1))
+    if grad_out.ndim != 2:
+        return grad_out * mask
+    grad_in = np.empty(grad_out.shape, dtype=grad_out.dtype)
+    _relu_backward_loop(grad_out, mask, grad_in)
     return grad_in

@@ -19,6 +19,7 @@ import numpy as np
 from . import callbacks as cb
 from . import metrics
 from ._io import atomic_write
+from .backend import using_backend
 from .activations import GELU, LeakyReLU, ReLU, Sigmoid, Tanh
 from .augment import RandomAffine
 from .data import Standardizer, train_test_split
@@ -36,6 +37,7 @@ __all__ = ["Dataset", "RunConfig", "DATASETS", "DATASET_DEFAULTS", "load_dataset
 ACTIVATIONS = {"relu": ReLU, "leaky_relu": LeakyReLU, "tanh": Tanh, "sigmoid": Sigmoid, "gelu": GELU}
 OPTIMIZERS = {"adam": Adam, "adamw": AdamW, "sgd": SGD, "rmsprop": RMSProp}
 SCHEDULES = ("constant", "step", "cosine")
+BACKENDS = ("numpy", "numba")  # the CPU backends a run can train on
 
 
 @dataclass
@@ -172,13 +174,15 @@ class RunConfig:
     ensemble: int = 1
     seed: int = 0
     recipe: str | None = None
+    backend: str = "numpy"  # "numba": the same training with the compiled kernels (barenet[fast])
 
     def validate(self):
         if self.dataset not in DATASETS:
             raise ValueError(f"dataset must be one of {', '.join(DATASETS)}, got {self.dataset!r}")
         if not self.hidden or any(not isinstance(h, int) or h < 1 for h in self.hidden):
             raise ValueError(f"hidden must be positive layer widths, got {self.hidden!r}")
-        for name, choices in (("activation", ACTIVATIONS), ("optimizer", OPTIMIZERS), ("schedule", SCHEDULES)):
+        for name, choices in (("activation", ACTIVATIONS), ("optimizer", OPTIMIZERS), ("schedule", SCHEDULES),
+                              ("backend", BACKENDS)):
             if getattr(self, name) not in choices:
                 raise ValueError(f"{name} must be one of {', '.join(choices)}, got {getattr(self, name)!r}")
         checks = [("dropout", 0 <= self.dropout < 1), ("lr", self.lr > 0), ("weight_decay", self.weight_decay >= 0),
@@ -332,11 +336,12 @@ def train_run(config: RunConfig, out, *, log=print, verbose=1, callbacks=(), res
     data = load_dataset(config.dataset, config.seed)
     models, interrupted = [], None
     try:
-        for member in range(config.ensemble):
-            if config.ensemble > 1:
-                log(f"ensemble member {member + 1} of {config.ensemble}")
-            models.append(_fit_member(config, data, _member_dir(out, config, member), member, log, verbose,
-                                      callbacks, resume))
+        with using_backend(config.backend):
+            for member in range(config.ensemble):
+                if config.ensemble > 1:
+                    log(f"ensemble member {member + 1} of {config.ensemble}")
+                models.append(_fit_member(config, data, _member_dir(out, config, member), member, log, verbose,
+                                          callbacks, resume))
     except KeyboardInterrupt as error:
         interrupted = error
         partial = _member_dir(out, config, len(models)) / "checkpoint.npz"
