@@ -18,8 +18,10 @@ default: long enough to see a system slow down as it trains). Reported per syste
   the time this machine's NumPy takes for the epoch's matrix products alone (per minibatch X·W
   for each layer, Xᵀ·G for each weight gradient, G·Wᵀ for every layer but the first, float32,
   into preallocated outputs), a floor no MLP implementation can go below here;
-- the peak resident memory (RSS) of a fresh process during one epoch, above its RSS just before
-  the epoch (Linux's VmHWM after a reset through /proc/self/clear_refs), in MiB;
+- the peak resident memory (RSS) of a fresh process during its second epoch, above its RSS just
+  before that epoch (Linux's VmHWM after a reset through /proc/self/clear_refs), in MiB: the
+  memory a training epoch needs, without one-time costs (imports, compilation, JAX's copy of the
+  data set);
 - the test accuracy after the same number of epochs;
 - inference throughput at batch 1 and 1,000 (barenet, PyTorch and JAX);
 - the threads, and the BLAS library under NumPy (threadpoolctl).
@@ -185,6 +187,7 @@ class Jax:
         self.logits, self.step = jax.jit(logits), jax.jit(step)
 
     def _on_device(self, X, y):
+        """The data set as JAX arrays, copied once (kept while X is the data set trained on)."""
         if self.data is None or self.data[0] is not X:
             self.data = (X, self.jnp.asarray(X), self.jnp.asarray(y.astype(np.int32)))
         return self.data[1:]
@@ -351,10 +354,12 @@ def epoch_peak_memory(system):
 
 
 def peak_memory(system_name, batch_size, limit_train):
-    """Peak memory of one epoch of one system, in a fresh process (None where unsupported)."""
+    """Peak memory of one steady-state epoch of one system, in a fresh process (None where
+    unsupported): the second epoch, so that one-time costs (importing numba or XLA, compiling,
+    JAX's copy of the data set into its own arrays) are not counted."""
     code = ("from barenet import bench; "
             f"_, X, y, _, _ = bench._load_data({limit_train!r}); "
-            f"s = bench.SYSTEMS[{system_name!r}]({batch_size}); "
+            f"s = bench.SYSTEMS[{system_name!r}]({batch_size}); s.epoch(X, y); "
             "print(bench.epoch_peak_memory(lambda: s.epoch(X, y)))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     if result.returncode != 0:

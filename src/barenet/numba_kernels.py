@@ -22,8 +22,7 @@ import numpy as np
 _JIT = dict(cache=True, nogil=True, error_model="numpy", boundscheck=False)
 
 def _constants(like, *values):
-    kind = like.dtype.type
-    return tuple(kind(v) for v in values)
+    return tuple(map(like.dtype.type, values))
 
 
 def _flush(x, tiny):
@@ -120,8 +119,11 @@ def adam(theta, g, m, v, beta1, beta2, step, eps, l2, shrink):
 
 # -- softmax cross-entropy -----------------------------------------------------------------------
 
+_NO_WEIGHTS = {np.dtype(t).char: np.ones(1, dtype=t) for t in ("float32", "float64")}
+_TINY = {np.dtype(t).char: np.finfo(t).tiny for t in ("float32", "float64")}
+
 @numba.njit(**_JIT)
-def _cross_entropy_loop(z, ids, weight, smoothing, grad, tiny):
+def _cross_entropy_loop(z, ids, weight, weighted, smoothing, grad, tiny):
     n, classes = z.shape
     total = 0.0
     for r in range(n):
@@ -137,8 +139,9 @@ def _cross_entropy_loop(z, ids, weight, smoothing, grad, tiny):
             shifted_sum += shifted
         t = ids[r]
         loss = np.log(exp_sum) - (1 - smoothing) * (z[r, t] - top) - smoothing * shifted_sum / classes
-        w = weight[r] / n
-        total += weight[r] * loss
+        w_r = weight[r] if weighted else 1.0
+        w = w_r / n
+        total += w_r * loss
         for j in range(classes):
             grad[r, j] = grad[r, j] * (w / exp_sum) - smoothing / classes * w
         grad[r, t] -= (1 - smoothing) * w
@@ -152,12 +155,10 @@ def cross_entropy(outputs, ids, weight, smoothing):
     L = 1/N Σₙ wₙ [log Σⱼ e^zₙⱼ - (1-ε) zₙ,ᵧ - ε/C Σⱼ zₙⱼ]  (rows shifted by their maximum),
     dL/dz = wₙ/N (softmax(zₙ) - (1-ε) one_hot(yₙ) - ε/C), subnormals flushed. Returns (L, dL/dz)."""
     grad = np.empty_like(outputs)
-    if weight is None:
-        weight = np.ones(len(outputs), dtype=outputs.dtype)
-    else:
-        weight = np.asarray(weight, dtype=outputs.dtype)
-    value = _cross_entropy_loop(outputs, ids, weight, outputs.dtype.type(smoothing), grad,
-                                np.finfo(outputs.dtype).tiny)
+    weighted = weight is not None
+    weight = np.asarray(weight, dtype=outputs.dtype) if weighted else _NO_WEIGHTS[outputs.dtype.char]
+    value = _cross_entropy_loop(outputs, ids, weight, weighted, outputs.dtype.type(smoothing), grad,
+                                _TINY[outputs.dtype.char])
     return float(value), grad
 
 
