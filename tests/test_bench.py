@@ -96,10 +96,12 @@ def test_bench_defaults_to_five_timed_epochs_and_every_peer():
 @pytest.mark.parametrize("times, expected", [
     ([1.0, 1.0, 1.0, 1.0, 1.0], 0.0),
     ([1.0, 1.1, 1.2, 1.3, 1.4], 0.4),
-    ([1.0, 1.0, 1.6, 1.0, 1.0], 0.0),   # one slow epoch in the middle is noise, not a trend
+    ([1.0, 1.0, 1.6, 1.0, 1.0], 0.0),   # one slow epoch is noise, not a trend
+    ([1.0, 1.0, 1.0, 1.0, 1.9], 0.0),   # even the last one
+    ([1.0, 1.1, 1.9, 1.3, 1.4], 0.4),   # a trend, with an outlier that least squares would follow
     ([2.0, 1.5], -0.25),
 ])
-def test_growth_reads_the_trend_off_a_line_through_all_epochs(times, expected):
+def test_growth_reads_the_trend_off_a_robust_line_through_all_epochs(times, expected):
     assert bench.growth(times) == pytest.approx(expected, abs=1e-9)
 
 
@@ -166,3 +168,18 @@ def test_recipe_search_scores_on_validation_only_and_can_train_on_a_fraction(tmp
     bad = subprocess.run([sys.executable, str(script), "clusters", "--train-fraction", "0"], capture_output=True,
                          text=True, timeout=60)
     assert bad.returncode == 2 and "--train-fraction" in bad.stderr
+
+
+def test_subnormal_census_counts_the_state_and_times_the_flush(capsys):
+    module = runpy.run_path(str(ROOT / "benchmarks" / "subnormals.py"))
+    module["main"](["--epochs", "2", "--batch-size", "64", "--blocks", "2", "--flush-batch-sizes", "64",
+                    "--age", "2"])
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.splitlines() if line.strip()[:1].isdigit() and "µs" in line]
+    assert [row[0] for row in rows] == ["1", "2"]
+    m_counts = [int(row[2]) for row in rows]
+    assert m_counts[-1] > 0  # unflushed, Adam's first moment does hold subnormals after two epochs
+    assert "part 2: a NumPy-backend step at batch 64" in out and "with ÷ without" in out
+    assert "part 3 (numpy backend, batch 64): a step from a state trained 2 epochs" in out
+    from barenet import optimizers
+    assert optimizers.flush_subnormals.__name__ == "flush_subnormals"  # the script put it back

@@ -10,7 +10,7 @@ barenet, torch, ...) so that the machine's drift hits all of them alike, and eve
 the same number of threads. One warm-up epoch each, then ``--epochs`` timed epochs (5 by
 default: long enough to see a system slow down as it trains). Reported per system and batch size:
 
-- the median epoch time, the first and the last, and the *growth* over the run (from a
+- the median epoch time, the first and the last, and the *growth* over the run (from a robust
   straight line through all the timed epochs), flagged where it exceeds the machine's own drift
   (the growth of the matmul limit, which is timed in every round too) by more than 10%;
 - the reference's time divided by the system's (the reference is barenet-numba when it runs,
@@ -18,10 +18,9 @@ default: long enough to see a system slow down as it trains). Reported per syste
   the time this machine's NumPy takes for the epoch's matrix products alone (per minibatch X·W
   for each layer, Xᵀ·G for each weight gradient, G·Wᵀ for every layer but the first, float32,
   into preallocated outputs), a floor no MLP implementation can go below here;
-- the peak resident memory (RSS) of a fresh process during its second epoch, above its RSS just
-  before that epoch (Linux's VmHWM after a reset through /proc/self/clear_refs), in MiB: the
-  memory a training epoch needs, without one-time costs (imports, compilation, JAX's copy of the
-  data set);
+- the peak resident memory (RSS) of a fresh process during its first epoch, above its RSS just
+  before the epoch, with the data loaded and the system built (Linux's VmHWM after a reset
+  through /proc/self/clear_refs), in MiB: compiled code and JAX's copy of the data count;
 - the test accuracy after the same number of epochs;
 - inference throughput at batch 1 and 1,000 (barenet, PyTorch and JAX);
 - the threads, and the BLAS library under NumPy (threadpoolctl).
@@ -103,6 +102,10 @@ class BarenetNumba(Barenet):
 
     name = "barenet-numba"
     backend = "numba"
+
+    def __init__(self, batch_size, seed=0):
+        super().__init__(batch_size, seed)
+        self.set_backend(self.backend)  # imports numba now, not inside the first timed epoch
 
 
 class Torch:
@@ -413,16 +416,18 @@ SETTLE_SECONDS = 0.25  # a pause before each epoch, so that the thread pools of 
 
 
 def growth(times) -> float:
-    """How much slower the last timed epoch is than the first, read off a least-squares line
-    through all of them (so that one noisy epoch neither hides nor fakes a trend): 0.25 means
-    the epochs grew by 25% over the run. A system is flagged when its growth exceeds the growth
-    of the matmul limit timed in the same rounds (the machine's own drift) by GROWTH_LIMIT."""
-    if len(times) < 2:
+    """How much slower the last timed epoch is than the first, read off a straight line through
+    all of them: 0.25 means the epochs grew by 25% over the run. The line is Theil and Sen's
+    (its slope is the median of the slopes between every pair of epochs), so that one epoch
+    slowed by the machine neither hides nor fakes a trend. A system is flagged when its growth
+    exceeds the growth of the matmul limit timed in the same rounds (the machine's own drift)
+    by GROWTH_LIMIT."""
+    n = len(times)
+    if n < 2:
         return 0.0
-    slope, intercept = np.polyfit(np.arange(len(times)), np.asarray(times, dtype=float), 1)
-    first = intercept
-    last = intercept + slope * (len(times) - 1)
-    return float(last / first - 1.0) if first > 0 else 0.0
+    slope = statistics.median((times[j] - times[i]) / (j - i) for i in range(n) for j in range(i + 1, n))
+    first = statistics.median(t - slope * i for i, t in enumerate(times))
+    return float(slope * (n - 1) / first) if first > 0 else 0.0
 
 
 def run(batch_sizes=(32, 128, 512), epochs=5, systems=tuple(SYSTEMS), threads=None, limit_train=None,
