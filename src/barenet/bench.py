@@ -18,9 +18,10 @@ default: long enough to see a system slow down as it trains). Reported per syste
   the time this machine's NumPy takes for the epoch's matrix products alone (per minibatch X·W
   for each layer, Xᵀ·G for each weight gradient, G·Wᵀ for every layer but the first, float32,
   into preallocated outputs), a floor no MLP implementation can go below here;
-- the peak resident memory (RSS) of a fresh process during its first epoch, above its RSS just
-  before the epoch, with the data loaded and the system built (Linux's VmHWM after a reset
-  through /proc/self/clear_refs), in MiB: compiled code and JAX's copy of the data count;
+- the peak resident memory (RSS) of a fresh process during its first and its second epoch, each
+  above its RSS just before (Linux's VmHWM after a reset through /proc/self/clear_refs, freed
+  memory handed back first), with the data loaded and the system built, in MiB: the first epoch
+  carries one-time costs (compilation, JAX's copy of the data set), the second is every later one;
 - the test accuracy after the same number of epochs;
 - inference throughput at batch 1 and 1,000 (barenet, PyTorch and JAX);
 - the threads, and the BLAS library under NumPy (threadpoolctl).
@@ -28,6 +29,7 @@ default: long enough to see a system slow down as it trains). Reported per syste
 from __future__ import annotations
 
 import argparse
+import ctypes
 import gc
 import json
 import os
@@ -346,9 +348,21 @@ def _status_kib(field):
     raise KeyError(field)
 
 
+def _release_free_memory():
+    """Hand memory that Python and NumPy have freed back to the system (glibc's malloc_trim), so
+    that what the next epoch allocates shows in the resident set instead of reusing pages that
+    loading the data left resident."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: the figures may then read low
+        pass
+
+
 def epoch_peak_memory(system):
     """Peak resident memory (MiB) above the resident memory before, during one epoch: Linux's
     high-water mark (VmHWM), reset through /proc/self/clear_refs just before the epoch."""
+    _release_free_memory()
     with open("/proc/self/clear_refs", "w") as handle:
         handle.write("5")
     before = _status_kib("VmRSS")
@@ -357,17 +371,20 @@ def epoch_peak_memory(system):
 
 
 def peak_memory(system_name, batch_size, limit_train):
-    """Peak memory of one steady-state epoch of one system, in a fresh process (None where
-    unsupported): the second epoch, so that one-time costs (importing numba or XLA, compiling,
-    JAX's copy of the data set into its own arrays) are not counted."""
+    """(first, later): the peak memory of a system's first epoch and of its second, in a fresh
+    process that has loaded the data and built the system before counting starts; None where
+    unsupported. The first epoch carries one-time costs (compiling numba's or XLA's code, JAX's
+    copy of the data set into its own arrays, the optimizer's state); the second shows what
+    every later epoch needs."""
     code = ("from barenet import bench; "
             f"_, X, y, _, _ = bench._load_data({limit_train!r}); "
-            f"s = bench.SYSTEMS[{system_name!r}]({batch_size}); s.epoch(X, y); "
-            "print(bench.epoch_peak_memory(lambda: s.epoch(X, y)))")
+            f"s = bench.SYSTEMS[{system_name!r}]({batch_size}); "
+            "print(bench.epoch_peak_memory(lambda: s.epoch(X, y)), bench.epoch_peak_memory(lambda: s.epoch(X, y)))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     if result.returncode != 0:
         return None
-    return float(result.stdout.strip().splitlines()[-1])
+    first, later = result.stdout.strip().splitlines()[-1].split()
+    return float(first), float(later)
 
 
 def set_threads(threads):
@@ -482,7 +499,8 @@ def run(batch_sizes=(32, 128, 512), epochs=5, systems=tuple(SYSTEMS), threads=No
                 "reference_over_system": base / median if base else None,
                 "multiple_of_matmul_limit": median / limit,
                 "test_accuracy": system.accuracy(Xt, yt),
-                "peak_rss_mib": peak_memory(system.name, batch_size, limit_train) if memory else None}
+                **dict(zip(("peak_rss_mib", "peak_rss_mib_later"),
+                           (peak_memory(system.name, batch_size, limit_train) if memory else None) or (None, None)))}
         report["training"][str(batch_size)] = {"matmul_limit_seconds": limit, "matmul_limit_epoch_seconds": limits,
                                                "machine_drift": drift, "systems": rows}
         if batch_size == batch_sizes[-1]:
@@ -515,11 +533,12 @@ def _versions(names):
 def format_table(report: dict) -> str:
     reference = report.get("reference") or "barenet"
     lines = [f"| batch | system | epoch (s), median | first → last (s) | growth | {reference} ÷ system "
-             f"| × matmul limit | peak RSS (MiB) | test accuracy |",
+             f"| × matmul limit | peak RSS, epoch 1 / 2 (MiB) | test accuracy |",
              "|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     for batch, entry in report["training"].items():
         for name, row in entry["systems"].items():
-            memory = f"{row['peak_rss_mib']:.0f}" if row.get("peak_rss_mib") is not None else "–"
+            memory = "–" if row.get("peak_rss_mib") is None else \
+                f"{row['peak_rss_mib']:.0f} / {row['peak_rss_mib_later']:.0f}"
             ratio = f"{row['reference_over_system']:.2f}" if row.get("reference_over_system") else "–"
             flag = " ⚠ grows" if row["grows"] else ""
             lines.append(f"| {batch} | {name} | {row['median_epoch_seconds']:.2f} | {row['first_epoch_seconds']:.2f} → "
@@ -540,6 +559,8 @@ def format_inference(inference: dict) -> str:
 
 
 def plot(report, path):
+    """Each system's median epoch as a multiple of the matmul limit, per batch size (log scale:
+    the systems span a factor of 20)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -547,16 +568,20 @@ def plot(report, path):
     batches = list(report["training"])
     names = list(report["training"][batches[0]]["systems"])
     fig, ax = plt.subplots(figsize=(8, 4.2))
-    width = 0.8 / (len(names) + 1)
+    width = 0.8 / len(names)
     for i, name in enumerate(names):
-        values = [report["training"][b]["systems"][name]["median_epoch_seconds"] for b in batches]
-        ax.bar(np.arange(len(batches)) + i * width, values, width, label=name)
-    limits = [report["training"][b]["matmul_limit_seconds"] for b in batches]
-    ax.bar(np.arange(len(batches)) + len(names) * width, limits, width, label="matmul limit", color="0.7")
-    ax.set_xticks(np.arange(len(batches)) + width * len(names) / 2, [f"batch {b}" for b in batches])
-    ax.set_ylabel(f"seconds per epoch (median of {report['epochs']})")
-    ax.set_title(f"784-256-128-10 MLP, Adam, {report['data'].split(' (')[0]}, {report['threads']} threads")
-    ax.legend(fontsize="small", ncol=2)
+        values = [report["training"][b]["systems"][name]["multiple_of_matmul_limit"] for b in batches]
+        bars = ax.bar(np.arange(len(batches)) + i * width, values, width, label=name)
+        ax.bar_label(bars, [f"{v:.1f}" for v in values], fontsize=7, padding=1)
+    ax.axhline(1.0, color="0.4", linewidth=1)
+    ax.set_yscale("log")
+    ax.set_ylim(0.8, 4 * max(row["multiple_of_matmul_limit"] for b in batches
+                             for row in report["training"][b]["systems"].values()))
+    ax.set_xticks(np.arange(len(batches)) + width * (len(names) - 1) / 2, [f"batch {b}" for b in batches])
+    ax.set_ylabel(f"epoch time ÷ matmul limit (median of {report['epochs']})")
+    ax.set_title(f"784-256-128-10 MLP, Adam, {report['data'].split(' (')[0]}, {report['threads']} threads "
+                 f"(1 = the matrix products alone)", fontsize=10)
+    ax.legend(fontsize="small", ncol=3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
