@@ -1,10 +1,10 @@
 """Run the speed benchmark from a source checkout: ``python benchmarks/bench.py --help``.
 
-The implementation lives in ``barenet.bench`` so that ``barenet bench`` works from any install.
+The implementation lives in ``barenet.app.bench`` so that ``barenet bench`` works from any install.
 """
 import sys
 
-from barenet.bench import main
+from barenet.app.bench import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -21,7 +21,7 @@ import numpy as np
 
 import barenet as bn
 from barenet import bench
-from barenet._io import atomic_write
+from barenet.training.io import atomic_write
 
 
 def torch_mlp(X, y, Xt, yt, epochs, seed=0):

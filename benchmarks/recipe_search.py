@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from barenet import metrics, runs
-from barenet.data import train_test_split
-from barenet.ensemble import Ensemble
-from barenet.losses import MSE, CrossEntropy
+from barenet.training.data import train_test_split
+from barenet.training.ensemble import Ensemble
+from barenet.core.losses import MSE, CrossEntropy
 
 LOG = Path(__file__).with_name("recipe_search.jsonl")
 

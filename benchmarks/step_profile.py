@@ -22,7 +22,7 @@ import numpy as np
 
 import barenet as bn
 
-from barenet.bench import Barenet, _load_data, matmul_limit
+from barenet.app.bench import Barenet, _load_data, matmul_limit
 
 
 def build(seed=0):

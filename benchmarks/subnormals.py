@@ -28,8 +28,8 @@ import time
 import numpy as np
 
 import barenet as bn
-from barenet import optimizers
-from barenet.bench import Barenet, BarenetNumba, _load_data
+from barenet.core import optimizers
+from barenet.app.bench import Barenet, BarenetNumba, _load_data
 
 TINY = np.finfo(np.float32).tiny
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 import barenet as bn
-from barenet.datasets.drawn import make_drawn_digits
-from barenet.images import prepare_digit
+from barenet.training.datasets.drawn import make_drawn_digits
+from barenet.app.images import prepare_digit
 
 TUTORIAL = 0.97
 

@@ -1,0 +1,200 @@
+"""Plots of training and of what a model learned. Each function returns a matplotlib ``Figure``
+(save it with ``fig.savefig("name.png")``); ``barenet train`` writes them into its run folder.
+
+Needs matplotlib: ``pip install "barenet[plot]"``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..core import registry
+from ..core.layers import Dense
+
+__all__ = ["learning_curves", "confusion_matrix", "activation_functions", "decision_boundary", "sample_grid",
+           "confident_errors", "first_layer_weights", "predicted_vs_true"]
+
+
+def _figure(width, height):
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ImportError("barenet's plots need matplotlib: pip install 'barenet[plot]'") from None
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def learning_curves(history, title: str | None = None):
+    """Loss and accuracy per epoch, training against validation. Training figures of epochs ≥ 1
+    are running means over the epoch; full passes (epoch 0, ``train_*``) are drawn as markers."""
+    history = history.to_dict() if hasattr(history, "to_dict") else dict(history)
+    epochs = history["epochs"]
+    kinds = [k for k in ("loss", "accuracy") if k in history]
+    fig = _figure(5.2 * len(kinds), 3.6)
+    axes = fig.subplots(1, len(kinds), squeeze=False)[0]
+    for ax, kind in zip(axes, kinds):
+        def series(key):
+            values = history.get(key)
+            if values is None:
+                return None
+            points = [(e, v) for e, v in zip(epochs, values) if v is not None]
+            return np.array(points) if points else None
+
+        train = series(kind)
+        if train is not None:
+            ax.plot(train[:, 0], train[:, 1], "-o", ms=3, label="train (running mean)")
+        full = series(f"train_{kind}")
+        if full is not None:
+            ax.plot(full[:, 0], full[:, 1], "--", label="train (full pass)")
+        val = series(f"val_{kind}")
+        if val is not None:
+            ax.plot(val[:, 0], val[:, 1], "-s", ms=3, label="validation")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(kind)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def confusion_matrix(cm, class_names=None, normalize: bool = False, title: str = "Confusion matrix"):
+    """Counts of true class (rows) against predicted class (columns)."""
+    cm = np.asarray(cm)
+    k = len(cm)
+    shown = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1) if normalize else cm
+    names = [str(n) for n in class_names] if class_names is not None else [str(i) for i in range(k)]
+    fig = _figure(1.0 + 0.55 * k, 0.8 + 0.5 * k)
+    ax = fig.subplots()
+    image = ax.imshow(shown, cmap="Blues")
+    fig.colorbar(image, ax=ax, shrink=0.8)
+    ax.set_xticks(range(k), names, rotation=45 if max(map(len, names)) > 2 else 0, ha="right" if max(map(len, names)) > 2 else "center")
+    ax.set_yticks(range(k), names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    threshold = shown.max() / 2
+    for i in range(k):
+        for j in range(k):
+            text = f"{shown[i, j]:.2f}" if normalize else f"{int(cm[i, j])}"
+            ax.text(j, i, text, ha="center", va="center", fontsize=8,
+                    color="white" if shown[i, j] > threshold else "black")
+    ax.set_title(title)
+    return fig
+
+
+def activation_functions(x=None):
+    """Every activation and its derivative, computed by the layers' own forward and backward."""
+    x = np.linspace(-4, 4, 401)[:, None] if x is None else np.asarray(x, dtype=np.float64).reshape(-1, 1)
+    layers = []
+    for cls in registry.activations.aliases().values():
+        slope = {"alpha": 0.1} if "alpha" in cls.constraints else {}  # a slope small enough to see
+        layer = cls(**slope)
+        layers.append((repr(layer) if slope else cls.__name__, layer))
+    fig = _figure(3.2 * len(layers), 3.0)
+    axes = fig.subplots(1, len(layers))
+    for ax, (name, layer) in zip(axes, layers):
+        y = layer.forward(x)
+        derivative = layer.backward(np.ones_like(x))  # dL/dx with dL/dy = 1 is f'(x)
+        ax.plot(x[:, 0], y[:, 0], label="f(x)")
+        ax.plot(x[:, 0], derivative[:, 0], "--", label="f′(x)")
+        ax.axhline(0, color="0.6", lw=0.6)
+        ax.axvline(0, color="0.6", lw=0.6)
+        ax.set_title(name)
+        ax.grid(alpha=0.3)
+    axes[0].legend()
+    return fig
+
+
+def decision_boundary(model, X, y, resolution: int = 300, title: str = "Decision boundary"):
+    """The class the model predicts over the plane, with every sample marked as classified
+    correctly (dot) or wrongly (cross). For models with two input features."""
+    X, y = np.asarray(X), np.asarray(y)
+    if X.ndim != 2 or X.shape[1] != 2:
+        raise ValueError(f"decision_boundary needs 2-D points, got X of shape {X.shape}")
+    pad = 0.1 * (X.max(axis=0) - X.min(axis=0)) + 1e-9
+    low, high = X.min(axis=0) - pad, X.max(axis=0) + pad
+    xs, ys = np.linspace(low[0], high[0], resolution), np.linspace(low[1], high[1], resolution)
+    grid = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)
+    regions = model.predict(grid).reshape(resolution, resolution)
+    predicted = model.predict(X)
+    correct = predicted == y
+    fig = _figure(5.5, 4.8)
+    ax = fig.subplots()
+    classes = int(max(regions.max(), y.max())) + 1
+    ax.contourf(xs, ys, regions, levels=np.arange(classes + 1) - 0.5, cmap="Pastel1", alpha=0.8)
+    ax.scatter(X[correct, 0], X[correct, 1], c=y[correct], cmap="Set1", vmin=0, vmax=8, s=12, marker="o",
+               edgecolors="none", label=f"correct ({correct.sum()})")
+    ax.scatter(X[~correct, 0], X[~correct, 1], c=y[~correct], cmap="Set1", vmin=0, vmax=8, s=40, marker="x",
+               label=f"wrong ({(~correct).sum()})")
+    ax.set_title(f"{title}: accuracy {correct.mean():.1%}")
+    ax.legend(loc="best")
+    return fig
+
+
+def _image_grid(images, titles, colors, columns, image_shape):
+    n = len(images)
+    rows = max(1, int(np.ceil(n / columns)))
+    fig = _figure(1.3 * columns, 1.45 * rows)
+    axes = np.atleast_1d(fig.subplots(rows, columns)).ravel()
+    for ax in axes:
+        ax.axis("off")
+    for ax, image, title, color in zip(axes, images, titles, colors):
+        ax.imshow(np.asarray(image).reshape(image_shape), cmap="gray_r", interpolation="nearest")
+        ax.set_title(title, fontsize=8, color=color)
+    return fig
+
+
+def sample_grid(images, y_true, y_pred=None, class_names=None, n: int = 25, image_shape=(28, 28), columns: int = 5):
+    """The first n images, titled 'predicted (true)' in green when right and red when wrong."""
+    names = (lambda c: str(class_names[c])) if class_names is not None else str
+    images, y_true = np.asarray(images)[:n], np.asarray(y_true)[:n]
+    if y_pred is None:
+        titles, colors = [names(t) for t in y_true], ["black"] * len(y_true)
+    else:
+        y_pred = np.asarray(y_pred)[:n]
+        titles = [names(p) if p == t else f"{names(p)} ({names(t)})" for p, t in zip(y_pred, y_true)]
+        colors = ["green" if p == t else "red" for p, t in zip(y_pred, y_true)]
+    return _image_grid(images, titles, colors, columns, image_shape)
+
+
+def confident_errors(model, X, y, n: int = 16, class_names=None, image_shape=(28, 28), columns: int = 8):
+    """The n wrongly classified images the model was most sure of, titled with the predicted
+    class, its probability and the true class."""
+    proba = model.predict_proba(X)
+    predicted = proba.argmax(axis=1)
+    wrong = np.flatnonzero(predicted != np.asarray(y))
+    order = wrong[np.argsort(-proba[wrong, predicted[wrong]])][:n]
+    names = (lambda c: str(class_names[c])) if class_names is not None else str
+    titles = [f"{names(predicted[i])} {proba[i, predicted[i]]:.1%}\n(true {names(y[i])})" for i in order]
+    return _image_grid(np.asarray(X)[order], titles, ["red"] * len(order), columns, image_shape)
+
+
+def first_layer_weights(model, image_shape=(28, 28), n: int = 64, columns: int = 8):
+    """The incoming weights of the first dense layer's units, each drawn as an image: the
+    patterns the first layer responds to."""
+    dense = next((layer for layer in model.layers if isinstance(layer, Dense)), None)
+    if dense is None or dense.in_features != int(np.prod(image_shape)):
+        raise ValueError(f"first_layer_weights needs a first Dense layer with {int(np.prod(image_shape))} inputs")
+    W = np.asarray(dense.params["W"])[:, :n].T
+    fig = _figure(1.1 * columns, 1.1 * int(np.ceil(len(W) / columns)))
+    axes = np.atleast_1d(fig.subplots(int(np.ceil(len(W) / columns)), columns)).ravel()
+    for ax in axes:
+        ax.axis("off")
+    for ax, w in zip(axes, W):
+        limit = np.abs(w).max() or 1.0
+        ax.imshow(w.reshape(image_shape), cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+    fig.suptitle("first-layer weights (red +, blue −)", fontsize=9)
+    return fig
+
+
+def predicted_vs_true(y_true, y_pred, noise_variance: float | None = None):
+    """Regression: predicted against true values, with the identity line."""
+    y_true, y_pred = np.ravel(y_true), np.ravel(y_pred)
+    fig = _figure(4.8, 4.5)
+    ax = fig.subplots()
+    ax.scatter(y_true, y_pred, s=5, alpha=0.5)
+    low, high = min(y_true.min(), y_pred.min()), max(y_true.max(), y_pred.max())
+    ax.plot([low, high], [low, high], color="0.3", lw=1)
+    mse = float(((y_true - y_pred) ** 2).mean())
+    ax.set_title(f"test MSE {mse:.4f}" + (f" (noise floor {noise_variance:.4f})" if noise_variance else ""))
+    ax.set_xlabel("true")
+    ax.set_ylabel("predicted")
+    return fig

@@ -1,0 +1,264 @@
+"""The web app behind ``barenet serve``: a JSON API and the page that uses it.
+
+API (every error is JSON ``{"error": ..., "details": [...]}`` with a 4xx code; never a traceback):
+
+    GET  /api/model                   the model being served: source, data set, classes
+    POST /api/predict                 {"image": 28×28 grey levels 0-255, white on black} or {"png": data URL}
+                                      -> {"prediction", "probabilities", "input": the 28×28 image (0-255) the model saw}
+    POST /api/train                   start training (settings below)  -> 202 {"job": id}
+    GET  /api/train/{id}              the job's status and history
+    GET  /api/train/{id}/events       server-sent events: one "epoch" event per epoch, "status" changes
+    POST /api/train/{id}/pause|resume|stop
+    POST /api/train/{id}/use          serve the model that job trained (28×28 image data sets)
+
+Drawings are prepared for the model by ``barenet.app.images.prepare_digit``, the same code as
+``barenet predict``; the page does no image processing of its own.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import logging
+import threading
+from pathlib import Path
+from typing import Annotated, Literal
+
+import numpy as np
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ...core.losses import CrossEntropy
+from ..images import prepare_digit
+from ..runs import ACTIVATIONS, OPTIMIZERS
+from .training import TrainingManager
+
+STATIC = Path(__file__).with_name("static")
+MAX_BODY = 1 << 20          # bytes: a 280×280 drawing is about 20 kB as PNG, 5 kB as JSON
+MAX_PIXELS = 4_000_000      # pictures larger than 2000×2000 are refused before decoding
+log = logging.getLogger("barenet.app.web")
+
+Grey = Annotated[float, Field(ge=0, le=255, allow_inf_nan=False)]
+
+
+class PredictRequest(BaseModel):
+    """Exactly one of ``image`` and ``png``."""
+
+    model_config = ConfigDict(extra="forbid")
+    image: list[list[Grey]] | None = Field(None, description="28×28 grey levels 0-255, white ink on black")
+    png: str | None = Field(None, max_length=MAX_BODY, description="a data URL: data:image/png;base64,...")
+
+    @field_validator("image")
+    @classmethod
+    def _square(cls, image):
+        if image is not None and (len(image) != 28 or any(len(row) != 28 for row in image)):
+            raise ValueError("image must be 28 rows of 28 grey levels")
+        return image
+
+
+class TrainRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    dataset: Literal["digits", "mnist", "mnist-10k", "fashion-mnist", "clusters", "moons", "spirals", "xor"] = "mnist"
+    hidden: list[Annotated[int, Field(ge=1, le=2048)]] = Field(default_factory=lambda: [256, 128], min_length=1, max_length=4)
+    activation: Literal[tuple(ACTIVATIONS)] = "relu"
+    optimizer: Literal[tuple(OPTIMIZERS)] = "adam"
+    lr: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 1e-3
+    epochs: Annotated[int, Field(ge=1, le=200)] = 10
+    batch_size: Annotated[int, Field(ge=1, le=2048)] = 128
+    dropout: Annotated[float, Field(ge=0, lt=0.95, allow_inf_nan=False)] = 0.0
+    augment: bool = False
+
+
+def _error(status: int, message: str, details=None) -> JSONResponse:
+    body = {"error": message}
+    if details:
+        body["details"] = details
+    return JSONResponse(body, status_code=status)
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes with 413, before the application sees them.
+
+    A declared Content-Length over the limit is refused without reading the body; otherwise the
+    body is read (chunked or not) counting the bytes that actually arrive, and refused as soon as
+    they pass the limit. The application is called only with a complete body within the limit.
+    """
+
+    def __init__(self, app, limit: int = MAX_BODY):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            status = 413 if declared.isdigit() else 400
+            return await _error(status, f"request body over the {self.limit:,}-byte limit" if status == 413
+                                else "invalid Content-Length")(scope, receive, send)
+        body, more = bytearray(), True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self.limit:
+                return await _error(413, f"request body over the {self.limit:,}-byte limit")(scope, receive, send)
+        delivered = False
+
+        async def replay():
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
+            return await receive()  # afterwards: the client's disconnect, for streaming responses
+
+        await self.app(scope, replay, send)
+
+
+def _decode_png(data_url: str) -> bytes:
+    prefix, _, payload = data_url.partition(",")
+    if prefix not in ("data:image/png;base64", "data:image/jpeg;base64", "data:image/webp;base64"):
+        raise ValueError("png must be a data URL starting with data:image/png;base64,")
+    try:
+        return base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("png holds invalid base64") from None
+
+
+class ServedModel:
+    """The model behind /api/predict, swappable while serving; inference under a lock because
+    layers keep their last input for backward."""
+
+    def __init__(self, model, source: str):
+        self.lock = threading.Lock()
+        self.set(model, source)
+
+    def set(self, model, source):
+        if model.input_width != 784:
+            raise ValueError(f"the page draws 28×28 digits: the model must take 784 inputs, not {model.input_width}")
+        if model.loss is None or not isinstance(model.loss, CrossEntropy):
+            raise ValueError("the model must be a classifier (trained with CrossEntropy)")
+        with self.lock:
+            self.model, self.source = model, source
+            meta = getattr(model, "metadata", {}) or {}
+            classes = (model.members[0] if hasattr(model, "members") else model).output_width_
+            self.classes = [str(c) for c in (meta.get("class_names") or range(classes))]
+            self.info = {"source": source, "dataset": meta.get("dataset"), "classes": self.classes,
+                         "test": meta.get("test")}
+
+    def predict(self, image28: np.ndarray):
+        with self.lock:
+            return self.model.predict_proba(image28.reshape(1, -1))[0]
+
+
+def create_app(model, source: str, *, training: TrainingManager | None = None, static_dir=STATIC,
+               max_body: int = MAX_BODY):
+    """The app serving ``model`` (described by ``source``); ``training`` runs the training view's jobs."""
+    static_dir = Path(static_dir)
+    served = ServedModel(model, source)
+    training = training or TrainingManager()
+    app = FastAPI(title="barenet", version="1", docs_url=None, redoc_url=None)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, error: RequestValidationError):
+        details = [{"where": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "problem": e.get("msg")}
+                   for e in error.errors()[:10]]
+        return _error(422, "the request does not match the schema", details)
+
+    @app.exception_handler(StarletteHTTPException)  # FastAPI's HTTPException is a subclass
+    async def http_error(request: Request, error: StarletteHTTPException):
+        return _error(error.status_code, str(error.detail))
+
+    @app.exception_handler(Exception)
+    async def crashed(request: Request, error: Exception):  # never a traceback to the client
+        log.exception("unhandled error on %s", request.url.path)
+        return _error(500, "internal error")
+
+    @app.get("/")
+    def index():
+        return FileResponse(static_dir / "index.html")
+
+    @app.get("/api/model")
+    def model_info():
+        return served.info
+
+    @app.post("/api/predict")
+    def predict(request: PredictRequest):
+        if (request.image is None) == (request.png is None):
+            raise HTTPException(422, "send exactly one of 'image' (28×28 grey levels) and 'png' (a data URL)")
+        try:
+            if request.png is not None:
+                image = prepare_digit(_decode_png(request.png), max_pixels=MAX_PIXELS)
+            else:
+                image = prepare_digit(np.asarray(request.image, dtype=np.float32) / 255.0, invert=False)
+        except ValueError as error:
+            raise HTTPException(422, str(error)) from None
+        probabilities = served.predict(image)
+        return {"prediction": int(np.argmax(probabilities)), "probabilities": [float(p) for p in probabilities],
+                "classes": served.classes, "input": np.round(image * 255).astype(int).tolist()}
+
+    @app.post("/api/train", status_code=202)
+    def start_training(request: TrainRequest):
+        try:
+            job = training.start(request.model_dump())
+        except RuntimeError as error:
+            raise HTTPException(409, str(error)) from None
+        return {"job": job.id}
+
+    def _job(job_id: str):
+        job = training.get(job_id)
+        if job is None:
+            raise HTTPException(404, f"no training job {job_id!r}")
+        return job
+
+    @app.get("/api/train/{job_id}")
+    def job_status(job_id: str):
+        return _job(job_id).snapshot()
+
+    @app.post("/api/train/{job_id}/{action}")
+    def job_action(job_id: str, action: Literal["pause", "resume", "stop", "use"]):
+        job = _job(job_id)
+        if action == "use":
+            if job.model is None or job.status not in ("finished", "stopped"):
+                raise HTTPException(409, "the job has no finished model yet")
+            try:
+                served.set(job.model, f"trained here: job {job.id} ({job.settings['dataset']})")
+            except ValueError as error:
+                raise HTTPException(409, str(error)) from None
+            return served.info
+        getattr(job, action)()
+        return job.snapshot()
+
+    @app.get("/api/train/{job_id}/events")
+    async def job_events(job_id: str, request: Request):
+        job = _job(job_id)
+
+        async def stream():
+            sent = 0
+            while True:
+                events = job.events[sent:]
+                for event in events:
+                    yield f"event: {event['type']}\ndata: {json.dumps(event)}\n\n"
+                sent += len(events)
+                if job.finished and sent == len(job.events):
+                    return
+                if await request.is_disconnected():
+                    return
+                await asyncio.sleep(0.1)
+
+        return StreamingResponse(stream(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+    # Static files: only what is inside STATIC, no symlinks out of it, no directory listings.
+    app.mount("/static", StaticFiles(directory=static_dir, follow_symlink=False), name="static")
+
+    app.state.served, app.state.training = served, training
+    limited = BodyLimit(app, max_body)
+    limited.state = app.state
+    return limited

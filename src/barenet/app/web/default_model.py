@@ -1,0 +1,53 @@
+"""The model ``barenet serve`` uses when given none.
+
+A copy ships inside the package (``default_model.npz``), made by ``python -m
+barenet.app.web.default_model --out src/barenet/web/default_model.npz`` from MNIST's first 10,000
+training images (the same command with full MNIST on disk uses all 60,000). ``barenet serve
+--train`` runs the same training on the machine and caches the result.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+SHIPPED = Path(__file__).with_name("default_model.npz")
+
+# Chosen for reading drawings: augmentation (drawings vary more than MNIST), dropout, a
+# moderate width so that the file stays under a megabyte.
+SETTINGS = dict(dataset="mnist", hidden=[256, 128], dropout=0.1, augment="light", epochs=40, batch_size=128,
+                lr=1e-3, schedule="cosine", warmup=1, label_smoothing=0.1, validation_split=0.1, seed=0)
+
+
+def cached_path() -> Path:
+    from ...training.datasets import data_home
+    return data_home() / "serve" / "model.npz"
+
+
+def train_default_model(out: Path, log=print):
+    """Train the default model and save it to ``out``; returns the model."""
+    from ..runs import RunConfig, train_run
+
+    config = RunConfig.from_dict(SETTINGS)
+    with tempfile.TemporaryDirectory() as folder:
+        model, report = train_run(config, folder, log=log, verbose=1, plots=False)
+    model.metadata["description"] = ("784-256-128-10 MLP trained by barenet.app.web.default_model on "
+                                     f"{len(model.history.epochs) - 1} epochs of augmented MNIST")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    model.save(out, include_optimizer=False)
+    log(f"test accuracy {report['test']['accuracy']:.4f}; saved {out}")
+    return model
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Train the model barenet serve uses by default.")
+    parser.add_argument("--out", default=str(SHIPPED))
+    args = parser.parse_args(argv)
+    train_default_model(Path(args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""``barenet serve [MODEL]``: start the local web app."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def choose_model(model_path, train: bool):
+    """(model, a sentence saying where it comes from)."""
+    from ...files.saving import load
+    from .default_model import SHIPPED, cached_path, train_default_model
+
+    if model_path:
+        return load(model_path), f"the model in {model_path}"
+    cache = cached_path()
+    if train:
+        print(f"training a model for the page (MNIST, with augmentation); it will be cached at {cache}", flush=True)
+        return train_default_model(cache), f"a model trained just now, cached at {cache}"
+    if cache.is_file():
+        return load(cache), f"the model trained earlier by 'barenet serve --train', cached at {cache}"
+    model = load(SHIPPED)
+    accuracy = (model.metadata.get("test") or {}).get("accuracy")
+    figure = f", test accuracy {accuracy:.2%}" if accuracy else ""
+    return model, f"the model that ships with barenet (784-256-128-10, trained on MNIST with augmentation{figure})"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="barenet serve", description="Draw digits for a model in your browser, "
+                                     "and watch models learn. Serves on this machine only unless --host says otherwise.")
+    parser.add_argument("model", nargs="?", help="a model file (default: a cached or the shipped MNIST model)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--train", action="store_true", help="train a fresh default model first (needs MNIST)")
+    args = parser.parse_args(argv)
+    try:
+        import uvicorn
+
+        from .app import create_app
+    except ImportError as error:
+        print(f"barenet serve needs the web extra: pip install 'barenet[web]' ({error})", file=sys.stderr)
+        return 1
+    if args.model and not Path(args.model).is_file():
+        print(f"barenet serve: error: no model file at {args.model}", file=sys.stderr)
+        return 2
+    try:
+        model, source = choose_model(args.model, args.train)
+        app = create_app(model, source)
+    except ValueError as error:
+        print(f"barenet serve: error: {error}", file=sys.stderr)
+        return 2
+    print(f"serving {source}", flush=True)
+    print(f"open http://{args.host}:{args.port}/ in a browser (Ctrl-C stops)", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0

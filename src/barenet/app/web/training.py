@@ -1,0 +1,141 @@
+"""Training jobs for the web page's "watch it learn" view: one at a time, in a thread, with
+pause, resume and stop, and an event list the page follows (server-sent events)."""
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+
+from .. import runs
+from ...training import metrics
+from ...training.callbacks import Callback
+from ...core.losses import MSE, CrossEntropy
+
+_ids = itertools.count(1)
+
+
+class _Follow(Callback):
+    """Publishes every epoch and honours pause and stop between batches."""
+
+    def __init__(self, job):
+        self.job = job
+
+    def on_train_begin(self, logs=None):
+        self.job._emit("epoch", epoch=0, logs=_clean(logs))
+
+    def on_batch_end(self, batch, logs=None):
+        if not self.job._running.is_set():
+            self.job._running.wait()
+        if self.job._stop_requested:
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.job._emit("epoch", epoch=epoch, logs=_clean(logs))
+
+
+def _clean(logs):
+    return {k: (None if v is None else float(v)) for k, v in (logs or {}).items()}
+
+
+class TrainingJob:
+    def __init__(self, settings: dict):
+        self.id = str(next(_ids))
+        self.settings = settings
+        self.status = "starting"
+        self.events: list = []
+        self.model = None
+        self.error = None
+        self.test = None
+        self._running = threading.Event()
+        self._running.set()
+        self._stop_requested = False
+        self._thread = threading.Thread(target=self._run, name=f"barenet-train-{self.id}", daemon=True)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("finished", "stopped", "failed")
+
+    def _emit(self, kind, **data):
+        self.events.append({"type": kind, "time": time.time(), **data})
+
+    def _set_status(self, status, **data):
+        self.status = status
+        self._emit("status", status=status, **data)
+
+    def _config(self):
+        s = self.settings
+        return runs.RunConfig.from_dict({
+            "dataset": s["dataset"], "hidden": list(s["hidden"]), "activation": s["activation"],
+            "optimizer": s["optimizer"], "lr": s["lr"], "epochs": s["epochs"], "batch_size": s["batch_size"],
+            "dropout": s["dropout"], "augment": s["augment"], "seed": 0})  # True: the "light" preset
+
+    def _run(self):
+        try:
+            config = self._config()
+            self._set_status("loading data")
+            data = runs.load_dataset(config.dataset, config.seed)
+            X, y, validation = runs.split_validation(config, data)
+            model = runs.build_model(config, data)
+            model.metadata = {"dataset": data.name, "class_names": data.class_names,
+                              "image_shape": list(data.image_shape) if data.image_shape else None}
+            self._set_status("running")
+            loss = CrossEntropy() if data.task == "classification" else MSE()
+            model.fit(X, y, loss=loss, optimizer=runs.make_optimizer(config), epochs=config.epochs,
+                      batch_size=config.batch_size, validation_data=validation, callbacks=[_Follow(self)], verbose=0)
+            if data.task == "classification":
+                self.test = {"accuracy": metrics.accuracy(data.y_test, model.predict(data.X_test))}
+                model.metadata["test"] = self.test
+            self.model = model
+            self._set_status("stopped" if self._stop_requested else "finished", test=self.test)
+        except Exception as error:  # reported to the page; the server goes on
+            self.error = f"{type(error).__name__}: {error}"
+            self._set_status("failed", error=self.error)
+
+    def pause(self):
+        if self.status == "running":
+            self._running.clear()
+            self._set_status("paused")
+
+    def resume(self):
+        if self.status == "paused":
+            self._running.set()
+            self._set_status("running")
+
+    def stop(self):
+        if not self.finished:
+            self._stop_requested = True
+            self._running.set()
+            self._emit("status", status="stopping")
+
+    def snapshot(self) -> dict:
+        return {"job": self.id, "status": self.status, "settings": self.settings, "error": self.error,
+                "test": self.test, "epochs": [e for e in self.events if e["type"] == "epoch"]}
+
+
+class TrainingManager:
+    """Runs one training job at a time (they share the machine's cores) and keeps recent ones."""
+
+    def __init__(self, keep: int = 20):
+        self.jobs: dict[str, TrainingJob] = {}
+        self.keep = keep
+        self.lock = threading.Lock()
+
+    def start(self, settings: dict) -> TrainingJob:
+        with self.lock:
+            if any(not job.finished for job in self.jobs.values()):
+                raise RuntimeError("a training job is already running; stop it first")
+            job = TrainingJob(settings)
+            self.jobs[job.id] = job
+            while len(self.jobs) > self.keep:
+                self.jobs.pop(next(iter(self.jobs)))
+        job._thread.start()
+        return job
+
+    def get(self, job_id: str) -> TrainingJob | None:
+        return self.jobs.get(job_id)
+
+    def wait(self, job_id: str, timeout: float = 300) -> TrainingJob:
+        """Block until a job ends (for tests and scripts)."""
+        job = self.jobs[job_id]
+        job._thread.join(timeout)
+        return job

@@ -1,0 +1,291 @@
+"""Checks at the public boundary: every argument is validated and converted once, before any
+work, and a bad one gets a ValueError or TypeError that names it and says what was expected.
+
+Constructor arguments are declared, one line each, in the spirit of scikit-learn's
+``_parameter_constraints``::
+
+    class Dropout(Layer):
+        constraints = {"p": Real(0, 1, closed="left", what="a probability")}
+
+        def __init__(self, p=0.5):
+            check.arguments(self, p=p)        # sets self.p, converted, or raises naming "p"
+
+Arrays (features, targets, weights) are checked by the functions further down.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+_FLOAT_LIMITS = {np.dtype("float32"): float(np.finfo(np.float32).max)}
+
+
+# -- declared constraints on scalar arguments ---------------------------------------------------
+
+class Constraint:
+    """Checks one value: ``constraint(value, name)`` returns it (converted) or raises."""
+
+    def accepts(self, value) -> bool:
+        raise NotImplementedError
+
+    def convert(self, value):
+        return value
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    error = ValueError  # the exception a value of the right type but out of range gets
+
+    def __call__(self, value, name: str):
+        if not self.accepts(value):
+            raise self.error(f"{name} must be {self.describe()}, got {value!r}")
+        return self.convert(value)
+
+    def __or__(self, other):
+        return AnyOf(self, other)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
+class Real(Constraint):
+    """A finite number in an interval; ``closed`` is "both", "left", "right" or "neither"."""
+
+    def __init__(self, low=-math.inf, high=math.inf, closed="both", what="a number"):
+        self.low, self.high, self.closed, self.what = low, high, closed, what
+
+    def accepts(self, value):
+        if not _is_number(value) or not math.isfinite(value):
+            return False
+        low_ok = value > self.low or (value == self.low and self.closed in ("both", "left"))
+        high_ok = value < self.high or (value == self.high and self.closed in ("both", "right"))
+        return low_ok and high_ok
+
+    def convert(self, value):
+        return float(value)
+
+    def describe(self):
+        noun = self.what.removeprefix("a ").removeprefix("an ")
+        if self.low == -math.inf and self.high == math.inf:
+            return f"a finite {noun}"
+        if self.low == 0 and self.high == math.inf:
+            return f"a non-negative {noun}" if self.closed in ("both", "left") else f"a positive {noun}"
+        left = "[" if self.closed in ("both", "left") else "("
+        right = "]" if self.closed in ("both", "right") else ")"
+        return f"{self.what} in {left}{self.low:g}, {self.high:g}{right}"
+
+
+class Integer(Constraint):
+    """An int (not a bool) of at least ``low``."""
+
+    def __init__(self, low=1):
+        self.low = low
+
+    def accepts(self, value):
+        return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)) and value >= self.low
+
+    def convert(self, value):
+        return int(value)
+
+    def describe(self):
+        return {1: "a positive int", 0: "a non-negative int"}.get(self.low, f"an int of at least {self.low}")
+
+
+class Options(Constraint):
+    """One of a few values."""
+
+    def __init__(self, *values):
+        self.values = values
+
+    def accepts(self, value):
+        return isinstance(value, (str, type(None))) and value in self.values
+
+    def describe(self):
+        return f"one of {self.values}"
+
+
+class Boolean(Constraint):
+    """True or False (a TypeError otherwise: 0 and "no" are not booleans)."""
+
+    error = TypeError
+
+    def accepts(self, value):
+        return isinstance(value, (bool, np.bool_))
+
+    def convert(self, value):
+        return bool(value)
+
+    def describe(self):
+        return "True or False"
+
+
+class Instance(Constraint):
+    """An instance of a class."""
+
+    def __init__(self, cls, what=None):
+        self.cls, self.what = cls, what or f"a {cls.__name__}"
+
+    def accepts(self, value):
+        return isinstance(value, self.cls)
+
+    def describe(self):
+        return self.what
+
+
+class AnyOf(Constraint):
+    """Whatever the first accepting constraint accepts (``Real(...) | Instance(Schedule)``)."""
+
+    def __init__(self, *constraints):
+        self.constraints = constraints
+
+    def accepts(self, value):
+        return any(c.accepts(value) for c in self.constraints)
+
+    def convert(self, value):
+        return next(c for c in self.constraints if c.accepts(value)).convert(value)
+
+    def describe(self):
+        return " or ".join(c.describe() for c in self.constraints)
+
+
+NONE = Options(None)
+
+
+def arguments(obj, **values) -> None:
+    """Check each value against ``obj.constraints[name]`` and set it as ``obj.name``."""
+    for name, value in values.items():
+        setattr(obj, name, obj.constraints[name](value, name))
+
+
+def argument(value, name: str, constraint: Constraint):
+    """One value checked against a constraint (for function arguments)."""
+    return constraint(value, name)
+
+
+# -- arrays ---------------------------------------------------------------------------------------
+
+def positive_int(value, name: str) -> int:
+    """An int of at least 1 (TypeError for another type, ValueError below 1)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {value}")
+    return int(value)
+
+
+def non_negative_int(value, name: str) -> int:
+    """An int of at least 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be at least 0, got {value}")
+    return int(value)
+
+
+def as_array(value, name: str) -> np.ndarray:
+    if hasattr(value, "get") and not isinstance(value, (np.ndarray, dict)):  # a CuPy array
+        value = value.get()
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"{name} must be a rectangular array of numbers ({error})") from None
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
+    return array
+
+
+_CHUNK = 1 << 20  # elements per block when scanning a large array
+
+
+def _first_non_finite(array):
+    """The index of the first NaN or infinity in array, scanning it in blocks, or None."""
+    flat = array.reshape(-1)  # a view when it can be, a copy only for exotic layouts
+    for start in range(0, flat.size, _CHUNK):
+        bad = np.flatnonzero(~np.isfinite(flat[start:start + _CHUNK]))
+        if bad.size:
+            return np.unravel_index(start + int(bad[0]), array.shape)
+    return None
+
+
+def require_finite(array, name):
+    # A float64 sum is NaN or infinite if any value is, allocates nothing, and cannot overflow
+    # for float32 data; only when it is not finite do we look for the culprit.
+    if array.dtype.kind != "f":
+        return
+    if array.size <= _CHUNK:  # small: one direct test is cheapest
+        if np.isfinite(array).all():
+            return
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflowing sum only means: look closer
+            if np.isfinite(np.add.reduce(array, axis=None, dtype=np.float64)):
+                return
+    position = _first_non_finite(array)
+    if position is not None:
+        index = tuple(int(i) for i in position)
+        where = index[0] if len(index) == 1 else index
+        raise ValueError(f"{name} contains NaN or infinity ({array[index]} at index {where})")
+
+
+def convert(array, dtype, name):
+    """array as a C-ordered array of dtype (no copy if it already is one), rejecting values
+    that the conversion would turn into infinity."""
+    limit = _FLOAT_LIMITS.get(np.dtype(dtype))
+    if limit is not None and array.dtype != dtype and array.dtype.kind == "f" and array.size \
+            and max(array.max(), -array.min()) > limit:
+        raise ValueError(f"{name} holds values beyond the range of {np.dtype(dtype)} (max {limit:.3g})")
+    return np.ascontiguousarray(array, dtype=dtype)
+
+
+def features(X, name: str, width: int | None, dtype) -> np.ndarray:
+    """X as a finite (n, width) C-ordered array of the model's dtype."""
+    X = as_array(X, name)
+    if X.ndim != 2:
+        hint = {1: "; use X.reshape(1, -1) for one sample or X.reshape(-1, 1) for one feature",
+                3: "; flatten images with X.reshape(len(X), -1)"}.get(X.ndim, "")
+        raise ValueError(f"{name} must be 2-D (samples, features), got shape {X.shape}{hint}")
+    if X.shape[0] == 0:
+        raise ValueError(f"{name} is empty: it has 0 samples")
+    if width is not None and X.shape[1] != width:
+        raise ValueError(f"{name} has {X.shape[1]} features per sample but the model expects {width}")
+    require_finite(X, name)
+    return convert(X, dtype, name)
+
+
+def sample_weights(weight, name: str, n: int) -> np.ndarray:
+    weight = as_array(weight, name)
+    if weight.shape != (n,):
+        raise ValueError(f"{name} must have shape ({n},), one weight per sample, got {weight.shape}")
+    require_finite(weight, name)
+    if weight.size and weight.min() < 0:
+        raise ValueError(f"{name} must be non-negative, got {weight.min()}")
+    return weight.astype(np.float64)
+
+
+def class_weights(class_weight, labels: np.ndarray, classes: int) -> np.ndarray:
+    """Per-sample weights, from each sample's class id and {class id: weight} or "balanced"
+    (n / (classes · count))."""
+    if isinstance(class_weight, str):
+        if class_weight != "balanced":
+            raise ValueError(f"class_weight must be a dict or 'balanced', got {class_weight!r}")
+        counts = np.bincount(labels, minlength=classes).astype(np.float64)
+        table = np.where(counts > 0, labels.size / (classes * np.maximum(counts, 1)), 0.0)
+        return table[labels]
+    if not isinstance(class_weight, dict):
+        raise TypeError(f"class_weight must be a dict {{class id: weight}} or 'balanced', got {type(class_weight).__name__}")
+    table = np.ones(classes)
+    for key, value in class_weight.items():
+        if isinstance(key, bool) or not isinstance(key, (int, np.integer)) or not 0 <= key < classes:
+            raise ValueError(f"class_weight keys must be class ids in [0, {classes - 1}], got {key!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
+                or not math.isfinite(value) or value < 0:
+            raise ValueError(f"class_weight[{key}] must be a non-negative number, got {value!r}")
+        table[key] = float(value)
+    return table[labels]
+
+
+def fraction(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+        raise ValueError(f"{name} must be a fraction in [0, 1), got {value!r}")
+    return float(value)

@@ -1,0 +1,118 @@
+"""Gradient checking: backprop's gradients against central finite differences.
+
+For every parameter θᵢ (and every input xᵢ) the derivative of the loss is estimated as
+
+    dL/dθᵢ ≈ (L(θᵢ + ε) - L(θᵢ - ε)) / 2ε         (error O(ε²))
+
+in float64, and compared with what ``backward`` computed. The tool for anyone who writes a layer:
+a wrong backward shows up as a large relative error in that layer's row.
+"""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from . import checks as check
+from .backend import to_numpy
+from .layers import Layer
+from .losses import get_loss
+from .network import Network
+
+__all__ = ["check_gradients", "GradientReport"]
+
+
+class GradientReport:
+    """The worst relative error of each checked array: ``report.errors["1.W"]``, ``report.errors["input"]``.
+
+    The error of an array is max |backprop - numeric| / max(max |backprop|, max |numeric|, 1e-8):
+    relative to the array's largest gradient, so entries that are zero do not blow it up."""
+
+    def __init__(self, rows):
+        self.rows = rows  # (name, layer description, error, entries checked)
+        self.errors = {name: error for name, _, error, _ in rows}
+
+    @property
+    def worst(self) -> float:
+        return max(self.errors.values(), default=0.0)
+
+    def passed(self, tolerance: float = 1e-6) -> bool:
+        return self.worst <= tolerance
+
+    def __str__(self):
+        width = max(len(f"{name}  {layer}") for name, layer, _, _ in self.rows)
+        lines = [f"{'array':<{width}}  {'checked':>8}  max relative error"]
+        for name, layer, error, checked in self.rows:
+            lines.append(f"{f'{name}  {layer}':<{width}}  {checked:>8}  {error:.2e}")
+        return "\n".join(lines)
+
+    def __repr__(self):
+        return f"GradientReport(worst={self.worst:.2e})"
+
+
+def _relative_error(analytic, numeric) -> float:
+    scale = max(float(np.abs(analytic).max(initial=0)), float(np.abs(numeric).max(initial=0)), 1e-8)
+    return float(np.abs(analytic - numeric).max(initial=0)) / scale
+
+
+def check_gradients(model, X, y, loss, *, eps=1e-6, max_checks=None, seed=0, verbose=True) -> GradientReport:
+    """Compare every parameter's and the input's backprop gradient with finite differences.
+
+    ``model`` is a network (a ``Sequential``) or a single layer; it is copied to float64 and left
+    untouched.
+    Dropout masks are held fixed across the evaluations. ``max_checks`` limits each array to that
+    many randomly chosen entries (all by default). Prints the table when ``verbose``, and returns
+    a ``GradientReport``.
+    """
+    if isinstance(model, Network):
+        model = model.astype("float64")
+    elif isinstance(model, Layer):
+        model = Network(copy.deepcopy(model), dtype="float64", seed=seed)
+    else:
+        raise TypeError(f"model must be a barenet Sequential or Layer, got {type(model).__name__}")
+    loss = get_loss(loss)
+    X = check.features(X, "X", model.input_width, model.dtype)
+    loss.check_outputs(model.output_width_)
+    y = loss.check_targets(y, "y", len(X), model.output_width_, model.dtype)
+    generators = {id(g): g for g in [model.rng] + [getattr(layer, "rng", None) for layer in model.layers]
+                  if isinstance(g, np.random.Generator)}.values()
+    states = [(g, g.bit_generator.state) for g in generators]
+
+    def loss_at(x):
+        for generator, state in states:  # the same dropout masks every time
+            generator.bit_generator.state = state
+        return loss.forward(model.forward(x, training=True), y)
+
+    loss_at(X)
+    grad_input = to_numpy(model.backward(loss.backward())).copy()
+    analytic = {name: to_numpy(g).copy() for name, g in model.grads.items()}
+
+    picker = np.random.default_rng(seed)
+    rows = []
+
+    def compare(name, description, array, exact, evaluate):
+        flat = array.reshape(-1)
+        indices = np.arange(flat.size)
+        if max_checks is not None and flat.size > max_checks:
+            indices = picker.choice(flat.size, size=max_checks, replace=False)
+        numeric = np.empty(indices.size)
+        for k, i in enumerate(indices):
+            original = flat[i]
+            flat[i] = original + eps
+            plus = evaluate()
+            flat[i] = original - eps
+            minus = evaluate()
+            flat[i] = original
+            numeric[k] = (plus - minus) / (2 * eps)
+        rows.append((name, description, _relative_error(exact.reshape(-1)[indices], numeric), indices.size))
+
+    for i, layer in enumerate(model.layers):
+        for param, value in layer.params.items():
+            compare(f"{i}.{param}", f"{type(layer).__name__}", value, analytic[f"{i}.{param}"],
+                    lambda: loss_at(X))
+    X_work = X.copy()
+    compare("input", "dL/dX", X_work, grad_input, lambda: loss_at(X_work))
+    report = GradientReport(rows)
+    if verbose:
+        print(report)
+    return report

@@ -1,0 +1,249 @@
+"""Layers: the base class, the dense (fully connected) layer, dropout and the identity.
+
+Every layer maps a batch ``x`` of shape (batch, in) to ``y`` of shape (batch, out) and knows its
+own derivative. Activation functions are layers too; they live in ``activations.py``.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import checks as check
+from . import registry
+from .backend import to_device, xp
+
+__all__ = ["Layer", "Identity", "Dense", "Dropout", "INITIALIZERS"]
+
+
+class Layer:
+    """Base class of every layer.
+
+    A layer is a function ``y = f(x; params)`` together with its derivative. Write your own by
+    subclassing and implementing two methods:
+
+    - ``forward(x, training=True) -> y``: compute ``y`` and keep on ``self`` whatever backward
+      will need (``training`` is False at inference, for layers such as dropout that differ).
+    - ``backward(grad_out) -> grad_in``: given ``grad_out = dL/dy`` (same shape as ``y``), set
+      ``self.grads[name] = dL/dparams[name]`` for every parameter and return ``dL/dx``.
+      Never modify ``grad_out``: it may be another layer's array.
+
+    Layers with parameters also implement ``build(rng, dtype)``, which creates ``self.params`` (a
+    dict of arrays) and ``self.grads`` (zeros of the same shapes); ``Sequential`` calls it once,
+    with the model's random generator, and then keeps both in its flat vectors (assigning
+    ``self.grads[name] = value`` copies into them). A layer describes itself: ``get_config()``
+    gives its constructor arguments (``type(layer)(**layer.get_config())`` builds the same layer),
+    ``param_shapes()`` and ``buffer_shapes()`` the arrays it will hold, and ``output_width`` the
+    number of features it returns. Built-in layers are registered (``core.registry.layers``), so
+    that model files, export and the command line find them by name.
+
+    A complete custom layer, a learned per-feature scale ``y = x ⊙ s``::
+
+        class Scale(bn.Layer):
+            def __init__(self, features):
+                super().__init__()
+                self.features = features
+
+            def build(self, rng, dtype):
+                self.params = {"s": np.ones(self.features, dtype)}
+                self.grads = {"s": np.zeros(self.features, dtype)}
+
+            def forward(self, x, training=True):
+                self.x = x
+                return x * self.params["s"]
+
+            def backward(self, grad_out):
+                self.grads["s"] = (grad_out * self.x).sum(axis=0)        # dL/ds = Σₙ dY ⊙ X
+                return grad_out * self.params["s"]                        # dL/dX = dY ⊙ s
+
+            def get_config(self):
+                return {"features": self.features}
+
+    ``bn.check_gradients`` then tells you whether that backward is right.
+    """
+
+    constraints: dict = {}      # constructor argument -> checks.Constraint (see checks.arguments)
+    identity_at_inference = False  # True for layers that change nothing once trained (Dropout...)
+
+    def __init__(self):
+        self.params: dict = {}
+        self.grads: dict = {}
+        self.built = False
+
+    def build(self, rng: np.random.Generator, dtype) -> None:
+        """Create the parameters. Layers without parameters need not override this."""
+        self.built = True
+
+    def forward(self, x, training: bool = True):
+        raise NotImplementedError
+
+    def backward(self, grad_out):
+        raise NotImplementedError
+
+    def backward_params(self, grad_out) -> None:
+        """Fill ``self.grads`` without computing ``dL/dx``; the model calls this on its first
+        layer, whose input gradient nobody needs. Layers override it when that saves work."""
+        self.backward(grad_out)
+
+    def output_width(self, input_width: int | None) -> int | None:
+        """The number of output features for ``input_width`` input features (None: unknown)."""
+        return input_width
+
+    def param_shapes(self) -> dict:
+        """{name: shape} of the parameters ``build`` creates (known from the config alone)."""
+        return {}
+
+    def buffer_shapes(self) -> dict:
+        """{name: shape} of arrays the layer keeps that are not trained (a Standardizer's mean)."""
+        return {}
+
+    def get_config(self) -> dict:
+        """The constructor arguments, as JSON-compatible values."""
+        return {}
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+@registry.layers.register
+class Identity(Layer):
+    """The identity: ``y = x``; ``dL/dx = dL/dy``."""
+
+    identity_at_inference = True
+
+    def forward(self, x, training=True):
+        return x
+
+    def backward(self, grad_out):
+        return grad_out
+
+
+# Variance of the initial weights as a function of (fan_in, fan_out), by family. Normal variants
+# draw N(0, variance); uniform variants draw U(-a, a) with a = sqrt(3·variance), the same variance.
+_INIT_VARIANCE = {
+    "he": lambda fan_in, fan_out: 2.0 / fan_in,  # keeps activations' scale through ReLUs
+    "xavier": lambda fan_in, fan_out: 2.0 / (fan_in + fan_out),  # for tanh and sigmoid
+    "glorot": lambda fan_in, fan_out: 2.0 / (fan_in + fan_out),
+    "lecun": lambda fan_in, fan_out: 1.0 / fan_in,  # for SELU and linear layers
+}
+INITIALIZERS = tuple(
+    f"{family}{suffix}" for family in _INIT_VARIANCE for suffix in ("", "_normal", "_uniform")
+)
+
+
+def init_weights(name: str, rng: np.random.Generator, fan_in: int, fan_out: int, dtype):
+    """An (fan_in, fan_out) weight matrix drawn by the named initializer."""
+    family, _, distribution = name.partition("_")
+    variance = _INIT_VARIANCE[family](fan_in, fan_out)
+    if distribution == "uniform":
+        limit = math.sqrt(3.0 * variance)
+        weights = rng.uniform(-limit, limit, size=(fan_in, fan_out))
+    else:
+        weights = rng.normal(0.0, math.sqrt(variance), size=(fan_in, fan_out))
+    return to_device(weights.astype(dtype))
+
+
+@registry.layers.register
+class Dense(Layer):
+    """Just your regular densely connected layer: every output is a weighted sum of all inputs.
+
+    Shapes: X (n, in), W (in, out), b (out,), Y and dY (n, out)::
+
+        forward    Y  = X W + b
+        backward   dW = Xᵀ dY          (in, out)
+                   db = Σₙ dY          (out,)    the sum over the batch
+                   dX = dY Wᵀ          (n, in)
+
+    ``init`` names the distribution of the initial weights: ``"he"`` (normal, std √(2/fan_in),
+    for ReLU networks), ``"xavier"``/``"glorot"`` (normal, std √(2/(fan_in+fan_out)), for tanh and
+    sigmoid), ``"lecun"`` (normal, std √(1/fan_in)); each with a ``"_uniform"`` variant of the same
+    variance. Biases start at zero.
+    """
+
+    constraints = {"in_features": check.Integer(1), "out_features": check.Integer(1),
+                   "init": check.Options(*INITIALIZERS), "bias": check.Boolean()}
+
+    def __init__(self, in_features: int, out_features: int, init: str = "he", bias: bool = True):
+        super().__init__()
+        check.arguments(self, in_features=in_features, out_features=out_features, init=init, bias=bias)
+
+    def param_shapes(self):
+        return {"W": (self.in_features, self.out_features), **({"b": (self.out_features,)} if self.bias else {})}
+
+    def build(self, rng, dtype):
+        self.params = {"W": init_weights(self.init, rng, self.in_features, self.out_features, dtype)}
+        if self.bias:
+            self.params["b"] = xp.zeros(self.out_features, dtype=dtype)
+        self.grads = {name: xp.zeros_like(value) for name, value in self.params.items()}
+        self.built = True
+
+    def forward(self, x, training=True):
+        if not self.built:  # used on its own, outside a model: initialise on first use
+            self.build(np.random.default_rng(), x.dtype)
+        self.x = x
+        y = x @ self.params["W"]
+        if self.bias:
+            y += self.params["b"]
+        return y
+
+    def backward(self, grad_out):
+        self.backward_params(grad_out)
+        return grad_out @ self.params["W"].T
+
+    def backward_params(self, grad_out):
+        # Written straight into the gradient arrays (out=), which in a network are views of its
+        # flat gradient vector: the same as assigning them, without a copy of the largest array.
+        xp.matmul(self.x.T, grad_out, out=self.grads["W"])
+        if self.bias:
+            grad_out.sum(axis=0, out=self.grads["b"])
+
+    def output_width(self, input_width):
+        if input_width is not None and input_width != self.in_features:
+            raise ValueError(f"{self!r} expects {self.in_features} input features, got {input_width}")
+        return self.out_features
+
+    def get_config(self):
+        return {"in_features": self.in_features, "out_features": self.out_features,
+                "init": self.init, "bias": self.bias}
+
+    def __repr__(self):
+        extra = (f", init={self.init!r}" if self.init != "he" else "") + ("" if self.bias else ", bias=False")
+        return f"Dense({self.in_features}, {self.out_features}{extra})"
+
+
+@registry.layers.register
+class Dropout(Layer):
+    """Inverted dropout: while training, zero each input with probability ``p`` and scale the
+    survivors by 1/(1-p), so that every unit's expected value is unchanged and inference is the
+    identity. M is a fresh 0/1 mask for every batch, each entry 1 with probability 1-p::
+
+        forward (training)   Y  = X ⊙ M / (1-p)          forward (inference)   Y = X
+        backward             dX = dY ⊙ M / (1-p)
+
+    On its own the layer draws masks from its own generator (seeded by ``seed``); inside a
+    ``Sequential`` it draws from the model's, so the model's seed fixes everything.
+    """
+
+    constraints = {"p": check.Real(0, 1, closed="left", what="a probability")}
+    identity_at_inference = True
+
+    def __init__(self, p: float = 0.5, seed: int | None = None):
+        super().__init__()
+        check.arguments(self, p=p)
+        self.rng = np.random.default_rng(seed)
+        self.mask = None
+
+    def forward(self, x, training=True):
+        if not training or self.p == 0.0:
+            self.mask = None
+            return x
+        keep = to_device(self.rng.random(x.shape, dtype=x.dtype) >= self.p)
+        self.mask = xp.multiply(keep, 1.0 / (1.0 - self.p), dtype=x.dtype)
+        return x * self.mask
+
+    def backward(self, grad_out):
+        return grad_out if self.mask is None else grad_out * self.mask
+
+    def get_config(self):
+        return {"p": self.p}

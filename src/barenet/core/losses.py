@@ -1,0 +1,318 @@
+"""Loss functions: how wrong the outputs are, as one number, and its gradient.
+
+``value = loss.forward(outputs, targets)`` returns a Python float: the mean over the batch for
+cross-entropy, the mean over all elements for MSE, MAE and binary cross-entropy (PyTorch's
+default reduction). ``loss.backward()`` then returns d value / d outputs, same shape as outputs.
+
+``sample_weight`` (n,) multiplies each sample's loss before the mean over the n samples, as in
+Keras: weights of 1 change nothing, and a weight of 2 counts a sample twice.
+
+A loss also knows how to read a model's outputs, so that nothing else asks which kind it is:
+which targets it accepts (``check_targets``), what the outputs answer (``predict``), class
+probabilities (``probabilities``) and how many answers are right (``correct``) for classifiers.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import checks as check
+from . import registry
+from .activations import sigmoid, softmax
+from .backend import flush_subnormals, kernels, xp
+
+__all__ = ["Loss", "MSE", "MAE", "BinaryCrossEntropy", "CrossEntropy", "get_loss"]
+
+
+class Loss:
+    """Base class; the defaults read outputs as values (regression). ``classifies`` is True for
+    losses whose outputs are classes, which have an accuracy; ``task`` names the kind, for files."""
+
+    classifies = False
+    task = "regression"
+
+    def forward(self, outputs, targets, sample_weight=None) -> float:
+        raise NotImplementedError
+
+    def backward(self):
+        raise NotImplementedError
+
+    # -- reading outputs ----------------------------------------------------------------------
+
+    def check_outputs(self, width: int | None) -> None:
+        """Raise ValueError if a model with ``width`` outputs cannot use this loss."""
+
+    def check_targets(self, y, name: str, n: int, outputs: int | None, dtype):
+        """``y`` checked for this loss and converted to the model's dtype: values shaped like the
+        (n, outputs) outputs, (n,) allowed for one output."""
+        y = _rows(y, name, n)
+        _shaped_like_outputs(y, name, n, outputs)
+        return check.convert(y, dtype, name)
+
+    def predict(self, outputs):
+        """What the outputs answer: here the values, (n,) for a single output."""
+        return outputs.ravel() if outputs.shape[1] == 1 else outputs
+
+    def probabilities(self, outputs):
+        raise ValueError(f"{self!r} does not give probabilities: train with CrossEntropy or BinaryCrossEntropy")
+
+    def correct(self, outputs, targets) -> int:
+        raise ValueError(f"{self!r} has no right or wrong answers (no accuracy)")
+
+    def labels(self, targets):
+        """The class of each sample, for losses that give every sample one class (None here):
+        what stratified splits and class weights go by."""
+        return None
+
+    def __call__(self, outputs, targets, sample_weight=None) -> float:
+        return self.forward(outputs, targets, sample_weight)
+
+    def get_config(self) -> dict:
+        return {}
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+def _rows(y, name, n):
+    """y as a finite array with one row per sample."""
+    y = check.as_array(y, name)
+    if y.ndim == 0 or y.shape[0] != n:
+        raise ValueError(f"{name} must have one row per sample of X ({n}), got shape {y.shape}")
+    check.require_finite(y, name)
+    return y
+
+
+def _shaped_like_outputs(y, name, n, outputs, hint=""):
+    if y.ndim == 1 and outputs is not None and outputs != 1:
+        raise ValueError(f"{name} has one value per sample but the model has {outputs} outputs; "
+                         f"pass an (n, {outputs}) array{hint}")
+    if y.ndim > 2 or (y.ndim == 2 and outputs is not None and y.shape[1] != outputs):
+        raise ValueError(f"{name} must have shape ({n}, {outputs}) to match the model's outputs, got {y.shape}")
+
+
+def _row_weights(sample_weight, like):
+    """sample_weight as a column that broadcasts over the rows of ``like`` (or 1.0)."""
+    if sample_weight is None:
+        return 1.0
+    return xp.asarray(sample_weight, dtype=like.dtype).reshape(-1, 1)
+
+
+@registry.losses.register("mse")
+class MSE(Loss):
+    """Mean squared error over all N·K elements of the (N, K) outputs::
+
+        L = 1/(N K) Σ (o - t)²          dL/do = 2 (o - t) / (N K)
+    """
+
+    def forward(self, outputs, targets, sample_weight=None):
+        self.diff = outputs - targets.reshape(outputs.shape)
+        self.weight = _row_weights(sample_weight, outputs)
+        return float((self.weight * self.diff * self.diff).mean())
+
+    def backward(self):
+        return (2.0 / self.diff.size) * self.weight * self.diff
+
+
+@registry.losses.register("mae")
+class MAE(Loss):
+    """Mean absolute error over all N·K elements::
+
+        L = 1/(N K) Σ |o - t|           dL/do = sign(o - t) / (N K)     (0 where o = t)
+    """
+
+    def forward(self, outputs, targets, sample_weight=None):
+        self.diff = outputs - targets.reshape(outputs.shape)
+        self.weight = _row_weights(sample_weight, outputs)
+        return float((self.weight * xp.abs(self.diff)).mean())
+
+    def backward(self):
+        return (1.0 / self.diff.size) * self.weight * xp.sign(self.diff)
+
+
+@registry.losses.register("binary_cross_entropy", "bce")
+class BinaryCrossEntropy(Loss):
+    """Binary cross-entropy from logits z (one per label), targets t in [0, 1]::
+
+        L = 1/(N K) Σ [ max(z, 0) - z t + log(1 + e^-|z|) ]      (= -t log σ(z) - (1-t) log(1-σ(z)))
+        dL/dz = (σ(z) - t) / (N K)
+
+    The first form never overflows, for logits of any size.
+    """
+
+    classifies = True
+    task = "binary"
+
+    def check_targets(self, y, name, n, outputs, dtype):
+        """Values in [0, 1] (probabilities of label 1), shaped like the outputs."""
+        y = _rows(y, name, n)
+        _shaped_like_outputs(y, name, n, outputs)
+        if y.size and (y.min() < 0 or y.max() > 1):
+            raise ValueError(f"{name} must be in [0, 1] for this loss, got values from {y.min()} to {y.max()}")
+        return check.convert(y, dtype, name)
+
+    def predict(self, outputs):
+        """Label 1 where the logit is positive (probability above ½)."""
+        return self.decide(outputs > 0)
+
+    def decide(self, positive):
+        labels = positive.astype(np.int64)
+        return labels.ravel() if labels.shape[1] == 1 else labels
+
+    def probabilities(self, outputs):
+        return sigmoid(outputs)
+
+    def from_probabilities(self, probabilities):
+        """``predict`` for averaged probabilities (an ensemble's)."""
+        return self.decide(probabilities > 0.5)
+
+    def probability_loss(self, probabilities, targets) -> float:
+        """The loss of probabilities rather than logits: an ensemble's averaged ones."""
+        p = np.clip(probabilities, 1e-12, 1 - 1e-12)
+        t = targets.reshape(p.shape)
+        return float(-(t * np.log(p) + (1 - t) * np.log1p(-p)).mean())
+
+    def probability_correct(self, probabilities, targets) -> int:
+        return int(((probabilities > 0.5) == (targets.reshape(probabilities.shape) > 0.5)).all(axis=1).sum())
+
+    def correct(self, outputs, targets):
+        """Rows whose every label is right."""
+        return int(((outputs > 0) == (targets.reshape(outputs.shape) > 0.5)).all(axis=1).sum())
+
+    def forward(self, outputs, targets, sample_weight=None):
+        self.z = outputs
+        self.t = targets.reshape(outputs.shape)
+        self.weight = _row_weights(sample_weight, outputs)
+        losses = xp.maximum(outputs, 0.0) - outputs * self.t + xp.log1p(xp.exp(-xp.abs(outputs)))
+        return float((self.weight * losses).mean())
+
+    def backward(self):
+        return (1.0 / self.z.size) * self.weight * (sigmoid(self.z) - self.t)
+
+
+@registry.losses.register("cross_entropy")
+class CrossEntropy(Loss):
+    """Softmax cross-entropy from logits z (N, C). Targets are class ids y (N,), or one-hot or
+    probability rows t (N, C)::
+
+        log p = log_softmax(z) = z - log Σⱼ e^zⱼ        (shifted by the row maximum)
+        L     = -1/N Σₙ log p[n, yₙ]                   = -1/N Σₙ Σⱼ tₙⱼ log pₙⱼ
+        dL/dz = (softmax(z) - t) / N                    t = one_hot(y)
+
+    ``label_smoothing`` ε mixes the targets with the uniform distribution, t ← (1-ε) t + ε/C, as
+    in PyTorch.
+    """
+
+    classifies = True
+    task = "classification"
+    constraints = {"label_smoothing": check.Real(0, 1)}
+
+    def __init__(self, label_smoothing: float = 0.0):
+        check.arguments(self, label_smoothing=label_smoothing)
+        self.grad = None
+
+    def check_outputs(self, width):
+        if width is not None and width < 2:
+            raise ValueError(f"{self!r} needs at least 2 outputs (one per class) but the model has "
+                             f"{width}; for one output use BinaryCrossEntropy")
+
+    def check_targets(self, y, name, n, outputs, dtype):
+        """Class ids (n,) in [0, outputs), as int64; or one-hot or probability rows (n, outputs)."""
+        y = _rows(y, name, n)
+        if y.ndim == 1:
+            if y.dtype.kind == "f" and not np.array_equal(y, np.round(y)):
+                raise ValueError(f"{name} must hold integer class ids for CrossEntropy, got non-integer values "
+                                 f"(for probability targets pass an (n, classes) array)")
+            if y.dtype.kind == "b":
+                raise TypeError(f"{name} must hold integer class ids, got booleans")
+            low, high = y.min(), y.max()
+            if low < 0 or (outputs is not None and high >= outputs):
+                raise ValueError(f"{name} holds class ids from {low} to {high} but the model has "
+                                 f"{outputs} outputs, so ids must be in [0, {outputs - 1}]")
+            return y.astype(np.int64)
+        _shaped_like_outputs(y, name, n, outputs, " or class ids for CrossEntropy")
+        if y.size and y.min() < 0:
+            raise ValueError(f"{name} must be non-negative (one-hot or probabilities) for this loss, "
+                             f"got values from {y.min()} to {y.max()}")
+        return check.convert(y, dtype, name)
+
+    def predict(self, outputs):
+        """The class with the largest logit."""
+        return outputs.argmax(axis=1)
+
+    def probabilities(self, outputs):
+        return softmax(outputs)
+
+    def from_probabilities(self, probabilities):
+        return probabilities.argmax(axis=1)
+
+    def probability_loss(self, probabilities, targets) -> float:
+        labels = self.labels(targets)
+        picked = np.clip(probabilities[np.arange(len(labels)), labels], 1e-12, 1.0)
+        return float(-np.log(picked).mean())
+
+    def probability_correct(self, probabilities, targets) -> int:
+        return int((probabilities.argmax(axis=1) == self.labels(targets)).sum())
+
+    def correct(self, outputs, targets):
+        return int((outputs.argmax(axis=1) == self.labels(targets)).sum())
+
+    def labels(self, targets):
+        """Class ids as given, or the largest entry of each one-hot or probability row."""
+        return targets if targets.ndim == 1 else targets.argmax(axis=1)
+
+    def forward(self, outputs, targets, sample_weight=None):
+        if kernels.cross_entropy is not None and targets.ndim == 1:
+            value, self.grad = kernels.cross_entropy(outputs, targets, sample_weight, self.label_smoothing)
+            return value
+        self.grad = None
+        n, classes = outputs.shape
+        shifted = outputs - outputs.max(axis=1, keepdims=True)
+        self.exp = xp.exp(shifted)
+        self.total = self.exp.sum(axis=1, keepdims=True)  # softmax = exp / total, formed in backward
+        log_total = xp.log(self.total)                     # log p = shifted - log_total
+        eps = self.label_smoothing
+        if targets.ndim == 1:  # class ids: no one-hot matrix is built
+            self.ids, self.soft = targets, None
+            per_sample = log_total[:, 0] - (1.0 - eps) * shifted[xp.arange(n), targets]
+            if eps:
+                per_sample -= eps * shifted.mean(axis=1)
+        else:
+            self.ids = None
+            self.soft = targets.astype(outputs.dtype, copy=False)
+            if eps:
+                self.soft = (1.0 - eps) * self.soft + eps / classes
+            per_sample = -(self.soft * (shifted - log_total)).sum(axis=1)
+        self.weight = None if sample_weight is None else xp.asarray(sample_weight, dtype=outputs.dtype)
+        if self.weight is not None:
+            per_sample = per_sample * self.weight
+        return float(per_sample.sum()) / n
+
+    def backward(self):
+        if self.grad is not None:  # the fused forward computed it
+            return self.grad
+        n, classes = self.exp.shape
+        weight = 1.0 / n if self.weight is None else self.weight[:, None] / n
+        grad = self.exp * (weight / self.total)  # softmax(z) · w / n
+        if self.ids is None:
+            grad -= self.soft * weight
+        else:
+            grad[xp.arange(n), self.ids] -= (1.0 - self.label_smoothing) * (weight if self.weight is None
+                                                                             else weight[:, 0])
+            if self.label_smoothing:
+                grad -= self.label_smoothing / classes * weight
+        flush_subnormals(grad)  # e^z of a confident network's losing classes, below 1e-38
+        return grad
+
+    def get_config(self):
+        return {"label_smoothing": self.label_smoothing}
+
+
+def get_loss(loss) -> Loss:
+    """A Loss instance from a Loss or a registered short name (``"cross_entropy"``, ``"mse"``...)."""
+    if isinstance(loss, Loss):
+        return loss
+    names = registry.losses.aliases()
+    if isinstance(loss, str) and loss.lower() in names:
+        return names[loss.lower()]()
+    raise TypeError(f"loss must be a barenet Loss or one of {sorted(names)}, got {loss!r}")

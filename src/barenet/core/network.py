@@ -1,0 +1,171 @@
+"""The network: a stack of layers, run forward in order and backward in reverse.
+
+Backward is the chain rule: each layer turns the gradient of the loss with respect to its output
+into the gradient with respect to its input, which is the previous layer's output gradient::
+
+    forward    x → layer₀ → layer₁ → ... → outputs
+    backward   dx ← layer₀ ← layer₁ ← ... ← dL/d outputs
+
+Training it is ``barenet.training``; saving it is ``barenet.files``. This module knows neither.
+"""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from .backend import xp
+from .layers import Layer
+from .parameters import Parameters
+
+__all__ = ["Network", "DTYPES"]
+
+DTYPES = (np.dtype("float32"), np.dtype("float64"))
+
+
+def _dtype(dtype) -> np.dtype:
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be 'float32' or 'float64', got {dtype!r}") from None
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    return dtype
+
+
+class Network(Layer):
+    """A stack of layers applied one after another: the multilayer perceptron.
+
+    ``Network(Dense(784, 256), ReLU(), Dense(256, 10), dtype="float32", seed=None)`` builds every
+    parameter at once, as ``dtype`` (float32 by default; float64 for gradient checks), from one
+    random generator seeded by ``seed``, which also drives shuffling and dropout: two runs with
+    the same seed end with bit-identical weights.
+
+    The network is a layer: ``forward(x, training=True)`` and ``backward(grad_out) -> grad_in``.
+    Its parameters live in one flat vector, ``network.parameters`` (see ``core.parameters``),
+    and ``network.params`` names each array by layer index and name (``"0.W"``).
+    """
+
+    def __init__(self, *layers, dtype="float32", seed=None):
+        if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
+            layers = tuple(layers[0])
+        if not layers:
+            raise ValueError(f"{type(self).__name__} needs at least one layer")
+        for i, layer in enumerate(layers):
+            if isinstance(layer, Network):
+                raise TypeError(f"layer {i} is a {type(layer).__name__} model; pass its layers instead: "
+                                f"{type(self).__name__}(*inner.layers, ...)")
+            if not isinstance(layer, Layer):
+                raise TypeError(f"layer {i} must be a barenet Layer, got {type(layer).__name__}")
+        if len({id(layer) for layer in layers}) != len(layers):
+            raise ValueError("the same layer object appears twice; create a new layer for each position")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+            raise ValueError(f"seed must be None or a non-negative int, got {seed!r}")
+        self.dtype = _dtype(dtype)
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+        self.layers = list(layers)
+        self.input_width, self.output_width_ = self._check_widths()
+        for layer in self.layers:
+            if hasattr(layer, "rng"):  # random layers (dropout, augmentation) share the network's generator
+                layer.rng = self.rng
+            if not layer.built:
+                layer.build(self.rng, self.dtype)
+                layer.built = True
+        self.parameters = Parameters(self.layers, self.dtype)
+        self._first_trainable = next((i for i, layer in enumerate(self.layers) if layer.params), None)
+        self.built = True
+
+    def _check_widths(self):
+        """Pass the feature count through the layers; a mismatch names both layers."""
+        width, input_width = None, None
+        for i, layer in enumerate(self.layers):
+            if width is None and input_width is None:
+                input_width = getattr(layer, "in_features", None)
+            try:
+                width = layer.output_width(width)
+            except ValueError as error:
+                previous = f"layer {i - 1} {self.layers[i - 1]!r}" if i else "the input"
+                raise ValueError(f"layer {i} {layer!r} cannot follow {previous}: {error}") from None
+        return input_width, width
+
+    # -- the layer protocol ---------------------------------------------------------------------
+
+    def forward(self, x, training=True):
+        x = xp.asarray(x, dtype=self.dtype)
+        for layer in self.layers:
+            x = layer.forward(x, training)
+        return x
+
+    def backward(self, grad_out):
+        for layer in reversed(self.layers):
+            grad_out = layer.backward(grad_out)
+        return grad_out
+
+    def backward_params(self, grad_out):
+        """Backward without the input gradient, which training never needs: layers in front of
+        the first layer with parameters are skipped, and that layer computes only dW and db."""
+        if self._first_trainable is None:
+            return
+        trainable = self.layers[self._first_trainable:]
+        for layer in reversed(trainable[1:]):
+            grad_out = layer.backward(grad_out)
+        trainable[0].backward_params(grad_out)
+
+    # -- parameters -----------------------------------------------------------------------------
+
+    def parameter_vectors(self):
+        """(θ, g): all parameters and all gradients as two flat vectors, in layer order."""
+        return self.parameters.vectors()
+
+    @property
+    def params(self) -> dict:
+        """Every parameter array, by name ``"<layer index>.<parameter>"``."""
+        return {f"{i}.{name}": value for i, layer in enumerate(self.layers) for name, value in layer.params.items()}
+
+    @property
+    def grads(self) -> dict:
+        return {f"{i}.{name}": value for i, layer in enumerate(self.layers) for name, value in layer.grads.items()}
+
+    def count_params(self) -> int:
+        return len(self.parameters)
+
+    def astype(self, dtype):
+        """A copy of the network with parameters (and buffers) of another dtype."""
+        clone = copy.deepcopy(self)
+        clone.dtype = _dtype(dtype)
+        for layer in clone.layers:
+            layer.params = {k: v.astype(clone.dtype) for k, v in layer.params.items()}
+            if hasattr(layer, "buffers"):
+                layer.buffers = {k: v.astype(clone.dtype) for k, v in layer.buffers.items()}
+        clone.parameters = Parameters(clone.layers, clone.dtype)
+        return clone
+
+    # -- describing it --------------------------------------------------------------------------
+
+    def summary(self, print_fn=print) -> None:
+        """Print each layer with its output width and parameter count, and the total."""
+        rows = [("#", "layer", "output", "parameters")]
+        width = None
+        for i, layer in enumerate(self.layers):
+            width = layer.output_width(width)
+            count = sum(int(v.size) for v in layer.params.values())
+            rows.append((str(i), repr(layer), f"(batch, {width})", f"{count:,}"))
+        sizes = [max(len(row[c]) for row in rows) for c in range(4)]
+        line = "-" * (sum(sizes) + 6)
+        print_fn(line)
+        for r, row in enumerate(rows):
+            print_fn(f"{row[0]:>{sizes[0]}}  {row[1]:<{sizes[1]}}  {row[2]:<{sizes[2]}}  {row[3]:>{sizes[3]}}")
+            if r == 0:
+                print_fn(line)
+        print_fn(line)
+        print_fn(f"total parameters: {self.count_params():,} ({self.dtype})")
+
+    def get_config(self) -> dict:
+        """The architecture: each layer's registered type and constructor arguments."""
+        return {"layers": [{"type": type(layer).__name__, "config": layer.get_config()} for layer in self.layers],
+                "dtype": str(self.dtype), "seed": self.seed}
+
+    def __repr__(self):
+        inner = ",\n".join(f"  {layer!r}" for layer in self.layers)
+        return f"{type(self).__name__}(\n{inner},\n  dtype={str(self.dtype)!r})"

@@ -1,0 +1,293 @@
+"""Optimizers: how the gradients that backward left become a change of the parameters.
+
+Each follows PyTorch's ``torch.optim`` update formula exactly, so the same hyperparameters give
+the same parameter trajectory. ``opt.step(model.parameters)`` (or ``opt.step(model)``) applies
+the gradients of the last backward.
+
+A network keeps all its parameters in one contiguous vector θ (each layer's arrays are views into
+it) and all gradients in another, g (``core.parameters.Parameters``). An update is therefore a
+handful of vectorised operations on the whole vector, not a Python loop over parameter arrays.
+
+``lr`` is a number or a ``barenet.core.schedules`` schedule, read at ``opt.progress`` (epochs done,
+a float; ``fit`` keeps it current). ``weight_decay`` is L2 regularisation, adding λθ to the
+gradient (decoupled from it in ``AdamW``). ``clip_norm`` rescales g so that ‖g‖₂ ≤ clip_norm
+before the update, like ``torch.nn.utils.clip_grad_norm_``.
+
+State that decays geometrically (momentum, Adam's moments, RMSProp's averages) is flushed to zero
+once it falls below the smallest normal float (``backend.flush_subnormals`` says why). With the ``"numba"``
+backend each update runs as one compiled pass (``barenet.core.numba_kernels``) that computes the same
+formula, rounding for rounding; the NumPy code below is the reference it is tested against.
+"""
+from __future__ import annotations
+
+import math
+
+from . import checks as check
+from . import registry
+from .backend import flush_subnormals, kernels, xp
+from .schedules import Schedule
+
+__all__ = ["Optimizer", "SGD", "RMSProp", "Adam", "AdamW", "get_optimizer"]
+
+
+_RATE = check.Real(0, closed="right") | check.Instance(Schedule, "a barenet schedule")
+_NON_NEGATIVE = check.Real(0)
+_FRACTION = check.Real(0, 1)
+
+
+class Optimizer:
+    """Base class: keeps the hyperparameters, the step count and per-parameter state vectors.
+
+    Subclasses list their state vectors in ``state_names`` and implement ``_update(theta, g,
+    state, c)``, which updates the parameter vector θ in place, given the gradient g, the state
+    vectors by name and the step's constants ``c`` (from ``_constants``).
+    """
+
+    state_names: tuple = ()
+    constraints = {"lr": _RATE, "weight_decay": _NON_NEGATIVE, "clip_norm": check.Real(0, closed="right") | check.NONE}
+
+    def __init__(self, lr, weight_decay=0.0, clip_norm=None):
+        check.arguments(self, lr=lr, weight_decay=weight_decay, clip_norm=clip_norm)
+        self.steps = 0
+        self.progress = 0.0
+        self.state: dict = {}
+
+    @property
+    def learning_rate(self) -> float:
+        """The learning rate that the next step uses."""
+        return self.lr(self.progress) if isinstance(self.lr, Schedule) else float(self.lr)
+
+    def step(self, parameters) -> None:
+        """Update θ with g, the gradients the last backward left: ``parameters`` is a network's
+        ``Parameters`` (``model.parameters``), or the network itself."""
+        theta, grad = getattr(parameters, "parameters", parameters).vectors()
+        if not self.state:
+            self.state = {name: xp.zeros_like(theta) for name in self.state_names}
+            self.state["scratch"] = xp.empty_like(theta)
+        elif self.state["scratch"].shape != theta.shape:
+            raise ValueError(
+                f"this optimizer holds state for {self.state['scratch'].size} parameters but the "
+                f"model has {theta.size}: use one optimizer per model")
+        if self.clip_norm is not None:
+            norm = math.sqrt(float(xp.dot(grad, grad)))
+            if norm > self.clip_norm:
+                grad *= self.clip_norm / (norm + 1e-6)
+        self.steps += 1
+        self._update(theta, grad, self.state, self._constants(self.learning_rate))
+
+    def _constants(self, lr: float) -> dict:
+        return {"lr": lr}
+
+    def _update(self, theta, g, state, c) -> None:
+        raise NotImplementedError
+
+    def _l2(self) -> float:
+        """λ of the L2 term that ``_decayed`` adds to the gradient."""
+        return self.weight_decay
+
+    def _decayed(self, theta, g):
+        """g + λθ (L2 regularisation), as a new array; g itself when λ = 0."""
+        return g + self._l2() * theta if self._l2() else g
+
+    def get_config(self) -> dict:
+        return {"lr": self.lr, "weight_decay": self.weight_decay, "clip_norm": self.clip_norm}
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+@registry.optimizers.register("sgd")
+class SGD(Optimizer):
+    """Stochastic gradient descent, with optional (Nesterov) momentum, as ``torch.optim.SGD``::
+
+        g ← g + λθ                                  (weight decay)
+        b ← g on the first step, else μ b + (1 - τ) g   (momentum buffer; τ = dampening)
+        g ← g + μ b  if nesterov,  else b
+        θ ← θ - lr · g
+    """
+
+    constraints = Optimizer.constraints | {"momentum": _NON_NEGATIVE, "dampening": _FRACTION}
+
+    def __init__(self, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0, dampening=0.0,
+                 clip_norm=None):
+        super().__init__(lr, weight_decay, clip_norm)
+        check.arguments(self, momentum=momentum, dampening=dampening)
+        if nesterov and (self.momentum == 0 or self.dampening != 0):
+            raise ValueError("nesterov=True needs momentum > 0 and dampening = 0")
+        self.nesterov = bool(nesterov)
+        self.state_names = ("momentum_buffer",) if self.momentum else ()
+
+    def _update(self, theta, g, state, c):
+        if kernels.sgd is not None:
+            kernels.sgd(theta, g, state.get("momentum_buffer", theta), c["lr"], self._l2(),
+                        self.momentum, self.dampening, self.nesterov, self.steps == 1)
+            return
+        g = self._decayed(theta, g)
+        if self.momentum:
+            buffer = state["momentum_buffer"]
+            if self.steps == 1:
+                buffer[...] = g
+            else:
+                buffer *= self.momentum
+                buffer += (1.0 - self.dampening) * g
+            flush_subnormals(buffer, state["scratch"])
+            g = g + self.momentum * buffer if self.nesterov else buffer
+        step = xp.multiply(g, c["lr"], out=state["scratch"])
+        theta -= step
+
+    def get_config(self):
+        return super().get_config() | {"momentum": self.momentum, "nesterov": self.nesterov,
+                                       "dampening": self.dampening}
+
+
+@registry.optimizers.register("rmsprop")
+class RMSProp(Optimizer):
+    """RMSProp: divide each gradient by a running root-mean-square of its recent values, as
+    ``torch.optim.RMSprop``::
+
+        g ← g + λθ
+        s ← α s + (1 - α) g²                                  (mean square)
+        a ← α a + (1 - α) g,   d = √max(s - a², 0) + ε   if centered,   else d = √s + ε
+        b ← μ b + g / d,  θ ← θ - lr · b           if momentum μ > 0
+        θ ← θ - lr · g / d                           otherwise
+    """
+
+    constraints = Optimizer.constraints | {"alpha": _FRACTION, "eps": _NON_NEGATIVE, "momentum": _NON_NEGATIVE}
+
+    def __init__(self, lr=0.01, alpha=0.99, eps=1e-8, momentum=0.0, centered=False,
+                 weight_decay=0.0, clip_norm=None):
+        super().__init__(lr, weight_decay, clip_norm)
+        check.arguments(self, alpha=alpha, eps=eps, momentum=momentum)
+        self.centered = bool(centered)
+        self.state_names = ("square_avg",) + (("grad_avg",) if centered else ()) \
+            + (("momentum_buffer",) if self.momentum else ())
+
+    def _update(self, theta, g, state, c):
+        if kernels.rmsprop is not None:
+            kernels.rmsprop(theta, g, state["square_avg"], state.get("grad_avg", theta),
+                            state.get("momentum_buffer", theta), c["lr"], self._l2(), self.alpha,
+                            self.eps, self.momentum, self.centered)
+            return
+        g = self._decayed(theta, g)
+        square_avg, d = state["square_avg"], state["scratch"]
+        square_avg *= self.alpha
+        square_avg += (1.0 - self.alpha) * g * g
+        flush_subnormals(square_avg, d)
+        if self.centered:
+            grad_avg = state["grad_avg"]
+            grad_avg *= self.alpha
+            grad_avg += (1.0 - self.alpha) * g
+            flush_subnormals(grad_avg, d)
+            # s - a² ≥ 0 in exact arithmetic; rounding, or s flushed below a² (a is not squared,
+            # so it stays normal longer), can leave it a hair below 0: clamp, or √ gives NaN
+            xp.sqrt(xp.maximum(square_avg - grad_avg * grad_avg, 0.0, out=d), out=d)
+        else:
+            xp.sqrt(square_avg, out=d)
+        d += self.eps
+        xp.divide(g, d, out=d)  # d now holds g / (√s + ε)
+        if self.momentum:
+            buffer = state["momentum_buffer"]
+            buffer *= self.momentum
+            buffer += d
+            flush_subnormals(buffer, d)  # d (g / (√s + ε)) is spent: reuse it
+            d = xp.multiply(buffer, c["lr"], out=d)
+        else:
+            d *= c["lr"]
+        theta -= d
+
+    def get_config(self):
+        return super().get_config() | {"alpha": self.alpha, "eps": self.eps,
+                                       "momentum": self.momentum, "centered": self.centered}
+
+
+@registry.optimizers.register("adam")
+class Adam(Optimizer):
+    """Adam: momentum on the gradient and RMSProp-style scaling, both bias-corrected, as
+    ``torch.optim.Adam``. At step t::
+
+        g ← g + λθ
+        m ← β₁ m + (1 - β₁) g            v ← β₂ v + (1 - β₂) g²
+        m̂ = m / (1 - β₁ᵗ)                v̂ = v / (1 - β₂ᵗ)
+        θ ← θ - lr · m̂ / (√v̂ + ε)
+
+    The code keeps m' = m/(1-β₁) and v' = v/(1-β₂) instead, which obey m' ← β₁ m' + g and
+    v' ← β₂ v' + g² (one pass over the parameters fewer each), and folds the constant factors
+    into the step size and ε in ``_constants``: the same numbers, about 20% faster.
+    """
+
+    state_names = ("exp_avg", "exp_avg_sq")
+
+    constraints = Optimizer.constraints | {"eps": _NON_NEGATIVE}
+    _BETA = check.Real(0, 1, closed="left")
+
+    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, clip_norm=None):
+        super().__init__(lr, weight_decay, clip_norm)
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+        self.betas = tuple(self._BETA(b, f"betas[{i}]") for i, b in enumerate(betas))
+        check.arguments(self, eps=eps)
+
+    def _constants(self, lr):
+        beta1, beta2 = self.betas
+        bias_correction1 = 1.0 - beta1 ** self.steps
+        bias_correction2 = 1.0 - beta2 ** self.steps
+        # √v̂ = k √v' with k = √((1-β₂)/(1-β₂ᵗ)), so lr m̂/(√v̂ + ε) = step · m'/(√v' + ε/k)
+        k = math.sqrt((1.0 - beta2) / bias_correction2)
+        return {"lr": lr, "step": lr * (1.0 - beta1) / (bias_correction1 * k), "eps": self.eps / k}
+
+    def _update(self, theta, g, state, c):
+        beta1, beta2 = self.betas
+        m, v, tmp = state["exp_avg"], state["exp_avg_sq"], state["scratch"]
+        shrink = self._shrink(c["lr"])
+        if kernels.adam is not None:
+            kernels.adam(theta, g, m, v, beta1, beta2, c["step"], c["eps"], self._l2(), shrink)
+            return
+        if shrink != 1.0:
+            theta *= shrink
+        g = self._decayed(theta, g)
+        m *= beta1
+        m += g
+        v *= beta2
+        v += xp.square(g, out=tmp)
+        flush_subnormals(m, tmp)
+        flush_subnormals(v, tmp)
+        xp.sqrt(v, out=tmp)
+        tmp += c["eps"]
+        xp.divide(m, tmp, out=tmp)
+        tmp *= c["step"]
+        theta -= tmp
+
+    def _shrink(self, lr) -> float:
+        """The factor that decoupled weight decay multiplies θ by before the step (AdamW)."""
+        return 1.0
+
+    def get_config(self):
+        return super().get_config() | {"betas": list(self.betas), "eps": self.eps}
+
+
+@registry.optimizers.register("adamw")
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter), as ``torch.optim.AdamW``: the
+    parameters shrink by a factor (1 - lr·λ) each step, θ ← θ (1 - lr λ), and the Adam step uses
+    the plain gradient. With Adam's adaptive scaling this regularises better than L2."""
+
+    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, clip_norm=None):
+        super().__init__(lr, betas, eps, weight_decay, clip_norm)
+
+    def _l2(self):
+        return 0.0  # the decay acts on θ (``_shrink``), not through the gradient
+
+    def _shrink(self, lr):
+        return 1.0 - lr * self.weight_decay
+
+
+def get_optimizer(optimizer) -> Optimizer:
+    """An Optimizer from an Optimizer or a registered short name (``"adam"``, ``"sgd"``...) with
+    default settings."""
+    if isinstance(optimizer, Optimizer):
+        return optimizer
+    names = registry.optimizers.aliases()
+    if isinstance(optimizer, str) and optimizer.lower() in names:
+        return names[optimizer.lower()]()
+    raise TypeError(f"optimizer must be a barenet Optimizer or one of {sorted(names)}, got {optimizer!r}")

@@ -1,0 +1,248 @@
+"""Model files: one ``.npz`` that can never run code.
+
+A model file is an ordinary NumPy ``.npz`` archive (``numpy.load(path, allow_pickle=False)`` reads
+it) holding
+
+- ``meta.npy``: UTF-8 JSON as bytes: the format version, the architecture (each layer's
+  registered type and constructor arguments), the loss, the optimizer's settings, the training
+  history, the random generator's state and free-form metadata (class names, the data set...);
+- ``param.<layer>.<name>.npy`` and ``buffer.<layer>.<name>.npy``: the arrays, float32 or float64;
+- ``optimizer.<name>.npy``: the optimizer's state vectors (optional), so that training resumes
+  exactly where it stopped.
+
+Loading trusts nothing: ``untrusted`` checks the archive, the JSON and every array header
+against the exact list of arrays the architecture implies before anything is read. Writing is
+atomic: a temporary file, fsync, rename; a failed save leaves the old file as it was.
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from ..core import registry
+from ..core.backend import to_numpy
+from ..core.schedules import Schedule
+from ..training.ensemble import Ensemble
+from ..training.history import History
+from ..training.io import atomic_write
+from ..training.model import Sequential
+from . import untrusted
+from .untrusted import FORMAT, FORMAT_VERSION, Problem, construct
+
+__all__ = ["save", "load", "FORMAT_VERSION"]
+
+
+# -- writing --------------------------------------------------------------------------------------
+
+def _entry(obj, **extra):
+    return {"type": type(obj).__name__, "config": obj.get_config(), **extra}
+
+
+def _optimizer_entry(optimizer):
+    config = optimizer.get_config()
+    if isinstance(optimizer.lr, Schedule):
+        config["lr"] = {"schedule": type(optimizer.lr).__name__, "config": optimizer.lr.get_config()}
+    return _entry(optimizer, config=config, steps=optimizer.steps, progress=optimizer.progress,
+                  state=sorted(k for k in optimizer.state if k != "scratch"))
+
+
+def _model_entry(model):
+    return {"type": "Sequential", **model.get_config()}
+
+
+def _arrays_of(model, prefix=""):
+    arrays = {}
+    for i, layer in enumerate(model.layers):
+        for name, value in layer.params.items():
+            arrays[f"{prefix}param.{i}.{name}"] = to_numpy(value)
+        for name, value in getattr(layer, "buffers", {}).items():
+            arrays[f"{prefix}buffer.{i}.{name}"] = to_numpy(value)
+    return arrays
+
+
+def save(model, path, *, include_optimizer: bool = True, metadata: dict | None = None) -> Path:
+    """Write ``model`` (a ``Sequential`` or an ``Ensemble``) to ``path`` atomically."""
+    path = Path(path)
+    if isinstance(model, Ensemble):  # every member's arrays under its own prefix
+        entry = {"type": "Ensemble", "members": [_model_entry(m) for m in model.members]}
+        arrays = {k: v for i, member in enumerate(model.members) for k, v in _arrays_of(member, f"m{i}.").items()}
+    elif isinstance(model, Sequential):
+        entry, arrays = _model_entry(model), _arrays_of(model)
+    else:
+        raise TypeError(f"save needs a barenet Sequential or Ensemble, got {type(model).__name__}")
+    meta = {"format": FORMAT, "version": FORMAT_VERSION, "model": entry,
+            "loss": None if model.loss is None else _entry(model.loss),
+            "optimizer": None, "history": model.history.to_dict(),
+            "rng_state": model.rng.bit_generator.state if isinstance(model, Sequential) else None,
+            "metadata": {**model.metadata, **(metadata or {})}}
+    optimizer = getattr(model, "optimizer", None)
+    if include_optimizer and optimizer is not None:
+        meta["optimizer"] = _optimizer_entry(optimizer)
+        for name in meta["optimizer"]["state"]:
+            arrays[f"optimizer.{name}"] = to_numpy(optimizer.state[name])
+    arrays["meta"] = np.frombuffer(json.dumps(meta, allow_nan=False).encode("utf-8"), dtype=np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path) as handle:
+        np.savez(handle, **arrays)
+    return path
+
+
+# -- reading --------------------------------------------------------------------------------------
+
+def load(path, *, custom_layers: dict | None = None):
+    """Read a model file written by ``save`` (a Sequential or an Ensemble). Your own layer types
+    are accepted only when named: ``custom_layers={"Scale": Scale}``. Anything wrong with the
+    file raises ValueError naming the file and the problem."""
+    path = Path(path)
+    try:
+        return _load(path, custom_layers or {})
+    except Problem as problem:
+        raise ValueError(f"{path}: {problem}") from None
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, NotImplementedError) as error:
+        if isinstance(error, FileNotFoundError):
+            raise
+        raise ValueError(f"{path}: not a readable barenet model file ({type(error).__name__}: {error})") from None
+
+
+def _load(path, custom):
+    if path.stat().st_size > untrusted.MAX_FILE_BYTES:
+        raise Problem(f"file is larger than the {untrusted.MAX_FILE_BYTES:,}-byte limit")
+    with zipfile.ZipFile(path) as archive:
+        untrusted.check_member_names([info.filename for info in archive.infolist()])
+        meta = untrusted.read_meta(archive, archive.getinfo("meta.npy"))
+        entries, prefixes = _members(meta.get("model"))
+        plans = [_plan(entry, custom, prefix) for entry, prefix in zip(entries, prefixes)]
+        expected = {name: shape for _, shapes, _ in plans for name, shape in shapes.items()}
+        optimizer_entry = meta.get("optimizer")
+        if optimizer_entry is not None:
+            names = optimizer_entry.get("state") if isinstance(optimizer_entry, dict) else None
+            if len(entries) > 1 or not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                raise Problem("optimizer must be an object listing its state vectors (and no ensemble has one)")
+            expected.update({f"optimizer.{name}": None for name in names})
+        custom_prefixes = tuple(prefix for _, _, prefixes_ in plans for prefix in prefixes_)
+        arrays = untrusted.read_arrays(archive, expected, custom_prefixes)
+
+    models = [_assemble(entry, layers, arrays, prefix) for entry, (layers, _, _), prefix in zip(entries, plans, prefixes)]
+    if meta["model"].get("type") == "Ensemble":
+        model = Ensemble(models)
+    else:
+        model = models[0]
+        if optimizer_entry is not None:
+            model.optimizer = _restore_optimizer(optimizer_entry, arrays, model.count_params(), model.dtype)
+        _restore_rng(model, meta.get("rng_state"))
+    loss_entry = meta.get("loss")
+    model.loss = None if loss_entry is None else construct(registry.losses, loss_entry, "loss")
+    history = meta.get("history") or {}
+    if not isinstance(history, dict) or not all(isinstance(v, list) for v in history.values()):
+        raise Problem("history must map names to lists")
+    model.history = History.from_dict(history)
+    metadata = meta.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise Problem("metadata must be an object")
+    model.metadata = metadata
+    return model
+
+
+def _members(model_entry):
+    """The Sequential entries of the file (one, or an Ensemble's) and their array prefixes."""
+    if isinstance(model_entry, dict) and model_entry.get("type") == "Ensemble":
+        entries = model_entry.get("members")
+        if not isinstance(entries, list) or not 0 < len(entries) <= 100:
+            raise Problem("an Ensemble needs a list of 1 to 100 member models")
+        return entries, [f"m{k}." for k in range(len(entries))]
+    return [model_entry], [""]
+
+
+def _plan(entry, custom, prefix):
+    """(unbuilt layers, {array name: shape} the architecture implies, prefixes of custom layers'
+    arrays, whose shapes are known only once built)."""
+    if not isinstance(entry, dict) or entry.get("type") != "Sequential":
+        raise Problem(f"model type must be 'Sequential', got {str(entry)[:80]}")
+    if entry.get("dtype") not in ("float32", "float64"):
+        raise Problem(f"model dtype must be 'float32' or 'float64', got {entry.get('dtype')!r}")
+    seed = entry.get("seed")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or seed < 0):
+        raise Problem(f"model seed must be null or a non-negative int, got {seed!r}")
+    specs = entry.get("layers")
+    if not isinstance(specs, list) or not 0 < len(specs) <= 1000:
+        raise Problem("model layers must be a non-empty list (at most 1000)")
+    layers, shapes, custom_prefixes = [], {}, []
+    for i, spec in enumerate(specs):
+        layer = construct(registry.layers, spec, "layer", custom)
+        if spec["type"] in custom:
+            custom_prefixes.append(f"{prefix}param.{i}.")
+        else:
+            shapes.update({f"{prefix}param.{i}.{name}": shape for name, shape in layer.param_shapes().items()})
+        shapes.update({f"{prefix}buffer.{i}.{name}": shape for name, shape in layer.buffer_shapes().items()})
+        layers.append(layer)
+    return layers, shapes, custom_prefixes
+
+
+def _assemble(entry, layers, arrays, prefix):
+    for i, layer in enumerate(layers):
+        if layer.buffer_shapes():
+            layer.buffers = {name: arrays[f"{prefix}buffer.{i}.{name}"] for name in layer.buffer_shapes()}
+            if "scale" in layer.buffers and np.any(layer.buffers["scale"] <= 0):
+                raise Problem(f"layer {i} {type(layer).__name__}: scale must be positive")
+    try:
+        model = Sequential(*layers, dtype=entry["dtype"], seed=entry.get("seed"))
+    except (TypeError, ValueError) as error:
+        raise Problem(f"the layers do not fit together: {error}") from None
+    for i, layer in enumerate(model.layers):
+        for name in list(layer.params):
+            key = f"{prefix}param.{i}.{name}"
+            if key not in arrays or arrays[key].shape != layer.params[name].shape:
+                raise Problem(f"layer {i} {layer!r} needs {key} of shape {layer.params[name].shape}")
+            layer.params[name] = arrays[key]
+    return model
+
+
+def _restore_optimizer(entry, arrays, size, dtype):
+    config = dict(entry.get("config") or {})
+    if isinstance(config.get("lr"), dict):
+        lr = config["lr"]
+        config["lr"] = construct(registry.schedules, {"type": lr.get("schedule"), "config": lr.get("config", {})},
+                                 "schedule")
+    if isinstance(config.get("betas"), list):
+        config["betas"] = tuple(config["betas"])
+    optimizer = construct(registry.optimizers, {"type": entry.get("type"), "config": config}, "optimizer")
+    steps, progress = entry.get("steps"), entry.get("progress")
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
+        raise Problem(f"optimizer steps must be a non-negative int, got {steps!r}")
+    if not isinstance(progress, (int, float)) or isinstance(progress, bool) or not math.isfinite(progress) or progress < 0:
+        raise Problem(f"optimizer progress must be a non-negative number, got {progress!r}")
+    expected = sorted(optimizer.state_names) if steps else []  # state exists once it has stepped
+    if sorted(entry["state"]) != expected:
+        raise Problem(f"optimizer {entry.get('type')} after {steps} steps has state {expected}, "
+                      f"the file has {sorted(entry['state'])}")
+    optimizer.steps, optimizer.progress = steps, float(progress)
+    if entry["state"]:
+        optimizer.state = {}
+        for name in entry["state"]:
+            vector = arrays[f"optimizer.{name}"]
+            if vector.shape != (size,):
+                raise Problem(f"optimizer.{name} has shape {vector.shape}, the model has {size} parameters")
+            optimizer.state[name] = vector.astype(dtype)
+        optimizer.state["scratch"] = np.empty(size, dtype=dtype)
+    return optimizer
+
+
+def _restore_rng(model, state):
+    if state is None:
+        return
+    ok = (isinstance(state, dict) and state.get("bit_generator") == "PCG64"
+          and isinstance(state.get("state"), dict)
+          and all(isinstance(state["state"].get(k), int) and 0 <= state["state"][k] < 2 ** 128 for k in ("state", "inc"))
+          and state.get("has_uint32") in (0, 1) and isinstance(state.get("uinteger"), int)
+          and 0 <= state["uinteger"] < 2 ** 32)
+    if not ok:
+        raise Problem("rng_state is not a valid PCG64 state")
+    model.rng.bit_generator.state = state
+
+
+registry.hooks.file_format = sys.modules[__name__]  # model.save writes through this module

@@ -1,0 +1,200 @@
+"""Reading files that nobody vouches for: a model file may be damaged or crafted, and reading it
+must never run code, never take memory its size does not justify, and fail with a ValueError
+that says what is wrong.
+
+What is checked, before any array is read:
+
+- the zip archive: at most ``MAX_MEMBERS`` members, no duplicate names, every name of the exact
+  forms barenet writes (no paths);
+- ``meta.npy``: a 1-D uint8 array of at most ``MAX_META_BYTES`` of UTF-8 JSON, nested at most
+  ``MAX_JSON_DEPTH`` deep, without NaN or infinity tokens, of the right format and version;
+- every array: its ``.npy`` header is parsed (a literal, never executed), its dtype must be
+  float32 or float64, C-ordered, its byte count must match the zip entry's, the shapes the
+  architecture implies must match, and all arrays together stay below ``MAX_FILE_BYTES``;
+- then the arrays are read, and must be finite.
+
+``saving.load`` uses these; ``Problem`` is the ValueError they raise, without the file name,
+which ``load`` adds.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+
+import numpy as np
+
+__all__ = ["Problem", "MAX_FILE_BYTES", "MAX_META_BYTES", "MAX_JSON_DEPTH", "MAX_MEMBERS",
+           "check_member_names", "read_meta", "read_arrays", "construct"]
+
+FORMAT = "barenet-model"
+FORMAT_VERSION = 1
+SUPPORTED_VERSIONS = (1,)
+MAX_FILE_BYTES = 4 << 30  # 4 GiB of arrays in all
+MAX_META_BYTES = 16 << 20
+MAX_JSON_DEPTH = 32
+MAX_MEMBERS = 4096
+ARRAY_DTYPES = (np.dtype("<f4"), np.dtype("<f8"))
+
+MEMBER_NAME = re.compile(r"^(?:(?:m(\d{1,3})\.)?(param|buffer)\.(\d{1,4})\.([A-Za-z_][A-Za-z0-9_]{0,63})"
+                         r"|(?:m(\d{1,3})\.)?optimizer\.([a-z_]{1,32})|meta)\.npy$")
+
+
+class Problem(ValueError):
+    """What is wrong with a model file (``load`` prefixes the file's name)."""
+
+
+def check_member_names(names) -> None:
+    if len(names) > MAX_MEMBERS:
+        raise Problem(f"{len(names)} members, more than {MAX_MEMBERS}")
+    if len(set(names)) != len(names):
+        raise Problem("duplicate member names")
+    for name in names:
+        if not MEMBER_NAME.match(name):
+            raise Problem(f"unexpected member {name!r}")
+    if "meta.npy" not in names:
+        raise Problem("no meta.npy member: not a barenet model file")
+
+
+def _json_depth_ok(text: str) -> bool:
+    """Whether brackets nest at most MAX_JSON_DEPTH deep (checked before parsing)."""
+    depth, in_string, escaped = 0, False, False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return False
+        elif char in "]}":
+            depth -= 1
+    return True
+
+
+def _header(archive, info):
+    """(dtype, shape, header length) of one .npy member, read from its first bytes only."""
+    with archive.open(info) as stream:
+        try:
+            version = np.lib.format.read_magic(stream)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
+            elif version in ((2, 0), (3, 0)):
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
+            else:
+                raise Problem(f"unsupported .npy version {version}")
+        except Problem:
+            raise
+        except Exception as error:  # the header is text parsed by ast.literal_eval: never executed
+            raise Problem(f"member {info.filename}: not a valid .npy header ({error})") from None
+        offset = stream.tell()
+    if fortran:
+        raise Problem(f"member {info.filename}: Fortran-ordered arrays are not accepted")
+    return np.dtype(dtype), tuple(shape), offset
+
+
+def _read_array(archive, info, offset, dtype, shape):
+    with archive.open(info) as stream:
+        stream.read(offset)
+        count = math.prod(shape)
+        data = stream.read(count * dtype.itemsize + 1)
+    if len(data) != count * dtype.itemsize:
+        raise Problem(f"member {info.filename}: holds {len(data)} bytes of data, its header declares "
+                      f"{count * dtype.itemsize}")
+    return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
+
+
+def read_meta(archive, info) -> dict:
+    """The JSON of meta.npy, bounded in size and depth, of a supported format version."""
+    dtype, shape, offset = _header(archive, info)
+    if dtype != np.dtype("uint8") or len(shape) != 1:
+        raise Problem("meta.npy must be a 1-D uint8 array of JSON text")
+    if shape[0] > MAX_META_BYTES:
+        raise Problem(f"meta.npy is {shape[0]:,} bytes, more than the {MAX_META_BYTES:,}-byte limit")
+    if info.file_size != offset + shape[0]:
+        raise Problem("meta.npy: zip entry size does not match its header")
+    raw = _read_array(archive, info, offset, dtype, shape).tobytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Problem("meta.npy is not UTF-8 text") from None
+    if not _json_depth_ok(text):
+        raise Problem(f"meta.npy nests deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        meta = json.loads(text, parse_constant=lambda c: (_ for _ in ()).throw(Problem(f"{c} is not valid JSON")))
+    except (json.JSONDecodeError, RecursionError) as error:
+        raise Problem(f"meta.npy is not valid JSON ({error})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise Problem("not a barenet model file (meta.format is not 'barenet-model')")
+    if meta.get("version") not in SUPPORTED_VERSIONS:
+        raise Problem(f"format version {meta.get('version')!r} is not supported; this barenet reads "
+                      f"versions {', '.join(map(str, SUPPORTED_VERSIONS))}")
+    return meta
+
+
+def read_arrays(archive, expected: dict, custom_prefixes: tuple) -> dict:
+    """Every array member, after checking the members against ``expected`` ({name: shape, or None
+    where only the architecture's builder knows it}) and every header against sizes and dtypes.
+    Members under ``custom_prefixes`` (custom layers) are checked once those layers are built."""
+    by_name = {info.filename: info for info in archive.infolist()}
+    actual = set(by_name) - {"meta.npy"}
+    expected_files = {f"{name}.npy" for name in expected}
+    for name in actual - expected_files:
+        if not name.startswith(custom_prefixes):
+            raise Problem(f"unexpected array {name!r} for this architecture")
+    missing = expected_files - actual
+    if missing:
+        raise Problem(f"missing arrays: {', '.join(sorted(missing))}")
+    headers, total = {}, 0
+    for name in sorted(actual):
+        info = by_name[name]
+        dtype, shape, offset = _header(archive, info)
+        if dtype not in ARRAY_DTYPES:
+            raise Problem(f"member {name}: dtype {dtype} is not float32 or float64")
+        if any(not isinstance(d, int) or d < 0 for d in shape) or len(shape) > 4:
+            raise Problem(f"member {name}: invalid shape {shape}")
+        nbytes = math.prod(shape) * dtype.itemsize
+        total += nbytes
+        if total > MAX_FILE_BYTES:
+            raise Problem(f"arrays declare more than {MAX_FILE_BYTES:,} bytes in all")
+        if info.file_size != offset + nbytes:
+            raise Problem(f"member {name}: zip entry declares {info.file_size} bytes, its .npy header "
+                          f"implies {offset + nbytes}")
+        want = expected.get(name[:-4])
+        if isinstance(want, tuple) and shape != want:
+            raise Problem(f"member {name}: shape {shape}, the architecture needs {want}")
+        headers[name] = (dtype, shape, offset)
+    arrays = {}
+    for name, (dtype, shape, offset) in headers.items():
+        array = _read_array(archive, by_name[name], offset, dtype, shape)
+        if not np.isfinite(array).all():
+            raise Problem(f"member {name}: contains NaN or infinity")
+        arrays[name[:-4]] = array
+    return arrays
+
+
+def construct(table, entry, what: str, extra: dict | None = None):
+    """An instance of ``table[entry["type"]](**entry["config"])`` (a registry table, plus
+    ``extra`` classes), or a Problem that says what is wrong with the entry."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("type"), str) \
+            or not isinstance(entry.get("config", {}), dict):
+        raise Problem(f"{what} must be {{'type': ..., 'config': {{...}}}}, got {str(entry)[:80]}")
+    kind = entry["type"]
+    if kind in (extra or {}):
+        cls = extra[kind]
+    elif kind in table.names():
+        cls = table[kind]
+    else:
+        accepted = sorted(set(table.names()) | set(extra or {}))
+        raise Problem(f"unknown {what} type {kind!r}; accepted: {', '.join(accepted)}"
+                      + ("" if what != "layer" else " (pass custom_layers={'Name': cls} for your own)"))
+    try:
+        return cls(**entry.get("config", {}))
+    except (TypeError, ValueError) as error:
+        raise Problem(f"invalid {what} {kind} configuration: {error}") from None

@@ -1,0 +1,155 @@
+"""Image augmentation: random small shifts, rotations, zooms, shears and elastic distortions of
+a batch of images, all at once (no Python loop over images).
+
+Each output pixel p is read from the input at A⁻¹(p - c - t) + c (+ an elastic displacement),
+where c is the image centre, A = s·R(θ)·Shear(φ) and t the shift, with bilinear interpolation
+and black outside the image. Use ``random_affine`` on arrays, or ``RandomAffine`` as the first
+layer of a model: it augments every training batch and is the identity at inference.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..core import checks as check
+from ..core import registry
+from ..core.backend import to_device, to_numpy
+from ..core.layers import Layer
+
+__all__ = ["random_affine", "RandomAffine"]
+
+
+def _smoothed_noise(rng, n, h, w, sigma):
+    """Uniform(-1, 1) noise fields blurred by a Gaussian of ``sigma`` pixels (by FFT)."""
+    field = rng.uniform(-1.0, 1.0, size=(n, h, w))
+    fy = np.fft.fftfreq(h)[:, None]
+    fx = np.fft.rfftfreq(w)[None, :]
+    transfer = np.exp(-2.0 * math.pi ** 2 * sigma ** 2 * (fx ** 2 + fy ** 2))
+    return np.fft.irfft2(np.fft.rfft2(field) * transfer, s=(h, w))
+
+
+def random_affine(images, rng, *, shift=2.0, rotation=12.0, scale=0.1, shear=0.0,
+                  elastic_alpha=0.0, elastic_sigma=4.0, flip=False) -> np.ndarray:
+    """Randomly transformed copies of ``images`` (n, height, width).
+
+    Per image: a shift of up to ±``shift`` pixels in each direction, a rotation of up to
+    ±``rotation`` degrees, a zoom by a factor in [1 - scale, 1 + scale], a shear of up to
+    ±``shear`` degrees, and, with ``elastic_alpha`` > 0, an elastic distortion (Simard et al.
+    2003): a random displacement field blurred by a Gaussian of ``elastic_sigma`` pixels and
+    scaled by ``elastic_alpha``. With ``flip``, half the images (at random) are mirrored left to
+    right, for data where that keeps the label (clothes, not digits). ``rng`` is a
+    ``numpy.random.Generator`` (or a seed).
+    """
+    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    images = np.asarray(images)
+    if images.ndim != 3:
+        raise ValueError(f"images must have shape (n, height, width), got {images.shape}")
+    n, h, w = images.shape
+    if flip and not (shift or rotation or scale or shear or elastic_alpha):
+        # A pure mirror moves whole pixels: reverse the columns of the chosen images, exactly.
+        mirrored = rng.random(n) < 0.5
+        out = images.copy()
+        out[mirrored] = images[mirrored, :, ::-1]
+        return out
+    angle = np.deg2rad(rng.uniform(-rotation, rotation, n))
+    zoom = 1.0 + rng.uniform(-scale, scale, n)
+    skew = np.tan(np.deg2rad(rng.uniform(-shear, shear, n)))
+    tx, ty = rng.uniform(-shift, shift, (2, n))
+    # A = zoom · [[cos, -sin], [sin, cos]] · [[1, skew], [0, 1]]; its inverse maps output to input.
+    cos, sin = np.cos(angle), np.sin(angle)
+    a, b, c, d = zoom * cos, zoom * (cos * skew - sin), zoom * sin, zoom * (sin * skew + cos)
+    if flip:  # mirror: negate the first column of A for the chosen images
+        mirror = np.where(rng.random(n) < 0.5, -1.0, 1.0)
+        a, c = a * mirror, c * mirror
+    det = a * d - b * c
+    inv = np.stack([d, -b, -c, a], axis=1) / det[:, None]
+    cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
+    rows, cols = np.mgrid[0:h, 0:w].astype(np.float32)
+    inv, tx, ty = inv.astype(np.float32), tx.astype(np.float32), ty.astype(np.float32)
+    dx = cols.reshape(1, -1) - (cx + tx[:, None])
+    dy = rows.reshape(1, -1) - (cy + ty[:, None])
+    src_x = inv[:, 0:1] * dx + inv[:, 1:2] * dy + cx
+    src_y = inv[:, 2:3] * dx + inv[:, 3:4] * dy + cy
+    if elastic_alpha:
+        src_x += elastic_alpha * _smoothed_noise(rng, n, h, w, elastic_sigma).reshape(n, -1)
+        src_y += elastic_alpha * _smoothed_noise(rng, n, h, w, elastic_sigma).reshape(n, -1)
+    return _bilinear(images, src_x, src_y).reshape(images.shape).astype(images.dtype, copy=False)
+
+
+def _bilinear(images, src_x, src_y):
+    """Sample images (n, h, w) at fractional positions (n, k), reading zeros outside."""
+    n, h, w = images.shape
+    # Two rows and columns of zeros around each image; positions are clipped into that border,
+    # so every read is in bounds and everything outside the image reads as zero.
+    padded = np.zeros((n, h + 4, w + 4), dtype=np.float32)
+    padded[:, 2:-2, 2:-2] = images
+    flat = padded.ravel()
+    x = np.clip(src_x, -1.5, w + 0.5, dtype=np.float32)
+    y = np.clip(src_y, -1.5, h + 0.5, dtype=np.float32)
+    x0, y0 = np.floor(x), np.floor(y)
+    fx, fy = x - x0, y - y0
+    stride = w + 4
+    index = (y0.astype(np.intp) + 2) * stride + (x0.astype(np.intp) + 2)
+    index += (np.arange(n, dtype=np.intp) * ((h + 4) * stride))[:, None]
+    gx = 1 - fx
+    top = np.take(flat, index) * gx + np.take(flat, index + 1) * fx
+    bottom = np.take(flat, index + stride) * gx + np.take(flat, index + stride + 1) * fx
+    return top * (1 - fy) + bottom * fy
+
+
+_AMOUNT = check.Real(0, 1e6, closed="left", what="a non-negative number")
+
+
+@registry.layers.register
+class RandomAffine(Layer):
+    """Augmentation as a layer: each training batch of flattened images (n, height·width) is
+    transformed by ``random_affine``; at inference the layer is the identity. Put it first in
+    the model; inside a model it draws from the model's generator, so the seed fixes it::
+
+        model = bn.Sequential(bn.RandomAffine((28, 28), shift=2, rotation=12),
+                              bn.Dense(784, 256), bn.ReLU(), bn.Dense(256, 10), seed=0)
+    """
+
+    constraints = {"shift": _AMOUNT, "rotation": _AMOUNT, "scale": check.Real(0, 1, closed="left"),
+                   "shear": _AMOUNT, "elastic_alpha": _AMOUNT, "elastic_sigma": _AMOUNT, "flip": check.Boolean()}
+    identity_at_inference = True
+
+    def __init__(self, image_shape=(28, 28), shift=2.0, rotation=12.0, scale=0.1, shear=0.0,
+                 elastic_alpha=0.0, elastic_sigma=4.0, flip=False, seed=None):
+        super().__init__()
+        if not isinstance(image_shape, (tuple, list)) or len(image_shape) != 2 \
+                or any(not isinstance(s, int) or isinstance(s, bool) or not 1 <= s <= 4096 for s in image_shape):
+            raise ValueError(f"image_shape must be (height, width), got {image_shape!r}")
+        self.image_shape = tuple(image_shape)  # a file stores it as a list
+        self.settings = {name: self.constraints[name](value, name) for name, value in dict(
+            shift=shift, rotation=rotation, scale=scale, shear=shear, elastic_alpha=elastic_alpha,
+            elastic_sigma=elastic_sigma, flip=flip).items()}
+        self.rng = np.random.default_rng(seed)
+        self.applied = False
+
+    @property
+    def in_features(self):
+        return self.image_shape[0] * self.image_shape[1]
+
+    def forward(self, x, training=True):
+        self.applied = training
+        if not training:
+            return x
+        images = to_numpy(x).reshape((len(x),) + self.image_shape)
+        return to_device(random_affine(images, self.rng, **self.settings).reshape(x.shape))
+
+    def backward(self, grad_out):
+        if self.applied:
+            raise NotImplementedError("RandomAffine has no input gradient: put it first in the model, "
+                                      "where none is needed")
+        return grad_out
+
+    def output_width(self, input_width):
+        if input_width is not None and input_width != self.in_features:
+            raise ValueError(f"{self!r} expects {self.in_features} features (image_shape "
+                             f"{self.image_shape}), got {input_width}")
+        return self.in_features
+
+    def get_config(self):
+        return {"image_shape": list(self.image_shape), **self.settings}

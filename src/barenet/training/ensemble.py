@@ -1,0 +1,89 @@
+"""Ensembles: several trained models whose predictions are averaged."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..core import registry
+from ..core.losses import Loss
+from .history import History
+from .model import Sequential
+
+__all__ = ["Ensemble"]
+
+
+class Ensemble:
+    """The average of several models trained on the same task: class probabilities are averaged
+    for classifiers, outputs for regression. Averaging models that err differently (other seeds,
+    other augmentations) is a reliable way to a better test accuracy.
+
+    It offers the inference side of a model (``predict``, ``predict_proba``, ``evaluate``,
+    ``save``); train the members first, each with ``fit``.
+    """
+
+    def __init__(self, models):
+        models = list(models)
+        if not models or not all(isinstance(m, Sequential) for m in models):
+            raise TypeError("Ensemble needs a non-empty list of barenet Sequential models")
+        widths = {(m.input_width, m.output_width_) for m in models}
+        if len(widths) != 1:
+            raise ValueError(f"ensemble members must share input and output widths, got {sorted(widths)}")
+        if len({type(m.loss) for m in models}) != 1:
+            raise ValueError("ensemble members must be trained for the same task (same kind of loss)")
+        self.members = models
+        self.history = History()
+        self.metadata: dict = {}
+
+    @property
+    def loss(self):
+        return self.members[0].loss
+
+    @loss.setter
+    def loss(self, value):
+        for member in self.members:
+            member.loss = value
+
+    @property
+    def input_width(self):
+        return self.members[0].input_width
+
+    def predict_proba(self, X, *, batch_size=1024) -> np.ndarray:
+        """The members' class probabilities, averaged."""
+        return np.mean([m.predict_proba(X, batch_size=batch_size) for m in self.members], axis=0)
+
+    def predict(self, X, *, batch_size=1024) -> np.ndarray:
+        """Classifiers: the answer of the averaged probabilities; regression: the averaged outputs."""
+        loss = self.loss if self.loss is not None else Loss()
+        if loss.classifies:
+            return loss.from_probabilities(self.predict_proba(X, batch_size=batch_size))
+        return np.mean([m.predict(X, batch_size=batch_size) for m in self.members], axis=0)
+
+    def evaluate(self, X, y, *, batch_size=1024) -> dict:
+        """{"loss", "accuracy"?} of the averaged prediction: for classifiers the loss of the
+        averaged probabilities and their accuracy, for regression the loss of the averaged outputs."""
+        first = self.members[0]
+        X = first.check_features(X)
+        loss = first.check_loss(None, "evaluate")
+        y = first.check_targets(y, len(X), loss)
+        if loss.classifies:
+            p = self.predict_proba(X, batch_size=batch_size)
+            return {"loss": loss.probability_loss(p, y), "accuracy": loss.probability_correct(p, y) / len(X)}
+        outputs = np.mean([m.outputs(X, batch_size) for m in self.members], axis=0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return {"loss": float(loss.forward(outputs, y))}
+
+    def save(self, path, *, metadata: dict | None = None):
+        """Write every member to one ``.npz`` file; ``bn.load`` gives the Ensemble back."""
+        if registry.hooks.file_format is None:
+            raise RuntimeError("saving needs barenet.files: import barenet (or barenet.files) first")
+        return registry.hooks.file_format.save(self, path, include_optimizer=False, metadata=metadata)
+
+    def summary(self, print_fn=print):
+        for k, member in enumerate(self.members):
+            print_fn(f"member {k}:")
+            member.summary(print_fn)
+
+    def __len__(self):
+        return len(self.members)
+
+    def __repr__(self):
+        return f"Ensemble({len(self.members)} models)"

@@ -1,0 +1,53 @@
+"""The history of training: the figures of every epoch, kept on the model."""
+from __future__ import annotations
+
+__all__ = ["History"]
+
+
+class History:
+    """Per-epoch figures of every ``fit`` on a model: ``history["val_loss"][i]`` belongs to epoch
+    ``history.epochs[i]``. Epoch 0 is the model before any update (full passes over the data);
+    for later epochs, ``loss`` and ``accuracy`` are running means over the epoch's batches (the
+    weights change during the epoch) and ``val_*`` are full passes at the end of the epoch.
+    A later ``fit`` appends to the same history."""
+
+    def __init__(self):
+        self.epochs: list[int] = []
+        self.history: dict[str, list] = {}
+
+    def append(self, epoch: int, logs: dict) -> None:
+        self.epochs.append(int(epoch))
+        for key in list(self.history) + [k for k in logs if k not in self.history]:
+            column = self.history.setdefault(key, [None] * (len(self.epochs) - 1))
+            value = logs.get(key)
+            column.append(None if value is None else float(value))
+
+    def __getitem__(self, key: str) -> list:
+        return self.history[key]
+
+    def __contains__(self, key) -> bool:
+        return key in self.history
+
+    def __len__(self) -> int:
+        return len(self.epochs)
+
+    def keys(self):
+        return self.history.keys()
+
+    def last(self) -> dict:
+        """The figures of the last epoch."""
+        return {k: v[-1] for k, v in self.history.items()} if self.epochs else {}
+
+    def to_dict(self) -> dict:
+        return {"epochs": list(self.epochs), **{k: list(v) for k, v in self.history.items()}}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "History":
+        history = cls()
+        history.epochs = [int(e) for e in data.get("epochs", [])]
+        history.history = {k: list(v) for k, v in data.items() if k != "epochs"}
+        return history
+
+    def __repr__(self):
+        return f"History({len(self)} epochs: {', '.join(self.history)})"
+

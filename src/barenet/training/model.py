@@ -1,0 +1,161 @@
+"""``Sequential``: a network together with what training it and using it need.
+
+The network itself (layers, forward, backward, parameters) is ``core.network.Network``. This
+class adds the state a trained model carries (its loss, optimizer, history and metadata), the
+checks of what users pass, and the familiar methods: ``fit`` and ``train_step`` (which run
+``training.loop``), ``evaluate``, ``predict``, ``predict_proba`` and ``save``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..core import checks as check
+from ..core import registry
+from ..core.backend import to_device, to_numpy
+from ..core.losses import Loss, get_loss
+from ..core.network import Network
+from . import loop
+from .history import History
+
+__all__ = ["Sequential"]
+
+
+class Sequential(Network):
+    """A stack of layers applied one after another: the multilayer perceptron, ready to train.
+
+    ``Sequential(Dense(784, 256), ReLU(), Dense(256, 10), dtype="float32", seed=None)`` builds
+    every parameter at once, as ``dtype`` (float32 by default; float64 for gradient checks), from
+    one random generator seeded by ``seed``, which also drives shuffling and dropout: two runs with
+    the same seed end with bit-identical weights. See ``core.network.Network`` for the network
+    itself (``forward``, ``backward``, ``parameters``).
+    """
+
+    def __init__(self, *layers, dtype="float32", seed=None):
+        super().__init__(*layers, dtype=dtype, seed=seed)
+        self.loss: Loss | None = None
+        self.optimizer = None
+        self.history = History()
+        self.metadata: dict = {}  # saved with the model: class names, data set, run settings...
+        self.stop_training = False
+        self.interrupted = False
+
+    # -- training -------------------------------------------------------------------------------
+
+    def fit(self, X, y, *, loss=None, optimizer=None, epochs=1, batch_size=32, validation_data=None,
+            validation_split=0.0, shuffle=True, sample_weight=None, class_weight=None,
+            callbacks=None, verbose=1, full_train_metrics=False) -> History:
+        """Train on (X, y) for ``epochs`` passes and return ``model.history`` (``training.loop``).
+
+        X: (n, features); y: class ids (n,) or one-hot rows for ``CrossEntropy``, targets shaped
+        like the outputs for other losses. ``loss`` and ``optimizer`` (default ``Adam(1e-3)``) are
+        kept for later calls, the optimizer's state included. Each epoch visits the samples in a
+        new random order from the model's generator, in batches of ``batch_size`` (the last one
+        smaller). ``validation_data=(X_val, y_val)``, or ``validation_split`` (a fraction of X,
+        shuffled and, for classification, stratified) is evaluated after every epoch.
+        ``sample_weight`` (n,) and ``class_weight`` ({class: weight} or "balanced") weight each
+        sample's loss. ``callbacks`` is a list of ``bn.callbacks`` objects.
+
+        ``verbose=1`` shows a progress bar per epoch on a terminal (one line per epoch when the
+        output is a file or a pipe), 2 always one line per epoch, 0 nothing. The history's
+        ``loss`` and ``accuracy`` are running means over each epoch's batches (the weights change
+        meanwhile); ``full_train_metrics=True`` adds ``train_loss`` and ``train_accuracy``, a full
+        pass over the training data after each epoch, comparable with ``evaluate``. Like Keras's,
+        the history starts with epoch 0, the model before training: one entry more than epochs.
+
+        If the loss or a gradient becomes NaN or infinite, fit stops with ``NonFiniteError``
+        naming the epoch, the batch and the layer, and leaves the weights as they were before it
+        (with a ``TerminateOnNaN`` callback it stops with a warning instead). Ctrl-C stops after
+        the current batch: callbacks see the end of training, the history keeps every finished
+        epoch, and then ``KeyboardInterrupt`` is raised.
+        """
+        return loop.fit(self, X, y, loss=loss, optimizer=optimizer, epochs=epochs, batch_size=batch_size,
+                        validation_data=validation_data, validation_split=validation_split, shuffle=shuffle,
+                        sample_weight=sample_weight, class_weight=class_weight, callbacks=callbacks,
+                        verbose=verbose, full_train_metrics=full_train_metrics)
+
+    def train_step(self, x, y, *, loss=None, optimizer=None, sample_weight=None) -> dict:
+        """One optimizer step on one batch, for users who write their own loop.
+        Returns the batch's {"loss", "accuracy"?} from before the update."""
+        return loop.train_step(self, x, y, loss=loss, optimizer=optimizer, sample_weight=sample_weight)
+
+    # -- using a trained model ------------------------------------------------------------------
+
+    def evaluate(self, X, y, *, loss=None, sample_weight=None, batch_size=1024) -> dict:
+        """{"loss", "accuracy" (classifiers)} over (X, y), with the last fit's loss unless
+        ``loss`` is given."""
+        X = self.check_features(X)
+        loss = self.check_loss(loss, "evaluate")
+        y = self.check_targets(y, len(X), loss)
+        weight = None if sample_weight is None else check.sample_weights(sample_weight, "sample_weight", len(X))
+        batch_size = check.positive_int(batch_size, "batch_size")
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            return loop.measure(self, X, y, weight, loss, batch_size)
+
+    def predict(self, X, *, batch_size=1024) -> np.ndarray:
+        """What the model answers (its loss says how to read the outputs): class ids (n,) for
+        CrossEntropy, 0/1 labels for BinaryCrossEntropy, output values for regression ((n,) when
+        the model has one output, else (n, outputs)). Keras's ``predict`` returns the raw
+        outputs; here that is ``forward(X, training=False)``, and probabilities ``predict_proba``."""
+        X = self.check_features(X)
+        reader = self.loss if self.loss is not None else Loss()
+        return self.outputs(X, batch_size, reader.predict)
+
+    def predict_proba(self, X, *, batch_size=1024) -> np.ndarray:
+        """Class probabilities: softmax of the outputs for CrossEntropy, sigmoid for
+        BinaryCrossEntropy (the probability of label 1)."""
+        X = self.check_features(X)
+        if self.loss is None or not self.loss.classifies:
+            raise ValueError(f"predict_proba needs a model trained with CrossEntropy or BinaryCrossEntropy, "
+                             f"this one has loss {self.loss!r}")
+        return self.outputs(X, batch_size, self.loss.probabilities)
+
+    def outputs(self, X, batch_size=1024, then=lambda outputs: outputs) -> np.ndarray:
+        """``then(outputs)`` of inference-mode forward passes over X, batch by batch, as one
+        NumPy array (X already checked)."""
+        batch_size = check.positive_int(batch_size, "batch_size")
+        if len(X) <= batch_size:  # the common case of predicting a few samples: no list, no copy
+            return to_numpy(then(self.forward(to_device(X), training=False)))
+        return np.concatenate([to_numpy(then(self.forward(to_device(X[i:i + batch_size]), training=False)))
+                               for i in range(0, len(X), batch_size)])
+
+    def save(self, path, *, include_optimizer: bool = True, metadata: dict | None = None):
+        """Write the model to one ``.npz`` file (atomically); read it back with ``bn.load``.
+        ``include_optimizer`` keeps the optimizer's state so that training resumes exactly."""
+        if registry.hooks.file_format is None:
+            raise RuntimeError("saving needs barenet.files: import barenet (or barenet.files) first")
+        return registry.hooks.file_format.save(self, path, include_optimizer=include_optimizer, metadata=metadata)
+
+    def astype(self, dtype) -> "Sequential":
+        clone = super().astype(dtype)
+        clone.optimizer = None
+        return clone
+
+    # -- checking what users pass ---------------------------------------------------------------
+
+    def check_features(self, X, name="X"):
+        """X as a finite (n, input width) array of the model's dtype."""
+        return check.features(X, name, self.input_width, self.dtype)
+
+    def check_loss(self, loss, caller):
+        """The loss to use: ``loss`` (an instance or a name), else the last fit's."""
+        if loss is not None:
+            loss = get_loss(loss)
+        elif self.loss is not None:
+            loss = self.loss
+        else:
+            raise ValueError(f"{caller} needs a loss: pass loss=bn.CrossEntropy() (or another), "
+                             f"or fit the model first")
+        loss.check_outputs(self.output_width_)
+        return loss
+
+    def check_targets(self, y, n, loss, name="y"):
+        return loss.check_targets(y, name, n, self.output_width_, self.dtype)
+
+    def check_dataset(self, data, loss, name):
+        """(X, y[, sample_weight]) checked as a whole."""
+        if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
+            raise TypeError(f"{name} must be a tuple (X, y) or (X, y, sample_weight)")
+        X = self.check_features(data[0], f"{name}[0]")
+        y = self.check_targets(data[1], len(X), loss, f"{name}[1]")
+        weight = None if len(data) == 2 or data[2] is None else check.sample_weights(data[2], f"{name}[2]", len(X))
+        return X, y, weight

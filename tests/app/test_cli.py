@@ -1,0 +1,320 @@
+"""The barenet command line, run as users run it: the installed console script, in a subprocess."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import barenet as bn
+from barenet import runs as bn_runs
+
+SCRIPT = shutil.which("barenet") or str(Path(sys.executable).parent / "barenet")
+SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+
+
+def run(*args, env=None, timeout=300, cwd=None):
+    environment = dict(os.environ, **(env or {}))
+    return subprocess.run([SCRIPT, *map(str, args)], capture_output=True, text=True, timeout=timeout,
+                          env=environment, cwd=cwd)
+
+
+def _sigint_default():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.fixture(scope="module")
+def clusters_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "clusters"
+    result = run("train", "--dataset", "clusters", "--epochs", "4", "--out", out)
+    return out, result
+
+
+def test_help_everywhere():
+    for args in ([], ["--help"], ["train", "--help"], ["predict", "--help"], ["evaluate", "--help"],
+                 ["summary", "--help"], ["export", "--help"], ["bench", "--help"]):
+        result = run(*args)
+        assert result.returncode == (2 if not args else 0), (args, result.stderr)
+        assert "usage:" in (result.stdout + result.stderr)
+    assert "exit codes" in run("--help").stdout
+    help_text = "".join(run("train", "--help").stdout.split())  # however argparse wraps the lines
+    assert all(name in help_text for name in ("fashion-mnist", "mnist-10k", "digits", "regression", "clusters"))
+
+
+def test_train_offers_every_augmentation_preset_and_no_other():
+    from barenet.app.cli import build_parser
+    train = build_parser()._subparsers._group_actions[0].choices["train"]
+    augment = next(a for a in train._actions if a.dest == "augment")
+    assert set(augment.choices) == set(bn_runs.AUGMENTATIONS)
+
+
+def test_python_dash_m_barenet_works():
+    result = subprocess.run([sys.executable, "-m", "barenet", "--version"], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.startswith("barenet ")
+
+
+def test_train_writes_a_complete_run_folder_and_says_where_first(clusters_run):
+    out, result = clusters_run
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"run folder: {out}/  (model.npz, history.json, report.txt, plots)"
+    for name in ("model.npz", "history.json", "report.txt", "config.json", "checkpoint.npz",
+                 "learning_curves.png", "confusion_matrix.png", "decision_boundary.png"):
+        assert (out / name).is_file(), name
+    history = json.loads((out / "history.json").read_text())
+    assert history["epochs"] == [0, 1, 2, 3, 4]
+    report = (out / "report.txt").read_text()
+    assert "test accuracy" in report and "bayes accuracy" in report and "precision" in report
+
+
+def test_piped_progress_is_one_plain_line_per_epoch(clusters_run):
+    _, result = clusters_run
+    epoch_lines = [l for l in result.stdout.splitlines() if l.startswith("epoch ")]
+    assert [l.split()[1] for l in epoch_lines] == ["0/4", "1/4", "2/4", "3/4", "4/4"]
+    assert "\r" not in result.stdout and "\x1b" not in result.stdout
+    assert "(running mean)" in epoch_lines[1] and "(full pass)" in epoch_lines[0]
+
+
+def test_evaluate_summary_and_export_read_the_saved_model(clusters_run, tmp_path):
+    out, _ = clusters_run
+    model = bn.load(out / "model.npz")
+    result = run("evaluate", out / "model.npz")
+    assert result.returncode == 0, result.stderr
+    data = bn_runs.load_dataset("clusters", 0)
+    X, y = data.X_test, data.y_test
+    assert f"accuracy {model.evaluate(X, y)['accuracy']:.4f}" in result.stdout
+    summary = run("summary", out / "model.npz")
+    assert summary.returncode == 0 and "Dense(2, 32)" in summary.stdout and "trained on: clusters" in summary.stdout
+    exported = run("export", out / "model.npz", "--out", tmp_path / "m.json")
+    assert exported.returncode == 0
+    document = json.loads((tmp_path / "m.json").read_text())
+    # evaluate the exported JSON by hand: it must give the model's probabilities
+    h = X.astype(np.float64)
+    for layer in document["layers"]:
+        if layer["type"] == "Standardize":
+            h = (h - np.array(layer["mean"])) / np.array(layer["scale"])
+        elif layer["type"] == "Dense":
+            h = h @ np.array(layer["W"]) + np.array(layer["b"])
+        elif layer["type"] == "ReLU":
+            h = np.maximum(h, 0)
+    p = np.exp(h - h.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(p / p.sum(axis=1, keepdims=True), model.predict_proba(X), atol=1e-5)
+
+
+def test_predict_reads_image_files_of_either_polarity_and_any_size(tmp_path):
+    pytest.importorskip("PIL")
+    from PIL import Image
+    X, y = bn.datasets.load_digits(flatten=False)
+    model = bn.Sequential(bn.Dense(64, 64), bn.ReLU(), bn.Dense(64, 10), seed=0)
+    model.fit(X.reshape(len(X), -1), y, loss="cross_entropy", optimizer=bn.Adam(3e-3), epochs=30, verbose=0)
+    model.save(tmp_path / "digits.npz")
+    paths, truth = [], []
+    for i in range(20):
+        picture = (X[i] * 255).astype(np.uint8)
+        size = 40 + 13 * i
+        image = Image.fromarray(picture if i % 2 else 255 - picture).resize((size, size), Image.Resampling.NEAREST)
+        paths.append(tmp_path / f"digit{i}.png")
+        image.save(paths[-1])
+        truth.append(y[i])
+    result = run("predict", tmp_path / "digits.npz", *paths)
+    assert result.returncode == 0, result.stderr
+    predicted = [int(line.split(": ")[1].split()[0]) for line in result.stdout.splitlines()]
+    assert np.mean(np.array(predicted) == truth) >= 0.8
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "mnist").is_dir(), reason="the shared MNIST files are not beside this checkout")
+def test_predict_on_mnist_digits_photographed_as_dark_ink_on_paper(tmp_path):
+    from PIL import Image
+    (X, y), (Xt, yt) = bn.datasets.load_mnist(SHARED_DATA / "mnist", download=False)
+    model = bn.Sequential(bn.Dense(784, 128), bn.ReLU(), bn.Dense(128, 10), seed=0)
+    model.fit(X, y, loss="cross_entropy", epochs=3, batch_size=64, verbose=0)
+    model.save(tmp_path / "mnist.npz")
+    paths = []
+    for i in range(30):
+        ink = (Xt[i].reshape(28, 28) * 255).astype(np.uint8)
+        canvas = np.full((300, 260), 245, np.uint8)  # light paper, digit off-centre and large
+        big = np.asarray(Image.fromarray(255 - ink).resize((150, 150), Image.Resampling.BILINEAR))
+        canvas[20 + 3 * i:170 + 3 * i, 10 + 2 * i:160 + 2 * i] = np.minimum(canvas[20 + 3 * i:170 + 3 * i, 10 + 2 * i:160 + 2 * i], big)
+        paths.append(tmp_path / f"photo{i}.png")
+        Image.fromarray(canvas).save(paths[-1])
+    result = run("predict", tmp_path / "mnist.npz", *paths, "--save-input", tmp_path / "seen")
+    assert result.returncode == 0, result.stderr
+    predicted = [int(line.split(": ")[1].split()[0]) for line in result.stdout.splitlines()]
+    assert np.mean(np.array(predicted) == yt[:30]) >= 0.85
+    assert len(list((tmp_path / "seen").glob("*.png"))) == 30
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--dataset", "imagenet"], "invalid choice: 'imagenet'"),
+    (["train", "--hidden", "256,abc"], "comma-separated"),
+    (["train", "--epochs", "0"], "positive integer"),
+    (["train", "--dataset", "xor", "--dropout", "1.5", "--out", "{tmp}/x"], "dropout=1.5 is out of range"),
+    (["train", "--recipe", "nope"], "unknown recipe 'nope'"),
+    (["evaluate", "{tmp}/missing.npz"], "no model file"),
+    (["summary", "{tmp}/corrupt.npz"], "not a readable barenet model file"),
+    (["predict", "{tmp}/corrupt.npz", "x.png"], "not a readable barenet model file"),
+    (["train", "--resume", "{tmp}"], "is not a run folder"),
+])
+def test_bad_usage_gets_exit_code_2_and_a_message_without_traceback(tmp_path, args, message):
+    (tmp_path / "corrupt.npz").write_bytes(b"garbage")
+    result = run(*[a.replace("{tmp}", str(tmp_path)) for a in args])
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_non_empty_run_folder_is_not_overwritten(clusters_run):
+    out, _ = clusters_run
+    before = (out / "model.npz").read_bytes()
+    result = run("train", "--dataset", "clusters", "--epochs", "1", "--out", out)
+    assert result.returncode == 2 and "exists and is not empty" in result.stderr
+    assert (out / "model.npz").read_bytes() == before
+
+
+def test_an_unreadable_image_is_reported_and_the_others_still_predicted(clusters_run, tmp_path):
+    pytest.importorskip("PIL")
+    X, y = bn.datasets.load_digits()
+    model = bn.Sequential(bn.Dense(64, 10), seed=0)
+    model.fit(X, y, loss="cross_entropy", epochs=1, verbose=0)
+    model.save(tmp_path / "m.npz")
+    (tmp_path / "bad.png").write_bytes(b"not a png")
+    from PIL import Image
+    Image.fromarray((X[0].reshape(8, 8) * 255).astype(np.uint8)).save(tmp_path / "good.png")
+    result = run("predict", tmp_path / "m.npz", tmp_path / "bad.png", tmp_path / "good.png")
+    assert result.returncode == 2
+    assert "bad.png: cannot read it" in result.stderr and "good.png:" in result.stdout
+
+
+def test_a_diverging_run_fails_with_exit_code_1_and_says_why(tmp_path):
+    result = run("train", "--dataset", "regression", "--optimizer", "sgd", "--lr", "50", "--epochs", "3",
+                 "--out", tmp_path / "r", "--no-plots")
+    assert result.returncode == 1
+    assert "NonFiniteError" in result.stderr and "learning rate" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_default_train_uses_mnist_where_it_is_on_disk_else_the_digits(tmp_path):
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "BARENET_DATA": str(tmp_path / "nothing")}
+    result = run("train", "--epochs", "1", "--out", tmp_path / "a", "--no-plots", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "training on digits" in result.stdout
+    if (SHARED_DATA / "mnist").is_dir():
+        env["BARENET_DATA"] = str(SHARED_DATA)
+        result = run("train", "--epochs", "1", "--out", tmp_path / "b", "--no-plots", env=env)
+        assert result.returncode == 0 and "training on mnist" in result.stdout
+
+
+def _wait_for_epochs(path, count, process, limit=120):
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        if process.poll() is not None:
+            return False
+        try:
+            if len(json.loads(path.read_text())["epochs"]) - 1 >= count:
+                return True
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.05)
+    return False
+
+
+def test_ctrl_c_saves_what_there_is_and_resume_ends_where_an_uninterrupted_run_would(tmp_path):
+    # small batches: many quick epochs, so the interrupt surely lands mid-run
+    settings = ["--dataset", "spirals", "--hidden", "64,64", "--batch-size", "8", "--epochs", "30", "--no-plots",
+                "--seed", "3"]
+    straight = run("train", *settings, "--out", tmp_path / "straight")
+    assert straight.returncode == 0, straight.stderr
+
+    folder = tmp_path / "interrupted"
+    # as from a terminal: a job started in the background by a non-interactive shell (nohup, &)
+    # inherits an ignored SIGINT, and barenet rightly leaves that alone
+    process = subprocess.Popen([SCRIPT, "train", *settings, "--out", str(folder)], preexec_fn=_sigint_default,
+                               stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    assert _wait_for_epochs(folder / "history.json", 2, process), "training did not get to epoch 2"
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert (folder / "model.npz").is_file() and "INTERRUPTED" in (folder / "report.txt").read_text()
+    assert 2 <= bn.load(folder / "checkpoint.npz").history.epochs[-1] < 30
+
+    resumed = run("train", "--resume", folder)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming" in resumed.stdout
+    a, b = bn.load(tmp_path / "straight" / "model.npz"), bn.load(folder / "model.npz")
+    assert np.array_equal(a.parameter_vectors()[0], b.parameter_vectors()[0])
+    assert a.history.to_dict()["loss"] == b.history.to_dict()["loss"]
+
+
+def test_resume_can_extend_a_finished_run(tmp_path):
+    folder = tmp_path / "r"
+    assert run("train", "--dataset", "xor", "--epochs", "2", "--out", folder, "--no-plots").returncode == 0
+    result = run("train", "--resume", folder, "--epochs", "4", "--no-plots")
+    assert result.returncode == 0, result.stderr
+    assert bn.load(folder / "model.npz").history.epochs[-1] == 4
+
+
+def test_serve_starts_says_which_model_and_answers(tmp_path):
+    pytest.importorskip("fastapi")
+    import socket
+    import urllib.request
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path))
+    process = subprocess.Popen([SCRIPT, "serve", "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=env, preexec_fn=_sigint_default)
+    try:
+        first = process.stdout.readline()
+        assert first.startswith("serving the model that ships with barenet"), first
+        assert f"http://127.0.0.1:{port}/" in process.stdout.readline()
+        deadline = time.time() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/model", timeout=2) as reply:
+                    info = json.loads(reply.read())
+                break
+            except OSError:
+                assert time.time() < deadline, "the server did not answer"
+                time.sleep(0.2)
+        assert info["classes"] == [str(d) for d in range(10)] and info["test"]["accuracy"] > 0.97
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=20)
+
+
+def test_serve_refuses_a_model_that_cannot_read_drawings(tmp_path):
+    pytest.importorskip("fastapi")
+    model = bn.Sequential(bn.Dense(2, 3), seed=0)
+    model.loss = bn.CrossEntropy()
+    model.save(tmp_path / "small.npz")
+    result = run("serve", tmp_path / "small.npz", "--port", "1")
+    assert result.returncode == 2 and "784 inputs" in result.stderr
+    assert run("serve", tmp_path / "missing.npz").returncode == 2
+
+
+def test_train_on_the_numba_backend_records_it_and_matches_numpy(tmp_path):
+    pytest.importorskip("numba")
+    results = {}
+    for backend in ("numpy", "numba"):
+        result = run("train", "--dataset", "clusters", "--epochs", "2", "--backend", backend, "--no-plots",
+                     "--quiet", "--out", tmp_path / backend)
+        assert result.returncode == 0, result.stderr
+        assert json.loads((tmp_path / backend / "config.json").read_text())["backend"] == backend
+        results[backend] = bn.load(tmp_path / backend / "model.npz")
+    np.testing.assert_allclose(results["numba"].parameter_vectors()[0], results["numpy"].parameter_vectors()[0],
+                               rtol=1e-4, atol=1e-5)  # the loss kernel rounds differently
+
+
+def test_train_refuses_the_numba_backend_without_numba_before_making_a_folder(tmp_path):
+    code = ("import sys; sys.modules['numba'] = None\n"
+            "from barenet.app.cli import main\nsys.exit(main(sys.argv[1:]))")
+    result = subprocess.run([sys.executable, "-c", code, "train", "--dataset", "clusters", "--backend", "numba",
+                             "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert 'pip install "barenet[fast]"' in result.stderr and not (tmp_path / "run").exists()

@@ -1,0 +1,281 @@
+"""Model files: everything round-trips, and no crafted or damaged file can do more than raise
+ValueError: never run code, never allocate what it declares without checking, never load NaN."""
+import io
+import json
+import os
+import struct
+import zipfile
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import barenet as bn
+from barenet.files import saving
+
+
+def _trained(seed=0, with_extras=True):
+    X, y = bn.datasets.make_clusters(300, seed=seed)
+    layers = ([bn.Standardizer().fit(X)] if with_extras else []) + [bn.Dense(2, 8), bn.GELU()] \
+        + ([bn.Dropout(0.1)] if with_extras else []) + [bn.Dense(8, 3)]
+    model = bn.Sequential(*layers, seed=seed)
+    model.fit(X, y, loss=bn.CrossEntropy(label_smoothing=0.05),
+              optimizer=bn.Adam(bn.schedules.CosineDecay(0.01, epochs=4), weight_decay=1e-4),
+              epochs=2, batch_size=32, verbose=0)
+    return model, X, y
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    model, X, y = _trained()
+    path = tmp_path_factory.mktemp("m") / "model.npz"
+    model.save(path, metadata={"classes": ["a", "b", "c"]})
+    return path, model, X, y
+
+
+def test_round_trip_keeps_predictions_loss_history_and_metadata(saved):
+    path, model, X, y = saved
+    loaded = bn.load(path)
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    assert repr(loaded.loss) == repr(model.loss) and loaded.history.to_dict() == model.history.to_dict()
+    assert loaded.metadata == {"classes": ["a", "b", "c"]}
+    assert loaded.dtype == np.float32 and [type(l) for l in loaded.layers] == [type(l) for l in model.layers]
+
+
+def test_numpy_reads_the_file_without_pickle(saved):
+    path, model, _, _ = saved
+    with np.load(path, allow_pickle=False) as archive:
+        assert set(archive.files) >= {"meta", "param.1.W", "buffer.0.mean", "optimizer.exp_avg"}
+        meta = json.loads(archive["meta"].tobytes())
+        assert meta["format"] == "barenet-model" and meta["version"] == 1
+        np.testing.assert_array_equal(archive["param.1.W"], model.layers[1].params["W"])
+
+
+def test_training_resumed_from_a_file_matches_uninterrupted_training(saved, tmp_path):
+    _, _, X, y = saved
+    straight, _, _ = _trained(seed=3)
+    interrupted, _, _ = _trained(seed=3)
+    interrupted.save(tmp_path / "ckpt.npz")
+    resumed = bn.load(tmp_path / "ckpt.npz")
+    straight.fit(X, y, epochs=2, batch_size=32, verbose=0)
+    resumed.fit(X, y, epochs=2, batch_size=32, verbose=0)
+    assert np.array_equal(straight.parameter_vectors()[0], resumed.parameter_vectors()[0])
+    assert resumed.history.epochs == [0, 1, 2, 3, 4]
+
+
+def test_without_optimizer_state_the_file_still_loads_for_inference(tmp_path):
+    model, X, _ = _trained(with_extras=False)
+    model.save(tmp_path / "m.npz", include_optimizer=False)
+    loaded = bn.load(tmp_path / "m.npz")
+    assert loaded.optimizer is None
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+
+
+def test_ensembles_round_trip(tmp_path):
+    a, X, y = _trained(seed=1, with_extras=False)
+    b, _, _ = _trained(seed=2, with_extras=False)
+    ensemble = bn.Ensemble([a, b])
+    ensemble.save(tmp_path / "e.npz")
+    loaded = bn.load(tmp_path / "e.npz")
+    assert isinstance(loaded, bn.Ensemble) and len(loaded) == 2
+    np.testing.assert_allclose(loaded.predict_proba(X), (a.predict_proba(X) + b.predict_proba(X)) / 2, rtol=1e-6)
+
+
+def test_custom_layers_load_when_their_class_is_given(tmp_path, rng):
+    class Scale(bn.Layer):
+        def __init__(self, features):
+            super().__init__()
+            self.features = features
+
+        def build(self, rng, dtype):
+            self.params = {"s": np.full(self.features, 2.0, dtype)}
+            self.grads = {"s": np.zeros(self.features, dtype)}
+
+        def forward(self, x, training=True):
+            return x * self.params["s"]
+
+        def backward(self, grad_out):
+            return grad_out * self.params["s"]
+
+        def get_config(self):
+            return {"features": self.features}
+
+    model = bn.Sequential(bn.Dense(3, 4), Scale(4), seed=0)
+    model.layers[1].params["s"][...] = [1, 2, 3, 4]
+    model.save(tmp_path / "c.npz")
+    with pytest.raises(ValueError, match=r"unknown layer type 'Scale'; accepted: .*Dense.*custom_layers"):
+        bn.load(tmp_path / "c.npz")
+    loaded = bn.load(tmp_path / "c.npz", custom_layers={"Scale": Scale})
+    np.testing.assert_array_equal(loaded.layers[1].params["s"], [1, 2, 3, 4])
+
+
+# -- atomic writes -------------------------------------------------------------------------------
+
+def test_a_failing_fsync_leaves_the_previous_file_byte_identical(saved, tmp_path, monkeypatch):
+    path, model, _, _ = saved
+    target = tmp_path / "model.npz"
+    model.save(target)
+    before = target.read_bytes()
+    other, _, _ = _trained(seed=9)
+
+    def broken_fsync(fd):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", broken_fsync)
+    with pytest.raises(OSError, match="Input/output error"):
+        other.save(target)
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz"]
+
+
+def test_a_crash_while_writing_leaves_no_temporary_file(saved, tmp_path, monkeypatch):
+    _, model, _, _ = saved
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savez", crash)
+    with pytest.raises(KeyboardInterrupt):
+        model.save(tmp_path / "model.npz")
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- hostile and damaged files -------------------------------------------------------------------
+
+def _rewrite(path, out, change):
+    """Copy the zip at path to out, passing each member's (name, bytes) through change."""
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            result = change(info.filename, src.read(info))
+            if result is not None:
+                for name, data in (result if isinstance(result, list) else [result]):
+                    dst.writestr(name, data)
+    return out
+
+
+def _npy(array):
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, np.asarray(array), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _meta_with(path, **changes):
+    with np.load(path, allow_pickle=False) as archive:
+        meta = json.loads(archive["meta"].tobytes())
+    meta.update(changes)
+    return _npy(np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
+
+
+HOSTILE = {
+    "extra member": (lambda p: lambda n, d: [(n, d), ("evil.npy", d)] if n == "meta.npy" else (n, d),
+                     "unexpected member 'evil.npy'"),
+    "path traversal": (lambda p: lambda n, d: [(n, d), ("../param.1.W.npy", d)] if n == "meta.npy" else (n, d),
+                       "unexpected member '../param.1.W.npy'"),
+    "absolute path": (lambda p: lambda n, d: [(n, d), ("/etc/param.npy", d)] if n == "meta.npy" else (n, d),
+                      "unexpected member"),
+    "duplicate": (lambda p: lambda n, d: [(n, d), (n, d)] if n == "param.1.W.npy" else (n, d), "duplicate member"),
+    "missing array": (lambda p: lambda n, d: None if n == "param.4.b.npy" else (n, d), "missing arrays: param.4.b.npy"),
+    "array for another architecture": (lambda p: lambda n, d: [(n, d), ("param.2.W.npy", d)] if n == "meta.npy" else (n, d),
+                                       "unexpected array 'param.2.W.npy'"),
+    "no meta": (lambda p: lambda n, d: None if n == "meta.npy" else (n, d), "no meta.npy"),
+    "object dtype": (lambda p: lambda n, d: (n, _npy(np.array([1, 2], dtype=np.int64))) if n == "param.1.b.npy" else (n, d),
+                     "dtype int64 is not float32 or float64"),
+    "wrong shape": (lambda p: lambda n, d: (n, _npy(np.zeros((3, 3), np.float32))) if n == "param.1.W.npy" else (n, d),
+                    r"shape \(3, 3\), the architecture needs \(2, 8\)"),
+    "NaN weight": (lambda p: lambda n, d: (n, _npy(np.full((2, 8), np.nan, np.float32))) if n == "param.1.W.npy" else (n, d),
+                   "contains NaN or infinity"),
+    "huge declared array": (lambda p: lambda n, d: (n, d[:10] + d[10:].replace(b"(2, 8)", b"(1000000000000, 8)", 1))
+                            if n == "param.1.W.npy" else (n, d), "arrays declare more than"),
+    "header lies about size": (lambda p: lambda n, d: (n, d[:-4]) if n == "param.1.W.npy" else (n, d),
+                               "zip entry declares"),
+    "unknown layer": (lambda p: lambda n, d: (n, _meta_with(p, model={"type": "Sequential", "dtype": "float32", "seed": 0,
+                                                                     "layers": [{"type": "os.system", "config": {}}]}))
+                      if n == "meta.npy" else (n, d), r"unknown layer type 'os.system'; accepted: "),
+    "future version": (lambda p: lambda n, d: (n, _meta_with(p, version=99)) if n == "meta.npy" else (n, d),
+                       "format version 99 is not supported; this barenet reads versions 1"),
+    "bad layer config": (lambda p: lambda n, d: (n, _meta_with(p, model={"type": "Sequential", "dtype": "float32", "seed": 0,
+                                                                        "layers": [{"type": "Dense", "config": {"in_features": -2}}]}))
+                         if n == "meta.npy" else (n, d), "invalid layer Dense configuration"),
+    "deep json": (lambda p: lambda n, d: (n, _npy(np.frombuffer(('{"format": "barenet-model", "x": ' + "[" * 5000 + "]" * 5000 + "}").encode(), np.uint8)))
+                  if n == "meta.npy" else (n, d), "nests deeper than"),
+    "bad rng state": (lambda p: lambda n, d: (n, _meta_with(p, rng_state={"bit_generator": "MT19937"})) if n == "meta.npy" else (n, d),
+                      "rng_state is not a valid PCG64 state"),
+    "pickle in meta": (lambda p: lambda n, d: (n, _npy(np.array([{"a": 1}], dtype=object).astype(object))) if n == "meta.npy" else (n, d),
+                       "not a valid .npy header|meta.npy must be"),
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE)
+def test_crafted_files_are_refused_with_value_error(saved, tmp_path, case):
+    path = saved[0]
+    make_change, message = HOSTILE[case]
+    if case == "pickle in meta":
+        target = tmp_path / "bad.npz"
+        with zipfile.ZipFile(path) as src, zipfile.ZipFile(target, "w") as dst:
+            for info in src.infolist():
+                data = src.read(info)
+                if info.filename == "meta.npy":
+                    buffer = io.BytesIO()
+                    np.lib.format.write_array(buffer, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+                    data = buffer.getvalue()
+                dst.writestr(info.filename, data)
+    else:
+        target = _rewrite(path, tmp_path / "bad.npz", make_change(path))
+    with pytest.raises(ValueError, match=message):
+        bn.load(target)
+
+
+def test_a_member_that_inflates_past_its_declared_size_is_refused(saved, tmp_path):
+    path = saved[0]
+    target = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(path) as src:
+        members = {info.filename: src.read(info) for info in src.infolist()}
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as dst:
+        for name, data in members.items():
+            dst.writestr(name, data)
+    raw = bytearray(target.read_bytes())
+    # lower the declared uncompressed size of param.1.W.npy in both headers: the data now
+    # inflates past what the zip entry says
+    name = b"param.1.W.npy"
+    size = len(members["param.1.W.npy"])
+    for marker, offset in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+        position = raw.find(marker)
+        while position != -1:
+            name_at = position + (30 if marker == b"PK\x03\x04" else 46)
+            if raw[name_at:name_at + len(name)] == name:
+                struct.pack_into("<I", raw, position + offset, size - 16)
+            position = raw.find(marker, position + 1)
+    target.write_bytes(bytes(raw))
+    with pytest.raises(ValueError):
+        bn.load(target)
+
+
+def test_not_a_zip_and_missing_files(tmp_path):
+    (tmp_path / "x.npz").write_bytes(b"definitely not a zip")
+    with pytest.raises(ValueError, match="not a readable barenet model file"):
+        bn.load(tmp_path / "x.npz")
+    with pytest.raises(FileNotFoundError):
+        bn.load(tmp_path / "nope.npz")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_truncated_or_bit_flipped_files_only_ever_raise_value_error(saved, tmp_path, data):
+    original = saved[0].read_bytes()
+    mutation = data.draw(st.sampled_from(["truncate", "flip", "both"]))
+    raw = bytearray(original)
+    if mutation in ("flip", "both"):
+        for _ in range(data.draw(st.integers(1, 8))):
+            position = data.draw(st.integers(0, len(raw) - 1))
+            raw[position] ^= data.draw(st.integers(1, 255))
+    if mutation in ("truncate", "both"):
+        raw = raw[:data.draw(st.integers(0, len(raw) - 1))]
+    target = tmp_path / "fuzzed.npz"
+    target.write_bytes(bytes(raw))
+    try:
+        model = bn.load(target)
+    except ValueError:
+        return
+    # a flip that left the file valid (say, in a weight's low bits) must still give a working model
+    assert np.isfinite(model.parameter_vectors()[0]).all()

@@ -1,0 +1,151 @@
+"""The shape of the package, checked: four layers whose imports flow one way, no import cycle (not
+even inside a function), no private name borrowed from another module, and no module but the
+registry that lists the kinds of layer, loss, optimizer, activation or schedule."""
+import ast
+from pathlib import Path
+
+import pytest
+
+import barenet  # noqa: F401  (fills the registry)
+from barenet.core import registry
+
+PACKAGE = Path(barenet.__file__).resolve().parent
+TESTS = Path(__file__).resolve().parent
+LAYERS = ("core", "training", "files", "app")
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def _imports(name: str):
+    """(imported module, imported names, line) for every import in a module, at any depth."""
+    path = MODULES[name]
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name, [], node.lineno
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[:len(base) - (node.level - 1)]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            for alias in node.names:  # "from . import runs" imports the module barenet.app.runs
+                if f"{target}.{alias.name}" in MODULES:
+                    yield f"{target}.{alias.name}", [], node.lineno
+                else:
+                    yield target, [alias.name], node.lineno
+
+
+def _layer(module: str):
+    parts = module.split(".")
+    return LAYERS.index(parts[1]) if len(parts) > 1 and parts[1] in LAYERS else None
+
+
+def _graph():
+    return {name: {target for target, _, _ in _imports(name) if target in MODULES and target != name}
+            for name in MODULES}
+
+
+def test_every_module_lives_in_one_of_the_four_layers():
+    loose = [name for name in MODULES if name not in ("barenet", "barenet.__main__") and _layer(name) is None]
+    assert loose == []
+    assert {_layer(name) for name in MODULES if _layer(name) is not None} == set(range(len(LAYERS)))
+
+
+def test_imports_only_go_down_the_layers():
+    upward = []
+    for name in MODULES:
+        if name in ("barenet", "barenet.__main__"):
+            continue
+        for target, _, line in _imports(name):
+            if target == "barenet":
+                upward.append(f"{name}:{line} imports the package root")
+            elif target in MODULES and _layer(target) is not None and _layer(target) > _layer(name):
+                upward.append(f"{name}:{line} imports {target}, a layer above it")
+    assert upward == []
+
+
+def test_there_is_no_import_cycle_even_inside_functions():
+    graph, state, cycles = _graph(), {}, []
+
+    def visit(node, path):
+        state[node] = "open"
+        for target in graph[node]:
+            if state.get(target) == "open":
+                cycles.append(" -> ".join(path[path.index(target):] + [target]))
+            elif target not in state:
+                visit(target, path + [target])
+        state[node] = "done"
+
+    for node in graph:
+        if node not in state:
+            visit(node, [node])
+    assert cycles == []
+
+
+def test_no_module_imports_a_private_name_from_another():
+    borrowed = [f"{name}:{line} takes {target}.{imported}" for name in MODULES
+                for target, names, line in _imports(name) if target.startswith("barenet")
+                for imported in names if imported.startswith("_") and not imported.startswith("__")]
+    assert borrowed == []
+
+
+TABLES = {"layer": registry.layers, "loss": registry.losses, "optimizer": registry.optimizers,
+          "activation": registry.activations, "schedule": registry.schedules}
+
+
+def _listed_kinds(node, names):
+    """How many entries of a literal collection name a registered kind (a bare name, an
+    attribute, or a string), and which."""
+    items = node.elts if isinstance(node, (ast.List, ast.Tuple, ast.Set)) else \
+        [*node.keys, *node.values] if isinstance(node, ast.Dict) else []
+    found = []
+    for item in items:
+        if isinstance(item, ast.Name) and item.id in names:
+            found.append(item.id)
+        elif isinstance(item, ast.Attribute) and item.attr in names:
+            found.append(item.attr)
+        elif isinstance(item, ast.Constant) and item.value in names:
+            found.append(item.value)
+    return found
+
+
+@pytest.mark.parametrize("kind", TABLES)
+def test_only_the_registry_lists_the_kinds_of_each_thing(kind):
+    table = TABLES[kind]
+    names = set(table.names()) | set(table.aliases())
+    listed = []
+    for name, path in MODULES.items():
+        if name == "barenet.core.registry":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            found = _listed_kinds(node, names)
+            if len(set(found)) >= 2:
+                listed.append(f"{name}:{node.lineno} lists {sorted(set(found))}")
+    assert listed == []
+
+
+def test_the_registry_knows_every_built_in_kind():
+    assert set(registry.layers.names()) == {"Identity", "Dense", "Dropout", "ReLU", "LeakyReLU", "Sigmoid", "Tanh",
+                                            "Softmax", "GELU", "Standardizer", "RandomAffine"}
+    assert set(registry.activations.aliases()) == {"relu", "leaky_relu", "sigmoid", "tanh", "gelu"}
+    assert set(registry.losses.names()) == {"MSE", "MAE", "BinaryCrossEntropy", "CrossEntropy"}
+    assert set(registry.optimizers.aliases()) == {"sgd", "rmsprop", "adam", "adamw"}
+    assert set(registry.schedules.names()) == {"Constant", "StepDecay", "ExponentialDecay", "CosineDecay"}
+
+
+def test_tests_are_split_like_the_package_and_core_tests_need_nothing_above_the_core():
+    assert {p.name for p in TESTS.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))} >= set(LAYERS)
+    for path in (TESTS / "core").glob("test_*.py"):
+        text = path.read_text()
+        for upper in ("barenet.training", "barenet.files", "barenet.app", "from barenet import runs",
+                      "from barenet import plots", "from barenet import bench"):
+            assert upper not in text, f"{path.name} uses {upper}"
