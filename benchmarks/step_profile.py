@@ -4,7 +4,7 @@ benchmark's multiples of the matrix-product limit.
     python benchmarks/step_profile.py [--batch-sizes 32,128,512] [--steps 300]
 
 It trains the benchmark's network (784-256-128-10 ReLU, Adam 1e-3, cross-entropy, float32) on
-Fashion-MNIST (or random data of that shape) and times each part of ``Sequential._step`` as fit
+Fashion-MNIST (or random data of that shape) and times each part of ``barenet.training.loop.step`` as fit
 runs it: gathering the minibatch, the forward pass, the loss and its gradient, the backward pass,
 the gradient-norm check, the Adam update; beside them the same step's matrix products alone
 (the benchmark's limit) and a whole step timed without the split. Medians over ``--steps`` steps
@@ -23,6 +23,7 @@ import numpy as np
 import barenet as bn
 
 from barenet.app.bench import Barenet, _load_data, matmul_limit
+from barenet.training import loop
 
 
 def build(seed=0):
@@ -56,7 +57,7 @@ def profile_steps(X, y, batch_size, steps):
         model.optimizer.step(model)
         t6 = clock()
         started = clock()
-        model._step(X[idx], y[idx], None)
+        loop.step(model, X[idx], y[idx], None)
         ended = clock()
         if step >= 50:  # warm-up: caches, allocator, Adam state
             for name, (a, b) in zip(parts, ((t0, t1), (t1, t2), (t2, t3), (t3, t4), (t4, t5), (t5, t6))):

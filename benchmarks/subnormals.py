@@ -30,6 +30,7 @@ import numpy as np
 import barenet as bn
 from barenet.core import optimizers
 from barenet.app.bench import Barenet, BarenetNumba, _load_data
+from barenet.training import loop
 
 TINY = np.finfo(np.float32).tiny
 
@@ -119,7 +120,7 @@ def flush_cost(batch_size, blocks, X, y):
             started = time.perf_counter()
             for _ in range(20):
                 idx = rng.integers(0, len(X), batch_size)
-                model._step(X[idx], y[idx], None)
+                loop.step(model, X[idx], y[idx], None)
             if block >= 2:  # two blocks of warm-up
                 times[flushed].append((time.perf_counter() - started) / 20)
     optimizers.flush_subnormals = real_flush
@@ -146,7 +147,7 @@ def age_test(backend, age, batch_size, blocks, X, y):
             saved = theta.copy(), {k: v.copy() for k, v in model.optimizer.state.items()}, model.optimizer.steps
             started = time.perf_counter()
             for idx in batches:
-                model._step(X[idx], y[idx], None)
+                loop.step(model, X[idx], y[idx], None)
             times[name].append((time.perf_counter() - started) / len(batches))
             theta[...] = saved[0]
             for key, value in saved[1].items():

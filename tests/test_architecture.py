@@ -102,18 +102,22 @@ TABLES = {"layer": registry.layers, "loss": registry.losses, "optimizer": regist
           "activation": registry.activations, "schedule": registry.schedules}
 
 
-def _listed_kinds(node, names):
-    """How many entries of a literal collection name a registered kind (a bare name, an
-    attribute, or a string), and which."""
-    items = node.elts if isinstance(node, (ast.List, ast.Tuple, ast.Set)) else \
-        [*node.keys, *node.values] if isinstance(node, ast.Dict) else []
+def _listed_kinds(node, classes, aliases):
+    """Which entries of a literal collection name a registered kind: a class (as a name, an
+    attribute or a string) or, in a list, tuple or set, a short alias such as "relu"."""
+    if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+        items, words = node.elts, classes | aliases
+    elif isinstance(node, ast.Dict):  # dict keys like "mse" may be metrics: only classes count
+        items, words = [*node.keys, *node.values], classes
+    else:
+        return []
     found = []
     for item in items:
-        if isinstance(item, ast.Name) and item.id in names:
+        if isinstance(item, ast.Name) and item.id in classes:
             found.append(item.id)
-        elif isinstance(item, ast.Attribute) and item.attr in names:
+        elif isinstance(item, ast.Attribute) and item.attr in classes:
             found.append(item.attr)
-        elif isinstance(item, ast.Constant) and item.value in names:
+        elif isinstance(item, ast.Constant) and item.value in words:
             found.append(item.value)
     return found
 
@@ -121,13 +125,18 @@ def _listed_kinds(node, names):
 @pytest.mark.parametrize("kind", TABLES)
 def test_only_the_registry_lists_the_kinds_of_each_thing(kind):
     table = TABLES[kind]
-    names = set(table.names()) | set(table.aliases())
+    classes, aliases = set(table.names()), set(table.aliases())
     listed = []
     for name, path in MODULES.items():
         if name == "barenet.core.registry":
             continue
-        for node in ast.walk(ast.parse(path.read_text())):
-            found = _listed_kinds(node, names)
+        tree = ast.parse(path.read_text())
+        exports = {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Assign)
+                   and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets)}
+        for node in ast.walk(tree):
+            if id(node) in exports:  # a module's list of its public names is not a table of kinds
+                continue
+            found = _listed_kinds(node, classes, aliases)
             if len(set(found)) >= 2:
                 listed.append(f"{name}:{node.lineno} lists {sorted(set(found))}")
     assert listed == []
@@ -149,3 +158,17 @@ def test_tests_are_split_like_the_package_and_core_tests_need_nothing_above_the_
         for upper in ("barenet.training", "barenet.files", "barenet.app", "from barenet import runs",
                       "from barenet import plots", "from barenet import bench"):
             assert upper not in text, f"{path.name} uses {upper}"
+
+
+def test_no_module_branches_on_a_loss_task_string():
+    """What a loss's outputs mean is the loss's own behaviour (predict, probabilities, correct,
+    labels), not a string that callers compare."""
+    compared = []
+    for name, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Compare):
+                sides = [node.left, *node.comparators]
+                if any(isinstance(side, ast.Attribute) and side.attr == "task"
+                       and not (isinstance(side.value, ast.Name) and side.value.id == "data") for side in sides):
+                    compared.append(f"{name}:{node.lineno}")
+    assert compared == []

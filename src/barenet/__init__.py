@@ -45,7 +45,7 @@ __all__ = [
     "Network", "Sequential", "Ensemble", "History", "NonFiniteError", "Callback", "load", "save",
     "check_gradients", "GradientReport",
     "Standardizer", "one_hot", "train_test_split", "minibatches",
-    "set_backend", "get_backend",
+    "set_backend", "get_backend", "callbacks", "metrics",
 ]
 
 # The application modules, by their short names: ``from barenet import plots`` as before.

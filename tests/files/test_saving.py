@@ -12,7 +12,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import barenet as bn
-from barenet.files import saving
 
 
 def _trained(seed=0, with_extras=True):

@@ -305,8 +305,11 @@ def cmd_serve(args, rest):
 
 
 def _version():
-    from .. import __version__
-    return __version__
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("barenet")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return "unknown"
 
 
 def main(argv=None) -> int:

@@ -243,7 +243,7 @@ def build_model(config: RunConfig, data: Dataset, member: int = 0) -> Sequential
     elif data.image_shape is None:  # tabular or 2-D points: standardise with training statistics
         layers.append(Standardizer().fit(data.X_train))
     width = features
-    init = "he" if config.activation in ("relu", "leaky_relu", "gelu") else "xavier"
+    init = ACTIVATIONS[config.activation].init  # He for the ReLU family, Xavier for sigmoid and tanh
     for hidden in config.hidden:
         layers += [Dense(width, hidden, init=init), ACTIVATIONS[config.activation]()]
         if config.dropout:

@@ -45,6 +45,8 @@ class ReLU(Layer):
         backward   dx = dy ⊙ [x > 0]        (the derivative at 0 is taken as 0, as in PyTorch)
     """
 
+    init = "he"  # the Dense initialisation that suits it
+
     def forward(self, x, training=True):
         if kernels.relu_forward is not None:
             y, self.mask = kernels.relu_forward(x)
@@ -66,6 +68,8 @@ class LeakyReLU(Layer):
         forward    y  = x          if x > 0,   α x    otherwise
         backward   dx = dy         if x > 0,   α dy   otherwise
     """
+
+    init = "he"  # the Dense initialisation that suits it
 
     constraints = {"alpha": check.Real()}
 
@@ -93,6 +97,8 @@ class Sigmoid(Layer):
         backward   dx = dy ⊙ y (1 - y)
     """
 
+    init = "xavier"  # the Dense initialisation that suits it
+
     def forward(self, x, training=True):
         self.y = sigmoid(x)
         return self.y
@@ -109,6 +115,8 @@ class Tanh(Layer):
         forward    y  = tanh(x)
         backward   dx = dy ⊙ (1 - y²)
     """
+
+    init = "xavier"  # the Dense initialisation that suits it
 
     def forward(self, x, training=True):
         self.y = xp.tanh(x)
@@ -150,6 +158,8 @@ class GELU(Layer):
         forward    y  = ½ x (1 + t),    t = tanh(u),   u = c (x + 0.044715 x³),   c = √(2/π)
         backward   dx = dy ⊙ [½ (1 + t) + ½ x (1 - t²) c (1 + 3·0.044715 x²)]
     """
+
+    init = "he"  # the Dense initialisation that suits it
 
     def forward(self, x, training=True):
         # Beyond |x| = 10, t is ±1 to double precision; clipping keeps x³ from overflowing.

@@ -43,20 +43,21 @@ class _ArrayModule:
 
 
 class _Kernels:
-    """The active backend's fused functions, by name; None where it has none."""
-
-    names = ("sgd", "rmsprop", "adam", "cross_entropy", "relu_forward", "relu_backward")
-
-    def __init__(self):
-        self.use(None)
+    """The active backend's fused functions, by name (those its module lists in ``__all__``);
+    None for a name it does not provide, so callers fall back to the NumPy reference."""
 
     def use(self, module):
-        for name in self.names:
-            setattr(self, name, getattr(module, name, None))
+        self.__dict__.clear()
+        for name in getattr(module, "__all__", ()):
+            setattr(self, name, getattr(module, name))
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return None
 
     def __repr__(self):
-        active = [name for name in self.names if getattr(self, name) is not None]
-        return f"<barenet kernels: {', '.join(active) or 'none (NumPy reference)'}>"
+        return f"<barenet kernels: {', '.join(sorted(self.__dict__)) or 'none (NumPy reference)'}>"
 
 
 xp = _ArrayModule(numpy)

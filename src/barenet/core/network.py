@@ -130,6 +130,17 @@ class Network(Layer):
     def count_params(self) -> int:
         return len(self.parameters)
 
+    def __deepcopy__(self, memo):
+        """A copy whose layers hold views of its own flat vectors (a plain deep copy would leave
+        the copied layers' arrays cut off from the copied vectors)."""
+        clone = object.__new__(type(self))
+        memo[id(self)] = clone
+        for key, value in self.__dict__.items():
+            if key != "parameters":
+                setattr(clone, key, copy.deepcopy(value, memo))
+        clone.parameters = Parameters(clone.layers, clone.dtype)
+        return clone
+
     def astype(self, dtype):
         """A copy of the network with parameters (and buffers) of another dtype."""
         clone = copy.deepcopy(self)

@@ -19,6 +19,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+__all__ = ["sgd", "rmsprop", "adam", "cross_entropy", "relu_forward", "relu_backward"]
+
 _JIT = dict(cache=True, nogil=True, error_model="numpy", boundscheck=False)
 
 def _constants(like, *values):

@@ -13,6 +13,8 @@ which skips that copy.
 """
 from __future__ import annotations
 
+import copy
+
 from .backend import xp
 
 __all__ = ["Parameters", "Slots"]
@@ -29,6 +31,14 @@ class Slots(dict):
         view = dict.__getitem__(self, name)
         if value is not view:
             view[...] = value
+
+    def __deepcopy__(self, memo):
+        """A copy is a plain dict of copies: views mean nothing outside their network, and the
+        network that is being copied gathers them again (``Network.__deepcopy__``)."""
+        return {name: copy.deepcopy(value, memo) for name, value in self.items()}
+
+    def __reduce__(self):
+        return dict, (dict(self),)
 
 
 class Parameters:

@@ -14,8 +14,9 @@ lists the kinds by hand and a new layer is known everywhere once it is registere
 the class name (what model files store) and any short aliases (what the command line takes) to
 the class.
 
-Two hooks let the layers above plug in without the core importing them: ``file_format`` is set
-by ``barenet.files`` (it gives ``model.save`` its writer), ``trainer`` by ``barenet.training``.
+One hook lets a layer above plug in without being imported from below: ``hooks.file_format``
+is set by ``barenet.files.saving`` when it is imported, and gives ``model.save`` (in
+``barenet.training``) its writer.
 """
 from __future__ import annotations
 
@@ -87,10 +88,9 @@ schedules = Registry("schedule")
 
 
 class _Hooks:
-    """Implementations from the layers above the core, filled in when those are imported."""
+    """Implementations from the layers above, filled in when those are imported."""
 
     file_format = None  # barenet.files.saving: .save(model, path, **options)
-    trainer = None      # barenet.training.loop: fit(model, ...), train_step(model, ...)
 
 
 hooks = _Hooks()
