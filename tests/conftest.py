@@ -34,9 +34,11 @@ def https(tmp_path_factory, monkeypatch):
     server.close()
 
 
-@pytest.fixture(params=["numpy", "numba"])
+@pytest.fixture(params=["numpy", "numba", "strict"])
 def cpu_backend(request):
-    """Run a test on each CPU backend: NumPy (the reference) and numba (the fused kernels)."""
+    """Run a test on each backend a CPU has: NumPy (the reference), numba (the fused kernels) and
+    the strict stand-in for CuPy (device arrays that refuse NumPy arrays). Tests move inputs with
+    ``bn.to_device`` and read results with ``bn.to_numpy``, as they would on a GPU."""
     import barenet as bn
 
     if request.param == "numba":

@@ -19,7 +19,7 @@ import importlib
 
 from .core import schedules
 from .core.activations import GELU, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
-from .core.backend import get_backend, set_backend
+from .core.backend import get_backend, set_backend, to_device, to_numpy
 from .core.gradcheck import GradientReport, check_gradients
 from .core.layers import Dense, Dropout, Identity, Layer
 from .core.losses import MAE, MSE, BinaryCrossEntropy, CrossEntropy, Loss
@@ -45,7 +45,7 @@ __all__ = [
     "Network", "Sequential", "Ensemble", "History", "NonFiniteError", "Callback", "load", "save",
     "check_gradients", "GradientReport",
     "Standardizer", "one_hot", "train_test_split", "minibatches",
-    "set_backend", "get_backend", "callbacks", "metrics",
+    "set_backend", "get_backend", "to_numpy", "to_device", "callbacks", "metrics",
 ]
 
 # The application modules, by their short names: ``from barenet import plots`` as before.

@@ -76,8 +76,8 @@ def test_bench_skips_a_peer_that_is_not_installed_and_says_so(tmp_path, hidden, 
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--systems", "pytorch"], "--systems must include barenet or barenet-numba"),
-    (["--systems", "barenet,tensorflow"], "--systems must include barenet or barenet-numba"),
+    (["--systems", "pytorch"], "--systems must include barenet, barenet-numba or barenet-cupy"),
+    (["--systems", "barenet,tensorflow"], "--systems must include barenet, barenet-numba or barenet-cupy"),
     (["--epochs", "1"], "--epochs must be at least 2"),
     (["--batch-sizes", "32,x"], "--batch-sizes must be positive ints"),
     (["--threads", "0"], "--threads must be at least 1"),
@@ -87,10 +87,21 @@ def test_bench_refuses_bad_options(tmp_path, args, message):
     assert result.returncode == 2 and message in result.stderr
 
 
+def test_bench_on_a_gpu_says_clearly_when_there_is_none(tmp_path):
+    try:
+        import cupy  # noqa: F401
+        pytest.skip("CuPy is installed here")
+    except ImportError:
+        pass
+    result = _bench(tmp_path, "--device", "gpu")
+    assert result.returncode == 2 and "--device gpu:" in result.stderr and "barenet[gpu]" in result.stderr
+
+
 def test_bench_defaults_to_five_timed_epochs_and_every_peer():
     args = bench.build_parser().parse_args([])
     assert args.epochs == 5 and bench.run.__defaults__[1] == 5
-    assert args.systems.split(",") == ["barenet", "barenet-numba", "pytorch", "jax", "keras", "scikit-learn"]
+    assert [s.name for s in bench.CPU_SYSTEMS] == ["barenet", "barenet-numba", "pytorch", "jax", "keras", "scikit-learn"]
+    assert [s.name for s in bench.GPU_SYSTEMS] == ["barenet-cupy", "pytorch-cuda", "pytorch-cuda-graph"]
 
 
 @pytest.mark.parametrize("times, expected", [

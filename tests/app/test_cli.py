@@ -318,3 +318,18 @@ def test_train_refuses_the_numba_backend_without_numba_before_making_a_folder(tm
                              "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert 'pip install "barenet[fast]"' in result.stderr and not (tmp_path / "run").exists()
+
+
+def test_train_and_evaluate_on_a_gpu_refuse_clearly_without_one(tmp_path, clusters_run):
+    try:
+        import cupy  # noqa: F401
+        pytest.skip("CuPy is installed here")
+    except ImportError:
+        pass
+    trained = run("train", "--dataset", "clusters", "--device", "gpu", "--out", tmp_path / "run")
+    assert trained.returncode == 2 and 'pip install "barenet[gpu]"' in trained.stderr
+    assert not (tmp_path / "run").exists()
+    evaluated = run("evaluate", clusters_run[0] / "model.npz", "--device", "gpu")
+    assert evaluated.returncode == 2 and "barenet[gpu]" in evaluated.stderr
+    mixed = run("train", "--dataset", "clusters", "--device", "gpu", "--backend", "numba", "--out", tmp_path / "r2")
+    assert mixed.returncode == 2 and "cannot go with --backend numba" in mixed.stderr

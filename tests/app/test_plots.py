@@ -70,7 +70,7 @@ def test_activation_plot_shows_each_function_and_its_derivative():
     titles = [ax.get_title() for ax in fig.axes]
     assert titles == ["ReLU", "LeakyReLU(alpha=0.1)", "Sigmoid", "Tanh", "GELU"]
     sigmoid = fig.axes[2].get_lines()
-    x, s, ds = sigmoid[0].get_xdata(), sigmoid[0].get_ydata(), sigmoid[1].get_ydata()
+    s, ds = sigmoid[0].get_ydata(), sigmoid[1].get_ydata()
     np.testing.assert_allclose(ds, s * (1 - s), atol=1e-12)  # the derivative drawn is σ(1-σ)
 
 

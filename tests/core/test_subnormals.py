@@ -50,14 +50,15 @@ def _train_with_dead_entries(make_optimizer, dtype, steps=300, seed=0):
     first[:1000] = tiny * 10.0 ** rng.uniform(0, 16, 1000)               # decays through m, b, a
     first[1000:] = np.sqrt(tiny * 10.0 ** rng.uniform(-2, 2, n - 1000))  # its square through v, s
     first *= rng.choice([-1, 1], n)
-    model = FlatParameters(theta, first.copy())
+    model = FlatParameters(bn.to_device(theta), bn.to_device(first))
     optimizer = make_optimizer()
+    live_gradients = bn.to_device(rng.normal(scale=1e-2, size=(steps, live)).astype(dtype))
     for step in range(steps):
         if step:
             model.grad[...] = 0
-            model.grad[-live:] = rng.normal(scale=1e-2, size=live)
+            model.grad[-live:] = live_gradients[step]
         optimizer.step(model)
-    return theta, {k: v for k, v in optimizer.state.items() if k != "scratch"}
+    return bn.to_numpy(model.theta), {k: bn.to_numpy(v) for k, v in optimizer.state.items() if k != "scratch"}
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -113,7 +114,7 @@ def test_cross_entropy_gradient_of_a_confident_network_holds_no_subnormals(dtype
     z[1, 1] = spread - 2.0  # an ordinary small probability stays
     assert _subnormal_count(np.exp(-z[:1, 0])) == 1  # the probability itself is subnormal
     loss = bn.CrossEntropy()
-    value = loss.forward(z, np.zeros(4, dtype=np.int64))
-    grad = loss.backward()
+    value = loss.forward(bn.to_device(z), bn.to_device(np.zeros(4, dtype=np.int64)))
+    grad = bn.to_numpy(loss.backward())
     assert _subnormal_count(grad) == 0
     assert grad[0, 1] == 0 and grad[1, 1] > 0 and 0 <= value < 0.05

@@ -1,6 +1,6 @@
 """barenet against PyTorch (CPU): every layer's and loss's forward values and gradients, and
 every optimizer's parameter trajectory, agree to 1e-10 in float64 and 1e-5 in float32, on the
-NumPy backend and on the numba backend (``cpu_backend``)."""
+NumPy backend, the numba backend and the strict stand-in for CuPy (``cpu_backend``)."""
 import numpy as np
 import pytest
 
@@ -16,6 +16,7 @@ RTOL = {"float64": 1e-10, "float32": 1e-5}
 def assert_close(actual, expected, dtype):
     """Equal to the dtype's tolerance, relative to each value and, for entries near zero, to the
     array's largest value (float32 rounding of O(1) terms leaves ~1e-7 absolute noise)."""
+    actual = bn.to_numpy(actual)
     expected = np.asarray(expected)
     scale = max(1.0, float(np.abs(expected).max(initial=0)))
     np.testing.assert_allclose(actual, expected, rtol=RTOL[dtype], atol=RTOL[dtype] * scale * 1e-2
@@ -34,8 +35,8 @@ ACTIVATIONS = {
 
 def _compare_function(ours, theirs, x, grad_out, dtype, params=()):
     """Forward values and input/parameter gradients of a barenet layer and a torch function."""
-    y = ours.forward(x)
-    grad_in = ours.backward(grad_out)
+    y = ours.forward(bn.to_device(x))
+    grad_in = ours.backward(bn.to_device(grad_out))
     xt = torch.tensor(x, requires_grad=True)
     yt = theirs(xt)
     yt.backward(torch.tensor(grad_out))
@@ -60,10 +61,10 @@ def test_dense_matches_torch_linear(dtype, bias, rng):
     layer = bn.Sequential(bn.Dense(6, 4, bias=bias), dtype=dtype, seed=0).layers[0]
     linear = torch.nn.Linear(6, 4, bias=bias, dtype=DTYPES[dtype])
     with torch.no_grad():
-        linear.weight.copy_(torch.tensor(layer.params["W"].T))
+        linear.weight.copy_(torch.tensor(bn.to_numpy(layer.params["W"]).T))
         if bias:
-            layer.params["b"][...] = rng.normal(size=4)
-            linear.bias.copy_(torch.tensor(layer.params["b"]))
+            layer.params["b"] = rng.normal(size=4)
+            linear.bias.copy_(torch.tensor(bn.to_numpy(layer.params["b"])))
     params = [(lambda: layer.grads["W"], lambda: linear.weight.grad.numpy().T)]
     if bias:
         params.append((lambda: layer.grads["b"], lambda: linear.bias.grad.numpy()))
@@ -96,7 +97,7 @@ def test_loss_matches_torch(name, dtype, rng, cpu_backend):
                "values": rng.normal(size=(12, 5)).astype(dtype),
                "unit": rng.uniform(size=(12, 5)).astype(dtype)}[kind]
     loss = make()
-    value = loss.forward(z, targets)
+    value = loss.forward(bn.to_device(z), bn.to_device(targets))
     grad = loss.backward()
     zt = torch.tensor(z, requires_grad=True)
     value_t = theirs(zt, torch.tensor(targets))
@@ -113,9 +114,9 @@ def _twin_models(seed=0):
     with torch.no_grad():
         for i, module in enumerate(theirs):
             if isinstance(module, torch.nn.Linear):
-                module.weight.copy_(torch.tensor(ours.layers[i].params["W"].T))
-                module.bias.copy_(torch.tensor(ours.layers[i].params["b"] + 0.01 * (i + 1)))
-                ours.layers[i].params["b"][...] = module.bias.detach().numpy()
+                module.weight.copy_(torch.tensor(bn.to_numpy(ours.layers[i].params["W"]).T))
+                module.bias.copy_(torch.tensor(bn.to_numpy(ours.layers[i].params["b"]) + 0.01 * (i + 1)))
+                ours.layers[i].params["b"] = module.bias.detach().numpy()
     return ours, theirs
 
 
@@ -146,7 +147,7 @@ def _run_twins(make_ours, make_theirs, rng, steps=20, clip=None, schedules=None)
     for step in range(steps):
         X, y = rng.normal(size=(16, 6)), rng.integers(0, 3, 16)
         opt.progress = float(step)  # one step per "epoch" so per-epoch schedulers line up
-        loss.forward(ours.forward(X), y)
+        loss.forward(ours.forward(X), bn.to_device(y))
         ours.backward(loss.backward())
         opt.step(ours)
         opt_t.zero_grad()
@@ -158,8 +159,10 @@ def _run_twins(make_ours, make_theirs, rng, steps=20, clip=None, schedules=None)
             scheduler.step()
     for i, module in enumerate(theirs):
         if isinstance(module, torch.nn.Linear):
-            np.testing.assert_allclose(ours.layers[i].params["W"], module.weight.detach().numpy().T, rtol=1e-8, atol=1e-12)
-            np.testing.assert_allclose(ours.layers[i].params["b"], module.bias.detach().numpy(), rtol=1e-8, atol=1e-12)
+            np.testing.assert_allclose(bn.to_numpy(ours.layers[i].params["W"]), module.weight.detach().numpy().T,
+                                       rtol=1e-8, atol=1e-12)
+            np.testing.assert_allclose(bn.to_numpy(ours.layers[i].params["b"]), module.bias.detach().numpy(),
+                                       rtol=1e-8, atol=1e-12)
 
 
 @pytest.mark.parametrize("name", OPTIMIZERS)
@@ -204,4 +207,5 @@ def test_fit_matches_a_torch_training_loop(rng, cpu_backend):
             opt.zero_grad()
             F.cross_entropy(theirs(torch.tensor(X[start:start + 16])), torch.tensor(y[start:start + 16])).backward()
             opt.step()
-    np.testing.assert_allclose(ours.forward(X), theirs(torch.tensor(X)).detach().numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(bn.to_numpy(ours.forward(X)), theirs(torch.tensor(X)).detach().numpy(), rtol=1e-9,
+                               atol=1e-12)

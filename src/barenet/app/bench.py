@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.activations import ReLU
-from ..core.backend import set_backend
+from ..core.backend import set_backend, using_backend
 from ..core.layers import Dense
 from ..core.losses import CrossEntropy
 from ..core.optimizers import Adam
@@ -158,6 +158,106 @@ class Torch:
         return predict
 
 
+class BarenetCupy(Barenet):
+    """barenet on an NVIDIA GPU (the ``"cupy"`` backend)."""
+
+    name = "barenet-cupy"
+    backend = "cupy"
+
+    def __init__(self, batch_size, seed=0):
+        self.set_backend = set_backend
+        set_backend("cupy")  # the model's arrays are made on the GPU
+        super().__init__(batch_size, seed)
+
+    def epoch(self, X, y):
+        seconds = super().epoch(X, y)
+        _cuda_synchronize()
+        return seconds
+
+
+class TorchCuda(Torch):
+    """PyTorch eager on the GPU, the data set on the device."""
+
+    name = "pytorch-cuda"
+
+    def __init__(self, batch_size, seed=0):
+        super().__init__(batch_size, seed)
+        self.model.cuda()
+        self.optimizer = self.torch.optim.Adam(self.model.parameters(), lr=1e-3)
+        self.data = None
+
+    def _on_device(self, X, y):
+        if self.data is None or self.data[0] is not X:
+            self.data = (X, self.torch.from_numpy(X).cuda(), self.torch.from_numpy(y).cuda())
+        return self.data[1:]
+
+    def epoch(self, X, y):
+        torch = self.torch
+        Xt, yt = self._on_device(X, y)
+        torch.cuda.synchronize()
+        started = time.perf_counter()
+        order = torch.randperm(len(X), generator=self.generator).cuda()
+        self.model.train()
+        for start in range(0, len(X), self.batch_size):
+            self._step(Xt[order[start:start + self.batch_size]], yt[order[start:start + self.batch_size]])
+        torch.cuda.synchronize()
+        return time.perf_counter() - started
+
+    def _step(self, xb, yb):
+        self.optimizer.zero_grad()
+        self.loss(self.model(xb), yb).backward()
+        self.optimizer.step()
+
+    def accuracy(self, X, y):
+        with self.torch.no_grad():
+            self.model.eval()
+            return float((self.model(self.torch.from_numpy(X).cuda()).argmax(1).cpu().numpy() == y).mean())
+
+    def predictor(self, x):
+        torch, xt = self.torch, self.torch.from_numpy(x).cuda()
+        self.model.eval()
+
+        def predict():
+            with torch.no_grad():
+                out = torch.softmax(self.model(xt), dim=1)
+            torch.cuda.synchronize()
+            return out
+        return predict
+
+
+class TorchCudaGraph(TorchCuda):
+    """A reference line, not a peer users run: PyTorch's whole training step (forward, backward,
+    Adam) captured once as a CUDA graph and replayed for every full batch, as in PyTorch's
+    documentation ("whole network capture"); the last, smaller batch runs eagerly."""
+
+    name = "pytorch-cuda-graph"
+
+    def __init__(self, batch_size, seed=0):
+        super().__init__(batch_size, seed)
+        torch = self.torch
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3, capturable=True)
+        self.static_x = torch.zeros(batch_size, SIZES[0], device="cuda")
+        self.static_y = torch.zeros(batch_size, dtype=torch.int64, device="cuda")
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):  # warm-up on a side stream, as capture requires
+            for _ in range(3):
+                super()._step(self.static_x, self.static_y)
+        torch.cuda.current_stream().wait_stream(side)
+        self.graph = torch.cuda.CUDAGraph()
+        self.optimizer.zero_grad(set_to_none=True)
+        with torch.cuda.graph(self.graph):
+            self.loss(self.model(self.static_x), self.static_y).backward()
+            self.optimizer.step()
+
+    def _step(self, xb, yb):
+        if len(xb) != self.batch_size:
+            return super()._step(xb, yb)
+        self.static_x.copy_(xb)
+        self.static_y.copy_(yb)
+        self.graph.replay()
+
+
 class Jax:
     """JAX at its fastest: the whole step (forward, loss, gradients, optax's Adam) compiled by
     ``jax.jit`` into one XLA program, the data set kept in JAX arrays and gathered inside it."""
@@ -266,10 +366,29 @@ class Sklearn:
         return float((self.model.predict(X) == y).mean())
 
 
-SYSTEMS = {system.name: system for system in (Barenet, BarenetNumba, Torch, Jax, Keras, Sklearn)}
+CPU_SYSTEMS = (Barenet, BarenetNumba, Torch, Jax, Keras, Sklearn)
+GPU_SYSTEMS = (BarenetCupy, TorchCuda, TorchCudaGraph)
+SYSTEMS = {system.name: system for system in CPU_SYSTEMS + GPU_SYSTEMS}
 # What each system needs beyond NumPy, as the module that must import.
 REQUIRES = {"barenet-numba": "numba", "pytorch": "torch", "jax": "jax", "keras": "keras",
-            "scikit-learn": "sklearn"}
+            "scikit-learn": "sklearn", "pytorch-cuda": "torch", "pytorch-cuda-graph": "torch"}
+
+
+def _cuda_synchronize():
+    import cupy
+    cupy.cuda.Device().synchronize()
+
+
+def _gpu_missing(name):
+    """Why a GPU system cannot run here, or None."""
+    if name == "barenet-cupy":
+        try:
+            with using_backend("cupy"):
+                return None
+        except (ImportError, RuntimeError) as error:
+            return str(error)
+    import torch
+    return None if torch.cuda.is_available() else "PyTorch sees no CUDA device"
 
 
 def available_systems(names):
@@ -287,15 +406,23 @@ def available_systems(names):
             except Exception as error:  # a peer that is installed but broken is skipped too
                 missing[name] = f"{module} failed to import ({type(error).__name__}: {error})"
                 continue
+        if SYSTEMS[name] in GPU_SYSTEMS and _gpu_missing(name):
+            missing[name] = _gpu_missing(name)
+            continue
         found.append(name)
     return found, missing
 
 
-def matmul_limit(n, batch_size, repeats=1):
-    """Seconds this machine's NumPy needs for one epoch's matrix products alone (float32); the
-    best of ``repeats`` timings."""
+def matmul_limit(n, batch_size, repeats=1, device="cpu"):
+    """Seconds this machine needs for one epoch's matrix products alone (float32): NumPy's on the
+    CPU, CuPy's on the GPU (``device="gpu"``); the best of ``repeats`` timings."""
+    if device == "gpu":
+        import cupy as np_  # the same products, on the GPU
+        synchronize = _cuda_synchronize
+    else:
+        np_, synchronize = np, (lambda: None)
     rng = np.random.default_rng(0)
-    weights = [rng.standard_normal((a, b), dtype=np.float32) for a, b in zip(SIZES[:-1], SIZES[1:])]
+    weights = [np_.asarray(rng.standard_normal((a, b), dtype=np.float32)) for a, b in zip(SIZES[:-1], SIZES[1:])]
     counts = {batch_size: n // batch_size}
     if n % batch_size:
         counts[n % batch_size] = 1
@@ -303,17 +430,19 @@ def matmul_limit(n, batch_size, repeats=1):
     for _ in range(repeats):
         total = 0.0
         for b, count in counts.items():
-            acts = [rng.standard_normal((b, s), dtype=np.float32) for s in SIZES]
-            outs = [np.empty((b, s), np.float32) for s in SIZES]
-            grads_w = [np.empty_like(w) for w in weights]
+            acts = [np_.asarray(rng.standard_normal((b, s), dtype=np.float32)) for s in SIZES]
+            outs = [np_.empty((b, s), np.float32) for s in SIZES]
+            grads_w = [np_.empty_like(w) for w in weights]
+            synchronize()
             started = time.perf_counter()
             for _ in range(count):
                 for i, w in enumerate(weights):
-                    np.matmul(acts[i], w, out=outs[i + 1])                # forward X·W
+                    np_.matmul(acts[i], w, out=outs[i + 1])                # forward X·W
                 for i, w in enumerate(weights):
-                    np.matmul(acts[i].T, acts[i + 1], out=grads_w[i])     # Xᵀ·G
+                    np_.matmul(acts[i].T, acts[i + 1], out=grads_w[i])     # Xᵀ·G
                 for i in range(1, len(weights)):
-                    np.matmul(acts[i + 1], weights[i].T, out=outs[i])     # G·Wᵀ (not the first layer)
+                    np_.matmul(acts[i + 1], weights[i].T, out=outs[i])     # G·Wᵀ (not the first layer)
+            synchronize()
             total += time.perf_counter() - started
         best = min(best, total)
     return best
@@ -451,10 +580,11 @@ def growth(times) -> float:
     return float(slope * (n - 1) / first) if first > 0 else 0.0
 
 
-def run(batch_sizes=(32, 128, 512), epochs=5, systems=tuple(SYSTEMS), threads=None, limit_train=None,
-        memory=True, log=print):
+def run(batch_sizes=(32, 128, 512), epochs=5, systems=tuple(s.name for s in CPU_SYSTEMS), threads=None,
+        limit_train=None, memory=True, log=print, device="cpu"):
     """Train every available system ``epochs`` timed epochs (after one warm-up) per batch size,
-    interleaved, and return the report (a dict, as written to results.json)."""
+    interleaved, and return the report (a dict, as written to results.json). ``device="gpu"``
+    times the matmul limit with CuPy."""
     if threads is None:
         threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     set_threads(threads)
@@ -466,8 +596,9 @@ def run(batch_sizes=(32, 128, 512), epochs=5, systems=tuple(SYSTEMS), threads=No
     log(f"data: {data_name}, {len(X)} training images; threads: {threads}; NumPy's BLAS: {blas['library']} "
         f"{blas['version']} ({blas.get('kernel') or '?'} kernels, {blas['threads']} threads); "
         f"epochs timed: {epochs} after 1 warm-up")
-    reference = next((n for n in ("barenet-numba", "barenet") if n in names), None)
+    reference = next((n for n in ("barenet-cupy", "barenet-numba", "barenet") if n in names), None)
     report = {"data": data_name, "train_size": len(X), "threads": threads, "epochs": epochs, "blas": blas,
+              "device": device,
               "reference": reference,
               "machine": {"processor": _processor(), "cores": os.cpu_count(), "python": platform.python_version(),
                           "numpy": np.__version__, **_versions(names)},
@@ -484,7 +615,7 @@ def run(batch_sizes=(32, 128, 512), epochs=5, systems=tuple(SYSTEMS), threads=No
                 if round_:
                     times[system.name].append(seconds)
             time.sleep(SETTLE_SECONDS)
-            limits.append(matmul_limit(len(X), batch_size))
+            limits.append(matmul_limit(len(X), batch_size, device=device))
             log(f"  batch {batch_size}, epoch {round_}: " + ", ".join(
                 f"{s.name} {times[s.name][-1]:.2f}s" for s in instances) + f", matmul limit {limits[-1]:.2f}s"
                 if round_ else f"  batch {batch_size}: warm-up epoch done")
@@ -605,8 +736,11 @@ def build_parser():
     parser.add_argument("--batch-sizes", default="32,128,512", help="comma-separated (default: 32,128,512)")
     parser.add_argument("--epochs", type=int, default=5,
                         help="timed epochs per system and batch size, after one warm-up (default 5, at least 2)")
-    parser.add_argument("--systems", default=",".join(SYSTEMS), help=f"comma-separated, among {', '.join(SYSTEMS)} "
-                        f"(default: all)")
+    parser.add_argument("--systems", default=None, help=f"comma-separated, among {', '.join(SYSTEMS)} (default: "
+                        f"every CPU system, or with --device gpu every GPU one)")
+    parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu",
+                        help="gpu: barenet on CuPy against PyTorch CUDA (eager, and a whole-step CUDA graph as a "
+                             "reference line)")
     parser.add_argument("--threads", type=int, default=None, help="threads for every system (default: all cores)")
     parser.add_argument("--train-size", type=int, default=None, help="use only this many training images")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
@@ -617,10 +751,15 @@ def build_parser():
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    default = CPU_SYSTEMS if args.device == "cpu" else GPU_SYSTEMS
+    systems = [s.strip() for s in (args.systems or ",".join(s.name for s in default)).split(",") if s.strip()]
     unknown = set(systems) - set(SYSTEMS)
-    if unknown or not {"barenet", "barenet-numba"} & set(systems):
-        parser.error(f"--systems must include barenet or barenet-numba and be among {', '.join(SYSTEMS)}")
+    if unknown or not {"barenet", "barenet-numba", "barenet-cupy"} & set(systems):
+        parser.error(f"--systems must include barenet, barenet-numba or barenet-cupy and be among {', '.join(SYSTEMS)}")
+    if args.device == "gpu":
+        why = _gpu_missing("barenet-cupy")
+        if why:
+            parser.error(f"--device gpu: {why}")
     if args.epochs < 2:
         parser.error("--epochs must be at least 2: the benchmark reports how epoch times change")
     if args.threads is not None and args.threads < 1:
@@ -631,7 +770,8 @@ def main(argv=None):
             raise ValueError
     except ValueError:
         parser.error(f"--batch-sizes must be positive ints separated by commas, got {args.batch_sizes!r}")
-    report = run(batch_sizes, args.epochs, systems, args.threads, args.train_size, not args.no_memory)
+    report = run(batch_sizes, args.epochs, systems, args.threads, args.train_size,
+                 not args.no_memory and args.device == "cpu", device=args.device)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     with atomic_write(out / "results.json", "w") as handle:

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..core.backend import using_backend
+from ..core.backend import set_backend, using_backend
 from .recipes import RECIPES
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -80,15 +80,28 @@ def _train_config(args):
             raise UsageError(f"unknown recipe {args.recipe!r}; available: {', '.join(RECIPES)}")
         settings.update(RECIPES[args.recipe], recipe=args.recipe)
     explicit = {name: getattr(args, name) for name in TRAIN_SETTINGS if getattr(args, name) is not None}
+    if args.device == "gpu":
+        if explicit.get("backend", "cupy") != "cupy":
+            raise UsageError(f"--device gpu trains on CuPy; it cannot go with --backend {explicit['backend']}")
+        explicit["backend"] = "cupy"
     dataset = explicit.get("dataset") or settings.get("dataset") or runs.default_dataset()
     merged = {"dataset": dataset, **runs.DATASET_DEFAULTS.get(dataset, {}), **settings, **explicit}
     try:
         config = runs.RunConfig.from_dict(merged)
         with using_backend(config.backend):  # a backend that cannot start is refused before any folder exists
             pass
-    except (ValueError, ImportError) as error:
+    except (ValueError, ImportError, RuntimeError) as error:
         raise UsageError(str(error)) from None
     return config
+
+
+def _use_device(device):
+    """Put the models that follow on the GPU (CuPy) when asked; a clear refusal where none is."""
+    if device == "gpu":
+        try:
+            set_backend("cupy")
+        except (ImportError, RuntimeError) as error:
+            raise UsageError(str(error)) from None
 
 
 def _run_folder(args):
@@ -132,6 +145,7 @@ def cmd_evaluate(args):
     from . import runs
     from ..training import metrics
 
+    _use_device(args.device)
     model = _load_model(args.model)
     dataset = args.dataset or model.metadata.get("dataset")
     if not dataset:
@@ -256,7 +270,9 @@ def build_parser():
     train.add_argument("--ensemble", type=_positive_int, help="train this many models and average them")
     train.add_argument("--seed", type=int)
     train.add_argument("--backend", choices=BACKENDS,
-                       help="numpy (default) or numba: the hot loops compiled, same results (pip install 'barenet[fast]')")
+                       help="numpy (default); numba: the hot loops compiled, same results (pip install 'barenet[fast]'); "
+                            "cupy: an NVIDIA GPU (pip install 'barenet[gpu]')")
+    train.add_argument("--device", choices=("cpu", "gpu"), default="cpu", help="gpu: the same as --backend cupy")
     train.add_argument("--out", help="run folder (default runs/<timestamp or --name>)")
     train.add_argument("--name", help="name of the run folder under runs/")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
@@ -267,6 +283,7 @@ def build_parser():
     evaluate = commands.add_parser("evaluate", help="a saved model's test figures and classification report")
     evaluate.add_argument("model")
     evaluate.add_argument("--dataset", choices=DATASETS, help="default: the data set the model was trained on")
+    evaluate.add_argument("--device", choices=("cpu", "gpu"), default="cpu", help="gpu: run the model on CuPy")
     evaluate.set_defaults(run=cmd_evaluate)
 
     predict = commands.add_parser("predict", help="read digits from image files",

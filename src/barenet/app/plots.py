@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core import registry
+from ..core.backend import to_device, to_numpy
 from ..core.layers import Dense
 
 __all__ = ["learning_curves", "confusion_matrix", "activation_functions", "decision_boundary", "sample_grid",
@@ -91,8 +92,8 @@ def activation_functions(x=None):
     fig = _figure(3.2 * len(layers), 3.0)
     axes = fig.subplots(1, len(layers))
     for ax, (name, layer) in zip(axes, layers):
-        y = layer.forward(x)
-        derivative = layer.backward(np.ones_like(x))  # dL/dx with dL/dy = 1 is f'(x)
+        y = to_numpy(layer.forward(to_device(x)))
+        derivative = to_numpy(layer.backward(to_device(np.ones_like(x))))  # dL/dx with dL/dy = 1 is f'(x)
         ax.plot(x[:, 0], y[:, 0], label="f(x)")
         ax.plot(x[:, 0], derivative[:, 0], "--", label="f′(x)")
         ax.axhline(0, color="0.6", lw=0.6)
@@ -173,7 +174,7 @@ def first_layer_weights(model, image_shape=(28, 28), n: int = 64, columns: int =
     dense = next((layer for layer in model.layers if isinstance(layer, Dense)), None)
     if dense is None or dense.in_features != int(np.prod(image_shape)):
         raise ValueError(f"first_layer_weights needs a first Dense layer with {int(np.prod(image_shape))} inputs")
-    W = np.asarray(dense.params["W"])[:, :n].T
+    W = to_numpy(dense.params["W"])[:, :n].T
     fig = _figure(1.1 * columns, 1.1 * int(np.ceil(len(W) / columns)))
     axes = np.atleast_1d(fig.subplots(int(np.ceil(len(W) / columns)), columns)).ravel()
     for ax in axes:

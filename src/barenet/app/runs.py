@@ -39,7 +39,7 @@ __all__ = ["Dataset", "RunConfig", "DATASETS", "DATASET_DEFAULTS", "load_dataset
 ACTIVATIONS = registry.activations.aliases()  # {"relu": ReLU, ...}: what --activation takes
 OPTIMIZERS = registry.optimizers.aliases()    # {"sgd": SGD, ...}: what --optimizer takes
 SCHEDULES = ("constant", "step", "cosine")
-BACKENDS = ("numpy", "numba")  # the CPU backends a run can train on
+BACKENDS = ("numpy", "numba", "cupy")  # what a run can train on: two CPU backends and the GPU
 
 
 @dataclass

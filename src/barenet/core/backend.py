@@ -13,6 +13,9 @@ Three backends:
   ``pip install "barenet[fast]"``). Same results: the optimizers bit for bit, the rest to
   rounding.
 - ``"cupy"``: CuPy arrays on an NVIDIA GPU.
+- ``"strict"``: for tests, a CPU stand-in for CuPy (``core.strict``) whose arrays refuse to be
+  mixed with NumPy arrays and count every read back to the host, so that the suite checks the
+  GPU path's discipline without a GPU.
 
 Code that has a fused version asks ``kernels.<name>``, which is None when the active backend has
 none, and otherwise runs its NumPy reference.
@@ -64,15 +67,16 @@ xp = _ArrayModule(numpy)
 kernels = _Kernels()
 _active = "numpy"
 
-_BACKENDS = ("numpy", "numba", "cupy")
+_BACKENDS = ("numpy", "numba", "cupy", "strict")
 
 
 def set_backend(name: str) -> None:
     """Choose the array library: ``"numpy"`` (CPU, default), ``"numba"`` (CPU, NumPy arrays
-    with compiled fused loops) or ``"cupy"`` (NVIDIA GPU).
+    with compiled fused loops), ``"cupy"`` (NVIDIA GPU) or ``"strict"`` (CuPy's stand-in, tests).
 
-    Models keep the arrays they were built with, so choose ``"cupy"`` before building a model;
-    ``"numpy"`` and ``"numba"`` share NumPy arrays and can be switched at any time.
+    Models keep the arrays they were built with, so choose ``"cupy"`` before building a model
+    (``bn.load`` puts a file's arrays on the active backend); ``"numpy"`` and ``"numba"`` share
+    NumPy arrays and can be switched at any time.
     """
     global _active
     if name not in _BACKENDS:
@@ -81,10 +85,19 @@ def set_backend(name: str) -> None:
         try:
             import cupy
         except ImportError as error:
-            raise ImportError(
-                "the 'cupy' backend needs CuPy and an NVIDIA GPU: pip install cupy-cuda12x"
-            ) from error
+            raise ImportError('the "cupy" backend needs CuPy and an NVIDIA GPU: pip install "barenet[gpu]" '
+                              "(CuPy for CUDA 12; for CUDA 13: pip install cupy-cuda13x)") from error
+        try:
+            devices = cupy.cuda.runtime.getDeviceCount()
+        except Exception as error:  # CuPy installed, but no driver or no device
+            raise RuntimeError(f'the "cupy" backend found no usable NVIDIA GPU ({type(error).__name__}: '
+                               f"{error}); use the CPU backends instead") from None
+        if devices == 0:
+            raise RuntimeError('the "cupy" backend found no NVIDIA GPU; use the CPU backends instead')
         xp.module, fused = cupy, None
+    elif name == "strict":
+        from . import strict
+        xp.module, fused = strict.module, None
     elif name == "numba":
         try:
             from . import numba_kernels as fused
@@ -99,7 +112,7 @@ def set_backend(name: str) -> None:
 
 
 def get_backend() -> str:
-    """The name of the active backend: ``"numpy"``, ``"numba"`` or ``"cupy"``."""
+    """The name of the active backend: ``"numpy"``, ``"numba"``, ``"cupy"`` or ``"strict"``."""
     return _active
 
 
@@ -127,6 +140,11 @@ def to_numpy(array):
 def to_device(array):
     """``array`` on the active backend's device (a no-op for NumPy)."""
     return array if xp.module is numpy else xp.asarray(array)
+
+
+def on_device() -> bool:
+    """Whether arrays live apart from NumPy's (CuPy, or its strict stand-in)."""
+    return xp.module is not numpy
 
 
 def flush_subnormals(array, scratch=None) -> None:

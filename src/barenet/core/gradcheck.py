@@ -14,7 +14,7 @@ import copy
 import numpy as np
 
 from . import checks as check
-from .backend import to_numpy
+from .backend import to_device, to_numpy
 from .layers import Layer
 from .losses import get_loss
 from .network import Network
@@ -73,7 +73,7 @@ def check_gradients(model, X, y, loss, *, eps=1e-6, max_checks=None, seed=0, ver
     loss = get_loss(loss)
     X = check.features(X, "X", model.input_width, model.dtype)
     loss.check_outputs(model.output_width_)
-    y = loss.check_targets(y, "y", len(X), model.output_width_, model.dtype)
+    y = to_device(loss.check_targets(y, "y", len(X), model.output_width_, model.dtype))
     generators = {id(g): g for g in [model.rng] + [getattr(layer, "rng", None) for layer in model.layers]
                   if isinstance(g, np.random.Generator)}.values()
     states = [(g, g.bit_generator.state) for g in generators]
@@ -97,7 +97,7 @@ def check_gradients(model, X, y, loss, *, eps=1e-6, max_checks=None, seed=0, ver
             indices = picker.choice(flat.size, size=max_checks, replace=False)
         numeric = np.empty(indices.size)
         for k, i in enumerate(indices):
-            original = flat[i]
+            original = float(flat[i])  # a number: on a GPU flat[i] is a view that the next line would change
             flat[i] = original + eps
             plus = evaluate()
             flat[i] = original - eps

@@ -3,6 +3,8 @@
 ``value = loss.forward(outputs, targets)`` returns a Python float: the mean over the batch for
 cross-entropy, the mean over all elements for MSE, MAE and binary cross-entropy (PyTorch's
 default reduction). ``loss.backward()`` then returns d value / d outputs, same shape as outputs.
+``loss.value(...)`` is ``forward`` without the conversion to a float: on a GPU the number stays
+on the device, so a training loop need not wait for it.
 
 ``sample_weight`` (n,) multiplies each sample's loss before the mean over the n samples, as in
 Keras: weights of 1 change nothing, and a weight of 2 counts a sample twice.
@@ -31,6 +33,11 @@ class Loss:
     task = "regression"
 
     def forward(self, outputs, targets, sample_weight=None) -> float:
+        """The loss, as a Python float; ``backward`` then gives its gradient."""
+        return float(self.value(outputs, targets, sample_weight))
+
+    def value(self, outputs, targets, sample_weight=None):
+        """The loss as a 0-d array (a NumPy scalar on the CPU), remembering what backward needs."""
         raise NotImplementedError
 
     def backward(self):
@@ -55,7 +62,8 @@ class Loss:
     def probabilities(self, outputs):
         raise ValueError(f"{self!r} does not give probabilities: train with CrossEntropy or BinaryCrossEntropy")
 
-    def correct(self, outputs, targets) -> int:
+    def correct(self, outputs, targets):
+        """How many rows the outputs answer right, as a 0-d array (sum it, convert once)."""
         raise ValueError(f"{self!r} has no right or wrong answers (no accuracy)")
 
     def labels(self, targets):
@@ -105,10 +113,10 @@ class MSE(Loss):
         L = 1/(N K) Σ (o - t)²          dL/do = 2 (o - t) / (N K)
     """
 
-    def forward(self, outputs, targets, sample_weight=None):
+    def value(self, outputs, targets, sample_weight=None):
         self.diff = outputs - targets.reshape(outputs.shape)
         self.weight = _row_weights(sample_weight, outputs)
-        return float((self.weight * self.diff * self.diff).mean())
+        return (self.weight * self.diff * self.diff).mean().astype(xp.float64)  # sums of it stay exact
 
     def backward(self):
         return (2.0 / self.diff.size) * self.weight * self.diff
@@ -121,10 +129,10 @@ class MAE(Loss):
         L = 1/(N K) Σ |o - t|           dL/do = sign(o - t) / (N K)     (0 where o = t)
     """
 
-    def forward(self, outputs, targets, sample_weight=None):
+    def value(self, outputs, targets, sample_weight=None):
         self.diff = outputs - targets.reshape(outputs.shape)
         self.weight = _row_weights(sample_weight, outputs)
-        return float((self.weight * xp.abs(self.diff)).mean())
+        return (self.weight * xp.abs(self.diff)).mean().astype(xp.float64)
 
     def backward(self):
         return (1.0 / self.diff.size) * self.weight * xp.sign(self.diff)
@@ -177,14 +185,14 @@ class BinaryCrossEntropy(Loss):
 
     def correct(self, outputs, targets):
         """Rows whose every label is right."""
-        return int(((outputs > 0) == (targets.reshape(outputs.shape) > 0.5)).all(axis=1).sum())
+        return ((outputs > 0) == (targets.reshape(outputs.shape) > 0.5)).all(axis=1).sum()
 
-    def forward(self, outputs, targets, sample_weight=None):
+    def value(self, outputs, targets, sample_weight=None):
         self.z = outputs
         self.t = targets.reshape(outputs.shape)
         self.weight = _row_weights(sample_weight, outputs)
         losses = xp.maximum(outputs, 0.0) - outputs * self.t + xp.log1p(xp.exp(-xp.abs(outputs)))
-        return float((self.weight * losses).mean())
+        return (self.weight * losses).mean().astype(xp.float64)
 
     def backward(self):
         return (1.0 / self.z.size) * self.weight * (sigmoid(self.z) - self.t)
@@ -255,13 +263,13 @@ class CrossEntropy(Loss):
         return int((probabilities.argmax(axis=1) == self.labels(targets)).sum())
 
     def correct(self, outputs, targets):
-        return int((outputs.argmax(axis=1) == self.labels(targets)).sum())
+        return (outputs.argmax(axis=1) == self.labels(targets)).sum()
 
     def labels(self, targets):
         """Class ids as given, or the largest entry of each one-hot or probability row."""
         return targets if targets.ndim == 1 else targets.argmax(axis=1)
 
-    def forward(self, outputs, targets, sample_weight=None):
+    def value(self, outputs, targets, sample_weight=None):
         if kernels.cross_entropy is not None and targets.ndim == 1:
             value, self.grad = kernels.cross_entropy(outputs, targets, sample_weight, self.label_smoothing)
             return value
@@ -286,7 +294,7 @@ class CrossEntropy(Loss):
         self.weight = None if sample_weight is None else xp.asarray(sample_weight, dtype=outputs.dtype)
         if self.weight is not None:
             per_sample = per_sample * self.weight
-        return float(per_sample.sum()) / n
+        return per_sample.sum().astype(xp.float64) / n  # the mean in float64, as float(sum) / n
 
     def backward(self):
         if self.grad is not None:  # the fused forward computed it

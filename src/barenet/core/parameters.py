@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 
-from .backend import xp
+from .backend import to_device, xp
 
 __all__ = ["Parameters", "Slots"]
 
@@ -30,7 +30,7 @@ class Slots(dict):
                            f"(they are fixed when the network is built)")
         view = dict.__getitem__(self, name)
         if value is not view:
-            view[...] = value
+            view[...] = to_device(value)  # a host array (a file's, a user's) goes to the device
 
     def __deepcopy__(self, memo):
         """A copy is a plain dict of copies: views mean nothing outside their network, and the

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core import registry
-from ..core.backend import to_numpy
+from ..core.backend import to_device, to_numpy, xp
 from ..core.schedules import Schedule
 from ..training.ensemble import Ensemble
 from ..training.history import History
@@ -227,8 +227,8 @@ def _restore_optimizer(entry, arrays, size, dtype):
             vector = arrays[f"optimizer.{name}"]
             if vector.shape != (size,):
                 raise Problem(f"optimizer.{name} has shape {vector.shape}, the model has {size} parameters")
-            optimizer.state[name] = vector.astype(dtype)
-        optimizer.state["scratch"] = np.empty(size, dtype=dtype)
+            optimizer.state[name] = to_device(vector.astype(dtype))
+        optimizer.state["scratch"] = xp.empty(size, dtype=dtype)
     return optimizer
 
 

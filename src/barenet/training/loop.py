@@ -9,9 +9,16 @@ optimizer step. ``model.fit(...)`` calls ``fit`` here; it reads top to bottom:
 If the loss or a gradient becomes NaN or infinite, ``step`` raises ``NonFiniteError`` before the
 optimizer touches the weights; callbacks hear of it through ``on_diverged`` (``TerminateOnNaN``
 turns it into a warning). Ctrl-C stops after the current batch.
+
+On a GPU (CuPy) the training data is copied to the device once per ``fit`` and batches are
+gathered there; the epoch's loss and accuracy are summed on the device and read once per epoch.
+The divergence check reads one flag per ``DEVICE_CHECK_EVERY`` steps instead of one per step
+(``Rollback``), with the same guarantee: on divergence the weights are those from before the
+batch that diverged.
 """
 from __future__ import annotations
 
+import copy
 import math
 import signal
 import threading
@@ -20,12 +27,14 @@ import time
 import numpy as np
 
 from ..core import checks as check
-from ..core.backend import to_device, xp
+from ..core.backend import on_device, to_device, xp
 from ..core.optimizers import Adam, get_optimizer
 from .callbacks import CallbackList, progress_for
 from .data import stratified_test_indices
 
-__all__ = ["fit", "train_step", "step", "measure", "NonFiniteError"]
+__all__ = ["fit", "train_step", "step", "measure", "NonFiniteError", "Rollback", "DEVICE_CHECK_EVERY"]
+
+DEVICE_CHECK_EVERY = 16  # on a device, steps between two reads of the divergence flag
 
 
 class NonFiniteError(FloatingPointError):
@@ -65,13 +74,17 @@ def fit(model, X, y, *, loss=None, optimizer=None, epochs=1, batch_size=32, vali
     progress = progress_for(verbose, done + epochs, math.ceil(len(X) / batch_size))
     hooks = CallbackList(callbacks + ([progress] if progress else []), model)
     model.stop_training = False
+    device_data = None
+    if on_device() and epochs:  # copy the data to the GPU once, not every batch
+        device_data = (to_device(X), to_device(y), None if weight is None else to_device(weight))
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"), StopOnCtrlC(model) as ctrl_c:
         if not model.history.epochs:
             model.history.append(0, epoch_figures(model, X, y, weight, validation, running=None, full=False))
         hooks.on_train_begin(model.history.last())
         try:
             for epoch in range(done + 1, done + epochs + 1):
-                run_epoch(model, epoch, X, y, weight, batch_size, shuffle, validation, hooks, full_train_metrics)
+                run_epoch(model, epoch, X, y, weight, batch_size, shuffle, validation, hooks, full_train_metrics,
+                          device_data)
                 if model.stop_training:
                     break
         except NonFiniteError as error:
@@ -101,35 +114,42 @@ def split(model, X, y, weight, fraction, loss):
     return X[train], y[train], pick(weight, train), (X[val], y[val], pick(weight, val))
 
 
-def run_epoch(model, epoch, X, y, weight, batch_size, shuffle, validation, hooks, full_train_metrics):
-    """One pass over (X, y) in minibatches of a new random order; appends the epoch to the history."""
+def run_epoch(model, epoch, X, y, weight, batch_size, shuffle, validation, hooks, full_train_metrics,
+              on_device_data=None):
+    """One pass over (X, y) in minibatches of a new random order; appends the epoch to the history.
+    ``on_device_data``: (X, y, weight) already on the device, gathered there instead."""
     hooks.on_epoch_begin(epoch)
     n = len(X)
     order = model.rng.permutation(n) if shuffle else np.arange(n)
+    source = on_device_data if on_device_data is not None else (X, y, weight)
+    if on_device_data is not None:
+        order = to_device(order)
     batches = math.ceil(n / batch_size)
     loss, optimizer = model.loss, model.optimizer
-    total_loss = total_correct = seen = 0.0
+    total_loss = total_correct = seen = 0.0  # the sums stay on the device until the epoch ends
+    # a callback that reads every batch's loss waits for the device anyway: then check every step
+    checked = Rollback(model, 1 if hooks.wants_batches or not on_device() else DEVICE_CHECK_EVERY)
     started = time.perf_counter()
     for b in range(batches):
         idx = order[b * batch_size:(b + 1) * batch_size]
-        xb, yb = to_device(X[idx]), to_device(y[idx])
-        wb = None if weight is None else to_device(weight[idx])
-        optimizer.progress = (epoch - 1) + b / batches
-        value, outputs = step(model, xb, yb, wb, epoch, b)
-        total_loss += value * len(idx)
+        xb, yb = to_device(source[0][idx]), to_device(source[1][idx])
+        wb = None if source[2] is None else to_device(source[2][idx])
+        value, outputs = checked.step(xb, yb, wb, epoch, b, progress=(epoch - 1) + b / batches)
+        total_loss = total_loss + value * len(idx)
         seen += len(idx)
         if loss.classifies:
-            total_correct += loss.correct(outputs, yb)
+            total_correct = total_correct + loss.correct(outputs, yb)
         if hooks.wants_batches:
-            hooks.on_batch_end(b, {"loss": value})
+            hooks.on_batch_end(b, {"loss": float(value)})
         if model.stop_training:
             break
+    checked.settle()
     if model.interrupted:
         model.interrupted_epoch = epoch
         return  # a partial epoch is not added to the history
-    running = {"loss": total_loss / seen}
+    running = {"loss": float(total_loss) / seen}
     if loss.classifies:
-        running["accuracy"] = total_correct / seen
+        running["accuracy"] = float(total_correct) / seen
     elapsed = time.perf_counter() - started
     logs = epoch_figures(model, X, y, weight, validation, running, full_train_metrics)
     logs.update(lr=optimizer.learning_rate, time=elapsed)
@@ -138,17 +158,100 @@ def run_epoch(model, epoch, X, y, weight, batch_size, shuffle, validation, hooks
 
 
 def step(model, xb, yb, wb, epoch=None, batch=None):
-    """One optimizer step on one batch: forward, loss, backward, step. Returns (loss, outputs);
-    raises NonFiniteError, with the weights untouched, if the loss or a gradient is not finite."""
-    outputs = model.forward(xb, training=True)
-    value = model.loss.forward(outputs, yb, wb)
-    model.backward_params(model.loss.backward())
-    theta, grad = model.parameter_vectors()
-    grad_sq = float(xp.dot(grad, grad))
-    if not (math.isfinite(value) and math.isfinite(grad_sq)):
-        diagnose(model, xb, yb, wb, epoch, batch, value, grad_sq)
+    """One optimizer step on one batch: forward, loss, backward, step. Returns (loss, outputs),
+    the loss as a 0-d array; raises NonFiniteError, with the weights untouched, if the loss or a
+    gradient is not finite."""
+    value, outputs, grad_sq = gradients(model, xb, yb, wb)
+    if not bool(xp.isfinite(value) & xp.isfinite(grad_sq)):  # a read from the device
+        diagnose(model, xb, yb, wb, epoch, batch, float(value), float(grad_sq))
     model.optimizer.step(model.parameters)
     return value, outputs
+
+
+def gradients(model, xb, yb, wb):
+    """Forward, loss and backward on one batch, leaving g in the model's gradient vector.
+    Returns (loss, outputs, |g|²), the loss and |g|² as 0-d arrays on the device."""
+    outputs = model.forward(xb, training=True)
+    value = model.loss.value(outputs, yb, wb)
+    model.backward_params(model.loss.backward())
+    grad = model.parameter_vectors()[1]
+    return value, outputs, xp.dot(grad, grad)
+
+
+class Rollback:
+    """Steps whose divergence check waits for the device once every ``every`` steps, not every
+    step, and still leaves the weights from before the batch that diverged.
+
+    Before the first step of a window it saves what a step changes: θ, the optimizer's state and
+    step count, the layers' buffers and random generators (a copy on the device, no wait). Each
+    step folds "loss and |g|² are finite" into one flag on the device. When the window is full
+    (or the epoch ends) ``settle`` reads the flag. If it is false, the saved point comes back and
+    the window's batches are replayed with ``step``, which checks each one and raises
+    ``NonFiniteError`` before the batch that diverged. With ``every=1`` this is ``step``."""
+
+    def __init__(self, model, every):
+        self.model, self.every = model, every
+        self.pending, self.finite, self.saved = [], None, None
+
+    def step(self, xb, yb, wb, epoch, batch, progress):
+        optimizer = self.model.optimizer
+        optimizer.progress = progress
+        if self.every == 1:
+            return step(self.model, xb, yb, wb, epoch, batch)
+        if not self.pending:
+            self.saved = save_point(self.model)
+        value, outputs, grad_sq = gradients(self.model, xb, yb, wb)
+        finite = xp.isfinite(value) & xp.isfinite(grad_sq)
+        self.finite = finite if self.finite is None else self.finite & finite
+        optimizer.step(self.model.parameters)
+        self.pending.append((xb, yb, wb, epoch, batch, progress))
+        if len(self.pending) == self.every:
+            self.settle()
+        return value, outputs
+
+    def settle(self):
+        """Read the flag of the steps since the last read (one wait for the device); on
+        divergence go back and replay them one by one."""
+        pending, finite = self.pending, self.finite
+        self.pending, self.finite = [], None
+        if not pending or bool(finite):
+            return
+        restore(self.model, self.saved)
+        for xb, yb, wb, epoch, batch, progress in pending:
+            self.model.optimizer.progress = progress
+            step(self.model, xb, yb, wb, epoch, batch)  # raises at the batch that diverged
+        first, last = pending[0], pending[-1]  # only if the replay computed different numbers
+        raise NonFiniteError(f"training diverged between epoch {first[3]}, batch {first[4]} and epoch {last[3]}, "
+                             f"batch {last[4]}; the weights are those from before batch {first[4]}")
+
+
+def save_point(model):
+    """A copy of everything a training step changes, for ``restore``."""
+    optimizer = model.optimizer
+    return {"theta": model.parameter_vectors()[0].copy(), "steps": optimizer.steps,
+            "rng": copy.deepcopy(model.rng.bit_generator.state),
+            "state": {k: v.copy() for k, v in optimizer.state.items() if k != "scratch"},
+            "buffers": [{k: v.copy() for k, v in getattr(layer, "buffers", {}).items()} for layer in model.layers],
+            "rngs": [copy.deepcopy(layer.rng.bit_generator.state)
+                     if isinstance(getattr(layer, "rng", None), np.random.Generator) else None
+                     for layer in model.layers]}
+
+
+def restore(model, saved):
+    """Put back what ``save_point`` copied, in place (the layers' views stay valid)."""
+    optimizer = model.optimizer
+    model.parameter_vectors()[0][...] = saved["theta"]
+    optimizer.steps = saved["steps"]
+    model.rng.bit_generator.state = saved["rng"]
+    if not saved["state"]:
+        optimizer.state = {}
+    for name, value in saved["state"].items():
+        optimizer.state[name][...] = value
+    for layer, buffers, rng in zip(model.layers, saved["buffers"], saved["rngs"]):
+        for name, value in buffers.items():
+            layer.buffers[name][...] = value
+        if rng is not None:
+            layer.rng.bit_generator.state = rng
 
 
 def diagnose(model, xb, yb, wb, epoch, batch, value, grad_sq):
@@ -199,12 +302,12 @@ def measure(model, X, y, weight, loss, batch_size=1024):
         outputs = model.forward(to_device(X[i:i + batch_size]), training=False)
         yb = to_device(y[i:i + batch_size])
         wb = None if weight is None else to_device(weight[i:i + batch_size])
-        total_loss += loss.forward(outputs, yb, wb) * len(outputs)
+        total_loss = total_loss + loss.value(outputs, yb, wb) * len(outputs)
         if loss.classifies:
-            total_correct += loss.correct(outputs, yb)
-    figures = {"loss": total_loss / len(X)}
+            total_correct = total_correct + loss.correct(outputs, yb)
+    figures = {"loss": float(total_loss) / len(X)}
     if loss.classifies:
-        figures["accuracy"] = total_correct / len(X)
+        figures["accuracy"] = float(total_correct) / len(X)
     return figures
 
 
@@ -219,9 +322,9 @@ def train_step(model, x, y, *, loss=None, optimizer=None, sample_weight=None) ->
     model.optimizer = get_optimizer(optimizer) if optimizer is not None else (model.optimizer or Adam(1e-3))
     yb = to_device(y)
     value, outputs = step(model, to_device(x), yb, None if weight is None else to_device(weight))
-    logs = {"loss": value}
+    logs = {"loss": float(value)}
     if loss.classifies:
-        logs["accuracy"] = loss.correct(outputs, yb) / len(x)
+        logs["accuracy"] = float(loss.correct(outputs, yb)) / len(x)
     return logs
 
 
