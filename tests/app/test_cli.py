@@ -15,7 +15,8 @@ import barenet as bn
 from barenet import runs as bn_runs
 
 SCRIPT = shutil.which("barenet") or str(Path(sys.executable).parent / "barenet")
-SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+# the data the README tells users to point BARENET_DATA at (CI sets it)
+SHARED_DATA = Path(os.environ.get("BARENET_DATA") or Path(__file__).resolve().parents[3] / "shared" / "data")
 
 
 def run(*args, env=None, timeout=300, cwd=None):
@@ -127,7 +128,7 @@ def test_predict_reads_image_files_of_either_polarity_and_any_size(tmp_path):
     assert np.mean(np.array(predicted) == truth) >= 0.8
 
 
-@pytest.mark.skipif(not (SHARED_DATA / "mnist").is_dir(), reason="the shared MNIST files are not beside this checkout")
+@pytest.mark.skipif(not (SHARED_DATA / "mnist").is_dir(), reason="BARENET_DATA names no folder holding mnist/ (see the README's Data section)")
 def test_predict_on_mnist_digits_photographed_as_dark_ink_on_paper(tmp_path):
     from PIL import Image
     (X, y), (Xt, yt) = bn.datasets.load_mnist(SHARED_DATA / "mnist", download=False)
@@ -159,12 +160,39 @@ def test_predict_on_mnist_digits_photographed_as_dark_ink_on_paper(tmp_path):
     (["summary", "{tmp}/corrupt.npz"], "not a readable barenet model file"),
     (["predict", "{tmp}/corrupt.npz", "x.png"], "not a readable barenet model file"),
     (["train", "--resume", "{tmp}"], "is not a run folder"),
+    (["train", "--dataset", "xor", "--lr", "1000", "--out", "{tmp}/x"], "lr=1000.0 is out of range (expected 0 < lr ≤ 10)"),
+    # options that would do nothing are refused, not ignored
+    (["train", "--dataset", "moons", "--augment", "--out", "{tmp}/x"], "moons is not an image data set"),
+    (["train", "--dataset", "xor", "--patience", "3", "--validation-split", "0", "--out", "{tmp}/x"],
+     "patience (early stopping) watches the validation loss, but validation_split is 0"),
+    (["train", "--dataset", "xor", "--warmup", "2", "--out", "{tmp}/x"], "warmup applies to the cosine schedule only"),
+    (["train", "--dataset", "xor", "--name", "a", "--out", "{tmp}/x"], "--out and --name both name the run folder"),
+    (["train", "--resume", "{tmp}", "--lr", "0.1"], "--lr cannot change them (only --epochs, the new total)"),
+    (["train", "--clip-norm", "-1"], "--clip-norm"),
 ])
 def test_bad_usage_gets_exit_code_2_and_a_message_without_traceback(tmp_path, args, message):
     (tmp_path / "corrupt.npz").write_bytes(b"garbage")
     result = run(*[a.replace("{tmp}", str(tmp_path)) for a in args])
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert message in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "x").exists() and not Path("runs/a").exists()  # refused before any folder exists
+
+
+def test_clip_norm_reaches_the_optimizer_and_the_run_record(tmp_path):
+    folder = tmp_path / "r"
+    result = run("train", "--dataset", "xor", "--epochs", "1", "--clip-norm", "0.5", "--out", folder, "--no-plots")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((folder / "config.json").read_text())["clip_norm"] == 0.5
+    assert bn.load(folder / "checkpoint.npz").optimizer.clip_norm == 0.5
+
+
+def test_missing_data_is_said_and_leaves_no_folder_behind(tmp_path):
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "BARENET_DATA": str(tmp_path / "nothing")}
+    for _ in range(2):  # the same command again meets the same message, not "exists and is not empty"
+        result = run("train", "--dataset", "mnist", "--out", tmp_path / "m", env=env)
+        assert result.returncode != 0 and "MNIST was not found" in result.stderr, result.stderr
+        assert "BARENET_DATA" in result.stderr and "Traceback" not in result.stderr
+        assert not (tmp_path / "m").exists()
 
 
 def test_a_non_empty_run_folder_is_not_overwritten(clusters_run):
@@ -187,10 +215,16 @@ def test_an_unreadable_image_is_reported_and_the_others_still_predicted(clusters
     result = run("predict", tmp_path / "m.npz", tmp_path / "bad.png", tmp_path / "good.png")
     assert result.returncode == 2
     assert "bad.png: cannot read it" in result.stderr and "good.png:" in result.stdout
+    assert "BytesIO" not in result.stderr and "no picture format" in result.stderr
+    Image.new("L", (40, 40), 255).save(tmp_path / "blank.png")  # white paper, no ink
+    blank = run("predict", tmp_path / "m.npz", tmp_path / "blank.png", tmp_path / "good.png")
+    assert blank.returncode == 0
+    lines = blank.stdout.splitlines()
+    assert "no ink found" in lines[0] and "no ink found" not in lines[1]
 
 
 def test_a_diverging_run_fails_with_exit_code_1_and_says_why(tmp_path):
-    result = run("train", "--dataset", "regression", "--optimizer", "sgd", "--lr", "50", "--epochs", "3",
+    result = run("train", "--dataset", "regression", "--optimizer", "sgd", "--lr", "9", "--epochs", "3",
                  "--out", tmp_path / "r", "--no-plots")
     assert result.returncode == 1
     assert "NonFiniteError" in result.stderr and "learning rate" in result.stderr and "Traceback" not in result.stderr
@@ -201,6 +235,11 @@ def test_default_train_uses_mnist_where_it_is_on_disk_else_the_digits(tmp_path):
     result = run("train", "--epochs", "1", "--out", tmp_path / "a", "--no-plots", env=env)
     assert result.returncode == 0, result.stderr
     assert "training on digits" in result.stdout
+    # the fallback is said, with where MNIST was looked for and how to provide it
+    assert "note: training on scikit-learn's 8×8 digits, because MNIST was not found" in result.stderr
+    assert "BARENET_DATA" in result.stderr and "--dataset digits" in result.stderr
+    quiet = run("train", "--dataset", "digits", "--epochs", "1", "--out", tmp_path / "c", "--no-plots", env=env)
+    assert quiet.returncode == 0 and "note:" not in quiet.stderr
     if (SHARED_DATA / "mnist").is_dir():
         env["BARENET_DATA"] = str(SHARED_DATA)
         result = run("train", "--epochs", "1", "--out", tmp_path / "b", "--no-plots", env=env)
@@ -255,6 +294,14 @@ def test_resume_can_extend_a_finished_run(tmp_path):
     assert run("train", "--dataset", "xor", "--epochs", "2", "--out", folder, "--no-plots").returncode == 0
     result = run("train", "--resume", folder, "--epochs", "4", "--no-plots")
     assert result.returncode == 0, result.stderr
+    assert bn.load(folder / "model.npz").history.epochs[-1] == 4
+    # --epochs is the new total: asking for fewer, or for nothing more, is said and changes nothing
+    config = (folder / "config.json").read_bytes()
+    fewer = run("train", "--resume", folder, "--epochs", "3", "--no-plots")
+    assert fewer.returncode == 2 and "already has 4 epochs" in fewer.stderr and "new total" in fewer.stderr
+    again = run("train", "--resume", folder, "--no-plots")
+    assert again.returncode == 2 and "is complete (4 of 4 epochs)" in again.stderr
+    assert (folder / "config.json").read_bytes() == config
     assert bn.load(folder / "model.npz").history.epochs[-1] == 4
 
 

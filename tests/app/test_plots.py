@@ -6,6 +6,7 @@ import barenet as bn
 
 matplotlib = pytest.importorskip("matplotlib")
 from barenet import metrics, plots  # noqa: E402
+import matplotlib.colors  # noqa: E402, F811 (the submodule, loaded for to_rgb)
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +27,17 @@ def test_learning_curves_draw_train_and_validation_for_loss_and_accuracy(trained
     assert labels == ["train (running mean)", "train (full pass)", "validation"]
     np.testing.assert_allclose(loss_axes.get_lines()[2].get_ydata(), model.history["val_loss"])
     assert accuracy_axes.get_ylabel() == "accuracy"
+    # epoch 0's loss must not flatten the rest: the loss is drawn on a log scale, and said to be
+    assert loss_axes.get_yscale() == "log" and "log" in loss_axes.get_ylabel()
+
+
+def test_the_accuracy_view_fits_the_trained_epochs_and_says_where_epoch_0_went():
+    history = {"epochs": [0, 1, 2, 3], "loss": [2.3, 0.5, 0.2, 0.1], "accuracy": [None, 0.93, 0.97, 0.99],
+               "val_loss": [2.31, 0.4, 0.25, 0.2], "val_accuracy": [0.11, 0.94, 0.95, 0.96]}
+    accuracy_axes = plots.learning_curves(history).axes[1]
+    bottom, top = accuracy_axes.get_ylim()
+    assert 0.85 < bottom < 0.93 and 0.99 < top < 1.02  # 93% to 99% fill the view
+    assert any("epoch 0 (untrained): 0.11, below the view" in t.get_text() for t in accuracy_axes.texts)
 
 
 def test_confusion_matrix_plot_annotates_every_cell(trained):
@@ -40,8 +52,18 @@ def test_decision_boundary_marks_correct_and_wrong_points(trained):
     model, X, y = trained
     fig = plots.decision_boundary(model, X, y)
     wrong = int((model.predict(X) != y).sum())
-    labels = fig.axes[0].get_legend_handles_labels()[1]
-    assert labels == [f"correct ({len(X) - wrong})", f"wrong ({wrong})"]
+    ax = fig.axes[0]
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert labels == ["class 0", "class 1", "class 2", f"correct ({len(X) - wrong})", f"wrong ({wrong})"]
+    # one colour per class: the region a class is predicted in, its points and its legend entry
+    colours = [matplotlib.colors.to_rgb(c) for c in plots.class_colours(3)]
+    regions, correct_points, wrong_points = ax.collections
+    assert [tuple(c[:3]) for c in regions.cmap.colors] == colours
+    right = model.predict(X) == y
+    np.testing.assert_allclose(correct_points.get_facecolors()[:, :3], np.array(colours)[y[right]])
+    np.testing.assert_allclose(wrong_points.get_facecolors()[:, :3], np.array(colours)[y[~right]])
+    patches = ax.get_legend().get_patches()
+    assert [matplotlib.colors.to_rgb(p.get_facecolor()) for p in patches] == colours
     with pytest.raises(ValueError, match="2-D points"):
         plots.decision_boundary(model, np.ones((3, 3)), [0, 1, 2])
 
@@ -53,6 +75,7 @@ def test_image_grids_and_confident_errors(rng):
     fig = plots.sample_grid(X, y, model.predict(X), n=10, image_shape=(8, 8))
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert len(titles) == 10
+    assert "green when right" in fig.get_suptitle() and "true class" in fig.get_suptitle()  # says what "6 (5)" means
     fig = plots.confident_errors(model, X, y, n=6, image_shape=(8, 8))
     proba = model.predict_proba(X)
     wrong = np.flatnonzero(proba.argmax(1) != y)

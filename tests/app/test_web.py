@@ -88,6 +88,14 @@ def test_predict_an_image_array(client):
     assert body["prediction"] == int(np.argmax(body["probabilities"]))
     seen = np.array(body["input"])
     assert seen.shape == (28, 28) and seen.min() >= 0 and seen.max() <= 255
+    assert "warning" not in body
+
+
+def test_a_blank_picture_gets_its_guess_with_a_warning(client):
+    body = client.post("/api/predict", json={"image": np.zeros((28, 28), int).tolist()}).json()
+    assert "no ink found" in body["warning"] and len(body["probabilities"]) == 10
+    blank = client.post("/api/predict", json={"png": _png_url(Image.new("RGB", (280, 280), "white"))}).json()
+    assert "no ink found" in blank["warning"]
 
 
 def test_predict_a_png_drawing_returns_the_image_prepared_by_the_python_code(client):
@@ -295,10 +303,22 @@ def test_only_one_job_at_a_time_and_pause_resume_stop(client, app):
 
 @pytest.mark.parametrize("settings", [
     {"dataset": "imagenet"}, {"hidden": []}, {"hidden": [0]}, {"lr": 0}, {"lr": "fast"}, {"epochs": 1000},
-    {"batch_size": -3}, {"dropout": 1.0}, {"optimizer": "lbfgs"}, {"unknown": 1},
+    {"batch_size": -3}, {"dropout": 1.0}, {"optimizer": "lbfgs"}, {"unknown": 1}, {"lr": 1000},
 ])
 def test_bad_training_settings_get_422(client, settings):
     _assert_error(client.post("/api/train", json=settings), 422)
+
+
+def test_the_form_and_the_command_line_share_the_learning_rate_limit(client):
+    from barenet.app.runs import MAX_LR, RunConfig
+    reply = client.post("/api/train", json={"dataset": "xor", "lr": MAX_LR * 1.01})
+    assert reply.status_code == 422 and reply.json()["details"][0]["where"] == "lr"
+    assert f"{MAX_LR:g}" in reply.json()["details"][0]["problem"]
+    with pytest.raises(ValueError, match="lr=10.1 is out of range"):
+        RunConfig(dataset="xor", lr=MAX_LR * 1.01).validate()
+    RunConfig(dataset="xor", lr=MAX_LR).validate()
+    page = client.get("/").text
+    assert f'name="lr" type="number" value="0.001" step="any" min="0" max="{MAX_LR:g}"' in page
 
 
 def test_unknown_jobs_get_404(client):

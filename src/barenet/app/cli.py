@@ -68,7 +68,7 @@ def _load_model(path):
 
 TRAIN_SETTINGS = ("dataset", "hidden", "activation", "dropout", "optimizer", "lr", "momentum", "schedule", "warmup",
                   "weight_decay", "epochs", "batch_size", "augment", "label_smoothing", "validation_split",
-                  "patience", "ensemble", "seed", "backend")
+                  "patience", "ensemble", "seed", "backend", "clip_norm")
 
 
 def _train_config(args):
@@ -84,7 +84,7 @@ def _train_config(args):
         if explicit.get("backend", "cupy") != "cupy":
             raise UsageError(f"--device gpu trains on CuPy; it cannot go with --backend {explicit['backend']}")
         explicit["backend"] = "cupy"
-    dataset = explicit.get("dataset") or settings.get("dataset") or runs.default_dataset()
+    dataset = explicit.get("dataset") or settings.get("dataset") or runs.default_dataset(log=_note)
     merged = {"dataset": dataset, **runs.DATASET_DEFAULTS.get(dataset, {}), **settings, **explicit}
     try:
         config = runs.RunConfig.from_dict(merged)
@@ -104,7 +104,13 @@ def _use_device(device):
             raise UsageError(str(error)) from None
 
 
+def _note(message):
+    print(message, file=sys.stderr, flush=True)
+
+
 def _run_folder(args):
+    if args.out and args.name:
+        raise UsageError("--out and --name both name the run folder: give one (--name N means --out runs/N)")
     if args.out:
         return Path(args.out)
     name = args.name or time.strftime("%Y-%m-%d_%H-%M-%S")
@@ -116,11 +122,16 @@ def cmd_train(args):
 
     verbose = 0 if args.quiet else 1
     if args.resume:
+        fixed = [f"--{name.replace('_', '-')}" for name in (*TRAIN_SETTINGS, "recipe", "out", "name")
+                 if name != "epochs" and getattr(args, name, None) is not None]
+        if fixed or args.device != "cpu":
+            raise UsageError(f"--resume continues a run with the settings in its config.json; "
+                             f"{', '.join(fixed or ['--device'])} cannot change them (only --epochs, the new total)")
         folder = Path(args.resume)
         print(f"resuming the run in {folder}/", flush=True)
         try:
             model, report = runs.resume_run(folder, verbose=verbose, epochs=args.epochs, plots=not args.no_plots)
-        except FileNotFoundError as error:
+        except (FileNotFoundError, ValueError) as error:
             raise UsageError(str(error)) from None
     else:
         config = _train_config(args)
@@ -166,7 +177,7 @@ def cmd_evaluate(args):
 def cmd_predict(args):
     import numpy as np
 
-    from .images import prepare_digit
+    from .images import has_ink, prepare_digit
 
     model = _load_model(args.model)
     width = model.input_width
@@ -187,7 +198,8 @@ def cmd_predict(args):
         order = np.argsort(-proba)[:args.top]
         best = order[0]
         others = ", ".join(f"{names[k]} {proba[k]:.1%}" for k in order[1:])
-        print(f"{path}: {names[best]} ({proba[best]:.1%})" + (f"   next: {others}" if others else ""))
+        blank = "" if has_ink(image) else "   (no ink found: the picture is blank, so this guess means nothing)"
+        print(f"{path}: {names[best]} ({proba[best]:.1%})" + (f"   next: {others}" if others else "") + blank)
         if args.save_input:
             _save_input(image, Path(args.save_input) / (Path(path).stem + "_input.png"))
     return EXIT_USAGE if failures else EXIT_OK
@@ -258,6 +270,8 @@ def build_parser():
     train.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule")
     train.add_argument("--warmup", type=_non_negative_float, help="warm-up epochs for the cosine schedule")
     train.add_argument("--weight-decay", type=_non_negative_float)
+    train.add_argument("--clip-norm", type=_non_negative_float, metavar="NORM",
+                       help="rescale each gradient whose norm exceeds NORM (1.0 is a good start after divergence)")
     train.add_argument("--epochs", type=_positive_int)
     train.add_argument("--batch-size", type=_positive_int)
     train.add_argument("--augment", nargs="?", const="light", choices=tuple(AUGMENTATIONS),

@@ -19,6 +19,7 @@ Reading image files needs Pillow: ``pip install "barenet[image]"``.
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -63,7 +64,10 @@ def read_image(source, max_pixels: int = MAX_PIXELS) -> np.ndarray:
         except Image.DecompressionBombError:
             raise ValueError(f"image refused: it declares more than {max_pixels:,} pixels") from None
         except Exception as error:  # Pillow raises many kinds for undecodable data
-            raise ValueError(f"not a readable image ({type(error).__name__}: {error})") from None
+            if type(error).__name__ == "UnidentifiedImageError":
+                raise ValueError("not a readable image: Pillow recognises no picture format in it "
+                                 "(PNG, JPEG, GIF, BMP, TIFF, WebP, ...)") from None
+            raise ValueError(f"not a readable image ({type(error).__name__}: {_without_buffer(error)})") from None
     else:
         image = source
     width, height = image.size
@@ -78,7 +82,18 @@ def read_image(source, max_pixels: int = MAX_PIXELS) -> np.ndarray:
                 return rgba[..., 3]
         return np.asarray(image.convert("L"), dtype=np.float32) / 255.0
     except Exception as error:
-        raise ValueError(f"could not decode the image ({type(error).__name__}: {error})") from None
+        raise ValueError(f"could not decode the image ({type(error).__name__}: {_without_buffer(error)})") from None
+
+
+def _without_buffer(error) -> str:
+    """Pillow's message without the ``<_io.BytesIO object at 0x…>`` it names the data by."""
+    return re.sub(r"<_io\.BytesIO object at 0x[0-9a-fA-F]+>", "the data", str(error))
+
+
+def has_ink(image: np.ndarray) -> bool:
+    """Whether a prepared image shows anything: ``prepare_digit`` gives an all-black image for a
+    blank picture, and a model's answer about it means nothing."""
+    return bool(np.asarray(image).max() > 0.1)
 
 
 def stroke_width(mask: np.ndarray) -> float:

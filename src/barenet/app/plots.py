@@ -11,7 +11,7 @@ from ..core import registry
 from ..core.backend import to_device, to_numpy
 from ..core.layers import Dense
 
-__all__ = ["learning_curves", "confusion_matrix", "activation_functions", "decision_boundary", "sample_grid",
+__all__ = ["learning_curves", "confusion_matrix", "activation_functions", "decision_boundary", "class_colours", "sample_grid",
            "confident_errors", "first_layer_weights", "predicted_vs_true"]
 
 
@@ -48,13 +48,34 @@ def learning_curves(history, title: str | None = None):
         val = series(f"val_{kind}")
         if val is not None:
             ax.plot(val[:, 0], val[:, 1], "-s", ms=3, label="validation")
-        ax.set_xlabel("epoch")
+        ax.set_xlabel("epoch (0: before training)")
         ax.set_ylabel(kind)
-        ax.grid(alpha=0.3)
+        if kind == "loss":  # on a log scale epoch 0's loss does not flatten the later epochs' differences
+            ax.set_yscale("log")
+            ax.set_ylabel("loss (log scale)")
+        else:
+            _zoom_past_epoch_0(ax, [s for s in (train, full, val) if s is not None])
+        ax.grid(alpha=0.3, which="both")
         ax.legend()
     if title:
         fig.suptitle(title)
     return fig
+
+
+def _zoom_past_epoch_0(ax, series):
+    """Fit the y-range to epochs ≥ 1, so that 95% against 99% is not a sliver beside the untrained
+    model's 10%; epoch 0's figures, then below the view, are written in the corner."""
+    later = np.concatenate([s[s[:, 0] >= 1, 1] for s in series]) if series else np.array([])
+    first = np.concatenate([s[s[:, 0] == 0, 1] for s in series]) if series else np.array([])
+    if not later.size or not first.size:
+        return
+    margin = max(0.1 * (later.max() - later.min()), 0.005)
+    bottom, top = later.min() - margin, later.max() + margin
+    if first.min() >= bottom:
+        return
+    ax.set_ylim(bottom, top)
+    ax.text(0.02, 0.02, f"epoch 0 (untrained): {first.min():.3g}, below the view", transform=ax.transAxes,
+            fontsize=8, color="0.35")
 
 
 def confusion_matrix(cm, class_names=None, normalize: bool = False, title: str = "Confusion matrix"):
@@ -104,10 +125,22 @@ def activation_functions(x=None):
     return fig
 
 
-def decision_boundary(model, X, y, resolution: int = 300, title: str = "Decision boundary"):
-    """The class the model predicts over the plane, with every sample marked as classified
-    correctly (dot) or wrongly (cross). For models with two input features."""
-    X, y = np.asarray(X), np.asarray(y)
+def class_colours(classes: int):
+    """One colour per class, the same wherever a plot draws that class (regions, points, legend)."""
+    from matplotlib import colormaps
+    palette = colormaps["tab10" if classes <= 10 else "tab20"].colors
+    return [palette[k % len(palette)] for k in range(classes)]
+
+
+def decision_boundary(model, X, y, resolution: int = 300, title: str = "Decision boundary", class_names=None):
+    """The class the model predicts over the plane (the regions' colour), with every sample drawn
+    in its true class's colour, as a dot when classified correctly and a cross when not. One
+    colour per class throughout, named in the legend. For models with two input features."""
+    from matplotlib.colors import ListedColormap
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    X, y = np.asarray(X), np.asarray(y).astype(int)
     if X.ndim != 2 or X.shape[1] != 2:
         raise ValueError(f"decision_boundary needs 2-D points, got X of shape {X.shape}")
     pad = 0.1 * (X.max(axis=0) - X.min(axis=0)) + 1e-9
@@ -117,20 +150,24 @@ def decision_boundary(model, X, y, resolution: int = 300, title: str = "Decision
     regions = model.predict(grid).reshape(resolution, resolution)
     predicted = model.predict(X)
     correct = predicted == y
+    classes = int(max(regions.max(), y.max())) + 1
+    colours = class_colours(classes)
+    names = [str(n) for n in class_names] if class_names is not None else [str(k) for k in range(classes)]
     fig = _figure(5.5, 4.8)
     ax = fig.subplots()
-    classes = int(max(regions.max(), y.max())) + 1
-    ax.contourf(xs, ys, regions, levels=np.arange(classes + 1) - 0.5, cmap="Pastel1", alpha=0.8)
-    ax.scatter(X[correct, 0], X[correct, 1], c=y[correct], cmap="Set1", vmin=0, vmax=8, s=12, marker="o",
-               edgecolors="none", label=f"correct ({correct.sum()})")
-    ax.scatter(X[~correct, 0], X[~correct, 1], c=y[~correct], cmap="Set1", vmin=0, vmax=8, s=40, marker="x",
-               label=f"wrong ({(~correct).sum()})")
+    ax.contourf(xs, ys, regions, levels=np.arange(classes + 1) - 0.5, cmap=ListedColormap(colours), alpha=0.25)
+    point_colours = np.array(colours)[y]
+    ax.scatter(X[correct, 0], X[correct, 1], c=point_colours[correct], s=12, marker="o", edgecolors="none")
+    ax.scatter(X[~correct, 0], X[~correct, 1], c=point_colours[~correct], s=40, marker="x")
+    handles = [Patch(facecolor=colours[k], edgecolor=colours[k], label=f"class {names[k]}") for k in range(classes)]
+    handles += [Line2D([], [], marker="o", color="0.3", linestyle="", label=f"correct ({correct.sum()})"),
+                Line2D([], [], marker="x", color="0.3", linestyle="", label=f"wrong ({(~correct).sum()})")]
+    ax.legend(handles=handles, loc="best", fontsize=8, title="region: predicted; point: true", title_fontsize=8)
     ax.set_title(f"{title}: accuracy {correct.mean():.1%}")
-    ax.legend(loc="best")
     return fig
 
 
-def _image_grid(images, titles, colors, columns, image_shape):
+def _image_grid(images, titles, colors, columns, image_shape, caption=None):
     n = len(images)
     rows = max(1, int(np.ceil(n / columns)))
     fig = _figure(1.3 * columns, 1.45 * rows)
@@ -140,6 +177,8 @@ def _image_grid(images, titles, colors, columns, image_shape):
     for ax, image, title, color in zip(axes, images, titles, colors):
         ax.imshow(np.asarray(image).reshape(image_shape), cmap="gray_r", interpolation="nearest")
         ax.set_title(title, fontsize=8, color=color)
+    if caption:
+        fig.suptitle(caption, fontsize=8)
     return fig
 
 
@@ -153,6 +192,10 @@ def sample_grid(images, y_true, y_pred=None, class_names=None, n: int = 25, imag
         y_pred = np.asarray(y_pred)[:n]
         titles = [names(p) if p == t else f"{names(p)} ({names(t)})" for p, t in zip(y_pred, y_true)]
         colors = ["green" if p == t else "red" for p, t in zip(y_pred, y_true)]
+        wrong = sum(p != t for p, t in zip(y_pred, y_true))
+        return _image_grid(images, titles, colors, columns, image_shape,
+                           caption=f"the model's answer, in green when right; in red when wrong, with the true class "
+                                   f"in brackets ({wrong} of {len(titles)} wrong)")
     return _image_grid(images, titles, colors, columns, image_shape)
 
 

@@ -122,6 +122,8 @@ def _datasets():
 
 DATASETS = ("digits", "mnist", "mnist-10k", "fashion-mnist", "clusters", "blobs", "moons", "spirals", "xor",
             "regression")
+IMAGE_DATASETS = ("digits", "mnist", "mnist-10k", "fashion-mnist")  # the ones augmentation can move and turn
+MAX_LR = 10.0  # a learning rate above this diverges on every data set here; the CLI and the web form share it
 
 # Augmentation presets for 28×28 images (RandomAffine settings); a run may also give a dict.
 AUGMENTATIONS = {
@@ -139,12 +141,17 @@ def load_dataset(name: str, seed: int = 0) -> Dataset:
     return loaders[name](seed)
 
 
-def default_dataset() -> str:
-    """MNIST where its files are on disk already (no download), else the 8×8 digits."""
+def default_dataset(log=None) -> str:
+    """MNIST where its files are on disk already (no download), else the 8×8 digits; ``log``
+    hears why MNIST was not taken, and how to provide it."""
     try:
         load_mnist(download=False)
         return "mnist"
-    except (DatasetNotFoundError, ValueError):
+    except (DatasetNotFoundError, ValueError) as error:
+        if log is not None:
+            log(f"note: training on scikit-learn's 8×8 digits, because {error}\n"
+                "(python -c 'import barenet; barenet.datasets.load_mnist()' downloads it where the network "
+                "allows; --dataset digits silences this note)")
         return "digits"
 
 
@@ -172,6 +179,7 @@ class RunConfig:
     seed: int = 0
     recipe: str | None = None
     backend: str = "numpy"  # "numba": the same training with the compiled kernels (barenet[fast])
+    clip_norm: float | None = None  # rescale a gradient whose norm exceeds this (the divergence error suggests 1.0)
 
     def validate(self):
         if self.dataset not in DATASETS:
@@ -182,14 +190,24 @@ class RunConfig:
                               ("backend", BACKENDS)):
             if getattr(self, name) not in choices:
                 raise ValueError(f"{name} must be one of {', '.join(choices)}, got {getattr(self, name)!r}")
-        checks = [("dropout", 0 <= self.dropout < 1), ("lr", self.lr > 0), ("weight_decay", self.weight_decay >= 0),
-                  ("epochs", self.epochs >= 1), ("batch_size", self.batch_size >= 1), ("warmup", self.warmup >= 0),
-                  ("label_smoothing", 0 <= self.label_smoothing < 1), ("validation_split", 0 <= self.validation_split < 1),
-                  ("patience", self.patience >= 0), ("ensemble", 1 <= self.ensemble <= 20), ("seed", self.seed >= 0),
-                  ("momentum", 0 <= self.momentum < 1)]
-        for name, ok in checks:
+        checks = [("dropout", 0 <= self.dropout < 1, "0 ≤ dropout < 1"), ("lr", 0 < self.lr <= MAX_LR, f"0 < lr ≤ {MAX_LR:g}"),
+                  ("weight_decay", self.weight_decay >= 0, "≥ 0"), ("epochs", self.epochs >= 1, "≥ 1"),
+                  ("batch_size", self.batch_size >= 1, "≥ 1"), ("warmup", self.warmup >= 0, "≥ 0"),
+                  ("label_smoothing", 0 <= self.label_smoothing < 1, "0 ≤ label_smoothing < 1"),
+                  ("validation_split", 0 <= self.validation_split < 1, "0 ≤ validation_split < 1"),
+                  ("patience", self.patience >= 0, "≥ 0"), ("ensemble", 1 <= self.ensemble <= 20, "1 to 20"),
+                  ("seed", self.seed >= 0, "≥ 0"), ("momentum", 0 <= self.momentum < 1, "0 ≤ momentum < 1"),
+                  ("clip_norm", self.clip_norm is None or self.clip_norm > 0, "> 0")]
+        for name, ok, expected in checks:
             if not ok:
-                raise ValueError(f"{name}={getattr(self, name)!r} is out of range")
+                raise ValueError(f"{name}={getattr(self, name)!r} is out of range (expected {expected})")
+        # settings that would do nothing are refused rather than ignored
+        if self.warmup and self.schedule != "cosine":
+            raise ValueError(f"warmup applies to the cosine schedule only (schedule is {self.schedule!r}): "
+                             f"add schedule='cosine' (--schedule cosine) or drop warmup")
+        if self.patience and not self.validation_split:
+            raise ValueError("patience (early stopping) watches the validation loss, but validation_split is 0: "
+                             "hold out data with validation_split > 0, or drop patience")
         if self.augment is True:
             self.augment = "light"
         if self.augment is False:
@@ -198,6 +216,9 @@ class RunConfig:
             raise ValueError(f"augment must be one of {', '.join(AUGMENTATIONS)} (or settings), got {self.augment!r}")
         if self.augment is not None and not isinstance(self.augment, (str, dict)):
             raise ValueError(f"augment must be a preset name or a dict of settings, got {self.augment!r}")
+        if self.augment is not None and self.dataset not in IMAGE_DATASETS:
+            raise ValueError(f"augment moves and turns images, and {self.dataset} is not an image data set "
+                             f"(images: {', '.join(IMAGE_DATASETS)}): drop augment")
         if self.schedule == "cosine" and self.warmup >= self.epochs:
             raise ValueError(f"warmup ({self.warmup}) must be shorter than epochs ({self.epochs})")
         return self
@@ -262,8 +283,9 @@ def make_optimizer(config: RunConfig):
         lr = config.lr
     kind = OPTIMIZERS[config.optimizer]
     if kind is SGD:
-        return SGD(lr, momentum=config.momentum, nesterov=config.momentum > 0, weight_decay=config.weight_decay)
-    return kind(lr, weight_decay=config.weight_decay)
+        return SGD(lr, momentum=config.momentum, nesterov=config.momentum > 0, weight_decay=config.weight_decay,
+                   clip_norm=config.clip_norm)
+    return kind(lr, weight_decay=config.weight_decay, clip_norm=config.clip_norm)
 
 
 def split_validation(config, data):
@@ -311,6 +333,8 @@ def _fit_member(config, data, out, member, log, verbose, callbacks, resume):
             weights = load(out / "best.npz").parameter_vectors()[0] if (out / "best.npz").exists() else None
             stopper.resume(model.history, weights)
             if stopper.wait > stopper.patience:  # it had already stopped: the run was complete
+                log(f"{out} stopped early at epoch {done} (val_loss had not improved for {config.patience} "
+                    f"epochs): nothing to continue")
                 if weights is not None:
                     model.parameter_vectors()[0][...] = weights
                 return model
@@ -325,12 +349,12 @@ def train_run(config: RunConfig, out, *, log=print, verbose=1, callbacks=(), res
     Returns (model, report dict). Ctrl-C stops after the current batch; what exists is saved
     (model.npz, history, report) and KeyboardInterrupt is raised again."""
     config.validate()
+    started = time.perf_counter()
+    data = load_dataset(config.dataset, config.seed)  # before the folder exists: missing data leaves nothing behind
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if not resume:
         _write_json(out / "config.json", config.to_dict())
-    started = time.perf_counter()
-    data = load_dataset(config.dataset, config.seed)
     models, interrupted = [], None
     try:
         with using_backend(config.backend):
@@ -370,10 +394,25 @@ def resume_run(run_dir, *, log=print, verbose=1, epochs=None, **kwargs):
     if not config_path.is_file():
         raise FileNotFoundError(f"{run_dir} is not a run folder (no config.json)")
     config = RunConfig.from_dict(json.loads(config_path.read_text()))
+    done = min(_epochs_done(_member_dir(run_dir, config, m)) for m in range(config.ensemble))
     if epochs is not None:
+        if epochs <= done:
+            raise ValueError(f"the run in {run_dir} already has {done} epochs; with --resume, --epochs is the new "
+                             f"total, so ask for more than {done} (e.g. --epochs {done + config.epochs})")
         config.epochs = epochs
-        _write_json(config_path, config.to_dict())
+    elif done >= config.epochs:
+        raise ValueError(f"the run in {run_dir} is complete ({done} of {config.epochs} epochs); to train it "
+                         f"further, give the new total with --epochs (e.g. --epochs {2 * config.epochs})")
+    _write_json(config_path, config.to_dict())
     return train_run(config, run_dir, log=log, verbose=verbose, resume=True, **kwargs)
+
+
+def _epochs_done(member_dir: Path) -> int:
+    """The last epoch in a member's history.json (written after every epoch), 0 if none yet."""
+    try:
+        return int(json.loads((member_dir / "history.json").read_text())["epochs"][-1])
+    except (FileNotFoundError, KeyError, IndexError, ValueError, TypeError):
+        return 0
 
 
 def evaluate_run(model, data: Dataset, seconds: float, interrupted: bool) -> dict:
@@ -439,7 +478,8 @@ def write_plots(model, data: Dataset, out: Path, log=print) -> list:
             first = model if isinstance(model, Sequential) else model.members[0]
             save("first_layer_weights.png", lambda: plots.first_layer_weights(first, data.image_shape))
         elif data.X_test.shape[1] == 2:
-            save("decision_boundary.png", lambda: plots.decision_boundary(model, data.X_test, data.y_test))
+            save("decision_boundary.png", lambda: plots.decision_boundary(model, data.X_test, data.y_test,
+                                                                           class_names=data.class_names))
     else:
         save("predicted_vs_true.png", lambda: plots.predicted_vs_true(data.y_test, model.predict(data.X_test),
                                                                       data.info.get("noise_variance")))

@@ -34,8 +34,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ...core.losses import CrossEntropy
-from ..images import prepare_digit
-from ..runs import ACTIVATIONS, OPTIMIZERS
+from ..images import has_ink, prepare_digit
+from ..runs import ACTIVATIONS, MAX_LR, OPTIMIZERS
 from .training import TrainingManager
 
 STATIC = Path(__file__).with_name("static")
@@ -67,7 +67,7 @@ class TrainRequest(BaseModel):
     hidden: list[Annotated[int, Field(ge=1, le=2048)]] = Field(default_factory=lambda: [256, 128], min_length=1, max_length=4)
     activation: Literal[tuple(ACTIVATIONS)] = "relu"
     optimizer: Literal[tuple(OPTIMIZERS)] = "adam"
-    lr: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 1e-3
+    lr: Annotated[float, Field(gt=0, le=MAX_LR, allow_inf_nan=False)] = 1e-3  # the CLI's limit too
     epochs: Annotated[int, Field(ge=1, le=200)] = 10
     batch_size: Annotated[int, Field(ge=1, le=2048)] = 128
     dropout: Annotated[float, Field(ge=0, lt=0.95, allow_inf_nan=False)] = 0.0
@@ -200,8 +200,11 @@ def create_app(model, source: str, *, training: TrainingManager | None = None, s
         except ValueError as error:
             raise HTTPException(422, str(error)) from None
         probabilities = served.predict(image)
-        return {"prediction": int(np.argmax(probabilities)), "probabilities": [float(p) for p in probabilities],
-                "classes": served.classes, "input": np.round(image * 255).astype(int).tolist()}
+        answer = {"prediction": int(np.argmax(probabilities)), "probabilities": [float(p) for p in probabilities],
+                  "classes": served.classes, "input": np.round(image * 255).astype(int).tolist()}
+        if not has_ink(image):
+            answer["warning"] = "no ink found: the picture is blank, so this guess means nothing"
+        return answer
 
     @app.post("/api/train", status_code=202)
     def start_training(request: TrainRequest):

@@ -19,10 +19,7 @@ def choose_model(model_path, train: bool):
         return train_default_model(cache), f"a model trained just now, cached at {cache}"
     if cache.is_file():
         return load(cache), f"the model trained earlier by 'barenet serve --train', cached at {cache}"
-    model = load(SHIPPED)
-    accuracy = (model.metadata.get("test") or {}).get("accuracy")
-    figure = f", test accuracy {accuracy:.2%}" if accuracy else ""
-    return model, f"the model that ships with barenet (784-256-128-10, trained on MNIST with augmentation{figure})"
+    return load(SHIPPED), "the model that ships with barenet (784-256-128-10, trained on MNIST with augmentation)"
 
 
 def main(argv=None) -> int:
@@ -49,7 +46,8 @@ def main(argv=None) -> int:
     except ValueError as error:
         print(f"barenet serve: error: {error}", file=sys.stderr)
         return 2
-    print(f"serving {source}", flush=True)
+    accuracy = ((getattr(model, "metadata", None) or {}).get("test") or {}).get("accuracy")
+    print(f"serving {source}" + (f", test accuracy {accuracy:.2%}" if accuracy else ""), flush=True)
     print(f"open http://{args.host}:{args.port}/ in a browser (Ctrl-C stops)", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0

@@ -17,7 +17,11 @@ function showView(name) {
 async function api(path, options = {}) {
   const response = await fetch(path, options);
   const body = await response.json().catch(() => ({ error: "the server sent no JSON" }));
-  if (!response.ok) throw new Error(body.error || response.statusText);
+  if (!response.ok) {
+    const error = new Error(body.error || response.statusText);
+    error.details = body.details || [];   // [{where: "lr", problem: "..."}] for a form that does not fit
+    throw error;
+  }
   return body;
 }
 
@@ -141,7 +145,8 @@ function showPrediction(result) {
   }
   const p = result.probabilities;
   $("guess").textContent = classes[result.prediction];
-  $("confidence").textContent = (100 * p[result.prediction]).toFixed(1) + "% sure";
+  $("confidence").textContent = result.warning || (100 * p[result.prediction]).toFixed(1) + "% sure";
+  $("confidence").classList.toggle("warning", Boolean(result.warning));
   p.forEach((value, k) => {
     const item = items[k];
     item.classList.toggle("top", k === result.prediction);
@@ -155,10 +160,23 @@ function showPrediction(result) {
   seen.putImageData(image, 0, 0);
 }
 
+// What to ask for, by the data set the model learnt from.
+const SUBJECTS = {
+  "fashion-mnist": { what: "a piece of clothing", data: "Fashion-MNIST's" },
+  default: { what: "a digit", data: "MNIST's" },
+};
+
 async function loadModelInfo() {
   const info = await api("/api/model");
   classes = info.classes;
   buildBars();
+  $("guess").classList.toggle("long", classes.some((name) => name.length > 2));  // "Ankle boot", not "7"
+  const subject = SUBJECTS[info.dataset] || SUBJECTS.default;
+  $("hint").textContent = `Draw ${subject.what} with the mouse, a finger or a pen` +
+    (info.dataset === "fashion-mnist" ? ` (${classes.join(", ")}).` : ".");
+  canvas.setAttribute("aria-label", `drawing area: draw ${subject.what}`);
+  document.title = `barenet: draw ${subject.what}`;
+  $("seen-data").textContent = subject.data;
   const test = info.test && info.test.accuracy ? `, test accuracy ${(100 * info.test.accuracy).toFixed(2)}%` : "";
   $("model-info").textContent = `Model: ${info.source}${test}.`;
 }
@@ -172,11 +190,15 @@ function makeChart(id, label) {
   return new Chart($(id), {
     type: "line",
     data: { labels: [], datasets: [
-      { label: `training ${label} (running mean)`, data: [], borderColor: "#2f6fde", tension: 0.2 },
-      { label: `validation ${label}`, data: [], borderColor: "#e8590c", tension: 0.2 },
+      // straight lines between the epochs' points: nothing is drawn that was not measured
+      { label: `training ${label} (running mean)`, data: [], borderColor: "#2f6fde", tension: 0, pointRadius: 3 },
+      { label: `validation ${label}`, data: [], borderColor: "#e8590c", tension: 0, pointRadius: 3 },
     ] },
     options: { animation: false, responsive: true, maintainAspectRatio: false,
-               scales: { x: { title: { display: true, text: "epoch" } } } },
+               scales: { x: { title: { display: true, text: "epoch (0: before training)" } },
+                         // a log scale keeps epoch 0's loss of 2.3 from flattening the later epochs
+                         y: label === "loss" ? { type: "logarithmic", title: { display: true, text: "loss (log scale)" } }
+                                             : { title: { display: true, text: label } } } },
   });
 }
 
@@ -216,6 +238,7 @@ $("train-form").addEventListener("submit", async (event) => {
     batch_size: parseInt(form.get("batch_size"), 10), dropout: parseFloat(form.get("dropout")),
     augment: form.get("augment") === "on",
   };
+  showFieldErrors([]);
   try {
     const started = await api("/api/train", {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(settings),
@@ -224,9 +247,26 @@ $("train-form").addEventListener("submit", async (event) => {
     resetCharts();
     follow(job.id);
   } catch (error) {
-    $("train-status").textContent = "Could not start: " + error.message;
+    const problems = (error.details || []).map((d) => `${d.where}: ${d.problem}`);
+    $("train-status").textContent = "Could not start: " + (problems.length ? problems.join("; ") : error.message);
+    showFieldErrors(error.details || []);
   }
 });
+
+// Each problem the server found, next to the field it is about.
+function showFieldErrors(details) {
+  for (const old of document.querySelectorAll(".field-error")) old.remove();
+  for (const input of $("train-form").querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
+  for (const { where, problem } of details) {
+    const input = $("train-form").querySelector(`[name="${where.split(".")[0]}"]`);
+    if (!input) continue;
+    input.setAttribute("aria-invalid", "true");
+    const note = document.createElement("span");
+    note.className = "field-error";
+    note.textContent = problem;
+    input.closest("label").appendChild(note);
+  }
+}
 
 function follow(id) {
   if (events) events.close();
@@ -245,7 +285,7 @@ function follow(id) {
     else if (event.status === "finished" || event.status === "stopped") {
       const test = event.test && event.test.accuracy != null ? ` Test accuracy ${(100 * event.test.accuracy).toFixed(2)}%.` : "";
       $("train-status").textContent = `Training ${event.status}.${test}`;
-    } else if (event.status !== "running") $("train-status").textContent = event.status + "…";
+    } else $("train-status").textContent = event.status + "…";  // after Resume: "running…" until the next epoch
   });
   events.onerror = () => { events.close(); };
 }
