@@ -277,7 +277,7 @@ def test_ctrl_c_saves_what_there_is_and_resume_ends_where_an_uninterrupted_run_w
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
-    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert f"interrupted: what was trained so far is saved in {folder}/" in stderr and "Traceback" not in stderr
     assert (folder / "model.npz").is_file() and "INTERRUPTED" in (folder / "report.txt").read_text()
     assert 2 <= bn.load(folder / "checkpoint.npz").history.epochs[-1] < 30
 
@@ -287,6 +287,19 @@ def test_ctrl_c_saves_what_there_is_and_resume_ends_where_an_uninterrupted_run_w
     a, b = bn.load(tmp_path / "straight" / "model.npz"), bn.load(folder / "model.npz")
     assert np.array_equal(a.parameter_vectors()[0], b.parameter_vectors()[0])
     assert a.history.to_dict()["loss"] == b.history.to_dict()["loss"]
+
+
+def test_an_interrupt_before_anything_was_saved_says_so_and_exits_130(tmp_path, monkeypatch, capsys):
+    from barenet.app import cli
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(bn_runs, "train_run", interrupt)  # Ctrl-C while the data loads
+    assert cli.main(["train", "--dataset", "xor", "--out", str(tmp_path / "x"), "--no-plots"]) == 130
+    assert "interrupted: no epoch had finished, so no model was saved" in capsys.readouterr().err
+    monkeypatch.setattr(cli, "build_parser", interrupt)  # Ctrl-C before the command is even read
+    assert cli.main(["train"]) == 130
+    assert "interrupted before anything started" in capsys.readouterr().err
 
 
 def test_resume_can_extend_a_finished_run(tmp_path):

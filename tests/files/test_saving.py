@@ -140,6 +140,23 @@ def test_a_crash_while_writing_leaves_no_temporary_file(saved, tmp_path, monkeyp
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_killed_writers_temporary_file_is_removed_by_the_next_save(saved, tmp_path):
+    """SIGKILL leaves no chance to clean up: the next save of the same path does it, sparing a
+    fresh temporary file that a concurrent writer may still be filling."""
+    _, model, _, _ = saved
+    old = tmp_path / ".model.npz.k1ll3d.tmp"
+    old.write_bytes(b"x" * 1000)
+    os.utime(old, (0, 0))  # untouched for decades
+    fresh = tmp_path / ".model.npz.w0rk1ng.tmp"
+    fresh.write_bytes(b"y")
+    other = tmp_path / ".other.npz.k1ll3d.tmp"
+    other.write_bytes(b"z")
+    os.utime(other, (0, 0))
+    model.save(tmp_path / "model.npz")
+    assert not old.exists() and fresh.exists() and other.exists()  # only this path's, only stale ones
+    assert bn.load(tmp_path / "model.npz").count_params() == model.count_params()
+
+
 # -- hostile and damaged files -------------------------------------------------------------------
 
 def _rewrite(path, out, change):
@@ -278,3 +295,136 @@ def test_truncated_or_bit_flipped_files_only_ever_raise_value_error(saved, tmp_p
         return
     # a flip that left the file valid (say, in a weight's low bits) must still give a working model
     assert np.isfinite(model.parameter_vectors()[0]).all()
+
+
+# -- structural mutations, bombs and values that would make a model useless ---------------------
+
+def _fuzzer():
+    import runpy
+    from pathlib import Path
+    return runpy.run_path(str(Path(__file__).resolve().parents[2] / "benchmarks" / "fuzz_model_files.py"))
+
+
+def test_hundreds_of_structurally_mutated_files_give_value_error_or_a_working_model(tmp_path):
+    """benchmarks/fuzz_model_files.py's seeded mutator (JSON fields of every type and depth, arrays,
+    zip flags), a few hundred files here; the script runs thousands."""
+    report = _fuzzer()["run"](300, 0, tmp_path)
+    assert report["failures"] == [], report["failures"][:5]
+    assert report["outcomes"]["refused"] > 100 and report["outcomes"]["loaded"] > 20  # both paths exercised
+    assert report["slowest_s"] < 5
+
+
+def _edited(saved_path, tmp_path, edit_meta=None, edit_arrays=None):
+    with zipfile.ZipFile(saved_path) as archive:
+        members = {info.filename: archive.read(info) for info in archive.infolist()}
+    if edit_meta is not None:
+        meta = json.loads(np.load(io.BytesIO(members["meta.npy"])).tobytes())
+        text = edit_meta(meta) or json.dumps(meta)
+        members["meta.npy"] = _npy(np.frombuffer(text.encode("utf-8"), dtype=np.uint8))
+    if edit_arrays is not None:
+        edit_arrays(members)
+    target = tmp_path / "edited.npz"
+    with zipfile.ZipFile(target, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return target
+
+
+def _set(path, value):
+    def edit(meta):
+        node = meta
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+    return edit
+
+
+@pytest.mark.parametrize("edit, message", [
+    (_set(("model", "layers", 1, "config"), 5), "layer must be"),
+    (_set(("optimizer", "config"), 5), "optimizer config must be an object"),
+    (_set(("history", "epochs", 1), None), "history.epochs entry must be an integer"),
+    (_set(("history", "epochs", 1), [1]), "history.epochs entry must be an integer"),
+    (lambda meta: json.dumps(meta).replace('"epochs": [0, 1, 2]', '"epochs": [0, 1e400, 2]'), "1e400, which is not finite"),
+    (_set(("metadata", "classes"), ["a", "\ud800", "c"]), "lone surrogate"),
+    (_set(("model", "layers", 2), {"type": "LeakyReLU", "config": {"alpha": 1e300}}), "alpha"),
+    (_set(("history", "loss"), [1.0]), "history.loss has 1 entries for 3 epochs"),
+])
+def test_json_fields_of_the_wrong_type_or_range_are_refused(saved, tmp_path, edit, message):
+    with pytest.raises(ValueError, match=message):
+        bn.load(_edited(saved[0], tmp_path, edit_meta=edit))
+
+
+def test_values_that_would_make_the_model_useless_are_refused(saved, tmp_path):
+    def huge(members):
+        members["param.1.W.npy"] = _npy(np.full((2, 8), 3e38, np.float32))
+    with pytest.raises(ValueError, match="beyond"):
+        bn.load(_edited(saved[0], tmp_path, edit_arrays=huge))
+
+    def swapped(members):  # Adam's moments swapped: the second one would be negative
+        members["optimizer.exp_avg.npy"], members["optimizer.exp_avg_sq.npy"] = \
+            members["optimizer.exp_avg_sq.npy"], members["optimizer.exp_avg.npy"]
+    with pytest.raises(ValueError, match="exp_avg_sq holds negative values"):
+        bn.load(_edited(saved[0], tmp_path, edit_arrays=swapped))
+
+
+def test_encrypted_or_unknown_compression_members_are_refused(saved, tmp_path):
+    for offset, value, message in ((8, 1, "is encrypted"), (10, 99, "compression method 99")):
+        raw = bytearray(saved[0].read_bytes())
+        position = raw.find(b"PK\x01\x02")
+        old = struct.unpack_from("<H", raw, position + offset)[0]
+        struct.pack_into("<H", raw, position + offset, old | value if offset == 8 else value)
+        target = tmp_path / f"zip{offset}.npz"
+        target.write_bytes(bytes(raw))
+        with pytest.raises(ValueError, match=message):
+            bn.load(target)
+
+
+def _bomb(tmp_path, rows, cols, name="bomb.npz"):
+    """A valid-looking model file whose one Dense layer declares rows×cols float32 weights, all
+    zeros, deflated: a file of about rows×cols/1000 bytes that inflates rows×cols×4."""
+    model = bn.Sequential(bn.Dense(2, 3), seed=0)
+    model.loss = bn.CrossEntropy()
+    small = tmp_path / "small.npz"
+    model.save(small)
+    meta = json.loads(np.load(small)["meta"].tobytes())
+    meta["model"]["layers"][0]["config"].update(in_features=rows, out_features=cols)
+    target = tmp_path / name
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False, "shape": (rows, cols)})
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("meta.npy", _npy(np.frombuffer(json.dumps(meta).encode(), np.uint8)))
+        archive.writestr("param.0.b.npy", _npy(np.zeros(cols, np.float32)))
+        with archive.open("param.0.W.npy", "w", force_zip64=True) as stream:
+            stream.write(header.getvalue())
+            chunk = bytes(4 * cols * 64)
+            for _ in range(rows // 64):
+                stream.write(chunk)
+    return target
+
+
+def test_a_compression_bomb_is_refused_before_inflating_and_a_large_file_takes_only_its_size(tmp_path):
+    import time
+    import tracemalloc
+    bomb = _bomb(tmp_path, 64 * 1024, 1024 * 5)  # declares 1.25 GiB in a file of about 1.3 MB
+    assert bomb.stat().st_size < 3 << 20
+    started = time.perf_counter()
+    tracemalloc.start()
+    with pytest.raises(ValueError, match="arrays declare more than 1,073,741,824 bytes"):
+        bn.load(bomb)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 32 << 20 and time.perf_counter() - started < 2  # refused from the headers alone
+    with pytest.raises(ValueError, match="max_bytes"):
+        bn.load(bomb, max_bytes=0)
+    # within the limit, loading holds the arrays read and the model's two flat vectors (θ, and g
+    # for training): three times the weights at the peak, no inflated stream, no random weights
+    # drawn and discarded (it was five times before)
+    large = _bomb(tmp_path, 64 * 200, 1024 * 5, "large.npz")  # 250 MiB of weights
+    tracemalloc.start()
+    model = bn.load(large, max_bytes=300 << 20)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert model.parameter_vectors()[0].nbytes >= 250 << 20
+    assert peak < 3.3 * (250 << 20), peak / 2**20
+    with pytest.raises(ValueError, match="more than 104,857,600 bytes"):
+        bn.load(large, max_bytes=100 << 20)

@@ -229,3 +229,12 @@ def test_blobs_moons_spirals_xor_shapes_and_balance():
     for make, classes in [(bn.datasets.make_moons, 2), (bn.datasets.make_spirals, 3), (bn.datasets.make_xor, 2)]:
         X, y = make(seed=0)
         assert X.shape[1] == 2 and len(set(y)) == classes and X.dtype == np.float32
+
+
+@pytest.mark.parametrize("shape", [(12, 56, 14), (12, 1, 784), (12, 1, 1)])
+def test_images_that_are_not_28_by_28_are_refused(isolated, shape):
+    """The loaders promise 784 columns: the header's shape is checked against it."""
+    _fake_set(isolated / "d")
+    write_idx(isolated / "d" / "train-images-idx3-ubyte.gz", np.zeros(shape, np.uint8))
+    with pytest.raises(ValueError, match=r"expected uint8 images of shape \(n, 28, 28\)"):
+        bn.datasets.load_mnist(isolated / "d", download=False)

@@ -102,3 +102,44 @@ def test_write_idx_rejects_what_idx_cannot_store(tmp_path):
         write_idx(tmp_path / "a", np.zeros(3, dtype=np.uint16))
     with pytest.raises(ValueError, match="1 to 4 dimensions"):
         write_idx(tmp_path / "a", np.zeros((1,) * 5, dtype=np.uint8))
+
+
+def _zeros_idx(path, shape):
+    """A gzipped IDX file of uint8 zeros with the given shape, written in chunks."""
+    header = bytes([0, 0, 0x08, len(shape)]) + struct.pack(f">{len(shape)}I", *shape)
+    with gzip.open(path, "wb", compresslevel=1) as stream:
+        stream.write(header)
+        total, chunk = int(np.prod(shape)), bytes(1 << 20)
+        for start in range(0, total, len(chunk)):
+            stream.write(chunk[:min(len(chunk), total - start)])
+    return path
+
+
+def test_a_header_declaring_more_than_the_limit_is_refused_before_reading(tmp_path):
+    import tracemalloc
+    path = tmp_path / "big.gz"
+    path.write_bytes(gzip.compress(bytes([0, 0, 0x08, 3]) + struct.pack(">3I", 1 << 20, 32, 32)))  # 1 GiB declared
+    tracemalloc.start()
+    with pytest.raises(ValueError, match="more than the 268,435,456-byte limit"):
+        read_idx(path)
+    assert tracemalloc.get_traced_memory()[1] < 1 << 20
+    tracemalloc.stop()
+
+
+def test_a_large_file_is_read_into_its_array_without_a_second_copy(tmp_path):
+    import tracemalloc
+    path = _zeros_idx(tmp_path / "large.gz", (60000, 28, 28))  # 47 MB, the size of MNIST's training images
+    tracemalloc.start()
+    array = read_idx(path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert array.shape == (60000, 28, 28) and array.dtype == np.uint8 and not array.any()
+    assert peak < 1.1 * array.nbytes, peak / array.nbytes  # it was about twice
+
+
+@pytest.mark.parametrize("dtype", [">i4", ">f8", ">i2"])
+def test_multi_byte_types_come_back_in_native_order(tmp_path, dtype, rng):
+    array = (rng.normal(size=(5, 3)) * 100).astype(dtype)
+    write_idx(tmp_path / "x.idx", array)
+    back = read_idx(tmp_path / "x.idx")
+    assert back.dtype.isnative and np.array_equal(back, array)

@@ -128,6 +128,7 @@ def cmd_train(args):
             raise UsageError(f"--resume continues a run with the settings in its config.json; "
                              f"{', '.join(fixed or ['--device'])} cannot change them (only --epochs, the new total)")
         folder = Path(args.resume)
+        args.training_in = folder
         print(f"resuming the run in {folder}/", flush=True)
         try:
             model, report = runs.resume_run(folder, verbose=verbose, epochs=args.epochs, plots=not args.no_plots)
@@ -139,6 +140,7 @@ def cmd_train(args):
         if folder.exists() and any(folder.iterdir()):
             raise UsageError(f"{folder} exists and is not empty; choose another --out or --name "
                              f"(or continue it with --resume {folder})")
+        args.training_in = folder
         print(f"run folder: {folder}/  (model.npz, history.json, report.txt, plots)", flush=True)
         print(f"training on {config.dataset}: hidden {config.hidden}, {config.activation}, {config.optimizer} "
               f"lr {config.lr}, {config.epochs} epochs, batch {config.batch_size}"
@@ -345,20 +347,27 @@ def _version():
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
-    if argv and argv[0] in ("bench", "serve"):  # these parse their own options
-        args, rest = parser.parse_args(argv[:1]), argv[1:]
-        call = lambda: args.run(args, rest)  # noqa: E731
-    else:
-        args = parser.parse_args(argv)
-        call = lambda: args.run(args)  # noqa: E731
+    try:
+        parser = build_parser()
+        if argv and argv[0] in ("bench", "serve"):  # these parse their own options
+            args, rest = parser.parse_args(argv[:1]), argv[1:]
+            call = lambda: args.run(args, rest)  # noqa: E731
+        else:
+            args = parser.parse_args(argv)
+            call = lambda: args.run(args)  # noqa: E731
+    except KeyboardInterrupt:
+        print("\ninterrupted before anything started", file=sys.stderr)
+        return EXIT_INTERRUPTED
     try:
         return call()
     except UsageError as error:
         print(f"barenet {args.command}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("\ninterrupted: what was trained so far is saved in the run folder", file=sys.stderr)
+        folder = getattr(args, "training_in", None)  # set once a run has its folder and begins training
+        saved = folder is not None and (Path(folder) / "model.npz").exists()
+        print("\ninterrupted: " + (f"what was trained so far is saved in {folder}/ (--resume {folder} continues)"
+                                   if saved else "no epoch had finished, so no model was saved"), file=sys.stderr)
         return EXIT_INTERRUPTED
     except ImportError as error:
         print(f"barenet {args.command}: error: {error}", file=sys.stderr)

@@ -24,9 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["read_image", "prepare_digit", "stroke_width", "MAX_PIXELS"]
+__all__ = ["read_image", "prepare_digit", "stroke_width", "has_ink", "MAX_PIXELS", "MAX_SIDE"]
 
 MAX_PIXELS = 40_000_000  # larger pictures are refused before they are decoded
+MAX_SIDE = 8192          # and so are longer ones: a 4,000,000×1 strip has few pixels but costs a lot
 MNIST_STROKE = 2.85      # median 2·area/perimeter of MNIST digits at 28×28
 MNIST_CENTRE = 14.0      # MNIST's mean centre of mass, in pixels from the top-left pixel
 WORK = 4                 # strokes are adjusted at 4× the final resolution
@@ -73,6 +74,8 @@ def read_image(source, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     width, height = image.size
     if width * height > max_pixels or width < 1 or height < 1:
         raise ValueError(f"image refused: it declares {width}×{height} pixels, more than {max_pixels:,}")
+    if max(width, height) > MAX_SIDE:
+        raise ValueError(f"image refused: it declares {width}×{height} pixels, a side longer than {MAX_SIDE:,}")
     try:
         from PIL import ImageOps
         image = ImageOps.exif_transpose(image)

@@ -71,7 +71,7 @@ class LeakyReLU(Layer):
 
     init = "he"  # the Dense initialisation that suits it
 
-    constraints = {"alpha": check.Real()}
+    constraints = {"alpha": check.Real(0, 1, what="a slope")}  # leaky: a slope between flat and the identity
 
     def __init__(self, alpha: float = 0.01):
         super().__init__()

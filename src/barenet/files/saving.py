@@ -94,13 +94,17 @@ def save(model, path, *, include_optimizer: bool = True, metadata: dict | None =
 
 # -- reading --------------------------------------------------------------------------------------
 
-def load(path, *, custom_layers: dict | None = None):
+def load(path, *, custom_layers: dict | None = None, max_bytes: int = untrusted.MAX_FILE_BYTES):
     """Read a model file written by ``save`` (a Sequential or an Ensemble). Your own layer types
     are accepted only when named: ``custom_layers={"Scale": Scale}``. Anything wrong with the
-    file raises ValueError naming the file and the problem."""
+    file raises ValueError naming the file and the problem. The arrays may declare at most
+    ``max_bytes`` in all (1 GiB by default), checked before anything is decompressed; loading
+    then takes about that much memory and no more."""
     path = Path(path)
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
+        raise ValueError(f"max_bytes must be a positive int, got {max_bytes!r}")
     try:
-        return _load(path, custom_layers or {})
+        return _load(path, custom_layers or {}, max_bytes)
     except Problem as problem:
         raise ValueError(f"{path}: {problem}") from None
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, NotImplementedError) as error:
@@ -109,11 +113,11 @@ def load(path, *, custom_layers: dict | None = None):
         raise ValueError(f"{path}: not a readable barenet model file ({type(error).__name__}: {error})") from None
 
 
-def _load(path, custom):
-    if path.stat().st_size > untrusted.MAX_FILE_BYTES:
-        raise Problem(f"file is larger than the {untrusted.MAX_FILE_BYTES:,}-byte limit")
+def _load(path, custom, max_bytes):
+    if path.stat().st_size > max_bytes + untrusted.MAX_META_BYTES + (1 << 20):
+        raise Problem(f"file is larger than the {max_bytes:,}-byte limit on its arrays")
     with zipfile.ZipFile(path) as archive:
-        untrusted.check_member_names([info.filename for info in archive.infolist()])
+        untrusted.check_members(archive.infolist())
         meta = untrusted.read_meta(archive, archive.getinfo("meta.npy"))
         entries, prefixes = _members(meta.get("model"))
         plans = [_plan(entry, custom, prefix) for entry, prefix in zip(entries, prefixes)]
@@ -125,7 +129,7 @@ def _load(path, custom):
                 raise Problem("optimizer must be an object listing its state vectors (and no ensemble has one)")
             expected.update({f"optimizer.{name}": None for name in names})
         custom_prefixes = tuple(prefix for _, _, prefixes_ in plans for prefix in prefixes_)
-        arrays = untrusted.read_arrays(archive, expected, custom_prefixes)
+        arrays = untrusted.read_arrays(archive, expected, custom_prefixes, max_bytes)
 
     models = [_assemble(entry, layers, arrays, prefix) for entry, (layers, _, _), prefix in zip(entries, plans, prefixes)]
     if meta["model"].get("type") == "Ensemble":
@@ -137,15 +141,32 @@ def _load(path, custom):
         _restore_rng(model, meta.get("rng_state"))
     loss_entry = meta.get("loss")
     model.loss = None if loss_entry is None else construct(registry.losses, loss_entry, "loss")
-    history = meta.get("history") or {}
-    if not isinstance(history, dict) or not all(isinstance(v, list) for v in history.values()):
-        raise Problem("history must map names to lists")
-    model.history = History.from_dict(history)
+    model.history = History.from_dict(_checked_history(meta.get("history") or {}))
     metadata = meta.get("metadata") or {}
     if not isinstance(metadata, dict):
         raise Problem("metadata must be an object")
     model.metadata = metadata
     return model
+
+
+def _checked_history(history):
+    """{"epochs": [0, 1, ...], name: [number or null per epoch], ...}, or a Problem."""
+    if not isinstance(history, dict) or not all(isinstance(v, list) for v in history.values()):
+        raise Problem("history must map names to lists")
+    epochs = history.get("epochs", [])
+    for epoch in epochs:
+        untrusted.integer(epoch, "history.epochs entry", 0, 10**9)
+    if any(b <= a for a, b in zip(epochs, epochs[1:])):
+        raise Problem("history.epochs must increase")
+    for name, values in history.items():
+        if name == "epochs":
+            continue
+        if len(values) != len(epochs):
+            raise Problem(f"history.{name[:40]} has {len(values)} entries for {len(epochs)} epochs")
+        for value in values:
+            if value is not None:
+                untrusted.number(value, f"history.{name[:40]} entry")
+    return history
 
 
 def _members(model_entry):
@@ -189,6 +210,12 @@ def _assemble(entry, layers, arrays, prefix):
             layer.buffers = {name: arrays[f"{prefix}buffer.{i}.{name}"] for name in layer.buffer_shapes()}
             if "scale" in layer.buffers and np.any(layer.buffers["scale"] <= 0):
                 raise Problem(f"layer {i} {type(layer).__name__}: scale must be positive")
+        shapes = layer.param_shapes()
+        if shapes and all(f"{prefix}param.{i}.{name}" in arrays for name in shapes):
+            # the file's weights, not random ones: building would draw and then discard a full set
+            layer.params = {name: to_device(arrays[f"{prefix}param.{i}.{name}"].astype(entry["dtype"], copy=False))
+                            for name in shapes}
+            layer.built = True
     try:
         model = Sequential(*layers, dtype=entry["dtype"], seed=entry.get("seed"))
     except (TypeError, ValueError) as error:
@@ -203,6 +230,8 @@ def _assemble(entry, layers, arrays, prefix):
 
 
 def _restore_optimizer(entry, arrays, size, dtype):
+    if not isinstance(entry.get("config") or {}, dict):
+        raise Problem(f"optimizer config must be an object, got {str(entry.get('config'))[:40]}")
     config = dict(entry.get("config") or {})
     if isinstance(config.get("lr"), dict):
         lr = config["lr"]
@@ -227,6 +256,8 @@ def _restore_optimizer(entry, arrays, size, dtype):
             vector = arrays[f"optimizer.{name}"]
             if vector.shape != (size,):
                 raise Problem(f"optimizer.{name} has shape {vector.shape}, the model has {size} parameters")
+            if name in ("exp_avg_sq", "square_avg") and vector.min() < 0:  # averages of squares
+                raise Problem(f"optimizer.{name} holds negative values; it averages squared gradients")
             optimizer.state[name] = to_device(vector.astype(dtype))
         optimizer.state["scratch"] = xp.empty(size, dtype=dtype)
     return optimizer

@@ -5,13 +5,19 @@ that says what is wrong.
 What is checked, before any array is read:
 
 - the zip archive: at most ``MAX_MEMBERS`` members, no duplicate names, every name of the exact
-  forms barenet writes (no paths);
+  forms barenet writes (no paths), no encrypted member, only stored or deflated members;
 - ``meta.npy``: a 1-D uint8 array of at most ``MAX_META_BYTES`` of UTF-8 JSON, nested at most
   ``MAX_JSON_DEPTH`` deep, without NaN or infinity tokens, of the right format and version;
 - every array: its ``.npy`` header is parsed (a literal, never executed), its dtype must be
   float32 or float64, C-ordered, its byte count must match the zip entry's, the shapes the
-  architecture implies must match, and all arrays together stay below ``MAX_FILE_BYTES``;
-- then the arrays are read, and must be finite.
+  architecture implies must match, and all arrays together stay below ``max_bytes`` (the
+  ``bn.load`` argument, ``MAX_FILE_BYTES`` by default) before anything is decompressed;
+- then the arrays are read, each straight into its final array (no second copy), and must be
+  finite; weights and buffers must also stay within ``MAX_ABS_VALUE`` in absolute value, where a
+  network's arithmetic would overflow;
+- the JSON's numbers must be finite (``1e400`` parses to infinity and is refused), its strings
+  valid Unicode (no lone surrogates), and every field barenet reads of the type and range it
+  needs.
 
 ``saving.load`` uses these; ``Problem`` is the ValueError they raise, without the file name,
 which ``load`` adds.
@@ -21,16 +27,18 @@ from __future__ import annotations
 import json
 import math
 import re
+import zipfile
 
 import numpy as np
 
-__all__ = ["Problem", "MAX_FILE_BYTES", "MAX_META_BYTES", "MAX_JSON_DEPTH", "MAX_MEMBERS",
-           "check_member_names", "read_meta", "read_arrays", "construct"]
+__all__ = ["Problem", "MAX_FILE_BYTES", "MAX_ABS_VALUE", "MAX_META_BYTES", "MAX_JSON_DEPTH", "MAX_MEMBERS",
+           "check_members", "read_meta", "read_arrays", "construct", "number", "integer"]
 
 FORMAT = "barenet-model"
 FORMAT_VERSION = 1
 SUPPORTED_VERSIONS = (1,)
-MAX_FILE_BYTES = 4 << 30  # 4 GiB of arrays in all
+MAX_FILE_BYTES = 1 << 30  # 1 GiB of arrays in all, by default (bn.load(max_bytes=...) changes it)
+MAX_ABS_VALUE = 1e15      # weights and buffers beyond this make a network overflow, even in float64
 MAX_META_BYTES = 16 << 20
 MAX_JSON_DEPTH = 32
 MAX_MEMBERS = 4096
@@ -44,14 +52,21 @@ class Problem(ValueError):
     """What is wrong with a model file (``load`` prefixes the file's name)."""
 
 
-def check_member_names(names) -> None:
+def check_members(infos) -> None:
+    """The zip's directory: the member count, names, encryption and compression."""
+    names = [info.filename for info in infos]
     if len(names) > MAX_MEMBERS:
         raise Problem(f"{len(names)} members, more than {MAX_MEMBERS}")
     if len(set(names)) != len(names):
         raise Problem("duplicate member names")
-    for name in names:
-        if not MEMBER_NAME.match(name):
-            raise Problem(f"unexpected member {name!r}")
+    for info in infos:
+        if not MEMBER_NAME.match(info.filename):
+            raise Problem(f"unexpected member {info.filename!r}")
+        if info.flag_bits & 0x1:
+            raise Problem(f"member {info.filename} is encrypted; barenet writes no encrypted files")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise Problem(f"member {info.filename} uses compression method {info.compress_type}; "
+                          f"only stored and deflated members are read")
     if "meta.npy" not in names:
         raise Problem("no meta.npy member: not a barenet model file")
 
@@ -100,14 +115,23 @@ def _header(archive, info):
 
 
 def _read_array(archive, info, offset, dtype, shape):
+    """The member's data read straight into a new array of the declared shape, in chunks: the
+    memory taken is the array's, never more, whatever the compressed stream holds."""
+    array = np.empty(shape, dtype=dtype)
+    target = memoryview(array.reshape(-1).view(np.uint8)) if array.size else memoryview(bytearray())
+    filled = 0
     with archive.open(info) as stream:
         stream.read(offset)
-        count = math.prod(shape)
-        data = stream.read(count * dtype.itemsize + 1)
-    if len(data) != count * dtype.itemsize:
-        raise Problem(f"member {info.filename}: holds {len(data)} bytes of data, its header declares "
-                      f"{count * dtype.itemsize}")
-    return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
+        while filled < len(target):
+            got = stream.readinto(target[filled:filled + (1 << 20)])
+            if not got:
+                break
+            filled += got
+        extra = stream.read(1)
+    if filled != len(target) or extra:
+        raise Problem(f"member {info.filename}: holds {'more' if extra else filled} bytes of data, its header "
+                      f"declares {len(target)}")
+    return array
 
 
 def read_meta(archive, info) -> dict:
@@ -127,9 +151,14 @@ def read_meta(archive, info) -> dict:
     if not _json_depth_ok(text):
         raise Problem(f"meta.npy nests deeper than {MAX_JSON_DEPTH} levels")
     try:
-        meta = json.loads(text, parse_constant=lambda c: (_ for _ in ()).throw(Problem(f"{c} is not valid JSON")))
+        meta = json.loads(text, parse_constant=lambda c: (_ for _ in ()).throw(Problem(f"{c} is not valid JSON")),
+                          parse_float=_finite_float)
     except (json.JSONDecodeError, RecursionError) as error:
         raise Problem(f"meta.npy is not valid JSON ({error})") from None
+    try:
+        json.dumps(meta, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise Problem("meta.npy holds a string that is not valid Unicode (a lone surrogate)") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise Problem("not a barenet model file (meta.format is not 'barenet-model')")
     if meta.get("version") not in SUPPORTED_VERSIONS:
@@ -138,7 +167,27 @@ def read_meta(archive, info) -> dict:
     return meta
 
 
-def read_arrays(archive, expected: dict, custom_prefixes: tuple) -> dict:
+def _finite_float(text):
+    value = float(text)
+    if not math.isfinite(value):
+        raise Problem(f"meta.npy holds the number {text}, which is not finite")
+    return value
+
+
+def number(value, what, low=-math.inf, high=math.inf):
+    """``value`` if it is a real number (not a bool) in [low, high], else a Problem."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise Problem(f"{what} must be a number in [{low:g}, {high:g}], got {str(value)[:40]}")
+    return value
+
+
+def integer(value, what, low=0, high=2**62):
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise Problem(f"{what} must be an integer in [{low}, {high}], got {str(value)[:40]}")
+    return value
+
+
+def read_arrays(archive, expected: dict, custom_prefixes: tuple, max_bytes: int = MAX_FILE_BYTES) -> dict:
     """Every array member, after checking the members against ``expected`` ({name: shape, or None
     where only the architecture's builder knows it}) and every header against sizes and dtypes.
     Members under ``custom_prefixes`` (custom layers) are checked once those layers are built."""
@@ -161,8 +210,9 @@ def read_arrays(archive, expected: dict, custom_prefixes: tuple) -> dict:
             raise Problem(f"member {name}: invalid shape {shape}")
         nbytes = math.prod(shape) * dtype.itemsize
         total += nbytes
-        if total > MAX_FILE_BYTES:
-            raise Problem(f"arrays declare more than {MAX_FILE_BYTES:,} bytes in all")
+        if total > max_bytes:
+            raise Problem(f"arrays declare more than {max_bytes:,} bytes in all (the limit; "
+                          f"bn.load(path, max_bytes=...) raises it for a model you trust to be that large)")
         if info.file_size != offset + nbytes:
             raise Problem(f"member {name}: zip entry declares {info.file_size} bytes, its .npy header "
                           f"implies {offset + nbytes}")
@@ -175,6 +225,9 @@ def read_arrays(archive, expected: dict, custom_prefixes: tuple) -> dict:
         array = _read_array(archive, by_name[name], offset, dtype, shape)
         if not np.isfinite(array).all():
             raise Problem(f"member {name}: contains NaN or infinity")
+        if not name.startswith("optimizer.") and array.size and np.abs(array).max() > MAX_ABS_VALUE:
+            raise Problem(f"member {name}: holds {np.abs(array).max():.3g}, beyond ±{MAX_ABS_VALUE:g}, "
+                          f"where the network's arithmetic would overflow")
         arrays[name[:-4]] = array
     return arrays
 

@@ -1,8 +1,10 @@
 """Atomic file writes: a file is either the old one or the complete new one, never half of it."""
 from __future__ import annotations
 
+import glob
 import os
 import tempfile
+import time
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -21,12 +23,21 @@ def fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
+STALE_AFTER_S = 60  # a temporary file untouched this long belongs to no live writer
+
+
 @contextmanager
 def atomic_write(path, mode: str = "wb"):
     """Write ``path`` through a temporary file beside it: the data is flushed and fsynced, then
     renamed over ``path`` (``os.replace``), and the directory fsynced. If anything fails, even a
     KeyboardInterrupt, the temporary file is removed and ``path`` is left as it was."""
     path = Path(path)
+    # temporary files of this path that a killed writer left (untouched for a minute: not a
+    # concurrent writer's) go now, so that kills do not pile up copies of the file
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        with suppress(FileNotFoundError):
+            if time.time() - stale.stat().st_mtime > STALE_AFTER_S:
+                stale.unlink()
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, 0o666 & ~_UMASK) if hasattr(os, "fchmod") else None

@@ -43,7 +43,7 @@ MAX_BODY = 1 << 20          # bytes: a 280×280 drawing is about 20 kB as PNG, 5
 MAX_PIXELS = 4_000_000      # pictures larger than 2000×2000 are refused before decoding
 log = logging.getLogger("barenet.app.web")
 
-Grey = Annotated[float, Field(ge=0, le=255, allow_inf_nan=False)]
+Grey = Annotated[float, Field(ge=0, le=255, allow_inf_nan=False, strict=True)]  # numbers, not "12"
 
 
 class PredictRequest(BaseModel):

@@ -23,7 +23,7 @@ __all__ = ["read_idx", "write_idx", "MAX_BYTES"]
 _TYPES = {0x08: np.dtype(">u1"), 0x09: np.dtype(">i1"), 0x0B: np.dtype(">i2"),
           0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 _CODES = {dtype.newbyteorder("="): code for code, dtype in _TYPES.items()}
-MAX_BYTES = 1 << 30  # 1 GiB: the full MNIST training images take 47 MB
+MAX_BYTES = 256 << 20  # 256 MiB by default: the full MNIST training images take 47 MB
 MAX_DIMS = 4
 
 
@@ -56,15 +56,26 @@ def read_idx(path, max_bytes: int = MAX_BYTES) -> np.ndarray:
             if nbytes > max_bytes:
                 raise ValueError(f"{path}: IDX header declares shape {shape} ({nbytes:,} bytes), "
                                  f"more than the {max_bytes:,}-byte limit")
-            payload = stream.read(nbytes + 1)  # one byte more than promised reveals trailing data
+            # read straight into the array, in chunks: the memory taken is the array's, once
+            array = np.empty(shape, dtype=_TYPES[code])
+            target = memoryview(array.reshape(-1).view(np.uint8)) if array.size else memoryview(bytearray())
+            filled = 0
+            while filled < nbytes:
+                got = stream.readinto(target[filled:filled + (1 << 20)])
+                if not got:
+                    break
+                filled += got
+            extra = stream.read(1)  # one byte more than promised reveals trailing data
         except (EOFError, zlib.error, gzip.BadGzipFile) as error:
             raise ValueError(f"{path}: corrupt or truncated gzip data ({error})") from None
-    if len(payload) < nbytes:
+    if filled < nbytes:
         raise ValueError(f"{path}: truncated: header declares shape {shape} ({nbytes:,} bytes of data) "
-                         f"but the file holds {len(payload):,}")
-    if len(payload) > nbytes:
+                         f"but the file holds {filled:,}")
+    if extra:
         raise ValueError(f"{path}: more data than its header declares (shape {shape}, {nbytes:,} bytes)")
-    return np.frombuffer(payload, dtype=_TYPES[code]).reshape(shape).astype(_TYPES[code].newbyteorder("="))
+    if array.dtype.itemsize > 1 and not array.dtype.isnative:  # IDX is big-endian: swap in place
+        array = array.byteswap(inplace=True).view(array.dtype.newbyteorder("="))
+    return array
 
 
 def write_idx(path, array) -> None:

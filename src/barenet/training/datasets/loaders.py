@@ -128,8 +128,8 @@ def _load(source: _Source, path, download_missing, flatten, raw, progress):
     parts = []
     for images_stem, labels_stem in _STEMS.values():
         images, labels = read_idx(files[images_stem]), read_idx(files[labels_stem])
-        if images.ndim != 3 or images.dtype != np.uint8:
-            raise ValueError(f"{files[images_stem]}: expected uint8 images of shape (n, rows, cols), "
+        if images.ndim != 3 or images.shape[1:] != (28, 28) or images.dtype != np.uint8:
+            raise ValueError(f"{files[images_stem]}: expected uint8 images of shape (n, 28, 28), "
                              f"got {images.dtype} {images.shape}")
         if labels.ndim != 1 or labels.dtype != np.uint8:
             raise ValueError(f"{files[labels_stem]}: expected uint8 labels of shape (n,), got {labels.dtype} {labels.shape}")
@@ -141,7 +141,8 @@ def _load(source: _Source, path, download_missing, flatten, raw, progress):
         if flatten:
             images = images.reshape(len(images), -1)
         if not raw:
-            images = images.astype(np.float32) / np.float32(255)
+            images = images.astype(np.float32)  # one float copy, divided in place
+            images /= np.float32(255)
         parts.append((images, labels.astype(np.int64)))
     return tuple(parts)
 
