@@ -195,6 +195,42 @@ def _post(length_header: bytes, path=b"/api/predict") -> bytes:
             length_header + b"Connection: close\r\n\r\n")
 
 
+def test_stalled_clients_get_408_and_lose_their_sockets_while_valid_requests_are_answered(model):
+    """300 clients send their headers and one byte of a 10-byte body, then nothing. A valid
+    request meanwhile is answered as fast as ever; after the body timeout (1 s here, 10 s by
+    default) every stalled client has a JSON 408 and a closed connection."""
+    import socket
+    app = create_app(model, "a test model", body_timeout=1.0)
+    image = json.dumps({"image": np.zeros((28, 28), int).tolist()}).encode()
+    with LiveServer(app) as server:
+        stalled = []
+        for _ in range(300):
+            sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            sock.sendall(_post(b"Content-Length: 10\r\n") + b"{")
+            stalled.append(sock)
+        started = time.perf_counter()
+        reply = server.raw(_post(f"Content-Length: {len(image)}\r\n".encode()) + image)
+        assert status_of(reply) == 200 and time.perf_counter() - started < 2.0
+        for sock in stalled:
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+            sock.close()
+            assert status_of(answer) == 408 and b'"the request body stalled for 1 s"' in answer
+
+
+def test_serve_lifts_the_open_file_limit_within_the_hard_limit():
+    import resource
+    from barenet.app.web.server import raise_open_file_limit
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(256, hard), hard))
+        now = raise_open_file_limit(4096)
+        assert now == (4096 if hard == resource.RLIM_INFINITY else min(4096, hard)) and now >= min(256, hard)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
 @pytest.fixture
 def live(model):
     app = create_app(model, "a test model")

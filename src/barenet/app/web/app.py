@@ -40,6 +40,7 @@ from .training import TrainingManager
 
 STATIC = Path(__file__).with_name("static")
 MAX_BODY = 1 << 20          # bytes: a 280×280 drawing is about 20 kB as PNG, 5 kB as JSON
+BODY_TIMEOUT_S = 10.0       # a body that stalls this long between two pieces is answered 408 and dropped
 MAX_PIXELS = 4_000_000      # pictures larger than 2000×2000 are refused before decoding
 log = logging.getLogger("barenet.app.web")
 
@@ -86,11 +87,13 @@ class BodyLimit:
 
     A declared Content-Length over the limit is refused without reading the body; otherwise the
     body is read (chunked or not) counting the bytes that actually arrive, and refused as soon as
-    they pass the limit. The application is called only with a complete body within the limit.
+    they pass the limit. A client that stops sending for ``timeout`` seconds gets 408 and loses
+    its connection, so stalled clients cannot hold the server's sockets. The application is
+    called only with a complete body within the limit.
     """
 
-    def __init__(self, app, limit: int = MAX_BODY):
-        self.app, self.limit = app, limit
+    def __init__(self, app, limit: int = MAX_BODY, timeout: float = BODY_TIMEOUT_S):
+        self.app, self.limit, self.timeout = app, limit, timeout
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -102,7 +105,10 @@ class BodyLimit:
                                 else "invalid Content-Length")(scope, receive, send)
         body, more = bytearray(), True
         while more:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.timeout)
+            except asyncio.TimeoutError:
+                return await _error(408, f"the request body stalled for {self.timeout:g} s")(scope, receive, send)
             if message["type"] == "http.disconnect":
                 return
             body += message.get("body", b"")
@@ -158,7 +164,7 @@ class ServedModel:
 
 
 def create_app(model, source: str, *, training: TrainingManager | None = None, static_dir=STATIC,
-               max_body: int = MAX_BODY):
+               max_body: int = MAX_BODY, body_timeout: float = BODY_TIMEOUT_S):
     """The app serving ``model`` (described by ``source``); ``training`` runs the training view's jobs."""
     static_dir = Path(static_dir)
     served = ServedModel(model, source)
@@ -262,6 +268,6 @@ def create_app(model, source: str, *, training: TrainingManager | None = None, s
     app.mount("/static", StaticFiles(directory=static_dir, follow_symlink=False), name="static")
 
     app.state.served, app.state.training = served, training
-    limited = BodyLimit(app, max_body)
+    limited = BodyLimit(app, max_body, body_timeout)
     limited.state = app.state
     return limited

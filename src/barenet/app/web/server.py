@@ -22,6 +22,24 @@ def choose_model(model_path, train: bool):
     return load(SHIPPED), "the model that ships with barenet (784-256-128-10, trained on MNIST with augmentation)"
 
 
+def raise_open_file_limit(wanted: int = 65536) -> int:
+    """Lift this process's soft limit on open files towards ``wanted`` (within the hard limit),
+    so that a thousand idle or stalled clients hold sockets without starving the others (they
+    are dropped after the body timeout). Returns the soft limit now in force."""
+    try:
+        import resource
+    except ImportError:  # not on this platform
+        return -1
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError):
+            pass
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="barenet serve", description="Draw digits for a model in your browser, "
                                      "and watch models learn. Serves on this machine only unless --host says otherwise.")
@@ -49,5 +67,6 @@ def main(argv=None) -> int:
     accuracy = ((getattr(model, "metadata", None) or {}).get("test") or {}).get("accuracy")
     print(f"serving {source}" + (f", test accuracy {accuracy:.2%}" if accuracy else ""), flush=True)
     print(f"open http://{args.host}:{args.port}/ in a browser (Ctrl-C stops)", flush=True)
+    raise_open_file_limit()
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
