@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import barenet as bn
+from layer_example import documented_scale_layer
 
 
 def _standardizer():
@@ -81,26 +82,7 @@ def test_check_gradients_prints_a_row_per_array_and_leaves_the_model_untouched(r
 
 
 def test_custom_layer_from_the_layer_docstring_works(rng):
-    class Scale(bn.Layer):
-        def __init__(self, features):
-            super().__init__()
-            self.features = features
-
-        def build(self, rng, dtype):
-            self.params = {"s": np.ones(self.features, dtype)}
-            self.grads = {"s": np.zeros(self.features, dtype)}
-
-        def forward(self, x, training=True):
-            self.x = x
-            return x * self.params["s"]
-
-        def backward(self, grad_out):
-            self.grads["s"][...] = (grad_out * self.x).sum(axis=0)
-            return grad_out * self.params["s"]
-
-        def get_config(self):
-            return {"features": self.features}
-
+    Scale = documented_scale_layer()
     model = bn.Sequential(bn.Dense(3, 4), Scale(4), bn.Tanh(), bn.Dense(4, 2), dtype="float64", seed=2)
     assert bn.check_gradients(model, rng.normal(size=(5, 3)), [0, 1, 0, 1, 1], "cross_entropy",
                               verbose=False).passed(1e-6)

@@ -6,26 +6,10 @@ import pytest
 import barenet as bn
 from barenet.core.network import Network
 from barenet.core.parameters import Parameters, Slots
+from layer_example import documented_scale_layer
 
 
-class Scale(bn.Layer):
-    """The Layer docstring's custom layer, y = x ⊙ s, which assigns its gradient."""
-
-    def __init__(self, features):
-        super().__init__()
-        self.features = features
-
-    def build(self, rng, dtype):
-        self.params = {"s": np.ones(self.features, dtype)}
-        self.grads = {"s": np.zeros(self.features, dtype)}
-
-    def forward(self, x, training=True):
-        self.x = x
-        return x * self.params["s"]
-
-    def backward(self, grad_out):
-        self.grads["s"] = (grad_out * self.x).sum(axis=0)
-        return grad_out * self.params["s"]
+Scale = documented_scale_layer()  # the Layer docstring's custom layer, y = x ⊙ s, which assigns its gradient
 
 
 def test_layers_hold_views_of_the_two_flat_vectors_in_layer_order():

@@ -168,19 +168,19 @@ def argument(value, name: str, constraint: Constraint):
 
 def positive_int(value, name: str) -> int:
     """An int of at least 1 (TypeError for another type, ValueError below 1)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be at least 1, got {value}")
-    return int(value)
+    return _int_at_least(value, name, 1)
 
 
 def non_negative_int(value, name: str) -> int:
     """An int of at least 0."""
+    return _int_at_least(value, name, 0)
+
+
+def _int_at_least(value, name: str, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < 0:
-        raise ValueError(f"{name} must be at least 0, got {value}")
+    if value < low:
+        raise ValueError(f"{name} must be at least {low}, got {value}")
     return int(value)
 
 

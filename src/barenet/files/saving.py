@@ -205,6 +205,7 @@ def _plan(entry, custom, prefix):
 
 
 def _assemble(entry, layers, arrays, prefix):
+    preset = set()  # layers given the file's weights before the network gathers them into θ
     for i, layer in enumerate(layers):
         if layer.buffer_shapes():
             layer.buffers = {name: arrays[f"{prefix}buffer.{i}.{name}"] for name in layer.buffer_shapes()}
@@ -216,11 +217,14 @@ def _assemble(entry, layers, arrays, prefix):
             layer.params = {name: to_device(arrays[f"{prefix}param.{i}.{name}"].astype(entry["dtype"], copy=False))
                             for name in shapes}
             layer.built = True
+            preset.add(i)
     try:
         model = Sequential(*layers, dtype=entry["dtype"], seed=entry.get("seed"))
     except (TypeError, ValueError) as error:
         raise Problem(f"the layers do not fit together: {error}") from None
-    for i, layer in enumerate(model.layers):
+    for i, layer in enumerate(model.layers):  # custom layers: built, then given the file's weights
+        if i in preset:
+            continue
         for name in list(layer.params):
             key = f"{prefix}param.{i}.{name}"
             if key not in arrays or arrays[key].shape != layer.params[name].shape:

@@ -31,6 +31,9 @@ import zipfile
 
 import numpy as np
 
+from ..core import checks as check
+from ..training.io import read_into
+
 __all__ = ["Problem", "MAX_FILE_BYTES", "MAX_ABS_VALUE", "MAX_META_BYTES", "MAX_JSON_DEPTH", "MAX_MEMBERS",
            "check_members", "read_meta", "read_arrays", "construct", "number", "integer"]
 
@@ -118,19 +121,12 @@ def _read_array(archive, info, offset, dtype, shape):
     """The member's data read straight into a new array of the declared shape, in chunks: the
     memory taken is the array's, never more, whatever the compressed stream holds."""
     array = np.empty(shape, dtype=dtype)
-    target = memoryview(array.reshape(-1).view(np.uint8)) if array.size else memoryview(bytearray())
-    filled = 0
     with archive.open(info) as stream:
         stream.read(offset)
-        while filled < len(target):
-            got = stream.readinto(target[filled:filled + (1 << 20)])
-            if not got:
-                break
-            filled += got
-        extra = stream.read(1)
-    if filled != len(target) or extra:
+        filled, extra = read_into(stream, array)
+    if filled != array.nbytes or extra:
         raise Problem(f"member {info.filename}: holds {'more' if extra else filled} bytes of data, its header "
-                      f"declares {len(target)}")
+                      f"declares {array.nbytes}")
     return array
 
 
@@ -175,14 +171,15 @@ def _finite_float(text):
 
 
 def number(value, what, low=-math.inf, high=math.inf):
-    """``value`` if it is a real number (not a bool) in [low, high], else a Problem."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+    """``value`` if it is a finite real number (not a bool) in [low, high], else a Problem."""
+    if not check.Real(low, high).accepts(value):
         raise Problem(f"{what} must be a number in [{low:g}, {high:g}], got {str(value)[:40]}")
     return value
 
 
 def integer(value, what, low=0, high=2**62):
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+    """``value`` if it is an int (not a bool) in [low, high], else a Problem."""
+    if not check.Integer(low).accepts(value) or value > high:
         raise Problem(f"{what} must be an integer in [{low}, {high}], got {str(value)[:40]}")
     return value
 

@@ -1,4 +1,5 @@
-"""Atomic file writes: a file is either the old one or the complete new one, never half of it."""
+"""Atomic file writes: a file is either the old one or the complete new one, never half of it.
+And bounded reads: data read from a stream straight into the array it is meant for."""
 from __future__ import annotations
 
 import glob
@@ -7,6 +8,8 @@ import tempfile
 import time
 from contextlib import contextmanager, suppress
 from pathlib import Path
+
+import numpy as np
 
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
@@ -51,3 +54,17 @@ def atomic_write(path, mode: str = "wb"):
             os.unlink(temporary)
         raise
     fsync_directory(path.parent)
+
+
+def read_into(stream, array: np.ndarray, chunk: int = 1 << 20):
+    """Fill ``array`` (C-contiguous) from ``stream`` in chunks, never holding more than the array.
+    Returns (bytes filled, whether the stream has more): a short or over-long stream is the
+    caller's to report."""
+    target = memoryview(array.reshape(-1).view(np.uint8)) if array.size else memoryview(bytearray())
+    filled = 0
+    while filled < len(target):
+        got = stream.readinto(target[filled:filled + chunk])
+        if not got:
+            break
+        filled += got
+    return filled, bool(stream.read(1))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io import atomic_write
+from ..io import atomic_write, read_into
 
 __all__ = ["read_idx", "write_idx", "MAX_BYTES"]
 
@@ -56,16 +56,8 @@ def read_idx(path, max_bytes: int = MAX_BYTES) -> np.ndarray:
             if nbytes > max_bytes:
                 raise ValueError(f"{path}: IDX header declares shape {shape} ({nbytes:,} bytes), "
                                  f"more than the {max_bytes:,}-byte limit")
-            # read straight into the array, in chunks: the memory taken is the array's, once
-            array = np.empty(shape, dtype=_TYPES[code])
-            target = memoryview(array.reshape(-1).view(np.uint8)) if array.size else memoryview(bytearray())
-            filled = 0
-            while filled < nbytes:
-                got = stream.readinto(target[filled:filled + (1 << 20)])
-                if not got:
-                    break
-                filled += got
-            extra = stream.read(1)  # one byte more than promised reveals trailing data
+            array = np.empty(shape, dtype=_TYPES[code])  # the memory taken is the array's, once
+            filled, extra = read_into(stream, array)  # a byte more than promised reveals trailing data
         except (EOFError, zlib.error, gzip.BadGzipFile) as error:
             raise ValueError(f"{path}: corrupt or truncated gzip data ({error})") from None
     if filled < nbytes:
