@@ -4,6 +4,7 @@ import base64
 import io
 import json
 import os
+import re
 import shutil
 import time
 
@@ -216,7 +217,7 @@ def test_stalled_clients_get_408_and_lose_their_sockets_while_valid_requests_are
             while chunk := sock.recv(65536):
                 answer += chunk
             sock.close()
-            assert status_of(answer) == 408 and b'"the request body stalled for 1 s"' in answer
+            assert status_of(answer) == 408 and b'"the request body stalled for 1 s or took over 60 s"' in answer
 
 
 def test_serve_lifts_the_open_file_limit_within_the_hard_limit():
@@ -265,8 +266,8 @@ def test_an_understated_length_never_gets_more_than_it_declared_to_the_handler(l
     refused and the connection closed. The handler never sees more than was declared."""
     surplus = b"x" * (2 * MAX_BODY)
     reply = live.raw(_post(b"Content-Length: 12\r\n"), [b'{"image": [[', surplus])
-    replies = reply.split(b"HTTP/1.1 ")[1:]
-    assert replies and all(400 <= int(r[:3]) < 500 for r in replies)
+    replies = re.findall(rb"HTTP/1\.1 (\d{3}) ", reply)
+    assert replies and all(400 <= int(status) < 500 for status in replies)
     assert live.calls == []
 
 

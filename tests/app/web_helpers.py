@@ -5,14 +5,18 @@ import time
 
 import uvicorn
 
+from barenet.app.web.server import serve_config
+
 
 class LiveServer:
-    def __init__(self, app):
+    """``barenet serve``'s configuration (connection cap, header deadline, JSON errors), on a free port."""
+
+    def __init__(self, app, **limits):
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
         sock.close()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="error"))
+        self.server = uvicorn.Server(serve_config(app, "127.0.0.1", self.port, log_level="error", **limits))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self):

@@ -143,3 +143,15 @@ def test_multi_byte_types_come_back_in_native_order(tmp_path, dtype, rng):
     write_idx(tmp_path / "x.idx", array)
     back = read_idx(tmp_path / "x.idx")
     assert back.dtype.isnative and np.array_equal(back, array)
+
+
+def test_hundreds_of_mutated_mnist_folders_give_value_error_or_what_the_loader_promises(tmp_path):
+    """benchmarks/fuzz_idx_files.py's seeded mutator (headers, bytes, gzip streams, bombs, swapped
+    files), a few hundred folders here; the script runs thousands."""
+    import runpy
+    from pathlib import Path
+    fuzzer = runpy.run_path(str(Path(__file__).resolve().parents[2] / "benchmarks" / "fuzz_idx_files.py"))
+    report = fuzzer["run"](300, 0, tmp_path)
+    assert report["failures"] == [], report["failures"][:5]
+    assert report["outcomes"]["refused"] > 150 and report["outcomes"]["loaded"] > 10  # both paths exercised
+    assert report["peak_mib"] < 64  # the 300 MB bombs were never inflated

@@ -41,7 +41,10 @@ from .training import TrainingManager
 STATIC = Path(__file__).with_name("static")
 MAX_BODY = 1 << 20          # bytes: a 280×280 drawing is about 20 kB as PNG, 5 kB as JSON
 BODY_TIMEOUT_S = 10.0       # a body that stalls this long between two pieces is answered 408 and dropped
+BODY_DEADLINE_S = 60.0      # and so is one that takes longer than this in all
+DRAIN_LIMIT = 32 << 20      # bodies over MAX_BODY are read and dropped up to this, so the client reads the 413
 MAX_PIXELS = 4_000_000      # pictures larger than 2000×2000 are refused before decoding
+PREPARING_AT_ONCE = 2       # pictures prepared at once; each takes up to about 80 MiB (a 2000×2000 one)
 log = logging.getLogger("barenet.app.web")
 
 Grey = Annotated[float, Field(ge=0, le=255, allow_inf_nan=False, strict=True)]  # numbers, not "12"
@@ -75,46 +78,56 @@ class TrainRequest(BaseModel):
     augment: bool = False
 
 
-def _error(status: int, message: str, details=None) -> JSONResponse:
+def _error(status: int, message: str, details=None, close: bool = False) -> JSONResponse:
+    """The API's error answer; ``close`` ends the connection after it (for a body left unread)."""
     body = {"error": message}
     if details:
         body["details"] = details
-    return JSONResponse(body, status_code=status)
+    return JSONResponse(body, status_code=status, headers={"Connection": "close"} if close else None)
 
 
 class BodyLimit:
-    """Refuse request bodies over ``limit`` bytes with 413, before the application sees them.
+    """Refuse request bodies over ``limit`` bytes with a readable 413, before the application sees them.
 
-    A declared Content-Length over the limit is refused without reading the body; otherwise the
-    body is read (chunked or not) counting the bytes that actually arrive, and refused as soon as
-    they pass the limit. A client that stops sending for ``timeout`` seconds gets 408 and loses
-    its connection, so stalled clients cannot hold the server's sockets. The application is
-    called only with a complete body within the limit.
+    - A declared Content-Length over the limit is refused without reading the body when the
+      client asked ``Expect: 100-continue`` (curl does, for large uploads) or declared more than
+      ``drain`` bytes. Otherwise the body is read and thrown away first, so that clients that send
+      the whole body before reading the answer (urllib, requests) read the 413 instead of a reset
+      connection.
+    - Other bodies (chunked, or declared within the limit) are read counting the bytes that
+      actually arrive; past the limit they are drained up to ``drain`` bytes and refused.
+    - A client that stops sending for ``timeout`` seconds, or whose body takes longer than
+      ``deadline`` seconds in all, gets 408 and loses its connection, so slow clients cannot hold
+      the server's sockets.
+
+    The application is called only with a complete body within the limit; memory held per
+    request is at most ``limit`` bytes whatever the client sends.
     """
 
-    def __init__(self, app, limit: int = MAX_BODY, timeout: float = BODY_TIMEOUT_S):
-        self.app, self.limit, self.timeout = app, limit, timeout
+    def __init__(self, app, limit: int = MAX_BODY, timeout: float = BODY_TIMEOUT_S,
+                 deadline: float = BODY_DEADLINE_S, drain: int = DRAIN_LIMIT):
+        self.app, self.limit, self.timeout, self.deadline, self.drain = app, limit, timeout, deadline, drain
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            status = 413 if declared.isdigit() else 400
-            return await _error(status, f"request body over the {self.limit:,}-byte limit" if status == 413
-                                else "invalid Content-Length")(scope, receive, send)
-        body, more = bytearray(), True
-        while more:
-            try:
-                message = await asyncio.wait_for(receive(), self.timeout)
-            except asyncio.TimeoutError:
-                return await _error(408, f"the request body stalled for {self.timeout:g} s")(scope, receive, send)
-            if message["type"] == "http.disconnect":
-                return
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-            if len(body) > self.limit:
-                return await _error(413, f"request body over the {self.limit:,}-byte limit")(scope, receive, send)
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
+        if declared is not None and not declared.isdigit():
+            return await _error(400, "invalid Content-Length", close=True)(scope, receive, send)
+        if declared is not None and int(declared) > self.limit:
+            outcome = "over"
+            if headers.get(b"expect", b"").lower() != b"100-continue" and int(declared) <= self.drain:
+                outcome, _ = await self._read(receive, keep=False)
+        else:
+            outcome, body = await self._read(receive, keep=True)
+        if outcome == "gone":
+            return
+        if outcome == "stalled":
+            return await _error(408, f"the request body stalled for {self.timeout:g} s or took over "
+                                     f"{self.deadline:g} s", close=True)(scope, receive, send)
+        if outcome == "over":
+            return await _error(413, f"request body over the {self.limit:,}-byte limit", close=True)(scope, receive, send)
         delivered = False
 
         async def replay():
@@ -125,6 +138,29 @@ class BodyLimit:
             return await receive()  # afterwards: the client's disconnect, for streaming responses
 
         await self.app(scope, replay, send)
+
+    async def _read(self, receive, keep: bool):
+        """Read the body, keeping it (if ``keep``) while it is within the limit; past the limit,
+        count and drop what arrives, and stop reading after ``drain`` bytes in all.
+
+        Returns ``(outcome, body)``: outcome is "complete", "over" (the limit), "stalled" (a
+        pause over ``timeout`` or a body over ``deadline``) or "gone" (the client disconnected).
+        """
+        loop = asyncio.get_running_loop()
+        end, body, seen, more = loop.time() + self.deadline, bytearray(), 0, True
+        while more and seen <= self.drain:
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, min(self.timeout, end - loop.time())))
+            except asyncio.TimeoutError:
+                return "stalled", None
+            if message["type"] == "http.disconnect":
+                return "gone", None
+            chunk = message.get("body", b"")
+            seen += len(chunk)
+            if keep and seen <= self.limit:
+                body += chunk
+            more = message.get("more_body", False)
+        return ("over", None) if seen > self.limit or not keep else ("complete", body)
 
 
 def _decode_png(data_url: str) -> bytes:
@@ -164,10 +200,12 @@ class ServedModel:
 
 
 def create_app(model, source: str, *, training: TrainingManager | None = None, static_dir=STATIC,
-               max_body: int = MAX_BODY, body_timeout: float = BODY_TIMEOUT_S):
+               max_body: int = MAX_BODY, body_timeout: float = BODY_TIMEOUT_S,
+               body_deadline: float = BODY_DEADLINE_S):
     """The app serving ``model`` (described by ``source``); ``training`` runs the training view's jobs."""
     static_dir = Path(static_dir)
     served = ServedModel(model, source)
+    preparing = threading.BoundedSemaphore(PREPARING_AT_ONCE)  # bounds the memory of concurrent drawings
     training = training or TrainingManager()
     app = FastAPI(title="barenet", version="1", docs_url=None, redoc_url=None)
 
@@ -200,7 +238,8 @@ def create_app(model, source: str, *, training: TrainingManager | None = None, s
             raise HTTPException(422, "send exactly one of 'image' (28×28 grey levels) and 'png' (a data URL)")
         try:
             if request.png is not None:
-                image = prepare_digit(_decode_png(request.png), max_pixels=MAX_PIXELS)
+                with preparing:
+                    image = prepare_digit(_decode_png(request.png), max_pixels=MAX_PIXELS)
             else:
                 image = prepare_digit(np.asarray(request.image, dtype=np.float32) / 255.0, invert=False)
         except ValueError as error:
@@ -268,6 +307,6 @@ def create_app(model, source: str, *, training: TrainingManager | None = None, s
     app.mount("/static", StaticFiles(directory=static_dir, follow_symlink=False), name="static")
 
     app.state.served, app.state.training = served, training
-    limited = BodyLimit(app, max_body, body_timeout)
+    limited = BodyLimit(app, max_body, body_timeout, body_deadline)
     limited.state = app.state
     return limited

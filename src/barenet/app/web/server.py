@@ -40,6 +40,46 @@ def raise_open_file_limit(wanted: int = 65536) -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
+def return_freed_memory_to_the_system(threshold: int = 1 << 20) -> bool:
+    """Have glibc's malloc serve blocks of ``threshold`` bytes or more with their own mappings,
+    so that the arrays of a large drawing go back to the system when the request ends.
+
+    glibc raises this threshold by itself after big blocks are freed, and then keeps the freed
+    memory in its heaps: a server that prepared a few 2000×2000 drawings at once would hold
+    hundreds of MiB long after. Returns False where the C library is not glibc.
+    """
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return bool(libc.mallopt(-3, threshold))  # M_MMAP_THRESHOLD; fixing it stops the raising
+    except (OSError, AttributeError):
+        return False
+
+
+def serve_config(app, host: str = "127.0.0.1", port: int = 8000, *, max_connections: int | None = None,
+                 header_timeout: float | None = None, log_level: str = "warning"):
+    """The uvicorn configuration ``barenet serve`` runs ``app`` with (tests start it the same way).
+
+    The connection cap defaults to ``guard.MAX_CONNECTIONS`` within the open-file limit, less
+    room for the files the server itself opens; the header deadline to ``guard.HEADER_TIMEOUT_S``.
+    uvicorn's own logging configuration is left out: ``main`` sends the server's warnings through
+    the throttled handler of ``guard.configure_logging``.
+    """
+    import uvicorn
+
+    from . import guard
+
+    if max_connections is None:
+        files = raise_open_file_limit(wanted=0)  # reads the limit, changes nothing
+        room = guard.MAX_CONNECTIONS if files < 0 else files - 64
+        max_connections = max(16, min(guard.MAX_CONNECTIONS, room))
+    protocol = guard.guarded_protocol(max_connections, header_timeout or guard.HEADER_TIMEOUT_S)
+    return uvicorn.Config(app, host=host, port=port, http=protocol, log_config=None, log_level=log_level,
+                          timeout_keep_alive=5)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="barenet serve", description="Draw digits for a model in your browser, "
                                      "and watch models learn. Serves on this machine only unless --host says otherwise.")
@@ -68,5 +108,8 @@ def main(argv=None) -> int:
     print(f"serving {source}" + (f", test accuracy {accuracy:.2%}" if accuracy else ""), flush=True)
     print(f"open http://{args.host}:{args.port}/ in a browser (Ctrl-C stops)", flush=True)
     raise_open_file_limit()
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return_freed_memory_to_the_system()
+    from .guard import configure_logging
+    configure_logging()
+    uvicorn.Server(serve_config(app, args.host, args.port)).run()
     return 0
