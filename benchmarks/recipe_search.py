@@ -8,13 +8,24 @@ figure of a recipe is measured once, afterwards, by ``barenet train --recipe NAM
 
     python benchmarks/recipe_search.py fashion-mnist            # all candidates for a data set
     python benchmarks/recipe_search.py fashion-mnist --only 2   # one of them
+
+Candidates are independent, so they run side by side through a ``concurrent.futures``
+executor: local processes by default (``--workers``, one BLAS thread each), or the processes of
+an MPI job on a cluster, through ``mpi4py.futures.MPIPoolExecutor``:
+
+    mpiexec -n 9 python -m mpi4py.futures benchmarks/recipe_search.py fashion-mnist --executor mpi
+
+Every candidate's result depends only on its settings and seed, so each executor gives the
+sequential run's figures (``--executor sequential``), in the candidates' order.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -163,6 +174,39 @@ def _train_and_score(dataset, settings, seed, data, validation):
     return result
 
 
+def score(job) -> dict:
+    """One candidate's result; ``job`` is (dataset, index, settings, seed, folds, train_fraction).
+    A top-level function, so that executors in other processes can run it."""
+    dataset, index, settings, seed, folds, train_fraction = job
+    result = (cross_validate(dataset, settings, folds, seed) if folds
+              else evaluate_candidate(dataset, settings, seed, train_fraction))
+    return {**result, "candidate": index}
+
+
+def _one_thread():
+    """Worker start-up: one BLAS thread per process, so that workers do not fight for the cores."""
+    try:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(1)
+    except ImportError:
+        pass
+
+
+def search(jobs, executor: str = "processes", workers: int | None = None):
+    """Every job's result, in the jobs' order: one by one ("sequential"), in local processes
+    ("processes") or in the worker processes of an MPI job ("mpi", under ``python -m mpi4py.futures``)."""
+    if executor == "sequential":
+        yield from map(score, jobs)
+        return
+    if executor == "mpi":
+        from mpi4py.futures import MPIPoolExecutor
+        pool = MPIPoolExecutor(max_workers=workers)
+    else:
+        pool = ProcessPoolExecutor(max_workers=workers or os.cpu_count(), initializer=_one_thread)
+    with pool:
+        yield from pool.map(score, jobs)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("dataset", choices=sorted(CANDIDATES))
@@ -172,15 +216,17 @@ def main(argv=None):
     parser.add_argument("--log", type=Path, default=LOG, help=f"append results here (default {LOG.name})")
     parser.add_argument("--train-fraction", type=float, default=1.0,
                         help="train on this fraction of the training part (how accuracy grows with data)")
+    parser.add_argument("--executor", choices=["processes", "sequential", "mpi"], default="processes",
+                        help="where candidates run (default: local processes; mpi: under python -m mpi4py.futures)")
+    parser.add_argument("--workers", type=int, help="processes at once (default: one per core, or all MPI workers)")
+    parser.add_argument("--epochs", type=int, help="train every candidate this many epochs instead (a quick look)")
     args = parser.parse_args(argv)
     if not 0 < args.train_fraction <= 1:
         parser.error(f"--train-fraction must be in (0, 1], got {args.train_fraction}")
-    for index, settings in enumerate(CANDIDATES[args.dataset]):
-        if args.only and index not in args.only:
-            continue
-        result = (cross_validate(args.dataset, settings, args.folds, args.seed) if args.folds
-                  else evaluate_candidate(args.dataset, settings, args.seed, args.train_fraction))
-        result["candidate"] = index
+    jobs = [(args.dataset, index, {**settings, **({"epochs": args.epochs} if args.epochs else {})}, args.seed,
+             args.folds, args.train_fraction)
+            for index, settings in enumerate(CANDIDATES[args.dataset]) if not args.only or index in args.only]
+    for result in search(jobs, args.executor, args.workers):
         print(json.dumps(result), flush=True)
         with open(args.log, "a") as handle:
             handle.write(json.dumps(result) + "\n")

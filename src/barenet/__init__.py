@@ -17,25 +17,31 @@ application modules are reachable as attributes too (imported when first used).
 """
 import importlib
 
-from .core import schedules
-from .core.activations import GELU, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
-from .core.backend import get_backend, set_backend, to_device, to_numpy
-from .core.gradcheck import GradientReport, check_gradients
-from .core.layers import Dense, Dropout, Identity, Layer
-from .core.losses import MAE, MSE, BinaryCrossEntropy, CrossEntropy, Loss
-from .core.network import Network
-from .core.optimizers import SGD, Adam, AdamW, Optimizer, RMSProp
-from .files.saving import load, save
-from .training import callbacks, datasets, metrics
-from .training.augment import RandomAffine, random_affine
-from .training.callbacks import Callback
-from .training.data import Standardizer, minibatches, one_hot, train_test_split
-from .training.ensemble import Ensemble
-from .training.history import History
-from .training.loop import NonFiniteError
-from .training.model import Sequential
-
 __version__ = "0.1.0"
+
+# Where each public name lives. They are imported when first used, so that ``import barenet``
+# is instant (NumPy is loaded with the first layer, loss or data set you touch) and the command
+# line answers Ctrl-C from its first moment.
+_PUBLIC = {
+    ".core": ["schedules"],
+    ".core.activations": ["GELU", "LeakyReLU", "ReLU", "Sigmoid", "Softmax", "Tanh"],
+    ".core.backend": ["get_backend", "set_backend", "to_device", "to_numpy"],
+    ".core.gradcheck": ["GradientReport", "check_gradients"],
+    ".core.layers": ["Dense", "Dropout", "Identity", "Layer"],
+    ".core.losses": ["MAE", "MSE", "BinaryCrossEntropy", "CrossEntropy", "Loss"],
+    ".core.network": ["Network"],
+    ".core.optimizers": ["SGD", "Adam", "AdamW", "Optimizer", "RMSProp"],
+    ".files.saving": ["load", "save"],
+    ".training": ["callbacks", "datasets", "metrics"],
+    ".training.augment": ["RandomAffine", "random_affine"],
+    ".training.callbacks": ["Callback"],
+    ".training.data": ["Standardizer", "minibatches", "one_hot", "train_test_split"],
+    ".training.ensemble": ["Ensemble"],
+    ".training.history": ["History"],
+    ".training.loop": ["NonFiniteError"],
+    ".training.model": ["Sequential"],
+}
+_WHERE = {name: module for module, names in _PUBLIC.items() for name in names}
 
 __all__ = [
     "Layer", "Dense", "Dropout", "Identity", "RandomAffine", "random_affine", "datasets",
@@ -54,6 +60,16 @@ _APPLICATION = {"runs": "app.runs", "recipes": "app.recipes", "plots": "app.plot
 
 
 def __getattr__(name):
+    if name in _WHERE:
+        importlib.import_module(".files.saving", __name__)  # gives Sequential its save and load
+        module = importlib.import_module(_WHERE[name], __name__)
+        value = getattr(module, name) if hasattr(module, name) else importlib.import_module(f".{name}", module.__name__)
+        globals()[name] = value  # the next lookup is an ordinary attribute
+        return value
     if name in _APPLICATION:
         return importlib.import_module(f".{_APPLICATION[name]}", __name__)
     raise AttributeError(f"module 'barenet' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__) | set(_APPLICATION))

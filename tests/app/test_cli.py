@@ -302,6 +302,31 @@ def test_an_interrupt_before_anything_was_saved_says_so_and_exits_130(tmp_path, 
     assert "interrupted before anything started" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("delay", [0.0, 0.05, 0.1, 0.2, 0.35, 0.5, 0.8, 1.2])
+def test_ctrl_c_at_any_moment_from_the_first_exits_130_with_a_true_sentence(tmp_path, delay):
+    """The console script's own code, signalled ``delay`` seconds after its entry point is
+    imported (a few small modules, before NumPy): while NumPy and barenet load, while the data loads, or during training. Never a traceback; 130 exactly
+    (not death by SIGINT); a run folder is named as saved only if it holds a model."""
+    folder = tmp_path / "run"
+    launcher = ("import sys; from barenet.app.entry import main; "  # what the console script runs
+                "sys.stderr.write('up\\n'); sys.stderr.flush(); sys.exit(main())")
+    process = subprocess.Popen([sys.executable, "-c", launcher, "train", "--dataset", "digits", "--epochs", "40",
+                                "--batch-size", "16", "--out", str(folder), "--no-plots", "--quiet"],
+                               preexec_fn=_sigint_default, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stderr.readline() == "up\n"
+    time.sleep(delay)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130 and "Traceback" not in stderr, stderr
+    last = stderr.strip().splitlines()[-1]
+    if "saved in" in last:
+        assert last == f"interrupted: what was trained so far is saved in {folder}/ (--resume {folder} continues)"
+        assert (folder / "model.npz").is_file()
+    else:
+        assert last in ("interrupted before anything started", "interrupted: no epoch had finished, so no model was saved")
+        assert not (folder / "model.npz").exists()
+
+
 def test_resume_can_extend_a_finished_run(tmp_path):
     folder = tmp_path / "r"
     assert run("train", "--dataset", "xor", "--epochs", "2", "--out", folder, "--no-plots").returncode == 0

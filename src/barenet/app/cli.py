@@ -7,6 +7,8 @@ written); 2 bad usage or an unreadable input file (a model, an image); 130 inter
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import sys
@@ -14,6 +16,7 @@ import time
 from pathlib import Path
 
 from ..core.backend import set_backend, using_backend
+from .entry import raise_if_interrupted
 from .recipes import RECIPES
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -117,10 +120,35 @@ def _run_folder(args):
     return Path("runs") / name
 
 
+def _mpi_processes():
+    """(this process's rank, the number of processes) when an MPI launcher started this command
+    among several, else (0, 1)."""
+    from ..training.parallel import launched_by_mpi
+
+    if launched_by_mpi() < 2:
+        return 0, 1
+    try:
+        from mpi4py import MPI
+    except ImportError:
+        raise UsageError(f"started by an MPI launcher with {launched_by_mpi()} processes: data-parallel training "
+                         f"needs mpi4py (pip install 'barenet[mpi]')") from None
+    return MPI.COMM_WORLD.Get_rank(), MPI.COMM_WORLD.Get_size()
+
+
 def cmd_train(args):
+    """Train, or resume, a run. Under ``mpiexec -n K`` the K processes train it data-parallel:
+    process 0 prints and writes the run folder, the others train in step with it, silently."""
+    rank, size = _mpi_processes()
+    if rank == 0:
+        return _train(args, "mpi" if size > 1 else None)
+    with contextlib.redirect_stdout(io.StringIO()):
+        return _train(args, "mpi", leader=False)
+
+
+def _train(args, parallel, leader=True):
     from . import runs
 
-    verbose = 0 if args.quiet else 1
+    verbose = 0 if args.quiet or not leader else 1
     if args.resume:
         fixed = [f"--{name.replace('_', '-')}" for name in (*TRAIN_SETTINGS, "recipe", "out", "name")
                  if name != "epochs" and getattr(args, name, None) is not None]
@@ -131,13 +159,14 @@ def cmd_train(args):
         args.training_in = folder
         print(f"resuming the run in {folder}/", flush=True)
         try:
-            model, report = runs.resume_run(folder, verbose=verbose, epochs=args.epochs, plots=not args.no_plots)
+            model, report = runs.resume_run(folder, verbose=verbose, epochs=args.epochs, plots=not args.no_plots,
+                                            parallel=parallel)
         except (FileNotFoundError, ValueError) as error:
             raise UsageError(str(error)) from None
     else:
         config = _train_config(args)
         folder = _run_folder(args)
-        if folder.exists() and any(folder.iterdir()):
+        if leader and folder.exists() and any(folder.iterdir()):
             raise UsageError(f"{folder} exists and is not empty; choose another --out or --name "
                              f"(or continue it with --resume {folder})")
         args.training_in = folder
@@ -145,7 +174,9 @@ def cmd_train(args):
         print(f"training on {config.dataset}: hidden {config.hidden}, {config.activation}, {config.optimizer} "
               f"lr {config.lr}, {config.epochs} epochs, batch {config.batch_size}"
               + (f", recipe {config.recipe}" if config.recipe else ""), flush=True)
-        model, report = runs.train_run(config, folder, verbose=verbose, plots=not args.no_plots)
+        model, report = runs.train_run(config, folder, verbose=verbose, plots=not args.no_plots, parallel=parallel)
+    if not leader:
+        return EXIT_OK
     print()
     print((folder / "report.txt").read_text().strip())
     print(f"\nsaved in {folder}/: " + ", ".join(sorted(p.name for p in folder.iterdir() if p.is_file())))
@@ -345,7 +376,23 @@ def _version():
         return "unknown"
 
 
+def _end_mpi_job_on_failure(code: int) -> int:
+    """Under MPI, a command that fails in one process ends every process of the job (the others
+    would wait for it for ever); elsewhere, returns the exit code."""
+    MPI = sys.modules.get("mpi4py.MPI")
+    if code != EXIT_OK and MPI is not None and MPI.Is_initialized() and not MPI.Is_finalized() \
+            and MPI.COMM_WORLD.Get_size() > 1:
+        print(f"barenet: process {MPI.COMM_WORLD.Get_rank()} of {MPI.COMM_WORLD.Get_size()} failed (exit code "
+              f"{code}), ending all of them", file=sys.stderr, flush=True)
+        MPI.COMM_WORLD.Abort(code)
+    return code
+
+
 def main(argv=None) -> int:
+    return _end_mpi_job_on_failure(_main(argv))
+
+
+def _main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         parser = build_parser()
@@ -355,6 +402,7 @@ def main(argv=None) -> int:
         else:
             args = parser.parse_args(argv)
             call = lambda: args.run(args)  # noqa: E731
+        raise_if_interrupted()
     except KeyboardInterrupt:
         print("\ninterrupted before anything started", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -32,6 +32,8 @@ from ..training.datasets import (DatasetNotFoundError, load_digits, load_mnist, 
 from ..training.ensemble import Ensemble
 from ..training.io import atomic_write
 from ..training.model import Sequential
+from ..training.parallel import data_parallel
+from .entry import raise_if_interrupted
 
 __all__ = ["Dataset", "RunConfig", "DATASETS", "DATASET_DEFAULTS", "load_dataset", "default_dataset", "build_model",
            "make_optimizer", "split_validation", "train_run", "resume_run", "evaluate_run", "format_report", "write_plots", "describe"]
@@ -307,9 +309,10 @@ def _member_dir(out: Path, config: RunConfig, member: int) -> Path:
     return out if config.ensemble == 1 else out / f"member{member}"
 
 
-def _fit_member(config, data, out, member, log, verbose, callbacks, resume):
+def _fit_member(config, data, out, member, log, verbose, callbacks, resume, parallel=None, leader=True):
     """Train (or continue) one model; returns it. Checkpoints go to <out>/checkpoint.npz."""
-    out.mkdir(parents=True, exist_ok=True)
+    if leader:
+        out.mkdir(parents=True, exist_ok=True)
     X, y, validation = split_validation(config, data)
     checkpoint = out / "checkpoint.npz"
     if resume and checkpoint.exists():
@@ -340,21 +343,29 @@ def _fit_member(config, data, out, member, log, verbose, callbacks, resume):
                 return model
         hooks += [best, stopper]
     model.fit(X, y, epochs=config.epochs - done, batch_size=config.batch_size, validation_data=validation,
-              callbacks=hooks, verbose=verbose)
+              callbacks=hooks, verbose=verbose, parallel=parallel)  # callbacks (files) run on the leader only
     return model
 
 
-def train_run(config: RunConfig, out, *, log=print, verbose=1, callbacks=(), resume=False, plots=True):
+def train_run(config: RunConfig, out, *, log=print, verbose=1, callbacks=(), resume=False, plots=True,
+              parallel=None):
     """Train the configured model(s) on the configured data, writing the run folder ``out``.
     Returns (model, report dict). Ctrl-C stops after the current batch; what exists is saved
-    (model.npz, history, report) and KeyboardInterrupt is raised again."""
+    (model.npz, history, report) and KeyboardInterrupt is raised again.
+
+    ``parallel``: as for ``fit`` ("mpi" under mpiexec). Every process trains; process 0 alone
+    writes the run folder and evaluates, and the others return (model, None)."""
     config.validate()
     started = time.perf_counter()
     data = load_dataset(config.dataset, config.seed)  # before the folder exists: missing data leaves nothing behind
+    raise_if_interrupted(hand_over=True)  # one swallowed while the data loaded; then fit's own handling
+    par = data_parallel(parallel)
+    leader = par is None or par.leader
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    if not resume:
-        _write_json(out / "config.json", config.to_dict())
+    if leader:
+        out.mkdir(parents=True, exist_ok=True)
+        if not resume:
+            _write_json(out / "config.json", config.to_dict())
     models, interrupted = [], None
     try:
         with using_backend(config.backend):
@@ -362,7 +373,7 @@ def train_run(config: RunConfig, out, *, log=print, verbose=1, callbacks=(), res
                 if config.ensemble > 1:
                     log(f"ensemble member {member + 1} of {config.ensemble}")
                 models.append(_fit_member(config, data, _member_dir(out, config, member), member, log, verbose,
-                                          callbacks, resume))
+                                          callbacks, resume, par, leader))
     except KeyboardInterrupt as error:
         interrupted = error
         partial = _member_dir(out, config, len(models)) / "checkpoint.npz"
@@ -371,6 +382,8 @@ def train_run(config: RunConfig, out, *, log=print, verbose=1, callbacks=(), res
         if not models:
             raise
     model = models[0] if len(models) == 1 else Ensemble(models)
+    if not leader:
+        return model, None
     model.metadata = {"dataset": data.name, "task": data.task, "class_names": data.class_names,
                       "image_shape": list(data.image_shape) if data.image_shape else None,
                       "config": config.to_dict()}
@@ -387,7 +400,7 @@ def train_run(config: RunConfig, out, *, log=print, verbose=1, callbacks=(), res
     return model, report
 
 
-def resume_run(run_dir, *, log=print, verbose=1, epochs=None, **kwargs):
+def resume_run(run_dir, *, log=print, verbose=1, epochs=None, parallel=None, **kwargs):
     """Continue the run in ``run_dir`` from its last checkpoint (optionally to more ``epochs``)."""
     run_dir = Path(run_dir)
     config_path = run_dir / "config.json"
@@ -403,8 +416,10 @@ def resume_run(run_dir, *, log=print, verbose=1, epochs=None, **kwargs):
     elif done >= config.epochs:
         raise ValueError(f"the run in {run_dir} is complete ({done} of {config.epochs} epochs); to train it "
                          f"further, give the new total with --epochs (e.g. --epochs {2 * config.epochs})")
-    _write_json(config_path, config.to_dict())
-    return train_run(config, run_dir, log=log, verbose=verbose, resume=True, **kwargs)
+    par = data_parallel(parallel)
+    if par is None or par.leader:
+        _write_json(config_path, config.to_dict())
+    return train_run(config, run_dir, log=log, verbose=verbose, resume=True, parallel=par, **kwargs)
 
 
 def _epochs_done(member_dir: Path) -> int:

@@ -5,6 +5,8 @@ own derivative. Activation functions are layers too; they live in ``activations.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 
 import numpy as np
@@ -13,7 +15,35 @@ from . import checks as check
 from . import registry
 from .backend import to_device, xp
 
-__all__ = ["Layer", "Identity", "Dense", "Dropout", "INITIALIZERS"]
+__all__ = ["Layer", "Identity", "Dense", "Dropout", "INITIALIZERS", "per_sample", "batch_share"]
+
+# Data-parallel training (training/parallel.py) gives each process some rows of every batch. A
+# layer that draws random numbers per sample then draws them for the whole batch and keeps its
+# rows, so that every sample meets the draw one process training alone would have given it.
+_SHARE = contextvars.ContextVar("barenet_batch_share", default=None)
+
+
+@contextlib.contextmanager
+def batch_share(start: int, stop: int, total: int):
+    """Within this block, the batches passed forward are rows [start, stop) of a batch of ``total``."""
+    token = _SHARE.set((start, stop, total))
+    try:
+        yield
+    finally:
+        _SHARE.reset(token)
+
+
+def per_sample(draw, n: int, axis: int = 0):
+    """Random numbers for a batch of ``n`` samples: ``draw(n)``, whose ``axis`` runs over the
+    samples; inside ``batch_share``, this process's rows of ``draw(total)``."""
+    share = _SHARE.get()
+    if share is None:
+        return draw(n)
+    start, stop, total = share
+    if stop - start != n:
+        raise ValueError(f"a batch of {n} samples inside a share of rows {start}:{stop}")
+    rows = [slice(None)] * axis + [slice(start, stop)]
+    return draw(total)[tuple(rows)]
 
 
 class Layer:
@@ -238,7 +268,8 @@ class Dropout(Layer):
         if not training or self.p == 0.0:
             self.mask = None
             return x
-        keep = to_device(self.rng.random(x.shape, dtype=x.dtype) >= self.p)
+        draw = per_sample(lambda n: self.rng.random((n,) + x.shape[1:], dtype=x.dtype), len(x))
+        keep = to_device(draw >= self.p)
         self.mask = xp.multiply(keep, 1.0 / (1.0 - self.p), dtype=x.dtype)
         return x * self.mask
 

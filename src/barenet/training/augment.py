@@ -15,14 +15,14 @@ import numpy as np
 from ..core import checks as check
 from ..core import registry
 from ..core.backend import to_device, to_numpy
-from ..core.layers import Layer
+from ..core.layers import Layer, per_sample
 
 __all__ = ["random_affine", "RandomAffine"]
 
 
 def _smoothed_noise(rng, n, h, w, sigma):
     """Uniform(-1, 1) noise fields blurred by a Gaussian of ``sigma`` pixels (by FFT)."""
-    field = rng.uniform(-1.0, 1.0, size=(n, h, w))
+    field = per_sample(lambda m: rng.uniform(-1.0, 1.0, size=(m, h, w)), n)
     fy = np.fft.fftfreq(h)[:, None]
     fx = np.fft.rfftfreq(w)[None, :]
     transfer = np.exp(-2.0 * math.pi ** 2 * sigma ** 2 * (fx ** 2 + fy ** 2))
@@ -48,19 +48,19 @@ def random_affine(images, rng, *, shift=2.0, rotation=12.0, scale=0.1, shear=0.0
     n, h, w = images.shape
     if flip and not (shift or rotation or scale or shear or elastic_alpha):
         # A pure mirror moves whole pixels: reverse the columns of the chosen images, exactly.
-        mirrored = rng.random(n) < 0.5
+        mirrored = per_sample(rng.random, n) < 0.5
         out = images.copy()
         out[mirrored] = images[mirrored, :, ::-1]
         return out
-    angle = np.deg2rad(rng.uniform(-rotation, rotation, n))
-    zoom = 1.0 + rng.uniform(-scale, scale, n)
-    skew = np.tan(np.deg2rad(rng.uniform(-shear, shear, n)))
-    tx, ty = rng.uniform(-shift, shift, (2, n))
+    angle = np.deg2rad(per_sample(lambda m: rng.uniform(-rotation, rotation, m), n))
+    zoom = 1.0 + per_sample(lambda m: rng.uniform(-scale, scale, m), n)
+    skew = np.tan(np.deg2rad(per_sample(lambda m: rng.uniform(-shear, shear, m), n)))
+    tx, ty = per_sample(lambda m: rng.uniform(-shift, shift, (2, m)), n, axis=1)
     # A = zoom · [[cos, -sin], [sin, cos]] · [[1, skew], [0, 1]]; its inverse maps output to input.
     cos, sin = np.cos(angle), np.sin(angle)
     a, b, c, d = zoom * cos, zoom * (cos * skew - sin), zoom * sin, zoom * (sin * skew + cos)
     if flip:  # mirror: negate the first column of A for the chosen images
-        mirror = np.where(rng.random(n) < 0.5, -1.0, 1.0)
+        mirror = np.where(per_sample(rng.random, n) < 0.5, -1.0, 1.0)
         a, c = a * mirror, c * mirror
     det = a * d - b * c
     inv = np.stack([d, -b, -c, a], axis=1) / det[:, None]

@@ -31,6 +31,7 @@ from ..core.backend import on_device, to_device, xp
 from ..core.optimizers import Adam, get_optimizer
 from .callbacks import CallbackList, progress_for
 from .data import stratified_test_indices
+from .parallel import data_parallel
 
 __all__ = ["fit", "train_step", "step", "measure", "NonFiniteError", "Rollback", "DEVICE_CHECK_EVERY"]
 
@@ -44,8 +45,28 @@ class NonFiniteError(FloatingPointError):
 
 def fit(model, X, y, *, loss=None, optimizer=None, epochs=1, batch_size=32, validation_data=None,
         validation_split=0.0, shuffle=True, sample_weight=None, class_weight=None, callbacks=None, verbose=1,
-        full_train_metrics=False):
-    """Train ``model`` on (X, y); see ``Sequential.fit`` for the arguments. Returns the history."""
+        full_train_metrics=False, parallel=None):
+    """Train ``model`` on (X, y); see ``Sequential.fit`` for the arguments. Returns the history.
+
+    ``parallel``: None, or "mpi" (or an mpi4py communicator) to train data-parallel across the
+    processes MPI started (``training.parallel``). There, an exception on one process ends them
+    all with its error printed; ``NonFiniteError``, which every process meets at the same batch,
+    is raised as usual."""
+    par = data_parallel(parallel)
+    if par is None:
+        return _fit(model, X, y, loss, optimizer, epochs, batch_size, validation_data, validation_split, shuffle,
+                    sample_weight, class_weight, callbacks, verbose, full_train_metrics, None)
+    try:
+        return _fit(model, X, y, loss, optimizer, epochs, batch_size, validation_data, validation_split, shuffle,
+                    sample_weight, class_weight, callbacks, verbose, full_train_metrics, par)
+    except NonFiniteError:
+        raise
+    except BaseException as error:  # one process alone: the others would wait for it for ever
+        par.abort(error)
+
+
+def _fit(model, X, y, loss, optimizer, epochs, batch_size, validation_data, validation_split, shuffle,
+         sample_weight, class_weight, callbacks, verbose, full_train_metrics, par):
     X = model.check_features(X)
     loss = model.check_loss(loss, "fit")
     y = model.check_targets(y, len(X), loss)
@@ -71,27 +92,33 @@ def fit(model, X, y, *, loss=None, optimizer=None, epochs=1, batch_size=32, vali
 
     model.loss, model.optimizer = loss, optimizer
     done = model.history.epochs[-1] if model.history.epochs else 0
-    progress = progress_for(verbose, done + epochs, math.ceil(len(X) / batch_size))
-    hooks = CallbackList(callbacks + ([progress] if progress else []), model)
+    leader = par is None or par.leader  # with several processes, the one that reports
+    progress = progress_for(verbose, done + epochs, math.ceil(len(X) / batch_size)) if leader else None
+    hooks = CallbackList((callbacks if leader else []) + ([progress] if progress else []), model)
     model.stop_training = False
     device_data = None
     if on_device() and epochs:  # copy the data to the GPU once, not every batch
         device_data = (to_device(X), to_device(y), None if weight is None else to_device(weight))
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"), StopOnCtrlC(model) as ctrl_c:
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"), \
+            StopOnCtrlC(model, active=par is None) as ctrl_c:
         if not model.history.epochs:
-            model.history.append(0, epoch_figures(model, X, y, weight, validation, running=None, full=False))
+            figures = epoch_figures(model, X, y, weight, validation, running=None, full=False) if leader else None
+            model.history.append(0, par.from_leader(figures) if par else figures)
         hooks.on_train_begin(model.history.last())
         try:
             for epoch in range(done + 1, done + epochs + 1):
                 run_epoch(model, epoch, X, y, weight, batch_size, shuffle, validation, hooks, full_train_metrics,
-                          device_data)
+                          device_data, par)
                 if model.stop_training:
                     break
         except NonFiniteError as error:
-            if not hooks.on_diverged(error):
+            handled = hooks.on_diverged(error)
+            if not (par.from_leader(handled) if par else handled):
                 raise
         finally:
             hooks.on_train_end(model.history.last())
+        if par:
+            par.share_parameters(model)  # the leader's callbacks may have changed them (restore_best_weights)
     if ctrl_c.pressed:
         raise KeyboardInterrupt(f"training interrupted during epoch {ctrl_c.epoch}; the history keeps the "
                                 f"{len(model.history.epochs) - 1} finished epochs")
@@ -115,9 +142,10 @@ def split(model, X, y, weight, fraction, loss):
 
 
 def run_epoch(model, epoch, X, y, weight, batch_size, shuffle, validation, hooks, full_train_metrics,
-              on_device_data=None):
+              on_device_data=None, par=None):
     """One pass over (X, y) in minibatches of a new random order; appends the epoch to the history.
-    ``on_device_data``: (X, y, weight) already on the device, gathered there instead."""
+    ``on_device_data``: (X, y, weight) already on the device, gathered there instead. ``par``: a
+    ``DataParallel``, whose processes each take their rows of every batch."""
     hooks.on_epoch_begin(epoch)
     n = len(X)
     order = model.rng.permutation(n) if shuffle else np.arange(n)
@@ -132,6 +160,12 @@ def run_epoch(model, epoch, X, y, weight, batch_size, shuffle, validation, hooks
     started = time.perf_counter()
     for b in range(batches):
         idx = order[b * batch_size:(b + 1) * batch_size]
+        if par is not None:
+            value, correct = parallel_step(model, par, X, y, weight, idx, epoch, b, (epoch - 1) + b / batches)
+            total_loss, total_correct, seen = total_loss + value * len(idx), total_correct + correct, seen + len(idx)
+            if hooks.wants_batches:
+                hooks.on_batch_end(b, {"loss": float(value)})
+            continue  # a callback's stop_training counts at the epoch's end, agreed by all processes
         xb, yb = to_device(source[0][idx]), to_device(source[1][idx])
         wb = None if source[2] is None else to_device(source[2][idx])
         value, outputs = checked.step(xb, yb, wb, epoch, b, progress=(epoch - 1) + b / batches)
@@ -151,10 +185,29 @@ def run_epoch(model, epoch, X, y, weight, batch_size, shuffle, validation, hooks
     if loss.classifies:
         running["accuracy"] = float(total_correct) / seen
     elapsed = time.perf_counter() - started
-    logs = epoch_figures(model, X, y, weight, validation, running, full_train_metrics)
-    logs.update(lr=optimizer.learning_rate, time=elapsed)
+    if par is None or par.leader:
+        logs = epoch_figures(model, X, y, weight, validation, running, full_train_metrics)
+        logs.update(lr=optimizer.learning_rate, time=elapsed)
+    if par is not None:
+        logs = par.from_leader(logs if par.leader else None)
     model.history.append(epoch, logs)
     hooks.on_epoch_end(epoch, logs)
+    if par is not None:
+        model.stop_training = par.from_leader(model.stop_training)
+        par.check_agreement(model, epoch)
+
+
+def parallel_step(model, par, X, y, weight, idx, epoch, batch, progress):
+    """``step`` for one process of several: its rows of the batch, one Allreduce, then the same
+    divergence check and optimizer step as every other process. Returns (loss, correct count)."""
+    model.optimizer.progress = progress
+    value, correct = par.step(model, X, y, weight, idx)
+    grad = model.parameter_vectors()[1]
+    grad_sq = float(np.dot(grad, grad))
+    if not (math.isfinite(value) and math.isfinite(grad_sq)):  # the same numbers on every process
+        diagnose(model, X[idx], y[idx], None if weight is None else weight[idx], epoch, batch, float(value), grad_sq)
+    model.optimizer.step(model.parameters)
+    return value, correct
 
 
 def step(model, xb, yb, wb, epoch=None, batch=None):
@@ -332,8 +385,9 @@ class StopOnCtrlC:
     """While fit runs in the main thread, the first Ctrl-C asks training to stop after the current
     batch (``model.stop_training``); a second one interrupts at once, as usual."""
 
-    def __init__(self, model):
+    def __init__(self, model, active=True):
         self.model, self.pressed, self.epoch, self.previous = model, False, None, None
+        self.active = active  # not in data-parallel training: processes must stop at the same batch
 
     def _handler(self, signum, frame):
         self.pressed = True
@@ -343,7 +397,7 @@ class StopOnCtrlC:
     def __enter__(self):
         self.model.interrupted = False
         self.model.interrupted_epoch = None
-        if threading.current_thread() is threading.main_thread() and \
+        if self.active and threading.current_thread() is threading.main_thread() and \
                 signal.getsignal(signal.SIGINT) is signal.default_int_handler:
             self.previous = signal.signal(signal.SIGINT, self._handler)
         return self

@@ -43,7 +43,7 @@ class Sequential(Network):
 
     def fit(self, X, y, *, loss=None, optimizer=None, epochs=1, batch_size=32, validation_data=None,
             validation_split=0.0, shuffle=True, sample_weight=None, class_weight=None,
-            callbacks=None, verbose=1, full_train_metrics=False) -> History:
+            callbacks=None, verbose=1, full_train_metrics=False, parallel=None) -> History:
         """Train on (X, y) for ``epochs`` passes and return ``model.history`` (``training.loop``).
 
         X: (n, features); y: class ids (n,) or one-hot rows for ``CrossEntropy``, targets shaped
@@ -67,11 +67,15 @@ class Sequential(Network):
         (with a ``TerminateOnNaN`` callback it stops with a warning instead). Ctrl-C stops after
         the current batch: callbacks see the end of training, the history keeps every finished
         epoch, and then ``KeyboardInterrupt`` is raised.
+
+        ``parallel="mpi"``: under ``mpiexec -n K``, train data-parallel across the K processes,
+        each taking its share of every batch, ending with the weights one process would reach
+        (``training.parallel``; needs ``barenet[mpi]``). With one process it changes nothing.
         """
         return loop.fit(self, X, y, loss=loss, optimizer=optimizer, epochs=epochs, batch_size=batch_size,
                         validation_data=validation_data, validation_split=validation_split, shuffle=shuffle,
                         sample_weight=sample_weight, class_weight=class_weight, callbacks=callbacks,
-                        verbose=verbose, full_train_metrics=full_train_metrics)
+                        verbose=verbose, full_train_metrics=full_train_metrics, parallel=parallel)
 
     def train_step(self, x, y, *, loss=None, optimizer=None, sample_weight=None) -> dict:
         """One optimizer step on one batch, for users who write their own loop.

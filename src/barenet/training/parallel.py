@@ -1,0 +1,181 @@
+"""Data-parallel training on MPI: K processes, one model each, every minibatch split across them.
+
+The design is Horovod's, without Horovod. Every process holds the whole data set and the same
+model, and draws the same epoch permutation from the shared seed. For each global minibatch of
+B samples, process k takes rows [B·k/K, B·(k+1)/K) of it, and computes the gradient of its own
+mean loss. The global mean loss is the row-weighted mean of the processes' means,
+
+    L = (1/B) Σ_k b_k L_k,   so   ∇L = Σ_k (b_k/B) ∇L_k,
+
+which one ``Allreduce`` (a sum) of the scaled gradients gives every process, together with the
+batch's loss and correct count, in one buffer. Every process then takes the same optimizer step,
+so the parameters stay identical without being sent; a checksum once per epoch proves it, and
+stops training loudly if they ever differ.
+
+Random draws per sample (dropout masks, augmentation) are made for the whole global batch by
+every process, which keeps its rows (``core.layers.per_sample``): each sample meets the draw a
+single process would have given it, so K processes end where one would, up to the order of
+floating-point sums.
+
+Validation, callbacks and progress run on process 0, which sends the epoch's figures and its
+decision to stop to the others. An exception on one process ends all of them (``Abort``), with
+the process's error printed, instead of leaving the others waiting in the next ``Allreduce``.
+
+    mpiexec -n 4 python train.py        # where train.py calls model.fit(..., parallel="mpi")
+"""
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+import zlib
+
+import numpy as np
+
+from ..core.backend import on_device
+from ..core.layers import batch_share
+
+__all__ = ["DataParallel", "data_parallel", "launched_by_mpi"]
+
+# Set by the MPI launchers in every process they start: Open MPI, MPICH/Intel MPI (Hydra), PMIx
+# (Slurm's srun --mpi=pmix), MVAPICH.
+_SIZE_VARIABLES = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "MV2_COMM_WORLD_SIZE")
+
+
+def launched_by_mpi() -> int:
+    """The number of processes an MPI launcher started this one among (1 if none), read from
+    the launcher's environment, without importing MPI."""
+    for name in _SIZE_VARIABLES:
+        value = os.environ.get(name, "")
+        if value.isdigit():
+            return int(value)
+    return 1
+
+
+def _mpi():
+    try:
+        from mpi4py import MPI
+    except ImportError:
+        raise ImportError("data-parallel training needs mpi4py: pip install 'barenet[mpi]'") from None
+    return MPI
+
+
+def data_parallel(parallel):
+    """The ``DataParallel`` for fit's ``parallel`` argument: None (one process), "mpi" (all the
+    processes MPI started, ``COMM_WORLD``) or an mpi4py communicator. None when it has one process."""
+    if parallel is None or parallel is False:
+        return None
+    if isinstance(parallel, DataParallel):
+        return parallel if parallel.size > 1 else None
+    if isinstance(parallel, str):
+        if parallel != "mpi":
+            raise ValueError(f"parallel must be None, 'mpi' or an mpi4py communicator, got {parallel!r}")
+        comm = _mpi().COMM_WORLD
+    elif hasattr(parallel, "Allreduce") and hasattr(parallel, "Get_size"):
+        comm = parallel
+    else:
+        raise ValueError(f"parallel must be None, 'mpi' or an mpi4py communicator, got {parallel!r}")
+    return DataParallel(comm) if comm.Get_size() > 1 else None
+
+
+def _abort_on_uncaught_exceptions(comm) -> None:
+    """Make an exception that ends this process's script end every process of the job.
+
+    Without this, a process whose script fails outside ``fit`` shuts MPI down cleanly (mpi4py
+    finalizes at exit), Open MPI counts it as finished, and the others wait in their next
+    Allreduce for ever. (``python -m mpi4py script.py`` does the same for any script.)
+    """
+    if getattr(sys.excepthook, "barenet_aborts", False):
+        return
+    previous = sys.excepthook
+
+    def hook(kind, error, trace):
+        previous(kind, error, trace)
+        if not issubclass(kind, SystemExit):
+            print(f"barenet: process {comm.Get_rank()} of {comm.Get_size()} failed, ending all of them",
+                  file=sys.stderr, flush=True)
+            comm.Abort(1)
+
+    hook.barenet_aborts = True
+    sys.excepthook = hook
+
+
+class DataParallel:
+    """One communicator's share of data-parallel training; see the module's description."""
+
+    def __init__(self, comm):
+        if on_device():
+            raise ValueError("data-parallel training runs on the NumPy and numba backends; "
+                             "one process per GPU is not supported yet")
+        self.comm, self.rank, self.size = comm, comm.Get_rank(), comm.Get_size()
+        self.buffer = None
+        _abort_on_uncaught_exceptions(comm)
+        self.allreduce_seconds, self.allreduces = 0.0, 0
+
+    @property
+    def leader(self) -> bool:
+        """Process 0: it validates, calls the callbacks, shows progress and writes files."""
+        return self.rank == 0
+
+    def rows(self, n: int) -> tuple[int, int]:
+        """This process's rows [start, stop) of a batch of n (sizes differ by at most one)."""
+        return n * self.rank // self.size, n * (self.rank + 1) // self.size
+
+    def step(self, model, X, y, weight, idx):
+        """Forward and backward on this process's rows of the global batch ``idx``, then one
+        Allreduce of [∇L·b_k/B, L·b_k/B, correct]. Returns (the batch's mean loss, its correct
+        count), both global; leaves the global gradient in the model's gradient vector."""
+        from mpi4py import MPI
+
+        start, stop = self.rows(len(idx))
+        rows = idx[start:stop]
+        grad = model.parameter_vectors()[1]
+        if self.buffer is None or len(self.buffer) != len(grad) + 2:
+            self.buffer = np.empty(len(grad) + 2, dtype=np.float64 if grad.dtype == np.float64 else grad.dtype)
+        buffer = self.buffer
+        loss = model.loss
+        with batch_share(start, stop, len(idx)):  # per-sample random draws: this process's rows
+            outputs = model.forward(X[rows], training=True)
+        if len(rows):
+            yb = y[rows]
+            value = loss.value(outputs, yb, None if weight is None else weight[rows])
+            model.backward_params(loss.backward())
+            share = len(rows) / len(idx)
+            np.multiply(grad, share, out=buffer[:-2])
+            buffer[-2] = float(value) * share
+            buffer[-1] = float(loss.correct(outputs, yb)) if loss.classifies else 0.0
+        else:  # a last batch smaller than the number of processes: nothing to add, but the draws were made
+            buffer[:] = 0.0
+        started = MPI.Wtime()
+        self.comm.Allreduce(MPI.IN_PLACE, buffer, op=MPI.SUM)
+        self.allreduce_seconds += MPI.Wtime() - started
+        self.allreduces += 1
+        grad[...] = buffer[:-2]
+        return np.float64(buffer[-2]), buffer[-1]
+
+    def from_leader(self, value):
+        """Process 0's ``value``, on every process (small Python objects: figures, flags)."""
+        return self.comm.bcast(value, root=0)
+
+    def share_parameters(self, model) -> None:
+        """Process 0's parameters and buffers on every process (after callbacks that may change
+        them, such as EarlyStopping restoring the best weights)."""
+        self.comm.Bcast(model.parameter_vectors()[0], root=0)
+        for layer in model.layers:
+            for array in getattr(layer, "buffers", {}).values():
+                self.comm.Bcast(array, root=0)
+
+    def check_agreement(self, model, epoch) -> None:
+        """Fail loudly if the processes' parameters differ: one checksum each, gathered."""
+        theta = np.ascontiguousarray(model.parameter_vectors()[0])
+        sums = self.comm.allgather(zlib.crc32(theta.view(np.uint8)))
+        if len(set(sums)) > 1:
+            raise RuntimeError(f"data-parallel training: the processes' parameters differ after epoch {epoch} "
+                               f"(checksums {sums}); every process must run the same barenet, NumPy and BLAS")
+
+    def abort(self, error: BaseException) -> None:
+        """End every process: print this one's error, then MPI_Abort (which does not return)."""
+        print(f"barenet: process {self.rank} of {self.size} failed, ending all of them:", file=sys.stderr)
+        traceback.print_exception(error, file=sys.stderr)
+        sys.stderr.flush()
+        self.comm.Abort(1)

@@ -1,0 +1,52 @@
+"""A data-parallel fit that goes wrong on purpose, run under mpiexec by test_parallel.py:
+
+    raise   process 1 raises in its third forward pass (mid-epoch)
+    kill    process 1 kills itself with SIGKILL in its third forward pass
+    drift   process 0's parameters are nudged after a batch, so the processes disagree
+    outside process 1 fails after fit, in the script itself, while process 0 goes on to a second fit
+
+Without the safeguards each would leave the other processes waiting for ever."""
+import os
+import signal
+import sys
+
+
+import barenet as bn
+from barenet.core.layers import Dense
+
+
+class Nudge(bn.Callback):
+    def on_batch_end(self, batch, logs=None):
+        if batch == 2:
+            self.model.parameter_vectors()[0][0] += 1e-3
+
+
+def main(mode):
+    from mpi4py import MPI
+    rank = MPI.COMM_WORLD.Get_rank()
+    calls = [0]
+    forward = Dense.forward
+
+    def failing_forward(self, x, training=True):
+        calls[0] += 1
+        if calls[0] == 3 and training:
+            if mode == "raise":
+                raise RuntimeError("rank 1 broke on purpose")
+            os.kill(os.getpid(), signal.SIGKILL)
+        return forward(self, x, training)
+
+    if rank == 1 and mode in ("raise", "kill"):
+        Dense.forward = failing_forward
+    X, y = bn.datasets.make_clusters(2000, seed=0)
+    model = bn.Sequential(bn.Dense(2, 8), bn.ReLU(), bn.Dense(8, 3), seed=0)
+    model.fit(X, y, loss="cross_entropy", epochs=2 if mode == "outside" else 200, batch_size=8, verbose=0, parallel="mpi",
+              callbacks=[Nudge()] if mode == "drift" else None)
+    if mode == "outside":
+        if rank == 1:
+            raise ValueError("the script failed after fit on process 1")
+        model.fit(X, y, epochs=200, batch_size=8, verbose=0, parallel="mpi")
+    print("finished", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
