@@ -32,6 +32,7 @@ _PUBLIC = {
     ".core.network": ["Network"],
     ".core.optimizers": ["SGD", "Adam", "AdamW", "Optimizer", "RMSProp"],
     ".files.saving": ["load", "save"],
+    ".files.onnx_export": ["to_onnx"],
     ".training": ["callbacks", "datasets", "metrics"],
     ".training.augment": ["RandomAffine", "random_affine"],
     ".training.callbacks": ["Callback"],
@@ -49,7 +50,7 @@ __all__ = [
     "Loss", "MSE", "MAE", "BinaryCrossEntropy", "CrossEntropy",
     "Optimizer", "SGD", "RMSProp", "Adam", "AdamW", "schedules",
     "Network", "Sequential", "Ensemble", "History", "NonFiniteError", "Callback", "load", "save",
-    "check_gradients", "GradientReport",
+    "check_gradients", "GradientReport", "to_onnx",
     "Standardizer", "one_hot", "train_test_split", "minibatches",
     "set_backend", "get_backend", "to_numpy", "to_device", "callbacks", "metrics",
 ]

@@ -327,6 +327,32 @@ def test_ctrl_c_at_any_moment_from_the_first_exits_130_with_a_true_sentence(tmp_
         assert not (folder / "model.npz").exists()
 
 
+def test_an_interrupt_a_library_swallowed_is_raised_at_the_next_checkpoint_and_never_printed(monkeypatch, capsys):
+    """What the command does when compiled code catches its Ctrl-C (rare, so not left to timing)."""
+    from barenet.app import interrupts
+    monkeypatch.setattr(interrupts, "_interrupts", 0)
+    interrupts.raise_if_interrupted()  # nothing pressed: nothing raised
+    try:
+        interrupts.on_interrupt(signal.SIGINT, None)
+    except KeyboardInterrupt:
+        pass  # swallowed
+    with pytest.raises(KeyboardInterrupt):
+        interrupts.raise_if_interrupted()
+
+    class RaisesWhenCollected:  # Python prints what __del__ raises as "Exception ignored in ..."
+        def __init__(self, error):
+            self.error = error
+
+        def __del__(self):
+            raise self.error
+
+    monkeypatch.setattr(sys, "unraisablehook", interrupts._unraisable)
+    RaisesWhenCollected(KeyboardInterrupt())  # collected at once: its interrupt is not printed
+    assert capsys.readouterr().err == ""
+    RaisesWhenCollected(ValueError("shown"))  # anything else is, as usual
+    assert "ValueError: shown" in capsys.readouterr().err
+
+
 def test_resume_can_extend_a_finished_run(tmp_path):
     folder = tmp_path / "r"
     assert run("train", "--dataset", "xor", "--epochs", "2", "--out", folder, "--no-plots").returncode == 0

@@ -57,3 +57,21 @@ def test_an_optimizer_steps_a_parameters_object_or_the_model_alike(rng):
         model.backward(loss.backward())
         bn.SGD(0.1).step(target)
     np.testing.assert_array_equal(a.parameter_vectors()[0], b.parameter_vectors()[0])
+
+
+def test_a_pickled_network_keeps_its_layers_as_views_of_its_own_vectors():
+    """Pickling (scikit-learn's clone and joblib, multiprocessing) must not cut the layers off
+    from θ: after unpickling, an optimizer step on θ is what the layers compute with."""
+    import pickle
+
+    from barenet.core.activations import ReLU
+    from barenet.core.layers import Dense
+    from barenet.core.network import Network
+
+    net = Network([Dense(3, 4), ReLU(), Dense(4, 2)], seed=0)
+    again = pickle.loads(pickle.dumps(net))
+    theta = again.parameter_vectors()[0]
+    assert np.array_equal(theta, net.parameter_vectors()[0])
+    theta += 1.0  # what an optimizer does
+    assert np.array_equal(again.layers[0].params["W"], net.layers[0].params["W"] + 1.0)
+    assert np.shares_memory(again.layers[2].params["b"], theta)

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from ..core.backend import set_backend, using_backend
-from .entry import raise_if_interrupted
+from .interrupts import raise_if_interrupted
 from .recipes import RECIPES
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -259,6 +259,8 @@ def cmd_export(args):
     from ..files.export import to_json
 
     model = _load_model(args.model)
+    if args.format == "onnx":
+        return _export_onnx(model, args)
     text = json.dumps(to_json(model), separators=(",", ":"))
     if args.out:
         from ..training.io import atomic_write
@@ -267,6 +269,21 @@ def cmd_export(args):
         print(f"wrote {args.out} ({len(text):,} bytes)")
     else:
         sys.stdout.write(text + "\n")
+    return EXIT_OK
+
+
+def _export_onnx(model, args):
+    from ..files.onnx_export import to_onnx
+
+    if not args.out:
+        raise UsageError("--format onnx writes a binary file: give it with --out MODEL.onnx")
+    try:
+        to_onnx(model, args.out)
+    except ValueError as error:  # a layer with no ONNX form
+        raise UsageError(str(error)) from None
+    outputs = "output and probabilities" if model.loss is not None and model.loss.classifies else "output"
+    print(f"wrote {args.out} ({Path(args.out).stat().st_size:,} bytes): input 'input' (n, {model.input_width}) "
+          f"float32, {outputs}")
     return EXIT_OK
 
 
@@ -348,9 +365,10 @@ def build_parser():
     summary.add_argument("model")
     summary.set_defaults(run=cmd_summary)
 
-    export = commands.add_parser("export", help="write a model as JSON for use outside Python")
+    export = commands.add_parser("export", help="write a model as JSON or ONNX for use outside Python")
     export.add_argument("model")
-    export.add_argument("--format", choices=("json",), default="json")
+    export.add_argument("--format", choices=("json", "onnx"), default="json",
+                        help="json (barenet's own, for the browser) or onnx (for onnxruntime in any language)")
     export.add_argument("--out", help="file to write (default: standard output)")
     export.set_defaults(run=cmd_export)
 

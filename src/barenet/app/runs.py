@@ -33,7 +33,7 @@ from ..training.ensemble import Ensemble
 from ..training.io import atomic_write
 from ..training.model import Sequential
 from ..training.parallel import data_parallel
-from .entry import raise_if_interrupted
+from .interrupts import raise_if_interrupted
 
 __all__ = ["Dataset", "RunConfig", "DATASETS", "DATASET_DEFAULTS", "load_dataset", "default_dataset", "build_model",
            "make_optimizer", "split_validation", "train_run", "resume_run", "evaluate_run", "format_report", "write_plots", "describe"]

@@ -141,6 +141,17 @@ class Network(Layer):
         clone.parameters = Parameters(clone.layers, clone.dtype)
         return clone
 
+    def __getstate__(self):
+        """Pickling sends the layers' arrays, not the flat vectors, which ``__setstate__``
+        gathers again (as a copy does), so that the unpickled layers hold views of them."""
+        state = dict(self.__dict__)
+        state.pop("parameters", None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.parameters = Parameters(self.layers, self.dtype)
+
     def astype(self, dtype):
         """A copy of the network with parameters (and buffers) of another dtype."""
         clone = copy.deepcopy(self)

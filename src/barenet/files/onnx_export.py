@@ -1,0 +1,140 @@
+"""Models as ONNX graphs, for runtimes outside Python (onnxruntime in C++, C#, Java, JavaScript...).
+
+``to_onnx(model)`` builds, with the ``onnx`` package, one graph of standard operators (opset 17):
+
+    Dense          Gemm(x, W, b)                      W is (in, out): no transpose
+    ReLU           Relu            LeakyReLU(α)  LeakyRelu(alpha=α)
+    Sigmoid        Sigmoid         Tanh          Tanh          Softmax   Softmax(axis=-1)
+    GELU           ½·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), from Mul, Add, Pow and Tanh
+    Standardizer   (x − mean) / scale: Sub, Div
+    Dropout, RandomAffine, Identity: nothing (they are the identity at inference)
+
+The graph takes ``input`` (float32, any number of rows) and gives ``output``, what
+``model.outputs`` gives (logits for a classifier), and for a classifier also ``probabilities``:
+Softmax of the outputs for CrossEntropy, Sigmoid for BinaryCrossEntropy, as ``predict_proba``.
+An ``Ensemble`` becomes every member's graph side by side and the Mean of their probabilities
+(and of their outputs). A layer with no ONNX form (your own) is refused with ValueError naming it.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..core.activations import GELU, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from ..core.backend import to_numpy
+from ..core.layers import Dense
+from ..core.losses import BinaryCrossEntropy, CrossEntropy
+from ..training.data import Standardizer
+from ..training.ensemble import Ensemble
+
+__all__ = ["to_onnx", "OPSET"]
+
+OPSET = 17
+
+
+def _onnx():
+    try:
+        import onnx
+    except ImportError:
+        raise ImportError("ONNX export needs the onnx package: pip install 'barenet[onnx]'") from None
+    return onnx
+
+
+class _Graph:
+    """Nodes and initializers, with fresh names."""
+
+    def __init__(self, onnx):
+        self.onnx, self.nodes, self.initializers, self.count = onnx, [], [], 0
+
+    def name(self, stem):
+        self.count += 1
+        return f"{stem}_{self.count}"
+
+    def constant(self, stem, array):
+        name = self.name(stem)
+        self.initializers.append(self.onnx.numpy_helper.from_array(np.asarray(array, dtype=np.float32), name))
+        return name
+
+    def op(self, kind, inputs, **attributes):
+        out = self.name(kind.lower())
+        self.nodes.append(self.onnx.helper.make_node(kind, inputs, [out], **attributes))
+        return out
+
+
+def _layer(graph, layer, x, where):
+    """The nodes of one layer on the value named x; returns the output's name."""
+    if layer.identity_at_inference:
+        return x
+    if isinstance(layer, Dense):
+        W = graph.constant("W", to_numpy(layer.params["W"]))
+        if "b" in layer.params:
+            return graph.op("Gemm", [x, W, graph.constant("b", to_numpy(layer.params["b"]))])
+        return graph.op("MatMul", [x, W])
+    if isinstance(layer, Standardizer):
+        centred = graph.op("Sub", [x, graph.constant("mean", to_numpy(layer.buffers["mean"]))])
+        return graph.op("Div", [centred, graph.constant("scale", to_numpy(layer.buffers["scale"]))])
+    if isinstance(layer, LeakyReLU):
+        return graph.op("LeakyRelu", [x], alpha=float(layer.alpha))
+    if isinstance(layer, GELU):  # the tanh approximation barenet computes
+        cube = graph.op("Pow", [x, graph.constant("three", 3.0)])
+        inner = graph.op("Add", [x, graph.op("Mul", [cube, graph.constant("c", 0.044715)])])
+        t = graph.op("Tanh", [graph.op("Mul", [inner, graph.constant("k", math.sqrt(2.0 / math.pi))])])
+        half_x = graph.op("Mul", [x, graph.constant("half", 0.5)])
+        return graph.op("Mul", [half_x, graph.op("Add", [t, graph.constant("one", 1.0)])])
+    if isinstance(layer, ReLU):
+        return graph.op("Relu", [x])
+    if isinstance(layer, Sigmoid):
+        return graph.op("Sigmoid", [x])
+    if isinstance(layer, Tanh):
+        return graph.op("Tanh", [x])
+    if isinstance(layer, Softmax):
+        return graph.op("Softmax", [x], axis=-1)
+    raise ValueError(f"layer {where} {layer!r} has no ONNX form (ONNX export knows Dense, the activations, "
+                     f"Standardizer, and the layers that are the identity at inference)")
+
+
+def _member(graph, model, x, prefix=""):
+    """(outputs, probabilities or None) of one Sequential's graph."""
+    for i, layer in enumerate(model.layers):
+        x = _layer(graph, layer, x, f"{prefix}{i}")
+    if isinstance(model.loss, CrossEntropy):
+        return x, graph.op("Softmax", [x], axis=-1)
+    if isinstance(model.loss, BinaryCrossEntropy):
+        return x, graph.op("Sigmoid", [x])
+    return x, None
+
+
+def to_onnx(model, path=None, *, opset: int = OPSET):
+    """An ONNX ``ModelProto`` computing ``model`` (a Sequential or an Ensemble); written to
+    ``path`` (atomically) when given. The graph is checked with ``onnx.checker`` first."""
+    onnx = _onnx()
+    helper = onnx.helper
+    graph = _Graph(onnx)
+    members = model.members if isinstance(model, Ensemble) else [model]
+    results = [_member(graph, member, "input", f"{k}." if len(members) > 1 else "")
+               for k, member in enumerate(members)]
+    outputs = [r[0] for r in results]
+    probabilities = [r[1] for r in results if r[1] is not None]
+    named = {"output": outputs[0] if len(outputs) == 1 else graph.op("Mean", outputs)}
+    if probabilities:
+        named["probabilities"] = probabilities[0] if len(probabilities) == 1 else graph.op("Mean", probabilities)
+    for public, inner in named.items():
+        graph.nodes.append(helper.make_node("Identity", [inner], [public]))
+    width = members[0].output_width_
+    float_ = onnx.TensorProto.FLOAT
+    proto = helper.make_model(
+        helper.make_graph(graph.nodes, "barenet", [helper.make_tensor_value_info("input", float_, ["n", model.input_width])],
+                          [helper.make_tensor_value_info(name, float_, ["n", width]) for name in named],
+                          graph.initializers),
+        opset_imports=[helper.make_opsetid("", opset)], producer_name="barenet")
+    meta = getattr(model, "metadata", None) or {}
+    if meta.get("class_names"):
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = "class_names", ",".join(str(c) for c in meta["class_names"])
+    onnx.checker.check_model(proto)
+    if path is not None:
+        from ..training.io import atomic_write
+        with atomic_write(path) as handle:
+            handle.write(proto.SerializeToString())
+    return proto
