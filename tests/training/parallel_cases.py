@@ -62,7 +62,7 @@ def early_stopping_validation_float64():
     model = bn.Sequential(bn.Dense(2, 16), bn.ReLU(), bn.Dense(16, 3), seed=6, dtype="float64")
     return model, dict(X=X, y=y, loss=bn.CrossEntropy(), optimizer=bn.SGD(0.5), epochs=6, batch_size=40,
                        validation_split=0.2, full_train_metrics=True,
-                       callbacks=[bn.callbacks.EarlyStopping(patience=1, restore_best_weights=True)])
+                       callbacks=[bn.callbacks.EarlyStopping(patience=1, min_delta=0.05, restore_best_weights=True)])
 
 
 def adam_dropout_float32():

@@ -74,6 +74,8 @@ def test_the_cases_cover_what_the_issue_names():
     assert optimizers == {"SGD", "Adam", "AdamW", "RMSProp"}
     model, arguments = parallel_cases.sgd_momentum_float64()
     assert len(arguments["X"]) % arguments["batch_size"] < 3
+    stopped = parallel_cases.train("early_stopping_validation_float64")
+    assert stopped.history.epochs[-1] < 6  # early stopping did stop it (and restored the best weights)
 
 
 def test_mpiexec_barenet_train_saves_the_model_one_process_would(tmp_path):
