@@ -4,6 +4,8 @@
     kill    process 1 kills itself with SIGKILL in its third forward pass
     drift   process 0's parameters are nudged after a batch, so the processes disagree
     outside process 1 fails after fit, in the script itself, while process 0 goes on to a second fit
+    diverge the learning rate is absurd: every process meets NonFiniteError at the same batch, as
+            one process alone would, and the script catches it (prints it, exits 0)
 
 Without the safeguards each would leave the other processes waiting for ever."""
 import os
@@ -19,6 +21,16 @@ class Nudge(bn.Callback):
     def on_batch_end(self, batch, logs=None):
         if batch == 2:
             self.model.parameter_vectors()[0][0] += 1e-3
+
+
+def diverged(X, y, parallel=None):
+    model = bn.Sequential(bn.Dense(2, 8), bn.ReLU(), bn.Dense(8, 3), seed=0)
+    try:
+        model.fit(X, y, loss="cross_entropy", optimizer=bn.SGD(1e30), epochs=3, batch_size=64, verbose=0,
+                  parallel=parallel)
+    except bn.NonFiniteError as error:
+        return str(error)
+    return "no divergence"
 
 
 def main(mode):
@@ -38,6 +50,9 @@ def main(mode):
     if rank == 1 and mode in ("raise", "kill"):
         Dense.forward = failing_forward
     X, y = bn.datasets.make_clusters(2000, seed=0)
+    if mode == "diverge":
+        print(f"process {rank}: {diverged(X, y, 'mpi')}", flush=True)
+        return
     model = bn.Sequential(bn.Dense(2, 8), bn.ReLU(), bn.Dense(8, 3), seed=0)
     model.fit(X, y, loss="cross_entropy", epochs=2 if mode == "outside" else 200, batch_size=8, verbose=0, parallel="mpi",
               callbacks=[Nudge()] if mode == "drift" else None)

@@ -124,6 +124,16 @@ def test_a_failing_process_ends_the_job_within_seconds_with_its_error(mode, says
     assert time.perf_counter() - started < 30
 
 
+def test_divergence_is_met_by_every_process_at_the_batch_one_process_meets_it():
+    import parallel_faults
+    X, y = bn.datasets.make_clusters(2000, seed=0)
+    alone = parallel_faults.diverged(X, y)
+    assert alone.startswith("training diverged at epoch")
+    done = mpiexec(2, sys.executable, HERE / "parallel_faults.py", "diverge", timeout=60)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert sorted(done.stdout.splitlines()) == [f"process 0: {alone}", f"process 1: {alone}"]
+
+
 def test_data_only_some_processes_can_read_gives_the_usual_error_and_ends_the_job(tmp_path):
     """Process 0 finds MNIST; process 1 looks in an empty folder. Process 1 says what
     ``barenet train`` says without MPI, and the job ends instead of hanging."""
