@@ -8,7 +8,9 @@ Measured: the epoch time of the MNIST network (784-256-128-10, float32, Adam) on
     1 process × 2 threads          the same two cores used by BLAS instead
 
 run interleaved, ``--rounds`` times each; each run trains ``--epochs`` epochs and reports the
-median epoch time of all but the first, and the Allreduce time per step. Speed-up and
+median epoch time of all but the first, the Allreduce time per step in training (which includes
+waiting for the slower process), and the Allreduce alone (the processes meet at a barrier
+first). Speed-up and
 efficiency (speed-up ÷ processes) are against the baseline of the same round.
 
 Then the cost model: bytes per step, ring-Allreduce time at 10 and 100 Gbit/s for 2 to 64
@@ -60,10 +62,28 @@ def worker(batch_size: int, epochs: int) -> None:
     model.fit(X, y, loss=bn.CrossEntropy(), optimizer=bn.Adam(1e-3), epochs=epochs, batch_size=batch_size,
               verbose=0, parallel=par)
     times = model.history["time"][2:]  # epoch 0 has none; epoch 1 warms up
+    alone = _allreduce_alone(par, model) if par else 0.0
     if par is None or par.leader:
         steps = -(-len(X) // batch_size) * epochs
         print(json.dumps({"epoch_s": statistics.median(times), "epochs_s": times,
-                          "allreduce_ms_per_step": 1e3 * par.allreduce_seconds / steps if par else 0.0}), flush=True)
+                          "allreduce_ms_per_step": 1e3 * par.allreduce_seconds / steps if par else 0.0,
+                          "allreduce_alone_ms": alone}), flush=True)
+
+
+def _allreduce_alone(par, model, repeats: int = 50) -> float:
+    """The Allreduce of one step's buffer with no wait for a slower process in it: the
+    processes meet at a barrier first. Median of ``repeats``, in ms."""
+    import numpy as np
+    from mpi4py import MPI
+
+    buffer = np.zeros(len(model.parameter_vectors()[0]) + 2, dtype=np.float32)
+    times = []
+    for _ in range(repeats):
+        par.comm.Barrier()
+        started = MPI.Wtime()
+        par.comm.Allreduce(MPI.IN_PLACE, buffer, op=MPI.SUM)
+        times.append(MPI.Wtime() - started)
+    return 1e3 * statistics.median(times)
 
 
 def run(processes: int, threads: int, batch_size: int, epochs: int) -> dict:
@@ -121,7 +141,8 @@ def main(argv=None) -> int:
                "rounds": args.rounds, "batches": {}}
     print(f"\nepoch time on 10,000 MNIST images, median of {args.rounds} interleaved rounds "
           f"(speed-up ÷ the baseline of the same round)")
-    print(f"{'batch':>6}  {'setup':26s} {'epoch s':>8} {'speed-up':>9} {'efficiency':>10} {'Allreduce ms/step':>18}")
+    print(f"{'batch':>6}  {'setup':26s} {'epoch s':>8} {'speed-up':>9} {'efficiency':>10} {'Allreduce ms/step':>18} "
+          f"{'of which alone':>14}")
     per_sample = []
     for b in sizes:
         base = [r["epoch_s"] for r in runs[baseline_name, b]]
@@ -131,12 +152,13 @@ def main(argv=None) -> int:
             times = [r["epoch_s"] for r in runs[name, b]]
             speedup = statistics.median(t0 / t for t0, t in zip(base, times))
             allreduce = statistics.median(r["allreduce_ms_per_step"] for r in runs[name, b])
+            alone = statistics.median(r["allreduce_alone_ms"] for r in runs[name, b])
             workers = processes * threads
             results["batches"][b][name] = {"epoch_s": statistics.median(times), "speedup": speedup,
                                            "efficiency": speedup / workers, "allreduce_ms_per_step": allreduce,
-                                           "rounds_epoch_s": times}
+                                           "allreduce_alone_ms": alone, "rounds_epoch_s": times}
             print(f"{b:6d}  {name:26s} {statistics.median(times):8.3f} {speedup:9.2f} {speedup / workers:10.2f} "
-                  f"{allreduce:18.3f}")
+                  f"{allreduce:18.3f} {alone:14.3f}")
     c = min(per_sample)  # the fastest compute per sample and parameter seen: the model's best case for one machine
     results["seconds_per_sample_parameter"] = c
     results["cost_model"] = cost_model(c)
