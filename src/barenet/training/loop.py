@@ -102,8 +102,7 @@ def _fit(model, X, y, loss, optimizer, epochs, batch_size, validation_data, vali
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"), \
             StopOnCtrlC(model, active=par is None) as ctrl_c:
         if not model.history.epochs:
-            figures = epoch_figures(model, X, y, weight, validation, running=None, full=False) if leader else None
-            model.history.append(0, par.from_leader(figures) if par else figures)
+            model.history.append(0, epoch_figures(model, X, y, weight, validation, running=None, full=False, par=par))
         hooks.on_train_begin(model.history.last())
         try:
             for epoch in range(done + 1, done + epochs + 1):
@@ -185,11 +184,10 @@ def run_epoch(model, epoch, X, y, weight, batch_size, shuffle, validation, hooks
     if loss.classifies:
         running["accuracy"] = float(total_correct) / seen
     elapsed = time.perf_counter() - started
-    if par is None or par.leader:
-        logs = epoch_figures(model, X, y, weight, validation, running, full_train_metrics)
-        logs.update(lr=optimizer.learning_rate, time=elapsed)
+    logs = epoch_figures(model, X, y, weight, validation, running, full_train_metrics, par)
+    logs.update(lr=optimizer.learning_rate, time=elapsed)
     if par is not None:
-        logs = par.from_leader(logs if par.leader else None)
+        logs = par.from_leader(logs)  # the leader's time, so that every history is the same
     model.history.append(epoch, logs)
     hooks.on_epoch_end(epoch, logs)
     if par is not None:
@@ -337,27 +335,32 @@ def diagnose(model, xb, yb, wb, epoch, batch, value, grad_sq):
         f"{model.optimizer.learning_rate:g}) or gradient clipping (clip_norm=1.0 on the optimizer).")
 
 
-def epoch_figures(model, X, y, weight, validation, running, full):
+def epoch_figures(model, X, y, weight, validation, running, full, par=None):
     """The epoch's log: running figures (or, for epoch 0, a full pass), optionally a full pass
-    over the training data, and validation figures."""
-    logs = dict(running) if running is not None else measure(model, X, y, weight, model.loss)
+    over the training data, and validation figures (each process of ``par`` measuring its share)."""
+    logs = dict(running) if running is not None else measure(model, X, y, weight, model.loss, par=par)
     if full:
-        logs.update({f"train_{k}": v for k, v in measure(model, X, y, weight, model.loss).items()})
+        logs.update({f"train_{k}": v for k, v in measure(model, X, y, weight, model.loss, par=par).items()})
     if validation is not None:
-        logs.update({f"val_{k}": v for k, v in measure(model, *validation, model.loss).items()})
+        logs.update({f"val_{k}": v for k, v in measure(model, *validation, model.loss, par=par).items()})
     return logs
 
 
-def measure(model, X, y, weight, loss, batch_size=1024):
-    """Loss (and accuracy, for classifiers) over a whole data set, with the batch sizes as weights."""
+def measure(model, X, y, weight, loss, batch_size=1024, par=None):
+    """Loss (and accuracy, for classifiers) over a whole data set, with the batch sizes as weights.
+    With ``par``, each process measures its rows and the sums are added up across processes."""
     total_loss = total_correct = 0.0
-    for i in range(0, len(X), batch_size):
-        outputs = model.forward(to_device(X[i:i + batch_size]), training=False)
-        yb = to_device(y[i:i + batch_size])
-        wb = None if weight is None else to_device(weight[i:i + batch_size])
+    start, stop = (0, len(X)) if par is None else par.rows(len(X))
+    for i in range(start, stop, batch_size):
+        end = min(i + batch_size, stop)
+        outputs = model.forward(to_device(X[i:end]), training=False)
+        yb = to_device(y[i:end])
+        wb = None if weight is None else to_device(weight[i:end])
         total_loss = total_loss + loss.value(outputs, yb, wb) * len(outputs)
         if loss.classifies:
             total_correct = total_correct + loss.correct(outputs, yb)
+    if par is not None:
+        total_loss, total_correct = par.sum(float(total_loss), float(total_correct))
     figures = {"loss": float(total_loss) / len(X)}
     if loss.classifies:
         figures["accuracy"] = float(total_correct) / len(X)

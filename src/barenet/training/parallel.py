@@ -17,8 +17,9 @@ every process, which keeps its rows (``core.layers.per_sample``): each sample me
 single process would have given it, so K processes end where one would, up to the order of
 floating-point sums.
 
-Validation, callbacks and progress run on process 0, which sends the epoch's figures and its
-decision to stop to the others. An exception on one process ends all of them (``Abort``), with
+The epoch's figures (validation, and the full passes over the training data) are measured by
+every process on its share of the rows and summed. Callbacks and progress run on process 0,
+which sends the epoch's log and its decision to stop to the others. An exception on one process ends all of them (``Abort``), with
 the process's error printed, instead of leaving the others waiting in the next ``Allreduce``.
 
     mpiexec -n 4 python train.py        # where train.py calls model.fit(..., parallel="mpi")
@@ -152,6 +153,14 @@ class DataParallel:
         self.allreduces += 1
         grad[...] = buffer[:-2]
         return np.float64(buffer[-2]), buffer[-1]
+
+    def sum(self, *values: float):
+        """Each value summed across the processes (one small Allreduce)."""
+        from mpi4py import MPI
+
+        buffer = np.array(values, dtype=np.float64)
+        self.comm.Allreduce(MPI.IN_PLACE, buffer, op=MPI.SUM)
+        return tuple(float(v) for v in buffer)
 
     def from_leader(self, value):
         """Process 0's ``value``, on every process (small Python objects: figures, flags)."""
