@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from ..core.backend import set_backend, using_backend
-from .interrupts import raise_if_interrupted
+from .interrupts import BEFORE_START, raise_if_interrupted
 from .recipes import RECIPES
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -400,9 +400,8 @@ def _end_mpi_job_on_failure(code: int) -> int:
     MPI = sys.modules.get("mpi4py.MPI")
     if code != EXIT_OK and MPI is not None and MPI.Is_initialized() and not MPI.Is_finalized() \
             and MPI.COMM_WORLD.Get_size() > 1:
-        print(f"barenet: process {MPI.COMM_WORLD.Get_rank()} of {MPI.COMM_WORLD.Get_size()} failed (exit code "
-              f"{code}), ending all of them", file=sys.stderr, flush=True)
-        MPI.COMM_WORLD.Abort(code)
+        from ..training.parallel import end_job
+        end_job(MPI.COMM_WORLD, f"failed (exit code {code})", code)
     return code
 
 
@@ -422,7 +421,7 @@ def _main(argv=None) -> int:
             call = lambda: args.run(args)  # noqa: E731
         raise_if_interrupted()
     except KeyboardInterrupt:
-        print("\ninterrupted before anything started", file=sys.stderr)
+        print(f"\n{BEFORE_START}", file=sys.stderr)
         return EXIT_INTERRUPTED
     try:
         return call()

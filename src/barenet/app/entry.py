@@ -6,7 +6,7 @@ how). Everything else is ``barenet.app.cli``.
 """
 import sys
 
-from .interrupts import forget_caught_interrupts, install, raise_if_interrupted
+from .interrupts import BEFORE_START, forget_caught_interrupts, install, raise_if_interrupted
 
 INTERRUPTED = 130
 
@@ -17,7 +17,7 @@ def main() -> int:
         from .cli import main as cli_main
         raise_if_interrupted()
     except KeyboardInterrupt:
-        print("\ninterrupted before anything started", file=sys.stderr)
+        print(f"\n{BEFORE_START}", file=sys.stderr)
         code = INTERRUPTED
     else:
         code = cli_main()

@@ -155,12 +155,12 @@ class _BaseMLP(BaseEstimator):
             if first:
                 outputs = len(self.classes_) if self._is_classifier else y.shape[1]
                 self.model_ = self._build(X.shape[1], outputs, hidden, int(rng.randint(2**31 - 1)), X.dtype)
-                self.model_.loss = CrossEntropy() if self._is_classifier else MSE()
                 self.model_.optimizer = self._optimizer(batch * mean_weight)  # the batch's Σ w
                 self.n_iter_, self.t_, self.loss_curve_ = 0, 0, []
-                self.best_loss_, self._no_improvement = np.inf, 0
+                self.best_loss_ = np.inf
                 self.validation_scores_ = [] if self.early_stopping else None
                 self.best_validation_score_ = -np.inf if self.early_stopping else None
+            self.model_.loss = self._loss()  # the label smoothing of this fit's parameters
             if incremental:
                 self._epoch(X, y, sample_weight, batch)
                 return self
@@ -173,7 +173,7 @@ class _BaseMLP(BaseEstimator):
                 validation = (X[held], y[held])
                 X, y = X[train], y[train]
                 sample_weight = None if sample_weight is None else sample_weight[train]
-            best_weights, self._no_improvement = None, 0
+            best_weights, stalled = None, 0  # epochs since the last improvement
             for _ in range(self.max_iter):
                 self._epoch(X, y, sample_weight, batch)
                 if validation is not None:
@@ -187,8 +187,8 @@ class _BaseMLP(BaseEstimator):
                     loss = self.loss_curve_[-1]
                     improved = loss < self.best_loss_ - self.tol
                     self.best_loss_ = min(self.best_loss_, loss)
-                self._no_improvement = 0 if improved else self._no_improvement + 1
-                if self._no_improvement >= self.n_iter_no_change:
+                stalled = 0 if improved else stalled + 1
+                if stalled >= self.n_iter_no_change:
                     break
             else:
                 warnings.warn(f"barenet: the training stopped at max_iter={self.max_iter} epochs without "
@@ -276,9 +276,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             raise ValueError(f"y holds labels not among classes_ {list(self.classes_)}: {list(unknown)}")
         return np.searchsorted(self.classes_, y)
 
-    def _epoch(self, X, y, sample_weight, batch):
-        self.model_.loss = CrossEntropy(self.label_smoothing)
-        super()._epoch(X, y, sample_weight, batch)
+    def _loss(self):
+        return CrossEntropy(self.label_smoothing)
 
     def _validation_score(self, X, y):
         return accuracy_score(y, self.model_.predict(X))
@@ -328,6 +327,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             raise ValueError(f"y has {y.shape[1]} columns, but this MLPRegressor was fitted with "
                              f"{self.model_.output_width_}")
         return y
+
+    def _loss(self):
+        return MSE()
 
     def _validation_score(self, X, y):
         return r2_score(y, self.model_.predict(X))

@@ -17,6 +17,7 @@ Two quirks of CPython are met here:
 import signal
 import sys
 
+BEFORE_START = "interrupted before anything started"  # what a Ctrl-C before the command starts says
 _interrupts = 0
 
 

@@ -32,7 +32,7 @@ from ..training.datasets import (DatasetNotFoundError, load_digits, load_mnist, 
 from ..training.ensemble import Ensemble
 from ..training.io import atomic_write
 from ..training.model import Sequential
-from ..training.parallel import data_parallel
+from ..training.parallel import data_parallel, leads
 from .interrupts import raise_if_interrupted
 
 __all__ = ["Dataset", "RunConfig", "DATASETS", "DATASET_DEFAULTS", "load_dataset", "default_dataset", "build_model",
@@ -309,9 +309,9 @@ def _member_dir(out: Path, config: RunConfig, member: int) -> Path:
     return out if config.ensemble == 1 else out / f"member{member}"
 
 
-def _fit_member(config, data, out, member, log, verbose, callbacks, resume, parallel=None, leader=True):
+def _fit_member(config, data, out, member, log, verbose, callbacks, resume, parallel=None):
     """Train (or continue) one model; returns it. Checkpoints go to <out>/checkpoint.npz."""
-    if leader:
+    if leads(parallel):
         out.mkdir(parents=True, exist_ok=True)
     X, y, validation = split_validation(config, data)
     checkpoint = out / "checkpoint.npz"
@@ -360,9 +360,8 @@ def train_run(config: RunConfig, out, *, log=print, verbose=1, callbacks=(), res
     data = load_dataset(config.dataset, config.seed)  # before the folder exists: missing data leaves nothing behind
     raise_if_interrupted(hand_over=True)  # one swallowed while the data loaded; then fit's own handling
     par = data_parallel(parallel)
-    leader = par is None or par.leader
     out = Path(out)
-    if leader:
+    if leads(par):
         out.mkdir(parents=True, exist_ok=True)
         if not resume:
             _write_json(out / "config.json", config.to_dict())
@@ -373,7 +372,7 @@ def train_run(config: RunConfig, out, *, log=print, verbose=1, callbacks=(), res
                 if config.ensemble > 1:
                     log(f"ensemble member {member + 1} of {config.ensemble}")
                 models.append(_fit_member(config, data, _member_dir(out, config, member), member, log, verbose,
-                                          callbacks, resume, par, leader))
+                                          callbacks, resume, par))
     except KeyboardInterrupt as error:
         interrupted = error
         partial = _member_dir(out, config, len(models)) / "checkpoint.npz"
@@ -382,7 +381,7 @@ def train_run(config: RunConfig, out, *, log=print, verbose=1, callbacks=(), res
         if not models:
             raise
     model = models[0] if len(models) == 1 else Ensemble(models)
-    if not leader:
+    if not leads(par):
         return model, None
     model.metadata = {"dataset": data.name, "task": data.task, "class_names": data.class_names,
                       "image_shape": list(data.image_shape) if data.image_shape else None,
@@ -417,7 +416,7 @@ def resume_run(run_dir, *, log=print, verbose=1, epochs=None, parallel=None, **k
         raise ValueError(f"the run in {run_dir} is complete ({done} of {config.epochs} epochs); to train it "
                          f"further, give the new total with --epochs (e.g. --epochs {2 * config.epochs})")
     par = data_parallel(parallel)
-    if par is None or par.leader:
+    if leads(par):
         _write_json(config_path, config.to_dict())
     return train_run(config, run_dir, log=log, verbose=verbose, resume=True, parallel=par, **kwargs)
 

@@ -31,7 +31,7 @@ from ..core.backend import on_device, to_device, xp
 from ..core.optimizers import Adam, get_optimizer
 from .callbacks import CallbackList, progress_for
 from .data import stratified_test_indices
-from .parallel import data_parallel
+from .parallel import data_parallel, leads
 
 __all__ = ["fit", "train_step", "step", "measure", "NonFiniteError", "Rollback", "DEVICE_CHECK_EVERY"]
 
@@ -53,16 +53,15 @@ def fit(model, X, y, *, loss=None, optimizer=None, epochs=1, batch_size=32, vali
     all with its error printed; ``NonFiniteError``, which every process meets at the same batch,
     is raised as usual."""
     par = data_parallel(parallel)
-    if par is None:
-        return _fit(model, X, y, loss, optimizer, epochs, batch_size, validation_data, validation_split, shuffle,
-                    sample_weight, class_weight, callbacks, verbose, full_train_metrics, None)
     try:
         return _fit(model, X, y, loss, optimizer, epochs, batch_size, validation_data, validation_split, shuffle,
                     sample_weight, class_weight, callbacks, verbose, full_train_metrics, par)
     except NonFiniteError:
         raise
-    except BaseException as error:  # one process alone: the others would wait for it for ever
-        par.abort(error)
+    except BaseException as error:
+        if par is None:
+            raise
+        par.abort(error)  # this process alone: the others would wait for it for ever
 
 
 def _fit(model, X, y, loss, optimizer, epochs, batch_size, validation_data, validation_split, shuffle,
@@ -92,7 +91,7 @@ def _fit(model, X, y, loss, optimizer, epochs, batch_size, validation_data, vali
 
     model.loss, model.optimizer = loss, optimizer
     done = model.history.epochs[-1] if model.history.epochs else 0
-    leader = par is None or par.leader  # with several processes, the one that reports
+    leader = leads(par)  # with several processes, the one that reports
     progress = progress_for(verbose, done + epochs, math.ceil(len(X) / batch_size)) if leader else None
     hooks = CallbackList((callbacks if leader else []) + ([progress] if progress else []), model)
     model.stop_training = False

@@ -36,7 +36,7 @@ import numpy as np
 from ..core.backend import on_device
 from ..core.layers import batch_share
 
-__all__ = ["DataParallel", "data_parallel", "launched_by_mpi"]
+__all__ = ["DataParallel", "data_parallel", "launched_by_mpi", "leads", "end_job"]
 
 # Set by the MPI launchers in every process they start: Open MPI, MPICH/Intel MPI (Hydra), PMIx
 # (Slurm's srun --mpi=pmix), MVAPICH.
@@ -79,6 +79,18 @@ def data_parallel(parallel):
     return DataParallel(comm) if comm.Get_size() > 1 else None
 
 
+def leads(par) -> bool:
+    """Whether this process reports (progress, callbacks, files): alone, or process 0 of ``par``."""
+    return par is None or par.rank == 0
+
+
+def end_job(comm, why: str = "failed", code: int = 1) -> None:
+    """Say which process ends the job and why, then MPI_Abort every process (does not return)."""
+    print(f"barenet: process {comm.Get_rank()} of {comm.Get_size()} {why}, ending all of them",
+          file=sys.stderr, flush=True)
+    comm.Abort(code)
+
+
 def _abort_on_uncaught_exceptions(comm) -> None:
     """Make an exception that ends this process's script end every process of the job.
 
@@ -93,9 +105,7 @@ def _abort_on_uncaught_exceptions(comm) -> None:
     def hook(kind, error, trace):
         previous(kind, error, trace)
         if not issubclass(kind, SystemExit):
-            print(f"barenet: process {comm.Get_rank()} of {comm.Get_size()} failed, ending all of them",
-                  file=sys.stderr, flush=True)
-            comm.Abort(1)
+            end_job(comm)
 
     hook.barenet_aborts = True
     sys.excepthook = hook
@@ -113,11 +123,6 @@ class DataParallel:
         _abort_on_uncaught_exceptions(comm)
         self.allreduce_seconds, self.allreduces = 0.0, 0
 
-    @property
-    def leader(self) -> bool:
-        """Process 0: it validates, calls the callbacks, shows progress and writes files."""
-        return self.rank == 0
-
     def rows(self, n: int) -> tuple[int, int]:
         """This process's rows [start, stop) of a batch of n (sizes differ by at most one)."""
         return n * self.rank // self.size, n * (self.rank + 1) // self.size
@@ -131,8 +136,8 @@ class DataParallel:
         start, stop = self.rows(len(idx))
         rows = idx[start:stop]
         grad = model.parameter_vectors()[1]
-        if self.buffer is None or len(self.buffer) != len(grad) + 2:
-            self.buffer = np.empty(len(grad) + 2, dtype=np.float64 if grad.dtype == np.float64 else grad.dtype)
+        if self.buffer is None or self.buffer.size != grad.size + 2 or self.buffer.dtype != grad.dtype:
+            self.buffer = np.empty(grad.size + 2, dtype=grad.dtype)
         buffer = self.buffer
         loss = model.loss
         with batch_share(start, stop, len(idx)):  # per-sample random draws: this process's rows
@@ -184,7 +189,5 @@ class DataParallel:
 
     def abort(self, error: BaseException) -> None:
         """End every process: print this one's error, then MPI_Abort (which does not return)."""
-        print(f"barenet: process {self.rank} of {self.size} failed, ending all of them:", file=sys.stderr)
         traceback.print_exception(error, file=sys.stderr)
-        sys.stderr.flush()
-        self.comm.Abort(1)
+        end_job(self.comm)
