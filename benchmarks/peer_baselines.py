@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 import barenet as bn
-from barenet import bench
-from barenet.training.io import atomic_write
+from barenet.app import bench
+from barenet.files.atomic import atomic_write
 
 
 def torch_mlp(X, y, Xt, yt, epochs, seed=0):

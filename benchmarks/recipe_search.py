@@ -30,7 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from barenet import metrics, runs
+from barenet import metrics
+from barenet.app import runs
 from barenet.training.data import train_test_split
 from barenet.training.ensemble import Ensemble
 from barenet.core.losses import MSE, CrossEntropy

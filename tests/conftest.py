@@ -1,8 +1,65 @@
-"""Shared test setup: every test runs with NumPy's floating-point errors raised, so that an
-overflow, an invalid operation or a division by zero fails the test instead of hiding behind a
-warning (underflow to zero is harmless and stays allowed)."""
+"""Shared test setup.
+
+- Every test runs with NumPy's floating-point errors raised, so that an overflow, an invalid
+  operation or a division by zero fails the test instead of hiding behind a warning (underflow to
+  zero is harmless and stays allowed).
+- Data sets: a test that reads MNIST or Fashion-MNIST says so, ``@pytest.mark.data("mnist")``,
+  and is skipped, with the data set's name, where the files are not on this machine (CI has them;
+  the README says how to get them). Every other test runs with ``BARENET_DATA`` pointing at an
+  empty folder and downloads forbidden (``BARENET_OFFLINE``), so a test that reads a data set
+  without saying so fails everywhere, not only on a machine without the data.
+- ``slow`` marks the tests that ``pytest -m "not slow"`` (the fast lane) leaves out.
+"""
+import dataclasses
+import functools
+import os
+
 import numpy as np
 import pytest
+
+DATA_SETS = {"mnist": ("MNIST", "load_mnist"), "fashion-mnist": ("Fashion-MNIST", "load_fashion_mnist")}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "data(*names): the test reads these data sets (mnist, fashion-mnist); "
+                                       "skipped where their files are not on this machine")
+    config.addinivalue_line("markers", "slow: left out of the fast lane, pytest -m 'not slow'")
+
+
+@functools.cache
+def data_set_missing(name: str) -> str | None:
+    """Why the data set cannot be read here without a download, or None if it can."""
+    import barenet as bn
+
+    title, loader = DATA_SETS[name]
+    if os.environ.get("BARENET_TEST_NO_SYSTEM_DATA"):  # the offline check: Debian's folder counts as absent
+        return f"{title} is not on this machine (BARENET_TEST_NO_SYSTEM_DATA is set)"
+    try:
+        getattr(bn.datasets, loader)(download=False)
+    except (bn.datasets.DatasetNotFoundError, ValueError) as error:
+        return f"{title} is not on this machine: {str(error).splitlines()[0]} (see the README's Data section)"
+    return None
+
+
+@pytest.fixture(autouse=True)
+def _data_sets(request, monkeypatch, tmp_path_factory):
+    marker = request.node.get_closest_marker("data")
+    if marker is not None:
+        unknown = set(marker.args) - set(DATA_SETS)
+        assert marker.args and not unknown, f"@pytest.mark.data takes data set names from {sorted(DATA_SETS)}"
+        for name in marker.args:
+            why = data_set_missing(name)
+            if why is not None:
+                pytest.skip(why)
+        return
+    from barenet.training.datasets import loaders
+
+    empty = tmp_path_factory.getbasetemp() / "no-data-sets"
+    empty.mkdir(exist_ok=True)
+    monkeypatch.setenv("BARENET_DATA", str(empty))
+    monkeypatch.setenv("BARENET_OFFLINE", "1")
+    for source in ("MNIST", "FASHION_MNIST"):  # Debian's folder too, in this process
+        monkeypatch.setattr(loaders, source, dataclasses.replace(getattr(loaders, source), system_dirs=()))
 
 
 @pytest.fixture(autouse=True)

@@ -4,16 +4,20 @@
     model = bn.Sequential(bn.Dense(784, 256), bn.ReLU(), bn.Dense(256, 10), seed=0)
     model.fit(X, y, loss=bn.CrossEntropy(), optimizer=bn.Adam(1e-3), epochs=10)
 
-The package is in four layers, each importing only from those before it:
+The package is in five layers, each importing only from those before it:
 
-    core/       the network: backend, layers, activations, losses, optimizers, schedules,
-                parameters, the network, the gradient check
-    training/   the loop, callbacks, history, data, augmentation, ensembles, metrics, data sets
-    files/      model files (save, load, and the checks for untrusted files), JSON export
-    app/        runs, recipes, the command line, the benchmark, plots, images, the web app
+    core/          the network: backends, layers (preprocessing and augmentation too),
+                   activations, losses, optimizers, schedules, parameters, the gradient check
+    files/         model files from core objects and plain data (writing, reading untrusted
+                   files, atomic writes), JSON export
+    training/      Sequential and its loop, callbacks, history, data, ensembles, metrics, data
+                   sets, data parallelism, bn.save and bn.load
+    integrations/  scikit-learn estimators, ONNX export
+    app/           runs, recipes, the command line, the benchmark, plots, images, the web app
 
-This module gathers the public names. ``barenet.app.plots``, ``barenet.app.runs`` and the other
-application modules are reachable as attributes too (imported when first used).
+This module gathers the public names, imported when first used. The namespaces
+(``bn.datasets``, ``bn.callbacks``, ``bn.metrics``, ``bn.schedules``, ``bn.images``, ``bn.plots``,
+``bn.sklearn``, ``bn.onnx``) are modules too: ``from barenet.datasets import load_mnist``.
 """
 import importlib
 
@@ -23,7 +27,6 @@ __version__ = "0.1.0"
 # is instant (NumPy is loaded with the first layer, loss or data set you touch) and the command
 # line answers Ctrl-C from its first moment.
 _PUBLIC = {
-    ".core": ["schedules"],
     ".core.activations": ["GELU", "LeakyReLU", "ReLU", "Sigmoid", "Softmax", "Tanh"],
     ".core.backend": ["get_backend", "set_backend", "to_device", "to_numpy"],
     ".core.gradcheck": ["GradientReport", "check_gradients"],
@@ -31,12 +34,12 @@ _PUBLIC = {
     ".core.losses": ["MAE", "MSE", "BinaryCrossEntropy", "CrossEntropy", "Loss"],
     ".core.network": ["Network"],
     ".core.optimizers": ["SGD", "Adam", "AdamW", "Optimizer", "RMSProp"],
-    ".files.saving": ["load", "save"],
-    ".files.onnx_export": ["to_onnx"],
-    ".training": ["callbacks", "datasets", "metrics"],
-    ".training.augment": ["RandomAffine", "random_affine"],
+    ".training.storage": ["load", "save"],
+    ".integrations.onnx": ["to_onnx"],
+    ".core.augment": ["RandomAffine", "random_affine"],
+    ".core.preprocessing": ["Standardizer"],
     ".training.callbacks": ["Callback"],
-    ".training.data": ["Standardizer", "minibatches", "one_hot", "train_test_split"],
+    ".training.data": ["minibatches", "one_hot", "train_test_split"],
     ".training.ensemble": ["Ensemble"],
     ".training.history": ["History"],
     ".training.loop": ["NonFiniteError"],
@@ -53,24 +56,23 @@ __all__ = [
     "check_gradients", "GradientReport", "to_onnx",
     "Standardizer", "one_hot", "train_test_split", "minibatches",
     "set_backend", "get_backend", "to_numpy", "to_device", "callbacks", "metrics",
+    "images", "plots", "sklearn", "onnx",
 ]
 
-# The application modules, by their short names: ``from barenet import plots`` as before.
-_APPLICATION = {"runs": "app.runs", "recipes": "app.recipes", "plots": "app.plots", "images": "app.images",
-                "bench": "app.bench", "cli": "app.cli", "web": "app.web", "export": "files.export"}
+# The namespaces: each is also a module of its own name (``import barenet.datasets``,
+# ``from barenet.datasets import load_mnist``), the same module object as ``bn.datasets``.
+NAMESPACES = ("datasets", "callbacks", "metrics", "schedules", "images", "plots", "sklearn", "onnx")
 
 
 def __getattr__(name):
     if name in _WHERE:
-        importlib.import_module(".files.saving", __name__)  # gives Sequential its save and load
-        module = importlib.import_module(_WHERE[name], __name__)
-        value = getattr(module, name) if hasattr(module, name) else importlib.import_module(f".{name}", module.__name__)
+        value = getattr(importlib.import_module(_WHERE[name], __name__), name)
         globals()[name] = value  # the next lookup is an ordinary attribute
         return value
-    if name in _APPLICATION:
-        return importlib.import_module(f".{_APPLICATION[name]}", __name__)
+    if name in NAMESPACES:
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'barenet' has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(set(globals()) | set(__all__) | set(_APPLICATION))
+    return sorted(set(globals()) | set(__all__) | set(NAMESPACES))

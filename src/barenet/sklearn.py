@@ -1,8 +1,11 @@
-"""barenet's scikit-learn estimators: ``from barenet.sklearn import MLPClassifier, MLPRegressor``.
+"""``barenet.sklearn``: ``MLPClassifier`` and ``MLPRegressor`` as scikit-learn estimators.
 
-They live in ``barenet.app.estimators``; this module is the name scikit-learn users look for.
-Needs scikit-learn: ``pip install "barenet[sklearn]"``.
+The code lives in ``barenet.integrations.sklearn``; this name is that module itself, so
+``from barenet.sklearn import MLPClassifier`` and ``bn.sklearn`` give it. Needs scikit-learn:
+``pip install "barenet[sklearn]"``.
 """
-from .app.estimators import EXPECTED_FAILED_CHECKS, MLPClassifier, MLPRegressor
+import sys
 
-__all__ = ["MLPClassifier", "MLPRegressor", "EXPECTED_FAILED_CHECKS"]
+from .integrations import sklearn
+
+sys.modules[__name__] = sklearn

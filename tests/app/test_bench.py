@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from barenet import bench
+from barenet.app import bench
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ["bench", "--train-size", "600", "--epochs", "2", "--batch-sizes", "100,300", "--no-memory"]

@@ -12,11 +12,9 @@ import numpy as np
 import pytest
 
 import barenet as bn
-from barenet import runs as bn_runs
+from barenet.app import runs as bn_runs
 
 SCRIPT = shutil.which("barenet") or str(Path(sys.executable).parent / "barenet")
-# the data the README tells users to point BARENET_DATA at (CI sets it)
-SHARED_DATA = Path(os.environ.get("BARENET_DATA") or Path(__file__).resolve().parents[3] / "shared" / "data")
 
 
 def run(*args, env=None, timeout=300, cwd=None):
@@ -128,10 +126,10 @@ def test_predict_reads_image_files_of_either_polarity_and_any_size(tmp_path):
     assert np.mean(np.array(predicted) == truth) >= 0.8
 
 
-@pytest.mark.skipif(not (SHARED_DATA / "mnist").is_dir(), reason="BARENET_DATA names no folder holding mnist/ (see the README's Data section)")
+@pytest.mark.data("mnist")
 def test_predict_on_mnist_digits_photographed_as_dark_ink_on_paper(tmp_path):
     from PIL import Image
-    (X, y), (Xt, yt) = bn.datasets.load_mnist(SHARED_DATA / "mnist", download=False)
+    (X, y), (Xt, yt) = bn.datasets.load_mnist(download=False)
     model = bn.Sequential(bn.Dense(784, 128), bn.ReLU(), bn.Dense(128, 10), seed=0)
     model.fit(X, y, loss="cross_entropy", epochs=3, batch_size=64, verbose=0)
     model.save(tmp_path / "mnist.npz")
@@ -230,7 +228,7 @@ def test_a_diverging_run_fails_with_exit_code_1_and_says_why(tmp_path):
     assert "NonFiniteError" in result.stderr and "learning rate" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_default_train_uses_mnist_where_it_is_on_disk_else_the_digits(tmp_path):
+def test_default_train_uses_the_digits_where_mnist_is_not_on_disk(tmp_path):
     env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "BARENET_DATA": str(tmp_path / "nothing")}
     result = run("train", "--epochs", "1", "--out", tmp_path / "a", "--no-plots", env=env)
     assert result.returncode == 0, result.stderr
@@ -240,10 +238,12 @@ def test_default_train_uses_mnist_where_it_is_on_disk_else_the_digits(tmp_path):
     assert "BARENET_DATA" in result.stderr and "--dataset digits" in result.stderr
     quiet = run("train", "--dataset", "digits", "--epochs", "1", "--out", tmp_path / "c", "--no-plots", env=env)
     assert quiet.returncode == 0 and "note:" not in quiet.stderr
-    if (SHARED_DATA / "mnist").is_dir():
-        env["BARENET_DATA"] = str(SHARED_DATA)
-        result = run("train", "--epochs", "1", "--out", tmp_path / "b", "--no-plots", env=env)
-        assert result.returncode == 0 and "training on mnist" in result.stdout
+
+
+@pytest.mark.data("mnist")
+def test_default_train_uses_mnist_where_it_is_on_disk(tmp_path):
+    result = run("train", "--epochs", "1", "--out", tmp_path / "b", "--no-plots")
+    assert result.returncode == 0 and "training on mnist" in result.stdout
 
 
 def _wait_for_epochs(path, count, process, limit=120):

@@ -11,24 +11,15 @@ import barenet as bn
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = sorted((ROOT / "examples").glob("0*.py"))
 NEEDS_MNIST = {"01_mnist_mlp.py", "03_mnist_l2_drawn.py"}
-
-
-def _mnist_available():
-    try:
-        bn.datasets.load_mnist(download=False)
-        return True
-    except (bn.datasets.DatasetNotFoundError, ValueError):
-        return False
+EXPERIMENTS = [pytest.param(s, marks=pytest.mark.data("mnist")) if s.name in NEEDS_MNIST else s for s in SCRIPTS]
 
 
 def test_there_are_five_experiments():
     assert [s.name[:2] for s in SCRIPTS] == ["01", "02", "03", "04", "05"]
 
 
-@pytest.mark.parametrize("script", SCRIPTS, ids=lambda s: s.name)
+@pytest.mark.parametrize("script", EXPERIMENTS, ids=lambda s: s.name)
 def test_each_experiment_runs_quickly_and_reports_its_figures(script, tmp_path):
-    if script.name in NEEDS_MNIST and not _mnist_available():
-        pytest.skip("MNIST is not on disk (set BARENET_DATA); CI has it")
     result = subprocess.run([sys.executable, str(script), "--quick"] +
                             (["--out", str(tmp_path)] if "--out" in script.read_text() else []),
                             capture_output=True, text=True, timeout=600, cwd=ROOT, env=dict(os.environ, MPLBACKEND="Agg"))

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import barenet as bn
-from barenet import runs
+from barenet.app import runs
 from barenet.app.recipes import RECIPES
 
 
@@ -66,19 +66,16 @@ def test_an_ensembled_recipe_saves_one_file_that_loads_as_the_ensemble(tmp_path)
     assert float((model.predict(data.X_test) == data.y_test).mean()) == report["test"]["accuracy"]
 
 
-def _loaders_test_set(load, missing):
-    """The test images exactly as ``load`` returns them by default (float32 in [0, 1], 784
-    columns), or a skip saying how to get the files."""
-    try:
-        _, (X_test, y_test) = load(download=False)
-    except bn.datasets.DatasetNotFoundError:
-        pytest.skip(f"{missing}; CI has them")
+def _loaders_test_set(load):
+    """The test images exactly as ``load`` returns them by default (float32 in [0, 1], 784 columns)."""
+    _, (X_test, y_test) = load(download=False)
     assert X_test.dtype == np.float32 and X_test.shape == (10000, 784)
     return X_test, y_test
 
 
+@pytest.mark.data("mnist")
 def test_mnist_10k_recipe_trains_on_10000_images_and_its_file_reads_the_loaders_test_set(tmp_path):
-    X_test, y_test = _loaders_test_set(bn.datasets.load_mnist, "MNIST files not on this machine (set BARENET_DATA)")
+    X_test, y_test = _loaders_test_set(bn.datasets.load_mnist)
     config, report, model = _shortened("mnist-10k", tmp_path, epochs=2, warmup=1, hidden=[64])
     assert config.augment == "light" and isinstance(model.layers[0], bn.RandomAffine)
     assert "training images/samples: 10000 " in (tmp_path / "mnist-10k" / "report.txt").read_text()
@@ -116,9 +113,9 @@ def test_a_recipe_written_out_by_hand_as_the_readme_shows_trains_the_same_weight
     np.testing.assert_array_equal(model.parameter_vectors()[0], from_run.parameter_vectors()[0])
 
 
+@pytest.mark.data("fashion-mnist")
 def test_fashion_recipe_trains_both_members_on_all_60000_images_and_its_file_reads_the_loaders_test_set(tmp_path):
-    X_test, y_test = _loaders_test_set(bn.datasets.load_fashion_mnist, "Fashion-MNIST files not on this "
-                                       "machine (apt-get install dataset-fashion-mnist)")
+    X_test, y_test = _loaders_test_set(bn.datasets.load_fashion_mnist)
     config, report, model = _shortened("fashion-mnist", tmp_path, epochs=1, warmup=0, hidden=[32])
     assert config.validation_split == 0 and isinstance(model, bn.Ensemble) and len(model.members) == 2
     report_text = (tmp_path / "fashion-mnist" / "report.txt").read_text()

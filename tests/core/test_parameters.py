@@ -44,7 +44,7 @@ def test_assigning_a_parameter_copies_into_theta_and_unknown_names_are_refused()
     dense = network.layers[0]
     dense.params["W"] = np.full((2, 2), 3.0)
     assert np.array_equal(network.parameter_vectors()[0][:4], [3, 3, 3, 3])
-    with pytest.raises(KeyError, match="no parameter 'V'"):
+    with pytest.raises(KeyError, match="no array 'V'"):
         dense.params["V"] = np.zeros(2)
 
 

@@ -24,7 +24,7 @@ def test_an_integer_shift_moves_pixels_and_fills_with_black(images):
     np.testing.assert_allclose(out, images, atol=1e-6)
     shifted = np.zeros_like(images)
     shifted[:, :, 1:] = images[:, :, :-1]
-    from barenet.training.augment import _bilinear
+    from barenet.core.augment import _bilinear
     h, w = 28, 28
     rows, cols = np.mgrid[0:h, 0:w]
     src_x = np.tile(cols.ravel() - 1.0, (16, 1))

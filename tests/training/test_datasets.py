@@ -12,8 +12,6 @@ import barenet as bn
 from barenet.training.datasets import loaders, write_idx
 from https_server import Handler
 
-# the data the README tells users to point BARENET_DATA at (CI sets it)
-SHARED_MNIST = Path(os.environ.get("BARENET_DATA") or Path(__file__).resolve().parents[3] / "shared" / "data") / "mnist"
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 
@@ -32,8 +30,9 @@ def _fake_set(directory, n_train=12, n_test=5, seed=0, gz=True):
 
 @pytest.fixture
 def isolated(tmp_path, monkeypatch):
-    """No BARENET_DATA, an empty cache, no system folders and no real mirrors."""
+    """No BARENET_DATA, an empty cache, no system folders, downloads allowed, and no real mirrors."""
     monkeypatch.delenv("BARENET_DATA", raising=False)
+    monkeypatch.delenv("BARENET_OFFLINE", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     for name in ("MNIST", "FASHION_MNIST"):
         source = getattr(loaders, name)
@@ -136,6 +135,15 @@ def test_download_fills_the_cache_and_the_next_load_is_offline(isolated, https, 
     assert len(Handler.hits) == hits  # served from the verified cache
 
 
+def test_barenet_offline_forbids_the_download_and_says_so(isolated, https, monkeypatch):
+    Handler.files.update({p.name: p.read_bytes() for p in (_fake_set(isolated / "served") and isolated / "served").iterdir()})
+    monkeypatch.setattr(loaders, "MNIST", dataclasses.replace(loaders.MNIST, mirrors=(https.base + "/files/",)))
+    monkeypatch.setenv("BARENET_OFFLINE", "1")
+    with pytest.raises(bn.datasets.DatasetNotFoundError, match="did not download it \\(BARENET_OFFLINE is set\\)"):
+        bn.datasets.load_mnist()
+    assert Handler.hits == []
+
+
 def test_a_download_with_the_wrong_checksum_is_reported_with_both_hashes(isolated, https, monkeypatch):
     _fake_set(isolated / "served")
     Handler.files.update({p.name: p.read_bytes() for p in (isolated / "served").iterdir()})
@@ -161,15 +169,15 @@ def test_a_corrupt_file_is_named_in_the_error(isolated):
         bn.datasets.load_mnist(isolated / "d", download=False)
 
 
-@pytest.mark.skipif(not SHARED_MNIST.is_dir(), reason="BARENET_DATA names no folder holding mnist/ (see the README's Data section)")
-def test_the_shared_mnist_files_are_found_through_barenet_data(monkeypatch):
-    monkeypatch.setenv("BARENET_DATA", str(SHARED_MNIST.parent))
+@pytest.mark.data("mnist")
+def test_the_real_mnist_files_load_as_the_official_sets():
     (X, y), (Xt, yt) = bn.datasets.load_mnist(download=False)
-    assert X.shape == (10000, 784) and Xt.shape == (10000, 784)
+    assert X.shape[1:] == (784,) and len(X) in (10000, 60000) and Xt.shape == (10000, 784)
     assert list(y[:5]) == [5, 0, 4, 1, 9] and np.bincount(yt).min() > 800
 
 
-@pytest.mark.skipif(not DEBIAN_FASHION.is_dir(), reason="Debian's dataset-fashion-mnist is not installed")
+@pytest.mark.data("fashion-mnist")
+@pytest.mark.skipif(not DEBIAN_FASHION.is_dir(), reason="Debian's dataset-fashion-mnist package is not installed")
 def test_fashion_mnist_is_found_where_debian_installs_it(monkeypatch, tmp_path):
     monkeypatch.delenv("BARENET_DATA", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))

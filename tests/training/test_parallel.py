@@ -134,12 +134,10 @@ def test_divergence_is_met_by_every_process_at_the_batch_one_process_meets_it():
     assert sorted(done.stdout.splitlines()) == [f"process 0: {alone}", f"process 1: {alone}"]
 
 
+@pytest.mark.data("mnist")
 def test_data_only_some_processes_can_read_gives_the_usual_error_and_ends_the_job(tmp_path):
     """Process 0 finds MNIST; process 1 looks in an empty folder. Process 1 says what
     ``barenet train`` says without MPI, and the job ends instead of hanging."""
-    data = Path(os.environ.get("BARENET_DATA") or HERE.parents[2] / "shared" / "data")
-    if not (data / "mnist").is_dir():
-        pytest.skip("needs the MNIST files ($BARENET_DATA/mnist)")
     empty = tmp_path / "empty"
     empty.mkdir()
     command = [*barenet_cli(), "train", "--dataset", "mnist", "--epochs", "1", "--out", tmp_path / "run", "--no-plots"]
@@ -147,7 +145,7 @@ def test_data_only_some_processes_can_read_gives_the_usual_error_and_ends_the_jo
                            capture_output=True, text=True, timeout=120)
     assert alone.returncode == 1 and "MNIST was not found" in alone.stderr
     started = time.perf_counter()
-    done = subprocess.run([MPIEXEC, "--oversubscribe", "-n", "1", "-x", f"BARENET_DATA={data}", *map(str, command),
+    done = subprocess.run([MPIEXEC, "--oversubscribe", "-n", "1", *map(str, command),
                            ":", "-n", "1", "-x", f"BARENET_DATA={empty}", "-x", f"XDG_CACHE_HOME={empty}",
                            *map(str, command)], env=ENV, capture_output=True, text=True, timeout=120)
     assert done.returncode != 0 and time.perf_counter() - started < 60

@@ -47,7 +47,7 @@ from ..core.backend import set_backend, using_backend
 from ..core.layers import Dense
 from ..core.losses import CrossEntropy
 from ..core.optimizers import Adam
-from ..training.io import atomic_write
+from ..files.atomic import atomic_write
 from ..training.model import Sequential
 
 SIZES = (784, 256, 128, 10)

@@ -57,7 +57,7 @@ def _widths(text):
 
 
 def _load_model(path):
-    from ..files.saving import load
+    from ..training.storage import load
 
     if not Path(path).is_file():
         raise UsageError(f"no model file at {path}")
@@ -263,7 +263,7 @@ def cmd_export(args):
         return _export_onnx(model, args)
     text = json.dumps(to_json(model), separators=(",", ":"))
     if args.out:
-        from ..training.io import atomic_write
+        from ..files.atomic import atomic_write
         with atomic_write(args.out, "w") as handle:
             handle.write(text)
         print(f"wrote {args.out} ({len(text):,} bytes)")
@@ -273,7 +273,7 @@ def cmd_export(args):
 
 
 def _export_onnx(model, args):
-    from ..files.onnx_export import to_onnx
+    from ..integrations.onnx import to_onnx
 
     if not args.out:
         raise UsageError("--format onnx writes a binary file: give it with --out MODEL.onnx")

@@ -22,15 +22,16 @@ from ..core.layers import Dense, Dropout
 from ..core.losses import MSE, CrossEntropy
 from ..core.optimizers import SGD
 from ..core.schedules import CosineDecay, StepDecay
-from ..files.saving import load
+from ..training.storage import load
 from ..training import callbacks as cb
 from ..training import datasets, metrics
-from ..training.augment import RandomAffine
-from ..training.data import Standardizer, train_test_split
+from ..core.augment import RandomAffine
+from ..core.preprocessing import Standardizer
+from ..training.data import train_test_split
 from ..training.datasets import (DatasetNotFoundError, load_digits, load_mnist, make_clusters,
                                  make_regression)
 from ..training.ensemble import Ensemble
-from ..training.io import atomic_write
+from ..files.atomic import atomic_write
 from ..training.model import Sequential
 from ..training.parallel import data_parallel, leads
 from .interrupts import raise_if_interrupted

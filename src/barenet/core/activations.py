@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 
 from . import checks as check
-from . import registry
 from .backend import kernels, xp
 from .layers import Layer
 
@@ -36,8 +35,6 @@ def softmax(z):
     return e / e.sum(axis=1, keepdims=True)
 
 
-@registry.activations.register("relu")
-@registry.layers.register
 class ReLU(Layer):
     """Rectified linear unit::
 
@@ -45,6 +42,7 @@ class ReLU(Layer):
         backward   dx = dy ⊙ [x > 0]        (the derivative at 0 is taken as 0, as in PyTorch)
     """
 
+    aliases = ("relu",)
     init = "he"  # the Dense initialisation that suits it
 
     def forward(self, x, training=True):
@@ -60,8 +58,6 @@ class ReLU(Layer):
         return grad_out * self.mask
 
 
-@registry.activations.register("leaky_relu")
-@registry.layers.register
 class LeakyReLU(Layer):
     """ReLU with a small slope ``alpha`` for negative inputs, so no unit is ever fully dead::
 
@@ -69,6 +65,7 @@ class LeakyReLU(Layer):
         backward   dx = dy         if x > 0,   α dy   otherwise
     """
 
+    aliases = ("leaky_relu",)
     init = "he"  # the Dense initialisation that suits it
 
     constraints = {"alpha": check.Real(0, 1, what="a slope")}  # leaky: a slope between flat and the identity
@@ -88,8 +85,6 @@ class LeakyReLU(Layer):
         return {"alpha": self.alpha}
 
 
-@registry.activations.register("sigmoid")
-@registry.layers.register
 class Sigmoid(Layer):
     """The logistic function, squashing any input into (0, 1)::
 
@@ -97,6 +92,7 @@ class Sigmoid(Layer):
         backward   dx = dy ⊙ y (1 - y)
     """
 
+    aliases = ("sigmoid",)
     init = "xavier"  # the Dense initialisation that suits it
 
     def forward(self, x, training=True):
@@ -107,8 +103,6 @@ class Sigmoid(Layer):
         return grad_out * self.y * (1.0 - self.y)
 
 
-@registry.activations.register("tanh")
-@registry.layers.register
 class Tanh(Layer):
     """Hyperbolic tangent, squashing any input into (-1, 1)::
 
@@ -116,6 +110,7 @@ class Tanh(Layer):
         backward   dx = dy ⊙ (1 - y²)
     """
 
+    aliases = ("tanh",)
     init = "xavier"  # the Dense initialisation that suits it
 
     def forward(self, x, training=True):
@@ -126,7 +121,6 @@ class Tanh(Layer):
         return grad_out * (1.0 - self.y * self.y)
 
 
-@registry.layers.register
 class Softmax(Layer):
     """Softmax over the features of each row, turning scores into probabilities::
 
@@ -149,8 +143,6 @@ class Softmax(Layer):
 _GELU_C = math.sqrt(2.0 / math.pi)
 
 
-@registry.activations.register("gelu")
-@registry.layers.register
 class GELU(Layer):
     """Gaussian error linear unit, x·Φ(x), in its tanh approximation (PyTorch's
     ``GELU(approximate="tanh")``, as in BERT and GPT-2)::
@@ -159,6 +151,7 @@ class GELU(Layer):
         backward   dx = dy ⊙ [½ (1 + t) + ½ x (1 - t²) c (1 + 3·0.044715 x²)]
     """
 
+    aliases = ("gelu",)
     init = "he"  # the Dense initialisation that suits it
 
     def forward(self, x, training=True):

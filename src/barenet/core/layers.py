@@ -5,45 +5,15 @@ own derivative. Activation functions are layers too; they live in ``activations.
 """
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import math
 
 import numpy as np
 
 from . import checks as check
-from . import registry
 from .backend import to_device, xp
+from .sampling import per_sample
 
-__all__ = ["Layer", "Identity", "Dense", "Dropout", "INITIALIZERS", "per_sample", "batch_share"]
-
-# Data-parallel training (training/parallel.py) gives each process some rows of every batch. A
-# layer that draws random numbers per sample then draws them for the whole batch and keeps its
-# rows, so that every sample meets the draw one process training alone would have given it.
-_SHARE = contextvars.ContextVar("barenet_batch_share", default=None)
-
-
-@contextlib.contextmanager
-def batch_share(start: int, stop: int, total: int):
-    """Within this block, the batches passed forward are rows [start, stop) of a batch of ``total``."""
-    token = _SHARE.set((start, stop, total))
-    try:
-        yield
-    finally:
-        _SHARE.reset(token)
-
-
-def per_sample(draw, n: int, axis: int = 0):
-    """Random numbers for a batch of ``n`` samples: ``draw(n)``, whose ``axis`` runs over the
-    samples; inside ``batch_share``, this process's rows of ``draw(total)``."""
-    share = _SHARE.get()
-    if share is None:
-        return draw(n)
-    start, stop, total = share
-    if stop - start != n:
-        raise ValueError(f"a batch of {n} samples inside a share of rows {start}:{stop}")
-    rows = [slice(None)] * axis + [slice(start, stop)]
-    return draw(total)[tuple(rows)]
+__all__ = ["Layer", "Identity", "Dense", "Dropout", "INITIALIZERS"]
 
 
 class Layer:
@@ -64,7 +34,7 @@ class Layer:
     ``self.grads[name] = value`` copies into them). A layer describes itself: ``get_config()``
     gives its constructor arguments (``type(layer)(**layer.get_config())`` builds the same layer),
     ``param_shapes()`` and ``buffer_shapes()`` the arrays it will hold, and ``output_width`` the
-    number of features it returns. Built-in layers are registered (``core.registry.layers``), so
+    number of features it returns. Built-in layers are listed in ``core.registry.layers``, so
     that model files, export and the command line find them by name.
 
     A complete custom layer, a learned per-feature scale ``y = x ⊙ s``::
@@ -136,7 +106,6 @@ class Layer:
         return f"{type(self).__name__}({args})"
 
 
-@registry.layers.register
 class Identity(Layer):
     """The identity: ``y = x``; ``dL/dx = dL/dy``."""
 
@@ -174,7 +143,6 @@ def init_weights(name: str, rng: np.random.Generator, fan_in: int, fan_out: int,
     return to_device(weights.astype(dtype))
 
 
-@registry.layers.register
 class Dense(Layer):
     """Just your regular densely connected layer: every output is a weighted sum of all inputs.
 
@@ -242,7 +210,6 @@ class Dense(Layer):
         return f"Dense({self.in_features}, {self.out_features}{extra})"
 
 
-@registry.layers.register
 class Dropout(Layer):
     """Inverted dropout: while training, zero each input with probability ``p`` and scale the
     survivors by 1/(1-p), so that every unit's expected value is unchanged and inference is the

@@ -106,12 +106,13 @@ def _row_weights(sample_weight, like):
     return xp.asarray(sample_weight, dtype=like.dtype).reshape(-1, 1)
 
 
-@registry.losses.register("mse")
 class MSE(Loss):
     """Mean squared error over all N·K elements of the (N, K) outputs::
 
         L = 1/(N K) Σ (o - t)²          dL/do = 2 (o - t) / (N K)
     """
+
+    aliases = ("mse",)
 
     def value(self, outputs, targets, sample_weight=None):
         self.diff = outputs - targets.reshape(outputs.shape)
@@ -122,12 +123,13 @@ class MSE(Loss):
         return (2.0 / self.diff.size) * self.weight * self.diff
 
 
-@registry.losses.register("mae")
 class MAE(Loss):
     """Mean absolute error over all N·K elements::
 
         L = 1/(N K) Σ |o - t|           dL/do = sign(o - t) / (N K)     (0 where o = t)
     """
+
+    aliases = ("mae",)
 
     def value(self, outputs, targets, sample_weight=None):
         self.diff = outputs - targets.reshape(outputs.shape)
@@ -138,7 +140,6 @@ class MAE(Loss):
         return (1.0 / self.diff.size) * self.weight * xp.sign(self.diff)
 
 
-@registry.losses.register("binary_cross_entropy", "bce")
 class BinaryCrossEntropy(Loss):
     """Binary cross-entropy from logits z (one per label), targets t in [0, 1]::
 
@@ -147,6 +148,8 @@ class BinaryCrossEntropy(Loss):
 
     The first form never overflows, for logits of any size.
     """
+
+    aliases = ("binary_cross_entropy", "bce")
 
     classifies = True
     task = "binary"
@@ -198,7 +201,6 @@ class BinaryCrossEntropy(Loss):
         return (1.0 / self.z.size) * self.weight * (sigmoid(self.z) - self.t)
 
 
-@registry.losses.register("cross_entropy")
 class CrossEntropy(Loss):
     """Softmax cross-entropy from logits z (N, C). Targets are class ids y (N,), or one-hot or
     probability rows t (N, C)::
@@ -210,6 +212,8 @@ class CrossEntropy(Loss):
     ``label_smoothing`` ε mixes the targets with the uniform distribution, t ← (1-ε) t + ε/C, as
     in PyTorch.
     """
+
+    aliases = ("cross_entropy",)
 
     classifies = True
     task = "classification"

@@ -98,6 +98,7 @@ class Network(Layer):
         return x
 
     def backward(self, grad_out):
+        self.parameters.grad  # the gradients' vector, made before the first backward pass
         for layer in reversed(self.layers):
             grad_out = layer.backward(grad_out)
         return grad_out
@@ -107,6 +108,7 @@ class Network(Layer):
         the first layer with parameters are skipped, and that layer computes only dW and db."""
         if self._first_trainable is None:
             return
+        self.parameters.grad
         trainable = self.layers[self._first_trainable:]
         for layer in reversed(trainable[1:]):
             grad_out = layer.backward(grad_out)
@@ -125,6 +127,7 @@ class Network(Layer):
 
     @property
     def grads(self) -> dict:
+        self.parameters.grad
         return {f"{i}.{name}": value for i, layer in enumerate(self.layers) for name, value in layer.grads.items()}
 
     def count_params(self) -> int:

@@ -63,11 +63,12 @@ class Optimizer:
         theta, grad = getattr(parameters, "parameters", parameters).vectors()
         if not self.state:
             self.state = {name: xp.zeros_like(theta) for name in self.state_names}
+        held = next(iter(self.state.values()), theta)
+        if held.shape != theta.shape:
+            raise ValueError(f"this optimizer holds state for {held.size} parameters but the model has "
+                             f"{theta.size}: use one optimizer per model")
+        if "scratch" not in self.state:  # work space, not saved
             self.state["scratch"] = xp.empty_like(theta)
-        elif self.state["scratch"].shape != theta.shape:
-            raise ValueError(
-                f"this optimizer holds state for {self.state['scratch'].size} parameters but the "
-                f"model has {theta.size}: use one optimizer per model")
         if self.clip_norm is not None:
             norm = math.sqrt(float(xp.dot(grad, grad)))
             if norm > self.clip_norm:
@@ -97,7 +98,6 @@ class Optimizer:
         return f"{type(self).__name__}({args})"
 
 
-@registry.optimizers.register("sgd")
 class SGD(Optimizer):
     """Stochastic gradient descent, with optional (Nesterov) momentum, as ``torch.optim.SGD``::
 
@@ -106,6 +106,8 @@ class SGD(Optimizer):
         g ← g + μ b  if nesterov,  else b
         θ ← θ - lr · g
     """
+
+    aliases = ("sgd",)
 
     constraints = Optimizer.constraints | {"momentum": _NON_NEGATIVE, "dampening": _FRACTION}
 
@@ -141,7 +143,6 @@ class SGD(Optimizer):
                                        "dampening": self.dampening}
 
 
-@registry.optimizers.register("rmsprop")
 class RMSProp(Optimizer):
     """RMSProp: divide each gradient by a running root-mean-square of its recent values, as
     ``torch.optim.RMSprop``::
@@ -152,6 +153,8 @@ class RMSProp(Optimizer):
         b ← μ b + g / d,  θ ← θ - lr · b           if momentum μ > 0
         θ ← θ - lr · g / d                           otherwise
     """
+
+    aliases = ("rmsprop",)
 
     constraints = Optimizer.constraints | {"alpha": _FRACTION, "eps": _NON_NEGATIVE, "momentum": _NON_NEGATIVE}
 
@@ -201,7 +204,6 @@ class RMSProp(Optimizer):
                                        "momentum": self.momentum, "centered": self.centered}
 
 
-@registry.optimizers.register("adam")
 class Adam(Optimizer):
     """Adam: momentum on the gradient and RMSProp-style scaling, both bias-corrected, as
     ``torch.optim.Adam``. At step t::
@@ -215,6 +217,8 @@ class Adam(Optimizer):
     v' ← β₂ v' + g² (one pass over the parameters fewer each), and folds the constant factors
     into the step size and ε in ``_constants``: the same numbers, about 20% faster.
     """
+
+    aliases = ("adam",)
 
     state_names = ("exp_avg", "exp_avg_sq")
 
@@ -266,11 +270,12 @@ class Adam(Optimizer):
         return super().get_config() | {"betas": list(self.betas), "eps": self.eps}
 
 
-@registry.optimizers.register("adamw")
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter), as ``torch.optim.AdamW``: the
     parameters shrink by a factor (1 - lr·λ) each step, θ ← θ (1 - lr λ), and the Adam step uses
     the plain gradient. With Adam's adaptive scaling this regularises better than L2."""
+
+    aliases = ("adamw",)
 
     def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, clip_norm=None):
         super().__init__(lr, betas, eps, weight_decay, clip_norm)

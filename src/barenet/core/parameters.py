@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import copy
 
+import numpy
+
 from .backend import to_device, xp
 
 __all__ = ["Parameters", "Slots"]
@@ -25,44 +27,96 @@ class Slots(dict):
     network's flat vector, and assigning an array copies it into that view."""
 
     def __setitem__(self, name, value):
-        if name not in self:
-            raise KeyError(f"this layer has no parameter {name!r}; its parameters are {sorted(self)} "
-                           f"(they are fixed when the network is built)")
+        if not dict.__contains__(self._filled(), name):
+            raise KeyError(f"this layer has no array {name!r} here; it has {sorted(self)} (the parameters are "
+                           f"fixed when the network is built, and gradients exist once a backward pass began)")
         view = dict.__getitem__(self, name)
         if value is not view:
             view[...] = to_device(value)  # a host array (a file's, a user's) goes to the device
 
+    def __init__(self, entries=(), fill=None):
+        super().__init__(entries)
+        self._fill = fill  # called once, on first use, to put the entries in (the gradients' views)
+
+    def _filled(self):
+        if self._fill is not None:
+            fill, self._fill = self._fill, None
+            fill()
+        return self
+
+    def __getitem__(self, name):
+        return dict.__getitem__(self._filled(), name)
+
+    def __iter__(self):
+        return dict.__iter__(self._filled())
+
+    def __len__(self):
+        return dict.__len__(self._filled())
+
+    def __contains__(self, name):
+        return dict.__contains__(self._filled(), name)
+
+    def keys(self):
+        return dict.keys(self._filled())
+
+    def values(self):
+        return dict.values(self._filled())
+
+    def items(self):
+        return dict.items(self._filled())
+
+    def get(self, name, default=None):
+        return dict.get(self._filled(), name, default)
+
     def __deepcopy__(self, memo):
         """A copy is a plain dict of copies: views mean nothing outside their network, and the
         network that is being copied gathers them again (``Network.__deepcopy__``)."""
-        return {name: copy.deepcopy(value, memo) for name, value in self.items()}
+        return {name: copy.deepcopy(value, memo) for name, value in dict.items(self)}  # unfilled: none
 
     def __reduce__(self):
-        return dict, (dict(self),)
+        return dict, (dict(dict.items(self)),)
 
 
 class Parameters:
-    """θ and g for a list of built layers; ``names`` are ``"<layer index>.<parameter>"``."""
+    """θ and g for a list of built layers; ``names`` are ``"<layer index>.<parameter>"``.
+
+    g is made the first time it is asked for (``grad``, ``vectors()``; the network asks before
+    its first backward pass), so that a model only used for predictions never holds it. Where the
+    layers' arrays already are consecutive views of one vector (a model file read straight into
+    θ), that vector becomes θ without a copy."""
 
     def __init__(self, layers, dtype):
         entries = [(i, layer, name) for i, layer in enumerate(layers) for name in layer.params]
-        total = sum(int(layer.params[name].size) for _, layer, name in entries)
-        self.theta = xp.empty(total, dtype=dtype)
-        self.grad = xp.zeros(total, dtype=dtype)
-        self.names = []
-        views = {id(layer): ({}, {}) for _, layer, _ in entries}
-        offset = 0
-        for i, layer, name in entries:
-            value = layer.params[name]
-            size = int(value.size)
-            param = self.theta[offset:offset + size].reshape(value.shape)
-            param[...] = value
-            views[id(layer)][0][name] = param
-            views[id(layer)][1][name] = self.grad[offset:offset + size].reshape(value.shape)
-            self.names.append(f"{i}.{name}")
+        self.names = [f"{i}.{name}" for i, _, name in entries]
+        self._layout, offset = [], 0
+        for _, layer, name in entries:
+            shape = layer.params[name].shape
+            size = int(layer.params[name].size)
+            self._layout.append((layer, name, offset, size, shape))
             offset += size
-        for _, layer, _ in entries:
-            layer.params, layer.grads = (Slots(table) for table in views[id(layer)])
+        self.theta = _adopted([layer.params[name] for _, layer, name in entries], offset, dtype)
+        if self.theta is None:
+            self.theta = xp.empty(offset, dtype=dtype)
+            for layer, name, start, size, shape in self._layout:
+                self.theta[start:start + size].reshape(shape)[...] = layer.params[name]
+        self._grad = None
+        for layer in {id(layer): layer for _, layer, _ in entries}.values():
+            layer.params = Slots({name: self._view(self.theta, start, size, shape)
+                                  for owner, name, start, size, shape in self._layout if owner is layer})
+            layer.grads = Slots(fill=lambda: self.grad)
+
+    @staticmethod
+    def _view(vector, start, size, shape):
+        return vector[start:start + size].reshape(shape)
+
+    @property
+    def grad(self):
+        """g, the gradients' vector (zeros until a backward pass fills it)."""
+        if self._grad is None:
+            self._grad = xp.zeros(self.theta.size, dtype=self.theta.dtype)
+            for layer, name, start, size, shape in self._layout:
+                dict.__setitem__(layer.grads, name, self._view(self._grad, start, size, shape))
+        return self._grad
 
     def __len__(self):
         return int(self.theta.size)
@@ -73,3 +127,25 @@ class Parameters:
 
     def __repr__(self):
         return f"Parameters({len(self):,} in {len(self.names)} arrays, {self.theta.dtype})"
+
+
+def _adopted(values, total, dtype):
+    """The one vector that ``values`` are consecutive C-ordered views of, in order and filling it,
+    or None."""
+    if not values:
+        return None
+    base = values[0].base
+    while getattr(base, "base", None) is not None:
+        base = base.base
+    if not (isinstance(base, numpy.ndarray) and base.ndim == 1 and base.size == total and base.dtype == dtype
+            and base.flags.c_contiguous and base.flags.writeable):
+        return None
+    start = base.__array_interface__["data"][0]
+    offset = 0
+    for value in values:
+        if not (isinstance(value, numpy.ndarray) and value.flags.c_contiguous
+                and value.__array_interface__["data"][0] == start + offset * base.itemsize
+                and numpy.shares_memory(value, base)):
+            return None
+        offset += value.size
+    return base if offset == total else None

@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 
 from . import checks as check
-from . import registry
 
 __all__ = ["Schedule", "Constant", "StepDecay", "ExponentialDecay", "CosineDecay"]
 
@@ -41,7 +40,6 @@ class Schedule:
         return f"{type(self).__name__}({args})"
 
 
-@registry.schedules.register
 class Constant(Schedule):
     """lr(t) = lr."""
 
@@ -49,7 +47,6 @@ class Constant(Schedule):
         return self.lr
 
 
-@registry.schedules.register
 class StepDecay(Schedule):
     """Multiply the rate by ``gamma`` every ``step_size`` epochs, as ``torch.optim.lr_scheduler.StepLR``::
 
@@ -69,7 +66,6 @@ class StepDecay(Schedule):
         return super().get_config() | {"step_size": self.step_size, "gamma": self.gamma}
 
 
-@registry.schedules.register
 class ExponentialDecay(Schedule):
     """Multiply the rate by ``gamma`` every epoch, smoothly: lr(t) = lr · γᵗ (equal to
     ``torch.optim.lr_scheduler.ExponentialLR`` at whole epochs)."""
@@ -87,7 +83,6 @@ class ExponentialDecay(Schedule):
         return super().get_config() | {"gamma": self.gamma}
 
 
-@registry.schedules.register
 class CosineDecay(Schedule):
     """Optional linear warm-up, then half a cosine from ``lr`` down to ``min_lr`` at ``epochs``::
 

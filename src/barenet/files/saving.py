@@ -18,23 +18,21 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..core import registry
-from ..core.backend import to_device, to_numpy, xp
+from ..core.backend import on_device, to_device, to_numpy
+from ..core.network import Network
 from ..core.schedules import Schedule
-from ..training.ensemble import Ensemble
-from ..training.history import History
-from ..training.io import atomic_write
-from ..training.model import Sequential
 from . import untrusted
+from .atomic import atomic_write
 from .untrusted import FORMAT, FORMAT_VERSION, Problem, construct
 
-__all__ = ["save", "load", "FORMAT_VERSION"]
+__all__ = ["write", "read", "Saved", "FORMAT_VERSION"]
 
 
 # -- writing --------------------------------------------------------------------------------------
@@ -51,13 +49,13 @@ def _optimizer_entry(optimizer):
                   state=sorted(k for k in optimizer.state if k != "scratch"))
 
 
-def _model_entry(model):
-    return {"type": "Sequential", **model.get_config()}
+def _network_entry(network):
+    return {"type": "Sequential", **network.get_config()}
 
 
-def _arrays_of(model, prefix=""):
+def _arrays_of(network, prefix=""):
     arrays = {}
-    for i, layer in enumerate(model.layers):
+    for i, layer in enumerate(network.layers):
         for name, value in layer.params.items():
             arrays[f"{prefix}param.{i}.{name}"] = to_numpy(value)
         for name, value in getattr(layer, "buffers", {}).items():
@@ -65,23 +63,24 @@ def _arrays_of(model, prefix=""):
     return arrays
 
 
-def save(model, path, *, include_optimizer: bool = True, metadata: dict | None = None) -> Path:
-    """Write ``model`` (a ``Sequential`` or an ``Ensemble``) to ``path`` atomically."""
+def write(path, networks, *, ensemble: bool = False, loss=None, optimizer=None, history: dict | None = None,
+          rng_state: dict | None = None, metadata: dict | None = None) -> Path:
+    """Write a model file atomically: one network (``ensemble=False``) with its ``loss``,
+    ``optimizer`` (its settings and state vectors, or None) and random generator's state, or the
+    members of an ensemble; ``history`` ({name: [value per epoch]}) and ``metadata`` as plain data."""
     path = Path(path)
-    if isinstance(model, Ensemble):  # every member's arrays under its own prefix
-        entry = {"type": "Ensemble", "members": [_model_entry(m) for m in model.members]}
-        arrays = {k: v for i, member in enumerate(model.members) for k, v in _arrays_of(member, f"m{i}.").items()}
-    elif isinstance(model, Sequential):
-        entry, arrays = _model_entry(model), _arrays_of(model)
+    networks = list(networks)
+    if not networks or not all(isinstance(n, Network) for n in networks) or (len(networks) > 1 and not ensemble):
+        raise TypeError("write needs one barenet network, or the members of an ensemble")
+    if ensemble:  # every member's arrays under its own prefix
+        entry = {"type": "Ensemble", "members": [_network_entry(n) for n in networks]}
+        arrays = {k: v for i, member in enumerate(networks) for k, v in _arrays_of(member, f"m{i}.").items()}
     else:
-        raise TypeError(f"save needs a barenet Sequential or Ensemble, got {type(model).__name__}")
+        entry, arrays = _network_entry(networks[0]), _arrays_of(networks[0])
     meta = {"format": FORMAT, "version": FORMAT_VERSION, "model": entry,
-            "loss": None if model.loss is None else _entry(model.loss),
-            "optimizer": None, "history": model.history.to_dict(),
-            "rng_state": model.rng.bit_generator.state if isinstance(model, Sequential) else None,
-            "metadata": {**model.metadata, **(metadata or {})}}
-    optimizer = getattr(model, "optimizer", None)
-    if include_optimizer and optimizer is not None:
+            "loss": None if loss is None else _entry(loss), "optimizer": None, "history": history or {},
+            "rng_state": rng_state, "metadata": dict(metadata or {})}
+    if optimizer is not None:
         meta["optimizer"] = _optimizer_entry(optimizer)
         for name in meta["optimizer"]["state"]:
             arrays[f"optimizer.{name}"] = to_numpy(optimizer.state[name])
@@ -94,17 +93,32 @@ def save(model, path, *, include_optimizer: bool = True, metadata: dict | None =
 
 # -- reading --------------------------------------------------------------------------------------
 
-def load(path, *, custom_layers: dict | None = None, max_bytes: int = untrusted.MAX_FILE_BYTES):
-    """Read a model file written by ``save`` (a Sequential or an Ensemble). Your own layer types
-    are accepted only when named: ``custom_layers={"Scale": Scale}``. Anything wrong with the
-    file raises ValueError naming the file and the problem. The arrays may declare at most
-    ``max_bytes`` in all (1 GiB by default), checked before anything is decompressed; loading
-    then takes about that much memory and no more."""
+@dataclass
+class Saved:
+    """What a model file holds: its networks (one, or an ensemble's members), built with their
+    weights, and the rest as objects and plain data."""
+
+    networks: list
+    ensemble: bool
+    loss: object = None
+    optimizer: object = None
+    history: dict = field(default_factory=dict)
+    metadata: dict = field(default_factory=dict)
+
+
+def read(path, *, network_class=Network, custom_layers: dict | None = None,
+         max_bytes: int = untrusted.MAX_FILE_BYTES) -> Saved:
+    """Read a model file written by ``write``; the networks are built as ``network_class``
+    (``Sequential`` for ``bn.load``), whose random generator gets the file's state. Your own
+    layer types are accepted only when named: ``custom_layers={"Scale": Scale}``. Anything wrong
+    with the file raises ValueError naming the file and the problem. The arrays may declare at
+    most ``max_bytes`` in all (1 GiB by default), checked before anything is decompressed;
+    loading then takes about that much memory and no more."""
     path = Path(path)
     if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
         raise ValueError(f"max_bytes must be a positive int, got {max_bytes!r}")
     try:
-        return _load(path, custom_layers or {}, max_bytes)
+        return _read(path, network_class, custom_layers or {}, max_bytes)
     except Problem as problem:
         raise ValueError(f"{path}: {problem}") from None
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, NotImplementedError) as error:
@@ -113,7 +127,7 @@ def load(path, *, custom_layers: dict | None = None, max_bytes: int = untrusted.
         raise ValueError(f"{path}: not a readable barenet model file ({type(error).__name__}: {error})") from None
 
 
-def _load(path, custom, max_bytes):
+def _read(path, network_class, custom, max_bytes):
     if path.stat().st_size > max_bytes + untrusted.MAX_META_BYTES + (1 << 20):
         raise Problem(f"file is larger than the {max_bytes:,}-byte limit on its arrays")
     with zipfile.ZipFile(path) as archive:
@@ -129,24 +143,26 @@ def _load(path, custom, max_bytes):
                 raise Problem("optimizer must be an object listing its state vectors (and no ensemble has one)")
             expected.update({f"optimizer.{name}": None for name in names})
         custom_prefixes = tuple(prefix for _, _, prefixes_ in plans for prefix in prefixes_)
-        arrays = untrusted.read_arrays(archive, expected, custom_prefixes, max_bytes)
+        arrays = untrusted.read_arrays(archive, expected, custom_prefixes, max_bytes, lambda: {
+            name: view for entry, (layers, _, custom_), prefix in zip(entries, plans, prefixes)
+            if not custom_ for name, view in _places_in_theta(entry, layers, prefix).items()})
 
-    models = [_assemble(entry, layers, arrays, prefix) for entry, (layers, _, _), prefix in zip(entries, plans, prefixes)]
-    if meta["model"].get("type") == "Ensemble":
-        model = Ensemble(models)
-    else:
-        model = models[0]
+    networks = [_assemble(entry, layers, arrays, prefix, network_class)
+                for entry, (layers, _, _), prefix in zip(entries, plans, prefixes)]
+    ensemble = meta["model"].get("type") == "Ensemble"
+    saved = Saved(networks, ensemble)
+    if not ensemble:
         if optimizer_entry is not None:
-            model.optimizer = _restore_optimizer(optimizer_entry, arrays, model.count_params(), model.dtype)
-        _restore_rng(model, meta.get("rng_state"))
+            saved.optimizer = _restore_optimizer(optimizer_entry, arrays, networks[0].count_params(), networks[0].dtype)
+        _restore_rng(networks[0], meta.get("rng_state"))
     loss_entry = meta.get("loss")
-    model.loss = None if loss_entry is None else construct(registry.losses, loss_entry, "loss")
-    model.history = History.from_dict(_checked_history(meta.get("history") or {}))
+    saved.loss = None if loss_entry is None else construct(registry.losses, loss_entry, "loss")
+    saved.history = _checked_history(meta.get("history") or {})
     metadata = meta.get("metadata") or {}
     if not isinstance(metadata, dict):
         raise Problem("metadata must be an object")
-    model.metadata = metadata
-    return model
+    saved.metadata = metadata
+    return saved
 
 
 def _checked_history(history):
@@ -204,7 +220,24 @@ def _plan(entry, custom, prefix):
     return layers, shapes, custom_prefixes
 
 
-def _assemble(entry, layers, arrays, prefix):
+def _places_in_theta(entry, layers, prefix):
+    """{array name: its place in a new flat vector θ} for a network whose every parameter the
+    architecture declares, so that the file's weights are read straight into the vector the
+    network keeps them in (``core.parameters``) and loading holds them once, not twice."""
+    if on_device():
+        return {}
+    shapes = [(f"{prefix}param.{i}.{name}", shape) for i, layer in enumerate(layers)
+              for name, shape in layer.param_shapes().items()]
+    theta = np.empty(sum(math.prod(shape) for _, shape in shapes), dtype=entry["dtype"])
+    places, offset = {}, 0
+    for name, shape in shapes:
+        size = math.prod(shape)
+        places[name] = theta[offset:offset + size].reshape(shape)
+        offset += size
+    return places
+
+
+def _assemble(entry, layers, arrays, prefix, network_class):
     preset = set()  # layers given the file's weights before the network gathers them into θ
     for i, layer in enumerate(layers):
         if layer.buffer_shapes():
@@ -219,7 +252,7 @@ def _assemble(entry, layers, arrays, prefix):
             layer.built = True
             preset.add(i)
     try:
-        model = Sequential(*layers, dtype=entry["dtype"], seed=entry.get("seed"))
+        model = network_class(*layers, dtype=entry["dtype"], seed=entry.get("seed"))
     except (TypeError, ValueError) as error:
         raise Problem(f"the layers do not fit together: {error}") from None
     for i, layer in enumerate(model.layers):  # custom layers: built, then given the file's weights
@@ -262,8 +295,7 @@ def _restore_optimizer(entry, arrays, size, dtype):
                 raise Problem(f"optimizer.{name} has shape {vector.shape}, the model has {size} parameters")
             if name in ("exp_avg_sq", "square_avg") and vector.min() < 0:  # averages of squares
                 raise Problem(f"optimizer.{name} holds negative values; it averages squared gradients")
-            optimizer.state[name] = to_device(vector.astype(dtype))
-        optimizer.state["scratch"] = xp.empty(size, dtype=dtype)
+            optimizer.state[name] = to_device(vector.astype(dtype, copy=False))
     return optimizer
 
 
@@ -279,5 +311,3 @@ def _restore_rng(model, state):
         raise Problem("rng_state is not a valid PCG64 state")
     model.rng.bit_generator.state = state
 
-
-registry.hooks.file_format = sys.modules[__name__]  # model.save writes through this module

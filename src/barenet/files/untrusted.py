@@ -19,7 +19,7 @@ What is checked, before any array is read:
   valid Unicode (no lone surrogates), and every field barenet reads of the type and range it
   needs.
 
-``saving.load`` uses these; ``Problem`` is the ValueError they raise, without the file name,
+``saving.read`` uses these; ``Problem`` is the ValueError they raise, without the file name,
 which ``load`` adds.
 """
 from __future__ import annotations
@@ -32,7 +32,7 @@ import zipfile
 import numpy as np
 
 from ..core import checks as check
-from ..training.io import read_into
+from .atomic import read_into
 
 __all__ = ["Problem", "MAX_FILE_BYTES", "MAX_ABS_VALUE", "MAX_META_BYTES", "MAX_JSON_DEPTH", "MAX_MEMBERS",
            "check_members", "read_meta", "read_arrays", "construct", "number", "integer"]
@@ -117,10 +117,10 @@ def _header(archive, info):
     return np.dtype(dtype), tuple(shape), offset
 
 
-def _read_array(archive, info, offset, dtype, shape):
-    """The member's data read straight into a new array of the declared shape, in chunks: the
-    memory taken is the array's, never more, whatever the compressed stream holds."""
-    array = np.empty(shape, dtype=dtype)
+def _read_array(archive, info, offset, dtype, shape, out=None):
+    """The member's data read straight into ``out`` (or a new array) of the declared shape, in
+    chunks: the memory taken is the array's, never more, whatever the compressed stream holds."""
+    array = np.empty(shape, dtype=dtype) if out is None else out
     with archive.open(info) as stream:
         stream.read(offset)
         filled, extra = read_into(stream, array)
@@ -184,10 +184,13 @@ def integer(value, what, low=0, high=2**62):
     return value
 
 
-def read_arrays(archive, expected: dict, custom_prefixes: tuple, max_bytes: int = MAX_FILE_BYTES) -> dict:
+def read_arrays(archive, expected: dict, custom_prefixes: tuple, max_bytes: int = MAX_FILE_BYTES,
+                destinations=None) -> dict:
     """Every array member, after checking the members against ``expected`` ({name: shape, or None
     where only the architecture's builder knows it}) and every header against sizes and dtypes.
-    Members under ``custom_prefixes`` (custom layers) are checked once those layers are built."""
+    Members under ``custom_prefixes`` (custom layers) are checked once those layers are built.
+    ``destinations()``, called once every header passed, gives {name: array}: where members of
+    that shape and dtype are read into."""
     by_name = {info.filename: info for info in archive.infolist()}
     actual = set(by_name) - {"meta.npy"}
     expected_files = {f"{name}.npy" for name in expected}
@@ -217,16 +220,29 @@ def read_arrays(archive, expected: dict, custom_prefixes: tuple, max_bytes: int 
         if isinstance(want, tuple) and shape != want:
             raise Problem(f"member {name}: shape {shape}, the architecture needs {want}")
         headers[name] = (dtype, shape, offset)
-    arrays = {}
+    arrays, destinations = {}, destinations() if destinations is not None else {}
     for name, (dtype, shape, offset) in headers.items():
-        array = _read_array(archive, by_name[name], offset, dtype, shape)
-        if not np.isfinite(array).all():
-            raise Problem(f"member {name}: contains NaN or infinity")
-        if not name.startswith("optimizer.") and array.size and np.abs(array).max() > MAX_ABS_VALUE:
-            raise Problem(f"member {name}: holds {np.abs(array).max():.3g}, beyond ±{MAX_ABS_VALUE:g}, "
-                          f"where the network's arithmetic would overflow")
+        out = destinations.get(name[:-4])
+        if out is not None and (out.dtype != dtype or out.shape != shape):
+            out = None
+        array = _read_array(archive, by_name[name], offset, dtype, shape, out)
+        _check_values(name, array, limit=math.inf if name.startswith("optimizer.") else MAX_ABS_VALUE)
         arrays[name[:-4]] = array
     return arrays
+
+
+def _check_values(name, array, limit, chunk=1 << 20):
+    """Every value finite and within ±limit, checked a chunk of ``chunk`` values at a time, so that
+    the check takes a few MiB whatever the array's size (np.abs(array) would copy all of it)."""
+    flat = array.reshape(-1)
+    for start in range(0, flat.size, chunk):
+        part = flat[start:start + chunk]
+        low, high = part.min(), part.max()  # NaN propagates into both
+        if not (np.isfinite(low) and np.isfinite(high)):
+            raise Problem(f"member {name}: contains NaN or infinity")
+        if max(-low, high) > limit:
+            raise Problem(f"member {name}: holds {max(-low, high):.3g}, beyond ±{limit:g}, "
+                          f"where the network's arithmetic would overflow")
 
 
 def construct(table, entry, what: str, extra: dict | None = None):

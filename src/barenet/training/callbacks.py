@@ -24,7 +24,7 @@ import warnings
 from pathlib import Path
 
 from ..core import checks as check
-from .io import atomic_write
+from ..files.atomic import atomic_write
 
 __all__ = ["Callback", "CallbackList", "ProgressLogger", "ProgressBar", "EarlyStopping", "ModelCheckpoint",
            "LearningRateScheduler", "TerminateOnNaN", "CSVLogger", "HistoryWriter"]

@@ -1,13 +1,10 @@
-"""Small data helpers: splits, one-hot targets, standardisation and minibatches."""
+"""Small data helpers: splits, one-hot targets and minibatches."""
 from __future__ import annotations
 
 import numpy as np
 
-from ..core import registry
-from ..core.backend import xp
-from ..core.layers import Layer
 
-__all__ = ["one_hot", "train_test_split", "batch_indices", "minibatches", "Standardizer"]
+__all__ = ["one_hot", "train_test_split", "batch_indices", "minibatches"]
 
 
 def _rng(seed):
@@ -105,88 +102,3 @@ def minibatches(*arrays, batch_size=32, shuffle=True, seed=None, drop_last=False
         raise ValueError("all arrays must have the same length")
     for idx in batch_indices(n, batch_size, shuffle, seed, drop_last):
         yield tuple(a[idx] for a in arrays)
-
-
-@registry.layers.register
-class Standardizer(Layer):
-    """Scale every feature to zero mean and unit variance, with statistics from the training set::
-
-        y = (x - μ) / σ          dx = dy / σ           (μ, σ: per-feature mean and std of the
-                                                         data given to fit; σ = 1 where it is 0)
-
-    Use it on arrays (``fit`` on train, ``transform`` train, validation and test alike), or put the
-    fitted standardizer first in a model so that it is saved with it and the model takes raw data::
-
-        scaler = bn.Standardizer().fit(X_train)
-        model = bn.Sequential(scaler, bn.Dense(X_train.shape[1], 64), bn.ReLU(), bn.Dense(64, 1))
-
-    ``features`` declares the width before fitting (a model file does, so that the arrays it
-    holds can be checked before they are read).
-    """
-
-    def __init__(self, dtype="float32", features=None):
-        super().__init__()
-        self.dtype = np.dtype(dtype)
-        if features is not None and (isinstance(features, bool) or not isinstance(features, int)
-                                     or not 1 <= features <= 1 << 24):
-            raise ValueError(f"features must be None or a positive int, got {features!r}")
-        self.features = features
-        self.buffers: dict = {}
-
-    @property
-    def fitted(self) -> bool:
-        return "mean" in self.buffers
-
-    @property
-    def in_features(self) -> int | None:
-        return int(self.buffers["mean"].size) if self.fitted else None
-
-    def fit(self, X):
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2 or X.shape[0] == 0:
-            raise ValueError(f"X must be a non-empty 2-D array (samples, features), got shape {X.shape}")
-        if not np.isfinite(X).all():
-            raise ValueError("X contains NaN or infinity")
-        std = X.std(axis=0)
-        self.buffers = {"mean": X.mean(axis=0), "scale": np.where(std > 0, std, 1.0)}
-        self.features = X.shape[1]
-        return self
-
-    def transform(self, X):
-        if not self.fitted:
-            raise RuntimeError("call fit(X_train) before transform")
-        X = np.asarray(X)
-        if X.ndim != 2 or X.shape[1] != self.buffers["mean"].size:
-            raise ValueError(f"X must have shape (n, {self.buffers['mean'].size}), got {X.shape}")
-        return ((X - self.buffers["mean"]) / self.buffers["scale"]).astype(self.dtype)
-
-    def fit_transform(self, X):
-        return self.fit(X).transform(X)
-
-    def inverse_transform(self, Y):
-        return (np.asarray(Y) * self.buffers["scale"] + self.buffers["mean"]).astype(self.dtype)
-
-    def build(self, rng, dtype):
-        if not self.fitted:
-            raise ValueError("fit the Standardizer on training data before putting it in a model")
-        self.buffers = {k: xp.asarray(v, dtype=dtype) for k, v in self.buffers.items()}
-        self.built = True
-
-    def forward(self, x, training=True):
-        self.scale = self.buffers["scale"].astype(x.dtype, copy=False)
-        return (x - self.buffers["mean"].astype(x.dtype, copy=False)) / self.scale
-
-    def backward(self, grad_out):
-        return grad_out / self.scale
-
-    def output_width(self, input_width):
-        width = self.buffers["mean"].size if self.fitted else None
-        if None not in (input_width, width) and input_width != width:
-            raise ValueError(f"Standardizer was fitted on {width} features, got {input_width}")
-        return width if input_width is None else input_width
-
-    def buffer_shapes(self):
-        return {} if self.features is None else {"mean": (self.features,), "scale": (self.features,)}
-
-    def get_config(self):
-        return {"features": self.features}

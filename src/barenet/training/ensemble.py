@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core import registry
 from ..core.losses import Loss
+from ..files import saving
 from .history import History
 from .model import Sequential
 
@@ -73,9 +73,8 @@ class Ensemble:
 
     def save(self, path, *, metadata: dict | None = None):
         """Write every member to one ``.npz`` file; ``bn.load`` gives the Ensemble back."""
-        if registry.hooks.file_format is None:
-            raise RuntimeError("saving needs barenet.files: import barenet (or barenet.files) first")
-        return registry.hooks.file_format.save(self, path, include_optimizer=False, metadata=metadata)
+        return saving.write(path, self.members, ensemble=True, loss=self.loss, history=self.history.to_dict(),
+                            metadata={**self.metadata, **(metadata or {})})
 
     def summary(self, print_fn=print):
         for k, member in enumerate(self.members):

@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..core import checks as check
-from ..core import registry
 from ..core.backend import to_device, to_numpy
 from ..core.losses import Loss, get_loss
 from ..core.network import Network
+from ..files import saving
 from . import loop
 from .history import History
 
@@ -125,9 +125,9 @@ class Sequential(Network):
     def save(self, path, *, include_optimizer: bool = True, metadata: dict | None = None):
         """Write the model to one ``.npz`` file (atomically); read it back with ``bn.load``.
         ``include_optimizer`` keeps the optimizer's state so that training resumes exactly."""
-        if registry.hooks.file_format is None:
-            raise RuntimeError("saving needs barenet.files: import barenet (or barenet.files) first")
-        return registry.hooks.file_format.save(self, path, include_optimizer=include_optimizer, metadata=metadata)
+        return saving.write(path, [self], loss=self.loss, optimizer=self.optimizer if include_optimizer else None,
+                            history=self.history.to_dict(), rng_state=self.rng.bit_generator.state,
+                            metadata={**self.metadata, **(metadata or {})})
 
     def astype(self, dtype) -> "Sequential":
         clone = super().astype(dtype)

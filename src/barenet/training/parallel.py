@@ -13,7 +13,7 @@ so the parameters stay identical without being sent; a checksum once per epoch p
 stops training loudly if they ever differ.
 
 Random draws per sample (dropout masks, augmentation) are made for the whole global batch by
-every process, which keeps its rows (``core.layers.per_sample``): each sample meets the draw a
+every process, which keeps its rows (``core.sampling.per_sample``): each sample meets the draw a
 single process would have given it, so K processes end where one would, up to the order of
 floating-point sums.
 
@@ -34,7 +34,7 @@ import zlib
 import numpy as np
 
 from ..core.backend import on_device
-from ..core.layers import batch_share
+from ..core.sampling import batch_share
 
 __all__ = ["DataParallel", "data_parallel", "launched_by_mpi", "leads", "end_job"]
 

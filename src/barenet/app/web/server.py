@@ -8,7 +8,7 @@ from pathlib import Path
 
 def choose_model(model_path, train: bool):
     """(model, a sentence saying where it comes from)."""
-    from ...files.saving import load
+    from ...training.storage import load
     from .default_model import SHIPPED, cached_path, train_default_model
 
     if model_path:

@@ -14,7 +14,7 @@ from contextlib import suppress
 from pathlib import Path
 from urllib.parse import urlparse
 
-from ..io import fsync_directory
+from ...files.atomic import fsync_directory
 
 __all__ = ["download", "sha256_of", "DownloadError"]
 

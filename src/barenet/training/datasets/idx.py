@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io import atomic_write, read_into
+from ...files.atomic import atomic_write, read_into
 
 __all__ = ["read_idx", "write_idx", "MAX_BYTES"]
 

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import glob
 import os
-import tempfile
+import secrets
 import time
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import numpy as np
 
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
+__all__ = ["atomic_write", "read_into", "fsync_directory"]
 
 
 def fsync_directory(directory: Path) -> None:
@@ -41,9 +40,8 @@ def atomic_write(path, mode: str = "wb"):
         with suppress(FileNotFoundError):
             if time.time() - stale.stat().st_mtime > STALE_AFTER_S:
                 stale.unlink()
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, temporary = _create_temporary(path)
     try:
-        os.fchmod(fd, 0o666 & ~_UMASK) if hasattr(os, "fchmod") else None
         with os.fdopen(fd, mode) as handle:
             yield handle
             handle.flush()
@@ -54,6 +52,21 @@ def atomic_write(path, mode: str = "wb"):
             os.unlink(temporary)
         raise
     fsync_directory(path.parent)
+
+
+def _create_temporary(path: Path):
+    """(descriptor, name) of a new file beside ``path``, created with mode 0o666 so that the
+    process's umask gives it the permissions any new file would get (tempfile.mkstemp's 0o600
+    would make every saved model private; reading the umask would mean setting it)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        temporary = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            return os.open(temporary, flags, 0o666), temporary
+        except FileExistsError:  # a name another writer took this very moment: draw another
+            continue
+        except (FileNotFoundError, NotADirectoryError) as error:  # name the folder, not the temporary file
+            raise type(error)(error.errno, f"cannot write {path}: the folder {path.parent} does not exist") from None
 
 
 def read_into(stream, array: np.ndarray, chunk: int = 1 << 20):

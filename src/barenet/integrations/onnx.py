@@ -25,7 +25,7 @@ from ..core.activations import GELU, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from ..core.backend import to_numpy
 from ..core.layers import Dense
 from ..core.losses import BinaryCrossEntropy, CrossEntropy
-from ..training.data import Standardizer
+from ..core.preprocessing import Standardizer
 from ..training.ensemble import Ensemble
 
 __all__ = ["to_onnx", "OPSET"]
@@ -134,7 +134,7 @@ def to_onnx(model, path=None, *, opset: int = OPSET):
         entry.key, entry.value = "class_names", ",".join(str(c) for c in meta["class_names"])
     onnx.checker.check_model(proto)
     if path is not None:
-        from ..training.io import atomic_write
+        from ..files.atomic import atomic_write
         with atomic_write(path) as handle:
             handle.write(proto.SerializeToString())
     return proto

@@ -1,4 +1,4 @@
-"""ONNX export (barenet.files.onnx_export): every exportable layer, every recipe's model and an
+"""ONNX export (barenet.integrations.onnx): every exportable layer, every recipe's model and an
 ensemble give in onnxruntime what barenet gives, to 1e-5 (float32)."""
 import subprocess
 import sys
@@ -12,7 +12,7 @@ pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 from barenet.app import runs  # noqa: E402
 from barenet.app.recipes import RECIPES  # noqa: E402
-from barenet.files.onnx_export import to_onnx  # noqa: E402
+from barenet.integrations.onnx import to_onnx  # noqa: E402
 
 
 def _run(model, X, tmp_path):
@@ -53,7 +53,13 @@ def test_a_softmax_layer_a_regression_and_a_binary_classifier(tmp_path):
     np.testing.assert_allclose(_run(binary, X, tmp_path)["probabilities"], binary.predict_proba(X), atol=1e-5)
 
 
-@pytest.mark.parametrize("recipe", list(RECIPES))
+def _needs(recipe):
+    """The recipe's name, marked with the data set it reads where that is MNIST or Fashion-MNIST."""
+    dataset = {"mnist-10k": "mnist"}.get(RECIPES[recipe]["dataset"], RECIPES[recipe]["dataset"])
+    return pytest.param(recipe, marks=pytest.mark.data(dataset)) if dataset in ("mnist", "fashion-mnist") else recipe
+
+
+@pytest.mark.parametrize("recipe", [_needs(recipe) for recipe in RECIPES])
 def test_each_recipes_model_gives_barenets_predictions_on_its_test_set(recipe, tmp_path):
     """The recipe's architecture (augmentation, standardisation, dropout, ensembles), its weights
     moved by a few training steps, on the recipe's whole test set."""

@@ -12,10 +12,10 @@ import math
 
 import numpy as np
 
-from ..core import checks as check
-from ..core import registry
-from ..core.backend import to_device, to_numpy
-from ..core.layers import Layer, per_sample
+from . import checks as check
+from .backend import to_device, to_numpy
+from .layers import Layer
+from .sampling import per_sample
 
 __all__ = ["random_affine", "RandomAffine"]
 
@@ -101,7 +101,6 @@ def _bilinear(images, src_x, src_y):
 _AMOUNT = check.Real(0, 1e6, closed="left", what="a non-negative number")
 
 
-@registry.layers.register
 class RandomAffine(Layer):
     """Augmentation as a layer: each training batch of flattened images (n, height·width) is
     transformed by ``random_affine``; at inference the layer is the identity. Put it first in

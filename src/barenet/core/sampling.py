@@ -1,0 +1,38 @@
+"""Random draws per sample, the same however a batch is split across processes.
+
+Data-parallel training (``training/parallel.py``) gives each process some rows of every batch. A
+layer that draws random numbers per sample (dropout, augmentation) then draws them for the whole
+batch and keeps its rows, so that every sample meets the draw one process training alone would
+have given it.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+
+__all__ = ["per_sample", "batch_share"]
+
+_SHARE = contextvars.ContextVar("barenet_batch_share", default=None)  # (start, stop, total) or None
+
+
+@contextlib.contextmanager
+def batch_share(start: int, stop: int, total: int):
+    """Within this block, the batches passed forward are rows [start, stop) of a batch of ``total``."""
+    token = _SHARE.set((start, stop, total))
+    try:
+        yield
+    finally:
+        _SHARE.reset(token)
+
+
+def per_sample(draw, n: int, axis: int = 0):
+    """Random numbers for a batch of ``n`` samples: ``draw(n)``, whose ``axis`` runs over the
+    samples; inside ``batch_share``, this process's rows of ``draw(total)``."""
+    share = _SHARE.get()
+    if share is None:
+        return draw(n)
+    start, stop, total = share
+    if stop - start != n:
+        raise ValueError(f"a batch of {n} samples inside a share of rows {start}:{stop}")
+    rows = [slice(None)] * axis + [slice(start, stop)]
+    return draw(total)[tuple(rows)]
