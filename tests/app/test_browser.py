@@ -22,6 +22,8 @@ from barenet.app.web.app import create_app  # noqa: E402
 from barenet.app.web.default_model import SHIPPED  # noqa: E402
 from web_helpers import LiveServer  # noqa: E402
 
+pytestmark = pytest.mark.slow  # the fast lane (pytest -m 'not slow') leaves these out
+
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 SCREENSHOTS = os.environ.get("BARENET_SCREENSHOTS")

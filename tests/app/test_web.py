@@ -177,6 +177,7 @@ def test_unknown_paths_and_methods_are_json_errors(client):
                  max_leaves=20),
     st.dictionaries(st.sampled_from(["image", "png", "x"]), st.lists(st.integers(-5, 300), max_size=30), max_size=2),
 ))
+@pytest.mark.slow
 def test_fuzzed_predict_requests_answer_well_formed_json(client, payload):
     reply = client.post("/api/predict", content=json.dumps(payload, allow_nan=True),
                         headers={"Content-Type": "application/json"})
@@ -196,6 +197,7 @@ def _post(length_header: bytes, path=b"/api/predict") -> bytes:
             length_header + b"Connection: close\r\n\r\n")
 
 
+@pytest.mark.slow
 def test_stalled_clients_get_408_and_lose_their_sockets_while_valid_requests_are_answered(model):
     """300 clients send their headers and one byte of a 10-byte body, then nothing. A valid
     request meanwhile is answered as fast as ever; after the body timeout (1 s here, 10 s by

@@ -306,6 +306,7 @@ def _fuzzer():
     return runpy.run_path(str(Path(__file__).resolve().parents[2] / "benchmarks" / "fuzz_model_files.py"))
 
 
+@pytest.mark.slow
 def test_hundreds_of_structurally_mutated_files_give_value_error_or_a_working_model(tmp_path):
     """benchmarks/fuzz_model_files.py's seeded mutator (JSON fields of every type and depth, arrays,
     zip flags), a few hundred files here; the script runs thousands."""
@@ -403,6 +404,7 @@ def _bomb(tmp_path, rows, cols, name="bomb.npz"):
     return target
 
 
+@pytest.mark.slow
 def test_a_compression_bomb_is_refused_before_inflating_and_a_large_file_takes_only_its_size(tmp_path):
     import time
     import tracemalloc
