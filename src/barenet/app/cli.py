@@ -259,6 +259,10 @@ def cmd_export(args):
     from ..files.export import to_json
 
     model = _load_model(args.model)
+    if args.quantize and args.format != "web":
+        raise UsageError(f"--quantize applies to --format web only (the format is {args.format})")
+    if args.format == "web":
+        return _export_web(model, args)
     if args.format == "onnx":
         return _export_onnx(model, args)
     text = json.dumps(to_json(model), separators=(",", ":"))
@@ -269,6 +273,21 @@ def cmd_export(args):
         print(f"wrote {args.out} ({len(text):,} bytes)")
     else:
         sys.stdout.write(text + "\n")
+    return EXIT_OK
+
+
+def _export_web(model, args):
+    from ..integrations.web import export_web
+
+    if not args.out:
+        raise UsageError("--format web writes a folder: give it with --out DIR")
+    try:
+        source = (getattr(model, "metadata", None) or {}).get("description") or f"the model in {Path(args.model).name}"
+        sizes = export_web(model, args.out, quantize=args.quantize, source=source)
+    except ValueError as error:  # a layer the browser cannot run, a model the page cannot draw for
+        raise UsageError(str(error)) from None
+    print(f"wrote {args.out}/ ({sum(sizes.values()):,} bytes; the model in model.js, {sizes['model.js']:,} bytes): "
+          f"open {Path(args.out) / 'index.html'} in a browser, or put the folder on any static host")
     return EXIT_OK
 
 
@@ -365,11 +384,14 @@ def build_parser():
     summary.add_argument("model")
     summary.set_defaults(run=cmd_summary)
 
-    export = commands.add_parser("export", help="write a model as JSON or ONNX for use outside Python")
+    export = commands.add_parser("export", help="write a model as JSON, ONNX or a static web page for use outside Python")
     export.add_argument("model")
-    export.add_argument("--format", choices=("json", "onnx"), default="json",
-                        help="json (barenet's own, for the browser) or onnx (for onnxruntime in any language)")
-    export.add_argument("--out", help="file to write (default: standard output)")
+    export.add_argument("--format", choices=("json", "onnx", "web"), default="json",
+                        help="json (barenet's own), onnx (for onnxruntime in any language) or web (a folder: the "
+                             "draw page running the model in any browser, from disk or a static host)")
+    export.add_argument("--out", help="file to write, or folder for web (default: standard output)")
+    export.add_argument("--quantize", choices=("int8",), help="web: store the weights as int8, one scale per "
+                                                              "output channel (about a quarter of the size)")
     export.set_defaults(run=cmd_export)
 
     bench = commands.add_parser("bench", help="speed against PyTorch and scikit-learn (see barenet bench --help)",
