@@ -42,9 +42,16 @@ function makeChart(id, label) {
     options: { animation: false, responsive: true, maintainAspectRatio: false,
                scales: { x: { title: { display: true, text: "epoch (0: before training)" } },
                          // a log scale keeps epoch 0's loss of 2.3 from flattening the later epochs
-                         y: label === "loss" ? { type: "logarithmic", title: { display: true, text: "loss (log scale)" } }
+                         y: label === "loss" ? { type: "logarithmic", title: { display: true, text: "loss (log scale)" },
+                                                                 ticks: { callback: oneTwoFive } }
                                              : { title: { display: true, text: label } } } },
   });
+}
+
+// Log-axis labels at 1, 2 and 5 times a power of ten only: 0.7 next to 1.0 would overlap it.
+function oneTwoFive(value) {
+  const leading = value / 10 ** Math.floor(Math.log10(value) + 1e-9);
+  return [1, 2, 5].some((k) => Math.abs(leading - k) < 1e-6) ? Number(value.toPrecision(1)) : "";
 }
 
 function resetCharts() {
@@ -84,6 +91,7 @@ $("train-form").addEventListener("submit", async (event) => {
     augment: form.get("augment") === "on",
   };
   showFieldErrors([]);
+  $("train-status").textContent = "starting…";   // at once: the last job's "finished" must not linger
   try {
     const started = await api("/api/train", {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(settings),
