@@ -116,6 +116,21 @@ def test_a_blank_picture_gets_its_guess_with_a_warning(client):
     assert "no ink found" in blank["warning"]
 
 
+def test_a_fashion_model_reads_pictures_as_filled_silhouettes(model):
+    from barenet.app.images import prepare_silhouette
+    fashion = bn.Sequential(bn.Dense(784, 10), seed=0)
+    fashion.loss = bn.CrossEntropy()
+    fashion.metadata = {"dataset": "fashion-mnist", "class_names": list(bn.datasets.FASHION_CLASSES)}
+    image = Image.new("L", (280, 280), 255)
+    ImageDraw.Draw(image).rectangle([60, 40, 220, 240], outline=0, width=12)  # a bag, say
+    with TestClient(create_app(fashion, "a Fashion-MNIST model")) as client:
+        reply = client.post("/api/predict", json={"png": _png_url(image)}).json()
+    expected = np.round(prepare_silhouette(np.asarray(image)) * 255).astype(int)
+    np.testing.assert_array_equal(reply["input"], expected)
+    assert np.array(reply["input"])[14, 14] == round(255 * 0.7)  # the inside is filled
+    assert reply["classes"] == list(bn.datasets.FASHION_CLASSES)
+
+
 def test_predict_a_png_drawing_returns_the_image_prepared_by_the_python_code(client):
     from barenet.app.images import prepare_digit
     drawing = _drawing()
@@ -381,6 +396,16 @@ def test_a_training_job_sends_what_the_model_learned_every_epoch(client, app, se
     if kind == "weights":
         W = bn.to_numpy(job.model.layers[0].params["W"])[:, 0]
         np.testing.assert_allclose(epochs[-1]["learned"]["weights"][0], 127 * W / np.abs(W).max(), atol=0.5)
+
+
+def test_finished_jobs_keep_only_their_last_picture_once_another_starts(client, app):
+    first = client.post("/api/train", json={"dataset": "xor", "hidden": [4], "epochs": 3}).json()["job"]
+    app.state.training.wait(first, timeout=120)
+    assert all(epoch["learned"] for epoch in client.get(f"/api/train/{first}").json()["epochs"])
+    second = client.post("/api/train", json={"dataset": "xor", "hidden": [4], "epochs": 1}).json()["job"]
+    app.state.training.wait(second, timeout=120)
+    kept = [epoch["learned"] is not None for epoch in client.get(f"/api/train/{first}").json()["epochs"]]
+    assert kept == [False, False, False, True]  # memory: one picture per finished job
 
 
 def test_only_one_job_at_a_time_and_pause_resume_stop(client, app):

@@ -116,6 +116,13 @@ class TrainingJob:
             self._running.set()
             self._emit("status", status="stopping")
 
+    def forget_pictures(self):
+        """Keep only the last epoch's picture of what was learned (the one a late viewer draws):
+        called on finished jobs when another starts, so that kept jobs hold one picture each."""
+        epochs = [e for e in self.events if e["type"] == "epoch" and e.get("learned") is not None]
+        for event in epochs[:-1]:
+            event["learned"] = None
+
     def snapshot(self) -> dict:
         return {"job": self.id, "status": self.status, "settings": self.settings, "error": self.error,
                 "test": self.test, "epochs": [e for e in self.events if e["type"] == "epoch"],
@@ -134,6 +141,8 @@ class TrainingManager:
         with self.lock:
             if any(not job.finished for job in self.jobs.values()):
                 raise RuntimeError("a training job is already running; stop it first")
+            for old in self.jobs.values():
+                old.forget_pictures()
             job = TrainingJob(settings)
             self.jobs[job.id] = job
             while len(self.jobs) > self.keep:
