@@ -173,6 +173,15 @@ def test_an_earlier_export_is_replaced_and_another_folder_is_left_alone(tmp_path
     assert (tmp_path / "empty" / "index.html").is_file()
 
 
+def test_the_folder_one_works_in_is_not_replaced(tmp_path, monkeypatch):
+    (tmp_path / "site").mkdir()
+    monkeypatch.chdir(tmp_path / "site")
+    for out in (".", tmp_path / "site", tmp_path):
+        with pytest.raises(ValueError, match="run it from outside that folder"):
+            web.export_web(_mlp(), out)
+    assert list((tmp_path / "site").iterdir()) == []
+
+
 @pytest.mark.parametrize("fail_at", range(len(web.ASSETS) + 2))
 def test_a_failure_while_writing_leaves_the_earlier_export_whole_and_no_half_written_folder(tmp_path, monkeypatch, fail_at):
     site = tmp_path / "site"

@@ -8,8 +8,8 @@ import threading
 import time
 
 from .. import runs
-from . import learned
 from ...training import metrics
+from . import learned
 from ...training.callbacks import Callback
 from ...core.losses import MSE, CrossEntropy
 
@@ -81,12 +81,12 @@ class TrainingJob:
             self._set_status("loading data")
             data = runs.load_dataset(config.dataset, config.seed)
             X, y, validation = runs.split_validation(config, data)
-            fixed, self.picture = learned.describe(data, *(validation or (X, y)))
-            if fixed is not None:
-                self._emit("data", **fixed)
             model = runs.build_model(config, data)
             model.metadata = {"dataset": data.name, "class_names": data.class_names,
                               "image_shape": list(data.image_shape) if data.image_shape else None}
+            fixed, self.picture = learned.describe(data, *(validation or (X, y)))
+            if fixed is not None:
+                self._emit("data", **fixed)  # what the model learns from, before its first epoch
             self._set_status("running")
             loss = CrossEntropy() if data.task == "classification" else MSE()
             model.fit(X, y, loss=loss, optimizer=runs.make_optimizer(config), epochs=config.epochs,

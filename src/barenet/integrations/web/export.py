@@ -157,7 +157,9 @@ def export_web(model, out, *, quantize: str | None = None, source: str | None = 
     _check_drawable(model)
     files = {"index.html": render_page(), "model.js": model_script(model, quantize=quantize, source=source)}
     files.update({name: (PAGE / name).read_text() for name in ASSETS})
-    out = Path(out)
+    out = Path(out).absolute()
+    if out == Path.cwd() or out in Path.cwd().parents:
+        raise ValueError(f"the export replaces the folder {out} as a whole: run it from outside that folder")
     if out.exists() and not (out.is_dir() and (not any(out.iterdir()) or _is_export(out))):
         raise ValueError(f"{out} exists and is not an empty folder or a barenet web export: "
                          f"choose a new folder (the export replaces only an earlier export)")
