@@ -26,6 +26,8 @@ from barenet.integrations import web  # noqa: E402
 from barenet.training.datasets.drawn import DIGIT_STROKES, make_drawn_digits  # noqa: E402
 from web_helpers import StaticServer, draw_strokes  # noqa: E402
 
+pytestmark = pytest.mark.slow  # the fast lane (pytest -m 'not slow') leaves these out
+
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 SCREENSHOTS = os.environ.get("BARENET_SCREENSHOTS")
