@@ -78,18 +78,21 @@ class Real(Constraint):
 
 
 class Integer(Constraint):
-    """An int (not a bool) of at least ``low``."""
+    """An int (not a bool) of at least ``low`` and, if given, at most ``high``."""
 
-    def __init__(self, low=1):
-        self.low = low
+    def __init__(self, low=1, high=None):
+        self.low, self.high = low, high
 
     def accepts(self, value):
-        return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)) and value >= self.low
+        return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)) \
+            and value >= self.low and (self.high is None or value <= self.high)
 
     def convert(self, value):
         return int(value)
 
     def describe(self):
+        if self.high is not None:
+            return f"an int in [{self.low}, {self.high}]"
         return {1: "a positive int", 0: "a non-negative int"}.get(self.low, f"an int of at least {self.low}")
 
 
@@ -238,17 +241,32 @@ def convert(array, dtype, name):
     return np.ascontiguousarray(array, dtype=dtype)
 
 
-def features(X, name: str, width: int | None, dtype) -> np.ndarray:
-    """X as a finite (n, width) C-ordered array of the model's dtype."""
+def features(X, name: str, shape, dtype) -> np.ndarray:
+    """X as a finite C-ordered array of the model's dtype, one sample of ``shape`` per entry of
+    its first axis: ``(width,)`` or None for rows (n, width), ``(channels, None, None)`` for
+    images (n, channels, height, width) of any size (None: any size; an int is a width)."""
     X = as_array(X, name)
+    shape = (shape,) if isinstance(shape, int) else tuple(shape or (None,))
+    if len(shape) > 1:
+        return _images(X, name, shape, dtype)
     if X.ndim != 2:
         hint = {1: "; use X.reshape(1, -1) for one sample or X.reshape(-1, 1) for one feature",
                 3: "; flatten images with X.reshape(len(X), -1)"}.get(X.ndim, "")
         raise ValueError(f"{name} must be 2-D (samples, features), got shape {X.shape}{hint}")
     if X.shape[0] == 0:
         raise ValueError(f"{name} is empty: it has 0 samples")
-    if width is not None and X.shape[1] != width:
-        raise ValueError(f"{name} has {X.shape[1]} features per sample but the model expects {width}")
+    if shape[0] is not None and X.shape[1] != shape[0]:
+        raise ValueError(f"{name} has {X.shape[1]} features per sample but the model expects {shape[0]}")
+    require_finite(X, name)
+    return convert(X, dtype, name)
+
+
+def _images(X, name, shape, dtype):
+    expected = "(samples, " + ", ".join("any" if size is None else str(size) for size in shape) + ")"
+    if X.ndim != 1 + len(shape) or any(size is not None and size != got for size, got in zip(shape, X.shape[1:])):
+        raise ValueError(f"{name} must have shape {expected}, got {X.shape}")
+    if X.shape[0] == 0:
+        raise ValueError(f"{name} is empty: it has 0 samples")
     require_finite(X, name)
     return convert(X, dtype, name)
 

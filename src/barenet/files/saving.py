@@ -241,9 +241,12 @@ def _assemble(entry, layers, arrays, prefix, network_class):
     preset = set()  # layers given the file's weights before the network gathers them into θ
     for i, layer in enumerate(layers):
         if layer.buffer_shapes():
-            layer.buffers = {name: arrays[f"{prefix}buffer.{i}.{name}"] for name in layer.buffer_shapes()}
-            if "scale" in layer.buffers and np.any(layer.buffers["scale"] <= 0):
-                raise Problem(f"layer {i} {type(layer).__name__}: scale must be positive")
+            buffers = {name: arrays[f"{prefix}buffer.{i}.{name}"] for name in layer.buffer_shapes()}
+            try:
+                layer.check_buffers(buffers)
+            except ValueError as error:
+                raise Problem(f"layer {i} {type(layer).__name__}: {error}") from None
+            layer.buffers = {name: to_device(value.astype(entry["dtype"], copy=False)) for name, value in buffers.items()}
         shapes = layer.param_shapes()
         if shapes and all(f"{prefix}param.{i}.{name}" in arrays for name in shapes):
             # the file's weights, not random ones: building would draw and then discard a full set
