@@ -243,10 +243,14 @@ def convert(array, dtype, name):
 
 def features(X, name: str, shape, dtype) -> np.ndarray:
     """X as a finite C-ordered array of the model's dtype, one sample of ``shape`` per entry of
-    its first axis: ``(width,)`` or None for rows (n, width), ``(channels, None, None)`` for
-    images (n, channels, height, width) of any size (None: any size; an int is a width)."""
+    its first axis: ``(width,)`` for rows (n, width), ``(channels, None, None)`` for images
+    (n, channels, height, width) of any size (None: any size; an int is a width); samples of any
+    shape if ``shape`` is None."""
     X = as_array(X, name)
-    shape = (shape,) if isinstance(shape, int) else tuple(shape or (None,))
+    shape = (shape,) if isinstance(shape, int) else shape
+    if shape is None and X.ndim > 2:
+        shape = (None,) * (X.ndim - 1)
+    shape = shape or (None,)
     if len(shape) > 1:
         return _images(X, name, shape, dtype)
     if X.ndim != 2:

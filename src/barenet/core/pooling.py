@@ -9,6 +9,15 @@ from .layers import Layer
 __all__ = ["MaxPool2D", "AvgPool2D", "GlobalAvgPool2D"]
 
 
+def _image_shape(layer, input_shape):
+    """(channels, height, width) of ``input_shape`` (None: unknown), or a ValueError naming the layer."""
+    if input_shape is None:
+        return None, None, None
+    if len(input_shape) != 3:
+        raise ValueError(f"{layer!r} takes images (channels, height, width), got samples of shape {input_shape}")
+    return tuple(input_shape)
+
+
 class _Pool2D(Layer):
     """What the two window poolings share: the window, the stride (the window's size unless
     given, as in PyTorch), and the output's size, ⌊(H − k) / s⌋ + 1: a window that would reach
@@ -19,12 +28,10 @@ class _Pool2D(Layer):
         self.kernel_size = pair(kernel_size, "kernel_size")
         self.stride = self.kernel_size if stride is None else pair(stride, "stride")
 
+    in_shape = (None, None, None)  # images of any number of channels and any size
+
     def output_shape(self, input_shape):
-        if input_shape is None:
-            return None
-        if len(input_shape) != 3:
-            raise ValueError(f"{self!r} takes images (channels, height, width), got samples of shape {input_shape}")
-        channels, h, w = input_shape
+        channels, h, w = _image_shape(self, input_shape)
         oh, ow = (output_size(size, k, s) for size, k, s in zip((h, w), self.kernel_size, self.stride))
         if (oh is not None and oh < 1) or (ow is not None and ow < 1):
             raise ValueError(f"{self!r}: its {self.kernel_size} window does not fit in {(h, w)} images")
@@ -98,10 +105,10 @@ class GlobalAvgPool2D(Layer):
         backward   dX[n, c, h, w] = dY[n, c] / H·W
     """
 
+    in_shape = (None, None, None)
+
     def output_shape(self, input_shape):
-        if input_shape is not None and len(input_shape) != 3:
-            raise ValueError(f"{self!r} takes images (channels, height, width), got samples of shape {input_shape}")
-        return None if input_shape is None else (input_shape[0],)
+        return _image_shape(self, input_shape)[:1]
 
     def forward(self, x, training=True):
         self.output_shape(x.shape[1:])

@@ -85,9 +85,10 @@ class Standardizer(Layer):
         width = self.buffers["mean"].size if self.fitted else None
         if input_shape is None:
             return None if width is None else (width,)
-        if len(input_shape) != 1 or None not in (input_shape[0], width) and input_shape[0] != width:
-            raise ValueError(f"Standardizer was fitted on rows of {width} features, got samples of shape "
-                             f"{input_shape}")
+        if len(input_shape) != 1:
+            raise ValueError(f"Standardizer takes rows of features, got samples of shape {input_shape}")
+        if None not in (input_shape[0], width) and input_shape[0] != width:
+            raise ValueError(f"Standardizer was fitted on {width} features, got {input_shape[0]}")
         return (width or input_shape[0],)
 
     def check_buffers(self, buffers):

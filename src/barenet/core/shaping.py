@@ -22,9 +22,9 @@ class Flatten(Layer):
     """
 
     def output_shape(self, input_shape):
-        if input_shape is None:
-            return None
-        return (None,) if None in input_shape else (math.prod(input_shape),)
+        if input_shape is None or None in input_shape:
+            return (None,)  # rows, of a width known once the input's shape is
+        return (math.prod(input_shape),)
 
     def forward(self, x, training=True):
         self.x_shape = x.shape
