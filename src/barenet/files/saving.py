@@ -145,7 +145,7 @@ def _read(path, network_class, custom, max_bytes):
         custom_prefixes = tuple(prefix for _, _, prefixes_ in plans for prefix in prefixes_)
         arrays = untrusted.read_arrays(archive, expected, custom_prefixes, max_bytes, lambda: {
             name: view for entry, (layers, _, custom_), prefix in zip(entries, plans, prefixes)
-            if not custom_ for name, view in _places_in_theta(entry, layers, prefix).items()})
+            if not custom_ for name, view in _places_in_theta(entry, layers, prefix).items()}, _labels(plans))
 
     networks = [_assemble(entry, layers, arrays, prefix, network_class)
                 for entry, (layers, _, _), prefix in zip(entries, plans, prefixes)]
@@ -218,6 +218,12 @@ def _plan(entry, custom, prefix):
         shapes.update({f"{prefix}buffer.{i}.{name}": shape for name, shape in layer.buffer_shapes().items()})
         layers.append(layer)
     return layers, shapes, custom_prefixes
+
+
+def _labels(plans):
+    """{array name: "layer 1 Conv2D"}: the layer each array the architecture implies belongs to."""
+    return {name: f"layer {name.split('.')[-2]} {type(layers[int(name.split('.')[-2])]).__name__}"
+            for layers, shapes, _ in plans for name in shapes}
 
 
 def _places_in_theta(entry, layers, prefix):
