@@ -167,3 +167,63 @@ def test_any_configuration_gives_value_error_or_a_model_that_predicts(saved, tmp
         assert time.perf_counter() - started < 2
         return
     assert np.isfinite(model.predict_proba(X)).all()
+
+
+# -- JSON export ----------------------------------------------------------------------------------
+
+def _windows_of(x, kernel, stride):
+    """(n, C, oh, ow, kh, kw) windows, by plain loops: the reader outside barenet."""
+    n, c, h, w = x.shape
+    (kh, kw), (sh, sw) = kernel, stride
+    oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
+    out = np.empty((n, c, oh, ow, kh, kw))
+    for i in range(oh):
+        for j in range(ow):
+            out[:, :, i, j] = x[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw]
+    return out
+
+
+def _run_json(layers, x):
+    """A forward pass that reads nothing but the exported JSON."""
+    for entry in layers:
+        kind = entry["type"]
+        if kind == "Reshape":
+            x = x.reshape((len(x), *entry["shape"]))
+        elif kind == "Flatten":
+            x = x.reshape(len(x), -1)
+        elif kind == "Conv2D":
+            W = np.asarray(entry["W"])
+            kh, kw = entry["kernel_size"]
+            if entry["padding"] == "same":
+                pads = ((kh - 1) // 2, kh // 2), ((kw - 1) // 2, kw // 2)
+            else:
+                pads = (entry["padding"][0],) * 2, (entry["padding"][1],) * 2
+            x = _windows_of(np.pad(x, ((0, 0), (0, 0), *pads)), (kh, kw), entry["stride"])
+            x = np.einsum("ncijpq,fcpq->nfij", x, W) + (np.asarray(entry["b"])[:, None, None] if entry["bias"] else 0)
+        elif kind in ("MaxPool2D", "AvgPool2D"):
+            x = _windows_of(x, entry["kernel_size"], entry["stride"])
+            x = x.max(axis=(4, 5)) if kind == "MaxPool2D" else x.mean(axis=(4, 5))
+        elif kind in ("BatchNorm1D", "BatchNorm2D"):
+            shape = (1, -1) + (1,) * (x.ndim - 2)
+            scale = np.asarray(entry["gamma"]) / np.sqrt(np.asarray(entry["running_var"]) + entry["eps"])
+            x = (x - np.reshape(entry["running_mean"], shape)) * scale.reshape(shape) + np.reshape(entry["beta"], shape)
+        elif kind == "Dense":
+            x = x @ np.asarray(entry["W"]) + np.asarray(entry["b"])
+        elif kind == "ReLU":
+            x = np.maximum(x, 0)
+        else:
+            raise AssertionError(f"unexpected layer {kind}")
+    return x
+
+
+def test_the_json_export_carries_every_image_layer_and_computes_the_same_outputs(saved):
+    from barenet.files.export import to_json
+    path, model, X = saved
+    document = json.loads(json.dumps(to_json(bn.load(path))))
+    assert document["input_shape"] == [64] and document["input_width"] == 64
+    kinds = [entry["type"] for entry in document["layers"]]
+    assert kinds == ["Reshape", "Conv2D", "BatchNorm2D", "ReLU", "MaxPool2D", "Conv2D", "ReLU", "AvgPool2D",
+                     "Flatten", "Dense", "BatchNorm1D", "ReLU", "Dense"]  # Dropout is left out
+    assert document["layers"][1]["padding"] == "same" and document["layers"][5]["stride"] == [1, 2]
+    np.testing.assert_allclose(_run_json(document["layers"], X[:20].astype(np.float64)), model.outputs(X[:20]),
+                               atol=1e-5)
