@@ -11,6 +11,11 @@ from .layers import Layer
 __all__ = ["BatchNorm1D", "BatchNorm2D"]
 
 
+def _per_channel(values, ndim):
+    """values (C,) shaped to broadcast over a batch of ``ndim`` axes: (1, C) or (1, C, 1, 1)."""
+    return values.reshape((1, -1) + (1,) * (ndim - 2))
+
+
 class BatchNorm1D(Layer):
     """Batch normalisation of rows (n, C): each feature c over the batch. With m the number of
     values per channel (n here; n·H·W for ``BatchNorm2D``) and sums over them::
@@ -57,7 +62,8 @@ class BatchNorm1D(Layer):
         return {"running_mean": (self.num_features,), "running_var": (self.num_features,)}
 
     def build(self, rng, dtype):
-        self.params = {"gamma": xp.ones(self.num_features, dtype=dtype), "beta": xp.zeros(self.num_features, dtype=dtype)}
+        self.params = {"gamma": xp.ones(self.num_features, dtype=dtype),
+                       "beta": xp.zeros(self.num_features, dtype=dtype)}
         self.grads = {name: xp.zeros_like(value) for name, value in self.params.items()}
         fresh = {"running_mean": xp.zeros(self.num_features, dtype=dtype),
                  "running_var": xp.ones(self.num_features, dtype=dtype)}
@@ -67,10 +73,6 @@ class BatchNorm1D(Layer):
     def check_buffers(self, buffers):
         if float(buffers["running_var"].min()) < 0:
             raise ValueError("running_var must not be negative: it is a variance")
-
-    def _per_channel(self, values, ndim):
-        """values (C,) shaped to broadcast over a batch: (1, C) or (1, C, 1, 1)."""
-        return values.reshape((1, -1) + (1,) * (ndim - 2))
 
     def forward(self, x, training=True):
         if not self.built:
@@ -86,9 +88,8 @@ class BatchNorm1D(Layer):
         else:
             mean, var = self.buffers["running_mean"], self.buffers["running_var"]
         self.inv_std = 1.0 / xp.sqrt(var + self.eps)
-        self.x_hat = (x - self._per_channel(mean, x.ndim)) * self._per_channel(self.inv_std, x.ndim)
-        return self._per_channel(self.params["gamma"], x.ndim) * self.x_hat + self._per_channel(self.params["beta"],
-                                                                                                 x.ndim)
+        self.x_hat = (x - _per_channel(mean, x.ndim)) * _per_channel(self.inv_std, x.ndim)
+        return _per_channel(self.params["gamma"], x.ndim) * self.x_hat + _per_channel(self.params["beta"], x.ndim)
 
     def _update_running(self, mean, var):
         """In place, so that whoever holds the buffers (a checkpoint's rollback) sees the change."""
@@ -99,16 +100,15 @@ class BatchNorm1D(Layer):
             buffer += momentum * value
 
     def backward(self, grad_out):
-        ndim = grad_out.ndim
         grad_beta = grad_out.sum(axis=self.axes)
         grad_gamma = (grad_out * self.x_hat).sum(axis=self.axes)
         self.grads["beta"], self.grads["gamma"] = grad_beta, grad_gamma
-        scale = self._per_channel(self.params["gamma"] * self.inv_std, ndim)
+        ndim, m = grad_out.ndim, self.count
+        scale = _per_channel(self.params["gamma"] * self.inv_std, ndim)  # γ / √(σ² + ε)
         if not self.training:
             return grad_out * scale
-        m = self.count
-        return scale * (grad_out - self._per_channel(grad_beta / m, ndim) - self.x_hat * self._per_channel(
-            grad_gamma / m, ndim))
+        mean_grad, mean_grad_x_hat = _per_channel(grad_beta / m, ndim), _per_channel(grad_gamma / m, ndim)
+        return scale * (grad_out - mean_grad - self.x_hat * mean_grad_x_hat)
 
     def get_config(self):
         return {"num_features": self.num_features, "eps": self.eps, "momentum": self.momentum}

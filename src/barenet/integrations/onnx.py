@@ -107,6 +107,11 @@ def _layer(graph, layer, x, where):
                      f"layers that are the identity at inference)")
 
 
+def _window(layer):
+    """A sliding layer's ONNX attributes: the kernel's shape and the strides."""
+    return {"kernel_shape": list(layer.kernel_size), "strides": list(layer.stride)}
+
+
 def _image_layer(graph, layer, x):
     """The nodes of a convolutional, pooling, normalisation or shaping layer, or None."""
     if isinstance(layer, Conv2D):
@@ -114,11 +119,11 @@ def _image_layer(graph, layer, x):
         inputs = [x, graph.constant("W", to_numpy(layer.params["W"]))]
         if layer.bias:
             inputs.append(graph.constant("b", to_numpy(layer.params["b"])))
-        return graph.op("Conv", inputs, kernel_shape=list(layer.kernel_size), strides=list(layer.stride),
-                        pads=[top, left, bottom, right])
-    if isinstance(layer, (MaxPool2D, AvgPool2D)):
-        kind = "MaxPool" if isinstance(layer, MaxPool2D) else "AveragePool"
-        return graph.op(kind, [x], kernel_shape=list(layer.kernel_size), strides=list(layer.stride))
+        return graph.op("Conv", inputs, **_window(layer), pads=[top, left, bottom, right])
+    if isinstance(layer, MaxPool2D):
+        return graph.op("MaxPool", [x], **_window(layer))
+    if isinstance(layer, AvgPool2D):
+        return graph.op("AveragePool", [x], **_window(layer))
     if isinstance(layer, GlobalAvgPool2D):
         return graph.op("Flatten", [graph.op("GlobalAveragePool", [x])], axis=1)
     if isinstance(layer, BatchNorm1D):  # BatchNorm2D too: ONNX's takes (n, C) and (n, C, H, W)
