@@ -155,7 +155,7 @@ VALUES = st.one_of(SIZES, st.lists(SIZES, max_size=4), st.sampled_from(["", None
 
 
 def _outcome(path, X, target):
-    """"refused" (a ValueError, quickly) or "loaded" (a model whose probabilities are finite)."""
+    """'refused' (a ValueError, quickly) or 'loaded' (a model whose probabilities are finite)."""
     started = time.perf_counter()
     try:
         model = bn.load(target)
