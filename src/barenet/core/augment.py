@@ -146,7 +146,7 @@ class RandomAffine(Layer):
 
     def output_shape(self, input_shape):
         if input_shape is not None and (len(input_shape) != 1 or input_shape[0] not in (None, self.in_features)):
-            raise ValueError(f"{self!r} expects rows of {self.in_features} features (image_shape "
+            raise ValueError(f"{self!r} expects {self.in_features} features (image_shape "
                              f"{self.image_shape}), got samples of shape {input_shape}")
         return (self.in_features,)
 

@@ -23,12 +23,12 @@ class _Pool2D(Layer):
     given, as in PyTorch), and the output's size, ⌊(H − k) / s⌋ + 1: a window that would reach
     past the image is left out (no padding)."""
 
+    in_shape = (None, None, None)  # images of any number of channels and any size
+
     def __init__(self, kernel_size, stride=None):
         super().__init__()
         self.kernel_size = pair(kernel_size, "kernel_size")
         self.stride = self.kernel_size if stride is None else pair(stride, "stride")
-
-    in_shape = (None, None, None)  # images of any number of channels and any size
 
     def output_shape(self, input_shape):
         channels, h, w = _image_shape(self, input_shape)
