@@ -194,3 +194,22 @@ def test_batchnorm_refuses_to_train_on_one_value_per_channel():
     with pytest.raises(ValueError, match="more than one value per channel"):
         layer.forward(np.ones((1, 3)), training=True)
     assert layer.forward(np.ones((1, 3)), training=False).shape == (1, 3)  # inference is fine
+
+
+@pytest.mark.parametrize("name", ALL_NEW)
+def test_each_layer_is_rebuilt_from_its_config_and_declares_its_arrays(name):
+    layer = ALL_NEW[name]()
+    again = type(layer)(**layer.get_config())
+    assert repr(again) == repr(layer) and again.get_config() == layer.get_config()
+    bn.Network(layer, dtype="float64", seed=0)
+    assert {k: v.shape for k, v in layer.params.items()} == layer.param_shapes()
+    assert {k: v.shape for k, v in getattr(layer, "buffers", {}).items()} == layer.buffer_shapes()
+
+
+def test_conv2d_starts_with_he_initialisation_and_zero_biases():
+    layer = bn.Conv2D(16, 64, (3, 5))
+    bn.Network(layer, seed=0)
+    W, b = layer.params["W"], layer.params["b"]
+    assert W.shape == (64, 16, 3, 5) and W.dtype == np.float32 and not b.any()
+    assert W.std() == pytest.approx(np.sqrt(2 / (16 * 3 * 5)), rel=0.03)  # fan_in = in · kh · kw
+    assert abs(W.mean()) < 0.01
