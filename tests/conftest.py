@@ -42,6 +42,15 @@ def data_set_missing(name: str) -> str | None:
 
 
 @pytest.fixture(autouse=True)
+def _backend_per_test():
+    """Each test starts on the default backend ("auto"), whatever the test before it set."""
+    import barenet as bn
+
+    with bn.using_backend("auto"):
+        yield
+
+
+@pytest.fixture(autouse=True)
 def _data_sets(request, monkeypatch, tmp_path_factory):
     marker = request.node.get_closest_marker("data")
     if marker is not None:
@@ -100,6 +109,5 @@ def cpu_backend(request):
 
     if request.param == "numba":
         pytest.importorskip("numba", reason="the numba backend needs numba (pip install 'barenet[fast]')")
-    bn.set_backend(request.param)
-    yield request.param
-    bn.set_backend("numpy")
+    with bn.using_backend(request.param):
+        yield request.param

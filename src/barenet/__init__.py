@@ -29,7 +29,7 @@ __version__ = "0.1.0"
 # line answers Ctrl-C from its first moment.
 _PUBLIC = {
     ".core.activations": ["GELU", "LeakyReLU", "ReLU", "Sigmoid", "Softmax", "Tanh"],
-    ".core.backend": ["get_backend", "set_backend", "to_device", "to_numpy"],
+    ".core.backend": ["get_backend", "set_backend", "using_backend", "to_device", "to_numpy"],
     ".core.gradcheck": ["GradientReport", "check_gradients"],
     ".core.layers": ["Dense", "Dropout", "Identity", "Layer"],
     ".core.conv": ["Conv2D"],
@@ -49,6 +49,7 @@ _PUBLIC = {
     ".training.history": ["History"],
     ".training.loop": ["NonFiniteError"],
     ".training.model": ["Sequential"],
+    ".training.threads": ["set_threads", "get_threads", "threads", "blas_info"],
 }
 _WHERE = {name: module for module, names in _PUBLIC.items() for name in names}
 
@@ -61,7 +62,8 @@ __all__ = [
     "Network", "Sequential", "Ensemble", "History", "NonFiniteError", "Callback", "load", "save",
     "check_gradients", "GradientReport", "to_onnx",
     "Standardizer", "one_hot", "train_test_split", "minibatches",
-    "set_backend", "get_backend", "to_numpy", "to_device", "callbacks", "metrics",
+    "set_backend", "get_backend", "using_backend", "to_numpy", "to_device", "set_threads", "get_threads", "threads", "blas_info",
+    "callbacks", "metrics",
     "images", "plots", "sklearn", "onnx",
 ]
 

@@ -78,7 +78,7 @@ def test_mnist_10k_recipe_trains_on_10000_images_and_its_file_reads_the_loaders_
     X_test, y_test = _loaders_test_set(bn.datasets.load_mnist)
     config, report, model = _shortened("mnist-10k", tmp_path, epochs=2, warmup=1, hidden=[64])
     assert config.augment == "light" and isinstance(model.layers[0], bn.RandomAffine)
-    assert "training images/samples: 10000 " in (tmp_path / "mnist-10k" / "report.txt").read_text()
+    assert "training images: 10000 " in (tmp_path / "mnist-10k" / "report.txt").read_text()
     assert float((model.predict(X_test) == y_test).mean()) == report["test"]["accuracy"]
 
 
@@ -119,5 +119,5 @@ def test_fashion_recipe_trains_both_members_on_all_60000_images_and_its_file_rea
     config, report, model = _shortened("fashion-mnist", tmp_path, epochs=1, warmup=0, hidden=[32])
     assert config.validation_split == 0 and isinstance(model, bn.Ensemble) and len(model.members) == 2
     report_text = (tmp_path / "fashion-mnist" / "report.txt").read_text()
-    assert "training images/samples: 60000 (of which 0% held out" in report_text
+    assert "training images: 60000 (of which 0% held out" in report_text
     assert float((model.predict(X_test) == y_test).mean()) == report["test"]["accuracy"]

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import barenet as bn
-from barenet.core import backend
-
 numba = pytest.importorskip("numba", reason="the numba backend needs numba (pip install 'barenet[fast]')")
+from barenet.core import backend  # noqa: E402
+from barenet.core.backends import fused as numba_backend  # noqa: E402
 
 OPTIMIZERS = {
     "SGD": lambda: bn.SGD(0.1),
@@ -27,43 +27,32 @@ OPTIMIZERS = {
 }
 
 
-@pytest.fixture
-def numba_backend():
-    bn.set_backend("numba")
-    yield
-    bn.set_backend("numpy")
-
-
-def _trajectory(make_optimizer, dtype, backend_name, steps=40):
+def _trajectory(make_optimizer, dtype, backend_name, steps=40, fused_loss=True):
     """Train a small network on data with blank columns (exact-zero gradients) and tiny inputs
     (subnormal-bound state); return its parameter vector and the optimizer's state."""
-    bn.set_backend(backend_name)
-    try:
-        rng = np.random.default_rng(7)
-        model = bn.Sequential(bn.Dense(12, 16), bn.ReLU(), bn.Dense(16, 4), dtype=dtype, seed=3)
-        X = rng.normal(size=(64, 12)).astype(dtype)
-        X[:, :3] = 0
-        X[:, 3] *= 1e-30
-        y = rng.integers(0, 4, 64)
-        optimizer = make_optimizer()
-        for step in range(steps):
-            optimizer.progress = step / 20
-            idx = rng.integers(0, 64, 16)
-            model.train_step(X[idx], y[idx], loss=bn.CrossEntropy(), optimizer=optimizer)
-        return model.parameter_vectors()[0].copy(), {k: v.copy() for k, v in optimizer.state.items()
-                                                     if k != "scratch"}
-    finally:
-        bn.set_backend("numpy")
+    rng = np.random.default_rng(7)
+    model = bn.Sequential(bn.Dense(12, 16), bn.ReLU(), bn.Dense(16, 4), dtype=dtype, seed=3, backend=backend_name)
+    X = rng.normal(size=(64, 12)).astype(dtype)
+    X[:, :3] = 0
+    X[:, 3] *= 1e-30
+    y = rng.integers(0, 4, 64)
+    targets = y if fused_loss else np.eye(4, dtype=dtype)[y]  # one-hot rows: the reference loss on both
+    optimizer = make_optimizer()
+    for step in range(steps):
+        optimizer.progress = step / 20
+        idx = rng.integers(0, 64, 16)
+        model.train_step(X[idx], targets[idx], loss=bn.CrossEntropy(), optimizer=optimizer)
+    return model.parameter_vectors()[0].copy(), {k: v.copy() for k, v in optimizer.state.items() if k != "scratch"}
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("name", OPTIMIZERS)
 def test_fused_optimizer_gives_the_numpy_reference_bit_for_bit(name, dtype, monkeypatch):
-    # The loss's own kernel rounds differently; switch it off so that both runs see the same gradients.
     calls = []
-    monkeypatch.setattr(backend._Kernels, "use", _kernels_without("cross_entropy", calls))
-    theta, state = _trajectory(OPTIMIZERS[name], dtype, "numpy")
-    theta_fused, state_fused = _trajectory(OPTIMIZERS[name], dtype, "numba")
+    fused = dict(numba_backend._UPDATE)
+    monkeypatch.setattr(numba_backend, "_UPDATE", {kind: _recorded(kernel, calls) for kind, kernel in fused.items()})
+    theta, state = _trajectory(OPTIMIZERS[name], dtype, "numpy", fused_loss=False)
+    theta_fused, state_fused = _trajectory(OPTIMIZERS[name], dtype, "numba", fused_loss=False)
     assert calls, "the numba backend's optimizer kernel was never called"
     np.testing.assert_array_equal(theta_fused, theta)
     assert state_fused.keys() == state.keys()
@@ -71,36 +60,21 @@ def test_fused_optimizer_gives_the_numpy_reference_bit_for_bit(name, dtype, monk
         np.testing.assert_array_equal(state_fused[key], state[key], err_msg=key)
 
 
-def _kernels_without(excluded, calls):
-    """A ``_Kernels.use`` that leaves out one kernel and records calls of the optimizer kernels."""
-    original = backend._Kernels.use
-
-    def use(self, module):
-        original(self, module)
-        setattr(self, excluded, None)
-        for name in ("sgd", "rmsprop", "adam"):
-            kernel = getattr(self, name)
-            if kernel is not None:
-                setattr(self, name, _recorded(kernel, calls))
-    return use
-
-
 def _recorded(kernel, calls):
-    def call(*args):
+    def call(*args, **kwargs):
         calls.append(kernel.__name__)
-        return kernel(*args)
+        return kernel(*args, **kwargs)
     return call
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_fused_relu_gives_the_numpy_reference_bit_for_bit(dtype, numba_backend):
+def test_fused_relu_gives_the_numpy_reference_bit_for_bit(dtype):
     x = np.array([[-2.0, -0.0, 0.0, 1e-40, 3.0, np.inf, -np.inf, np.nan]], dtype=dtype)
     grad_out = np.array([[1.0, 2.0, 3.0, np.inf, -4.0, 5.0, 6.0, -7.0]], dtype=dtype)
+    ops, reference = backend.backend_named("numba"), bn.ReLU()
     fused = bn.ReLU()
     with np.errstate(invalid="ignore"):
-        y, grad_in = fused.forward(x), fused.backward(grad_out)
-        bn.set_backend("numpy")
-        reference = bn.ReLU()
+        y, grad_in = ops.forward(fused, x, True), ops.backward(fused, grad_out)
         y_ref, grad_ref = reference.forward(x), reference.backward(grad_out)
     np.testing.assert_array_equal(y, y_ref)
     np.testing.assert_array_equal(np.signbit(y), np.signbit(y_ref))  # -0.0 where NumPy gives -0.0
@@ -119,12 +93,8 @@ def test_fused_cross_entropy_agrees_with_the_numpy_reference(dtype, rtol, smooth
     weight = rng.uniform(0, 3, 50) if weighted else None
     results = []
     for name in ("numpy", "numba"):
-        bn.set_backend(name)
-        try:
-            loss = bn.CrossEntropy(label_smoothing=smoothing)
-            results.append((loss.forward(z, ids, weight), loss.backward()))
-        finally:
-            bn.set_backend("numpy")
+        ops, loss = backend.backend_named(name), bn.CrossEntropy(label_smoothing=smoothing)
+        results.append((float(ops.loss_value(loss, z, ids, weight)), ops.loss_gradient(loss)))
     (value, grad), (value_fused, grad_fused) = results
     assert value_fused == pytest.approx(value, rel=rtol)
     np.testing.assert_allclose(grad_fused, grad, rtol=rtol, atol=rtol * np.abs(grad).max())
@@ -137,24 +107,26 @@ def test_numba_backend_trains_to_the_same_model_as_numpy(rng):
     X, y = rng.normal(size=(300, 8)).astype("float32"), rng.integers(0, 3, 300)
     weights = []
     for name in ("numpy", "numba"):
-        bn.set_backend(name)
-        try:
-            model = bn.Sequential(bn.Dense(8, 32), bn.ReLU(), bn.Dropout(0.2), bn.Dense(32, 3), seed=5)
-            history = model.fit(X, y, loss=bn.CrossEntropy(), optimizer=bn.Adam(1e-2), epochs=3,
-                                batch_size=32, validation_split=0.2, verbose=0)
-            weights.append((model.parameter_vectors()[0].copy(), history["val_loss"][-1]))
-        finally:
-            bn.set_backend("numpy")
+        model = bn.Sequential(bn.Dense(8, 32), bn.ReLU(), bn.Dropout(0.2), bn.Dense(32, 3), seed=5, backend=name)
+        history = model.fit(X, y, loss=bn.CrossEntropy(), optimizer=bn.Adam(1e-2), epochs=3,
+                            batch_size=32, validation_split=0.2, verbose=0)
+        weights.append((model.parameter_vectors()[0].copy(), history["val_loss"][-1]))
     np.testing.assert_allclose(weights[1][0], weights[0][0], rtol=1e-4, atol=1e-5)
     assert weights[1][1] == pytest.approx(weights[0][1], rel=1e-4)
 
 
-def test_numba_backend_names_itself_and_lists_its_kernels(numba_backend):
-    assert bn.get_backend() == "numba"
-    assert backend.xp.module is np  # the arrays stay NumPy's
-    assert "adam" in repr(backend.kernels) and backend.kernels.relu_forward is not None
-    bn.set_backend("numpy")
-    assert backend.kernels.adam is None and "NumPy reference" in repr(backend.kernels)
+def test_numba_backend_names_itself_and_lists_its_kernels():
+    with bn.using_backend("numba"):
+        assert bn.get_backend() == "numba"
+        assert backend.xp.exp is np.exp  # the arrays stay NumPy's
+    ops = backend.backend_named("numba")
+    assert "barenet.core.optimizers.Adam" in ops.kernels() and "barenet.core.activations.ReLU" in ops.kernels()
+
+
+def test_the_default_is_numba_where_it_is_installed():
+    code = "import barenet as bn; print(bn.get_backend(), bn.Sequential(bn.Dense(2, 2)).ops.name)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.stdout.split() == ["numba", "numba"], result.stderr
 
 
 def test_numba_backend_without_numba_says_how_to_install_it():
@@ -165,4 +137,4 @@ def test_numba_backend_without_numba_says_how_to_install_it():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert 'pip install "barenet[fast]"' in result.stdout
-    assert result.stdout.strip().endswith("numpy")  # a failed switch leaves the backend as it was
+    assert result.stdout.strip().endswith("numpy")  # a failed switch leaves "auto", which falls back to NumPy

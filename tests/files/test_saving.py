@@ -4,6 +4,7 @@ import io
 import json
 import os
 import struct
+from pathlib import Path
 import zipfile
 
 import numpy as np
@@ -47,7 +48,7 @@ def test_numpy_reads_the_file_without_pickle(saved):
     with np.load(path, allow_pickle=False) as archive:
         assert set(archive.files) >= {"meta", "param.1.W", "buffer.0.mean", "optimizer.exp_avg"}
         meta = json.loads(archive["meta"].tobytes())
-        assert meta["format"] == "barenet-model" and meta["version"] == 1
+        assert meta["format"] == "barenet-model" and meta["version"] == 2
         np.testing.assert_array_equal(archive["param.1.W"], model.layers[1].params["W"])
 
 
@@ -452,3 +453,20 @@ def test_a_model_of_954_mib_loads_in_a_process_capped_at_2_gib_of_address_space(
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert int(done.stdout) == 64 * 763 * 1024 * 5 * 4 + 1024 * 5 * 4
+
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "adamw"])
+def test_a_file_saved_by_the_format_1_release_loads_and_trains_on_as_it_would_have(optimizer):
+    """Format 1 stored Adam's moments divided by (1 - β); format 2 stores m and v as PyTorch does.
+    The files in tests/files/data were saved by the format-1 release after 3 epochs, with the weights
+    that release reached after 2 more (made by that release: a float64 model on make_clusters(400,
+    seed=1), batch 32). Loaded here and trained 2 more epochs, the model reaches the same weights."""
+    X, y = bn.datasets.make_clusters(400, seed=1)
+    model = bn.load(DATA / f"format1-{optimizer}.npz")
+    assert model.history.epochs[-1] == 3 and type(model.optimizer).__name__ == {"adam": "Adam", "adamw": "AdamW"}[optimizer]
+    model.fit(X, y, epochs=2, batch_size=32, verbose=0)
+    expected = np.load(DATA / "format1-after-two-more-epochs.npz")[optimizer]
+    np.testing.assert_allclose(model.parameter_vectors()[0], expected, rtol=1e-9, atol=1e-12)

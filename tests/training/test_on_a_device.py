@@ -12,7 +12,7 @@ import pytest
 import barenet as bn
 from barenet import callbacks as cb
 from barenet.core import backend
-from barenet.core.strict import StrictArray
+from barenet.core.backends.strict import StrictArray
 from barenet.training import loop
 
 
@@ -30,9 +30,8 @@ DEVICES = ["strict", pytest.param("cupy", marks=pytest.mark.skipif(
 
 @pytest.fixture(params=DEVICES)
 def device(request):
-    bn.set_backend(request.param)
-    yield request.param
-    bn.set_backend("numpy")
+    with bn.using_backend(request.param):
+        yield request.param
 
 
 def _tolerance(device):
@@ -41,12 +40,8 @@ def _tolerance(device):
 
 def _on(name, make):
     """make() under backend ``name``; the backend is put back afterwards."""
-    previous = bn.get_backend()
-    bn.set_backend(name)
-    try:
+    with bn.using_backend(name):
         return make()
-    finally:
-        bn.set_backend(previous)
 
 
 @pytest.fixture
@@ -203,15 +198,12 @@ def test_plots_of_a_model_on_the_device(device, data):
 
 
 def _reads_per_epoch(X, y, batch_size, callbacks=()):
-    bn.set_backend("strict")
-    try:
+    with bn.using_backend("strict"):
         model = bn.Sequential(bn.Dense(6, 8), bn.ReLU(), bn.Dense(8, 3), seed=0)
         model.fit(X, y, loss=bn.CrossEntropy(), epochs=1, batch_size=batch_size, verbose=0)  # epoch 0 measured
         before = StrictArray.syncs
         model.fit(X, y, epochs=2, batch_size=batch_size, verbose=0, callbacks=list(callbacks))
         return (StrictArray.syncs - before) / 2
-    finally:
-        bn.set_backend("numpy")
 
 
 def test_a_fit_waits_for_the_device_once_per_window_of_steps(data):
@@ -256,8 +248,7 @@ def test_divergence_found_a_window_late_leaves_what_a_check_every_step_leaves(ba
 
 
 def test_the_stand_in_refuses_what_cupy_refuses():
-    bn.set_backend("strict")
-    try:
+    with bn.using_backend("strict"):
         xp = backend.xp
         device_array = xp.asarray(np.ones(3))
         with pytest.raises(TypeError, match="Implicit conversion"):
@@ -268,17 +259,16 @@ def test_the_stand_in_refuses_what_cupy_refuses():
             device_array[...] = np.zeros(3)
         assert isinstance(device_array.sum(), StrictArray)  # reductions stay on the device
         assert float(device_array.sum()) == 3.0 and np.array_equal(bn.to_numpy(device_array), np.ones(3))
-    finally:
-        bn.set_backend("numpy")
 
 
 def test_missing_cupy_or_gpu_is_a_clear_error(monkeypatch):
     import sys
     if _gpu_present():
         pytest.skip("a GPU is present: set_backend('cupy') succeeds here")
+    before = bn.get_backend()
     with pytest.raises((ImportError, RuntimeError), match="(barenet\\[gpu\\]|no usable NVIDIA GPU|no NVIDIA GPU)"):
         bn.set_backend("cupy")
-    assert bn.get_backend() == "numpy"
+    assert bn.get_backend() == before
     monkeypatch.setitem(sys.modules, "cupy", None)
     with pytest.raises(ImportError, match='pip install "barenet\\[gpu\\]"'):
         bn.set_backend("cupy")

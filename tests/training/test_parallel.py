@@ -59,7 +59,7 @@ def test_k_processes_end_with_the_weights_and_history_of_one(trained_in_parallel
                                atol=tolerance)
     a, b = single.history.to_dict(), parallel.history.to_dict()
     assert set(a) == set(b) and a["epochs"] == b["epochs"]
-    for key in set(a) - {"epochs", "time"}:
+    for key in set(a) - {"epochs", "time", "threads"}:  # how long, and on how many threads: the machine's
         np.testing.assert_allclose(np.array(b[key], float), np.array(a[key], float), rtol=0, atol=tolerance,
                                    err_msg=key)
 
@@ -131,7 +131,9 @@ def test_divergence_is_met_by_every_process_at_the_batch_one_process_meets_it():
     assert alone.startswith("training diverged at epoch")
     done = mpiexec(2, sys.executable, HERE / "parallel_faults.py", "diverge", timeout=60)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert sorted(done.stdout.splitlines()) == [f"process 0: {alone}", f"process 1: {alone}"]
+    # (numba's colorama writes a terminal reset code at exit where Open MPI gives the ranks a pty)
+    said = [line for line in done.stdout.splitlines() if line.startswith("process")]
+    assert sorted(said) == [f"process 0: {alone}", f"process 1: {alone}"]
 
 
 @pytest.mark.data("mnist")

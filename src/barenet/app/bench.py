@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.activations import ReLU
-from ..core.backend import set_backend, using_backend
+from ..core.backend import using_backend
 from ..core.layers import Dense
 from ..core.losses import CrossEntropy
 from ..core.optimizers import Adam
@@ -78,27 +78,23 @@ class Barenet:
     backend = "numpy"
 
     def __init__(self, batch_size, seed=0):
-        self.set_backend = set_backend
         layers = []
         for i, (a, b) in enumerate(zip(SIZES[:-1], SIZES[1:])):
             layers += [Dense(a, b)] + ([ReLU()] if i < len(SIZES) - 2 else [])
-        self.model = Sequential(*layers, seed=seed)
+        self.model = Sequential(*layers, seed=seed, backend=self.backend)  # imports numba now, not in an epoch
         self.loss, self.optimizer, self.batch_size = CrossEntropy(), Adam(1e-3), batch_size
 
     def epoch(self, X, y):
         """One epoch through fit; the time of its training loop (fit's own clock)."""
-        self.set_backend(self.backend)  # the backend is global: the barenet systems take turns
         self.model.fit(X, y, loss=self.loss, optimizer=self.optimizer, epochs=1, batch_size=self.batch_size,
                        verbose=0)
         return self.model.history["time"][-1]
 
     def accuracy(self, X, y):
-        self.set_backend(self.backend)
         return float((self.model.predict(X) == y).mean())
 
     def predictor(self, x):
         def predict():
-            self.set_backend(self.backend)
             return self.model.predict_proba(x)
         return predict
 
@@ -108,10 +104,6 @@ class BarenetNumba(Barenet):
 
     name = "barenet-numba"
     backend = "numba"
-
-    def __init__(self, batch_size, seed=0):
-        super().__init__(batch_size, seed)
-        self.set_backend(self.backend)  # imports numba now, not inside the first timed epoch
 
 
 class Torch:
@@ -163,11 +155,6 @@ class BarenetCupy(Barenet):
 
     name = "barenet-cupy"
     backend = "cupy"
-
-    def __init__(self, batch_size, seed=0):
-        self.set_backend = set_backend
-        set_backend("cupy")  # the model's arrays are made on the GPU
-        super().__init__(batch_size, seed)
 
     def epoch(self, X, y):
         seconds = super().epoch(X, y)
@@ -532,6 +519,8 @@ def set_threads(threads):
         threadpool_limits(threads)
     except ImportError:
         pass
+    from ..training.threads import set_threads as barenet_threads
+    barenet_threads(threads)  # else fit would choose its own ("auto") each epoch
     for module, call in (("torch", "set_num_threads"), ("numba", "set_num_threads")):
         try:
             getattr(__import__(module), call)(threads)

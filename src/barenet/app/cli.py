@@ -16,7 +16,9 @@ import time
 from pathlib import Path
 
 from ..core.backend import set_backend, using_backend
+from ..training.threads import set_threads
 from .interrupts import BEFORE_START, raise_if_interrupted
+from .pipes import survive_closed_pipes
 from .recipes import RECIPES
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -48,12 +50,33 @@ def _non_negative_float(text):
 
 def _widths(text):
     try:
-        widths = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated layer widths like 256,128, got {text!r}") from None
-    if not widths or any(w < 1 for w in widths):
-        raise argparse.ArgumentTypeError(f"expected comma-separated positive widths like 256,128, got {text!r}")
+        widths = [int(part) for part in text.split(",")]
+    except ValueError:  # an empty part (256,,128), a letter, a fraction
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive layer widths like 256,128, "
+                                         f"got {text!r}") from None
+    if any(w < 1 for w in widths):
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive layer widths like 256,128, got {text!r}")
     return widths
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _threads(text):
+    if text == "auto":
+        return text
+    try:
+        return _positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a positive whole number, got {text!r}") from None
+
 
 
 def _load_model(path):
@@ -149,34 +172,32 @@ def _train(args, parallel, leader=True):
     from . import runs
 
     verbose = 0 if args.quiet or not leader else 1
+    if args.threads is not None:
+        set_threads(args.threads)
+    started = lambda folder: setattr(args, "training_in", folder)  # noqa: E731  (where Ctrl-C's message points)
     if args.resume:
         fixed = [f"--{name.replace('_', '-')}" for name in (*TRAIN_SETTINGS, "recipe", "out", "name")
                  if name != "epochs" and getattr(args, name, None) is not None]
         if fixed or args.device != "cpu":
             raise UsageError(f"--resume continues a run with the settings in its config.json; "
                              f"{', '.join(fixed or ['--device'])} cannot change them (only --epochs, the new total)")
-        folder = Path(args.resume)
-        args.training_in = folder
-        print(f"resuming the run in {folder}/", flush=True)
         try:
-            model, report = runs.resume_run(folder, verbose=verbose, epochs=args.epochs, plots=not args.no_plots,
-                                            parallel=parallel)
+            model, report = runs.resume_run(args.resume, verbose=verbose, epochs=args.epochs, plots=not args.no_plots,
+                                            parallel=parallel, on_folder=started)
         except (FileNotFoundError, ValueError) as error:
             raise UsageError(str(error)) from None
     else:
         config = _train_config(args)
         folder = _run_folder(args)
-        if leader and folder.exists() and any(folder.iterdir()):
+        named = bool(args.out or args.name)  # else a timestamp, made unique when the folder is made
+        if named and leader and folder.exists() and any(folder.iterdir()):
             raise UsageError(f"{folder} exists and is not empty; choose another --out or --name "
                              f"(or continue it with --resume {folder})")
-        args.training_in = folder
-        print(f"run folder: {folder}/  (model.npz, history.json, report.txt, plots)", flush=True)
-        print(f"training on {config.dataset}: hidden {config.hidden}, {config.activation}, {config.optimizer} "
-              f"lr {config.lr}, {config.epochs} epochs, batch {config.batch_size}"
-              + (f", recipe {config.recipe}" if config.recipe else ""), flush=True)
-        model, report = runs.train_run(config, folder, verbose=verbose, plots=not args.no_plots, parallel=parallel)
+        model, report = runs.train_run(config, folder, verbose=verbose, plots=not args.no_plots, parallel=parallel,
+                                       new_folder=not named, on_folder=started)
     if not leader:
         return EXIT_OK
+    folder = args.training_in
     print()
     print((folder / "report.txt").read_text().strip())
     print(f"\nsaved in {folder}/: " + ", ".join(sorted(p.name for p in folder.iterdir() if p.is_file())))
@@ -210,7 +231,7 @@ def cmd_evaluate(args):
 def cmd_predict(args):
     import numpy as np
 
-    from .images import has_ink, prepare_digit
+    from .images import no_digit_reason, prepare_digit
 
     model = _load_model(args.model)
     width = model.input_width
@@ -231,7 +252,8 @@ def cmd_predict(args):
         order = np.argsort(-proba)[:args.top]
         best = order[0]
         others = ", ".join(f"{names[k]} {proba[k]:.1%}" for k in order[1:])
-        blank = "" if has_ink(image) else "   (no ink found: the picture is blank, so this guess means nothing)"
+        reason = no_digit_reason(Path(path).read_bytes(), image, invert)
+        blank = "" if reason is None else f"   ({reason}, so this guess means nothing)"
         print(f"{path}: {names[best]} ({proba[best]:.1%})" + (f"   next: {others}" if others else "") + blank)
         if args.save_input:
             _save_input(image, Path(args.save_input) / (Path(path).stem + "_input.png"))
@@ -262,6 +284,9 @@ def cmd_export(args):
     if args.format == "onnx":
         return _export_onnx(model, args)
     text = json.dumps(to_json(model), separators=(",", ":"))
+    if not args.out and sys.stdout.isatty():
+        raise UsageError(f"--format json writes {len(text):,} bytes of JSON: give the file with --out FILE "
+                         f"(or send it on: > model.json, | another program)")
     if args.out:
         from ..files.atomic import atomic_write
         with atomic_write(args.out, "w") as handle:
@@ -316,12 +341,12 @@ def build_parser():
     train.add_argument("--activation", choices=sorted(ACTIVATIONS))
     train.add_argument("--dropout", type=_non_negative_float, help="dropout probability after each hidden layer")
     train.add_argument("--optimizer", choices=sorted(OPTIMIZERS))
-    train.add_argument("--lr", type=_non_negative_float, help="learning rate")
+    train.add_argument("--lr", type=_positive_float, help="learning rate")
     train.add_argument("--momentum", type=_non_negative_float, help="SGD momentum (Nesterov)")
     train.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule")
     train.add_argument("--warmup", type=_non_negative_float, help="warm-up epochs for the cosine schedule")
     train.add_argument("--weight-decay", type=_non_negative_float)
-    train.add_argument("--clip-norm", type=_non_negative_float, metavar="NORM",
+    train.add_argument("--clip-norm", type=_positive_float, metavar="NORM",
                        help="rescale each gradient whose norm exceeds NORM (1.0 is a good start after divergence)")
     train.add_argument("--epochs", type=_positive_int)
     train.add_argument("--batch-size", type=_positive_int)
@@ -335,9 +360,13 @@ def build_parser():
     train.add_argument("--ensemble", type=_positive_int, help="train this many models and average them")
     train.add_argument("--seed", type=int)
     train.add_argument("--backend", choices=BACKENDS,
-                       help="numpy (default); numba: the hot loops compiled, same results (pip install 'barenet[fast]'); "
-                            "cupy: an NVIDIA GPU (pip install 'barenet[gpu]')")
+                       help="auto (default): numba where installed, else numpy; numpy: the reference code; numba: "
+                            "the hot loops compiled, same results (pip install 'barenet[fast]'); cupy: an NVIDIA GPU "
+                            "(pip install 'barenet[gpu]')")
     train.add_argument("--device", choices=("cpu", "gpu"), default="cpu", help="gpu: the same as --backend cupy")
+    train.add_argument("--threads", type=_threads, metavar="N",
+                       help="BLAS threads for the matrix products: auto (default: the free cores, checked every "
+                            "epoch, so that jobs sharing the machine do not stall each other) or a number")
     train.add_argument("--out", help="run folder (default runs/<timestamp or --name>)")
     train.add_argument("--name", help="name of the run folder under runs/")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
@@ -370,7 +399,7 @@ def build_parser():
     export.add_argument("model")
     export.add_argument("--format", choices=("json", "onnx"), default="json",
                         help="json (barenet's own, for the browser) or onnx (for onnxruntime in any language)")
-    export.add_argument("--out", help="file to write (default: standard output)")
+    export.add_argument("--out", help="file to write (json: standard output if it is a file or a pipe)")
     export.set_defaults(run=cmd_export)
 
     bench = commands.add_parser("bench", help="speed against PyTorch and scikit-learn (see barenet bench --help)",
@@ -407,6 +436,7 @@ def _end_mpi_job_on_failure(code: int) -> int:
 
 
 def main(argv=None) -> int:
+    survive_closed_pipes()  # barenet train | head: the run goes on and is saved
     return _end_mpi_job_on_failure(_main(argv))
 
 
@@ -441,7 +471,10 @@ def _main(argv=None) -> int:
     except Exception as error:  # a failed run: say what, not a traceback (BARENET_DEBUG=1 shows it)
         if os.environ.get("BARENET_DEBUG"):
             raise
-        print(f"barenet {args.command}: error: {type(error).__name__}: {error}", file=sys.stderr)
+        if hasattr(error, "for_command_line"):  # a data set not found: how to provide it, in the CLI's terms
+            print(f"barenet {args.command}: error: {error.for_command_line()}", file=sys.stderr)
+        else:
+            print(f"barenet {args.command}: error: {type(error).__name__}: {error}", file=sys.stderr)
         return EXIT_FAILED
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["read_image", "prepare_digit", "stroke_width", "has_ink", "MAX_PIXELS", "MAX_SIDE"]
+__all__ = ["no_digit_reason", "read_image", "prepare_digit", "stroke_width", "has_ink", "MAX_PIXELS", "MAX_SIDE"]
 
 MAX_PIXELS = 40_000_000  # larger pictures are refused before they are decoded
 MAX_SIDE = 8192          # and so are longer ones: a 4,000,000×1 strip has few pixels but costs a lot
@@ -97,6 +97,16 @@ def has_ink(image: np.ndarray) -> bool:
     """Whether a prepared image shows anything: ``prepare_digit`` gives an all-black image for a
     blank picture, and a model's answer about it means nothing."""
     return bool(np.asarray(image).max() > 0.1)
+
+
+def no_digit_reason(source, image: np.ndarray, invert: bool | None = None, max_pixels: int = MAX_PIXELS):
+    """Why ``image``, prepared from ``source``, shows no digit (None where it shows one): the
+    picture is blank, or what is on it vanishes at 28×28 (a chart's one-pixel grid lines)."""
+    if has_ink(image):
+        return None
+    if _ink_map(read_image(source, max_pixels), invert) is None:
+        return "no ink found: the picture is blank"
+    return "no digit found: the marks on the picture are too thin or too faint to survive scaling to 28×28"
 
 
 def stroke_width(mask: np.ndarray) -> float:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core import registry
-from ..core.backend import using_backend
+from ..core.backend import backend_named, using_backend
 from ..core.layers import Dense, Dropout
 from ..core.losses import MSE, CrossEntropy
 from ..core.optimizers import SGD
@@ -42,7 +42,7 @@ __all__ = ["Dataset", "RunConfig", "DATASETS", "DATASET_DEFAULTS", "load_dataset
 ACTIVATIONS = registry.activations.aliases()  # {"relu": ReLU, ...}: what --activation takes
 OPTIMIZERS = registry.optimizers.aliases()    # {"sgd": SGD, ...}: what --optimizer takes
 SCHEDULES = ("constant", "step", "cosine")
-BACKENDS = ("numpy", "numba", "cupy")  # what a run can train on: two CPU backends and the GPU
+BACKENDS = ("auto", "numpy", "numba", "cupy")  # auto: numba where installed, else NumPy; cupy: the GPU
 
 
 @dataclass
@@ -152,9 +152,10 @@ def default_dataset(log=None) -> str:
         return "mnist"
     except (DatasetNotFoundError, ValueError) as error:
         if log is not None:
-            log(f"note: training on scikit-learn's 8×8 digits, because {error}\n"
-                "(python -c 'import barenet; barenet.datasets.load_mnist()' downloads it where the network "
-                "allows; --dataset digits silences this note)")
+            why = error.for_command_line() if isinstance(error, DatasetNotFoundError) else str(error)
+            log(f"note: training on scikit-learn's 8×8 digits, because {why}\n"
+                "A bare 'barenet train' never downloads; 'barenet train --dataset mnist' downloads MNIST (about "
+                "11 MB) where the network allows. --dataset digits silences this note.")
         return "digits"
 
 
@@ -181,7 +182,7 @@ class RunConfig:
     ensemble: int = 1
     seed: int = 0
     recipe: str | None = None
-    backend: str = "numpy"  # "numba": the same training with the compiled kernels (barenet[fast])
+    backend: str = "auto"  # numba (compiled kernels, barenet[fast]) where installed, else numpy; or cupy
     clip_norm: float | None = None  # rescale a gradient whose norm exceeds this (the divergence error suggests 1.0)
 
     def validate(self):
@@ -349,11 +350,13 @@ def _fit_member(config, data, out, member, log, verbose, callbacks, resume, para
 
 
 def train_run(config: RunConfig, out, *, log=print, verbose=1, callbacks=(), resume=False, plots=True,
-              parallel=None):
+              parallel=None, new_folder=False, on_folder=None):
     """Train the configured model(s) on the configured data, writing the run folder ``out``.
     Returns (model, report dict). Ctrl-C stops after the current batch; what exists is saved
     (model.npz, history, report) and KeyboardInterrupt is raised again.
 
+    ``new_folder``: ``out`` is a name to make unique (``out-2``, ``out-3``... where it is taken,
+    even by a run started the same second); ``on_folder(path)`` hears the folder once it exists.
     ``parallel``: as for ``fit`` ("mpi" under mpiexec). Every process trains; process 0 alone
     writes the run folder and evaluates, and the others return (model, None)."""
     config.validate()
@@ -363,9 +366,17 @@ def train_run(config: RunConfig, out, *, log=print, verbose=1, callbacks=(), res
     par = data_parallel(parallel)
     out = Path(out)
     if leads(par):
+        if new_folder:
+            out = unused_folder(out)
         out.mkdir(parents=True, exist_ok=True)
         if not resume:
             _write_json(out / "config.json", config.to_dict())
+            log(f"run folder: {out}/  (model.npz, history.json, report.txt, plots)")
+            log(f"training on {config.dataset}: hidden {config.hidden}, {config.activation}, {config.optimizer} "
+                f"lr {config.lr}, {plural(config.epochs, 'epoch')}, batch {config.batch_size}, backend "
+                f"{backend_named(config.backend).name}" + (f", recipe {config.recipe}" if config.recipe else ""))
+    if on_folder is not None:
+        on_folder(out)
     models, interrupted = [], None
     try:
         with using_backend(config.backend):
@@ -401,25 +412,55 @@ def train_run(config: RunConfig, out, *, log=print, verbose=1, callbacks=(), res
 
 
 def resume_run(run_dir, *, log=print, verbose=1, epochs=None, parallel=None, **kwargs):
-    """Continue the run in ``run_dir`` from its last checkpoint (optionally to more ``epochs``)."""
+    """Continue the run in ``run_dir`` from its last checkpoint (optionally to more ``epochs``).
+    Refused (ValueError) where a member's checkpoint is gone after it trained: the run cannot go
+    on exactly, and its finished model is never replaced unasked."""
     run_dir = Path(run_dir)
     config_path = run_dir / "config.json"
     if not config_path.is_file():
         raise FileNotFoundError(f"{run_dir} is not a run folder (no config.json)")
     config = RunConfig.from_dict(json.loads(config_path.read_text()))
-    done = min(_epochs_done(_member_dir(run_dir, config, m)) for m in range(config.ensemble))
+    members = [_member_dir(run_dir, config, m) for m in range(config.ensemble)]
+    for member in members:
+        if not (member / "checkpoint.npz").is_file() and (_epochs_done(member) or (member / "model.npz").exists()):
+            raise ValueError(
+                f"cannot resume {run_dir}: {member / 'checkpoint.npz'} is gone, and a run continues only from its "
+                f"checkpoint (the optimizer's and the random generator's state). The finished model is left as it "
+                f"is: train it further in Python (bn.load('{run_dir / 'model.npz'}').fit(...)), or start a new run")
+    done = min(_epochs_done(member) for member in members)
     if epochs is not None:
         if epochs <= done:
-            raise ValueError(f"the run in {run_dir} already has {done} epochs; with --resume, --epochs is the new "
-                             f"total, so ask for more than {done} (e.g. --epochs {done + config.epochs})")
+            raise ValueError(f"the run in {run_dir} already has {plural(done, 'epoch')}; with --resume, --epochs is "
+                             f"the new total, so ask for more than {done} (e.g. --epochs {done + config.epochs})")
         config.epochs = epochs
     elif done >= config.epochs:
-        raise ValueError(f"the run in {run_dir} is complete ({done} of {config.epochs} epochs); to train it "
-                         f"further, give the new total with --epochs (e.g. --epochs {2 * config.epochs})")
+        raise ValueError(f"the run in {run_dir} is complete ({done} of {plural(config.epochs, 'epoch')}); to train "
+                         f"it further, give the new total with --epochs (e.g. --epochs {2 * config.epochs})")
     par = data_parallel(parallel)
     if leads(par):
         _write_json(config_path, config.to_dict())
+        log(f"resuming the run in {run_dir}/" if done else
+            f"resuming the run in {run_dir}/: no epoch had finished, so it starts from the first")
     return train_run(config, run_dir, log=log, verbose=verbose, resume=True, parallel=par, **kwargs)
+
+
+def unused_folder(path: Path) -> Path:
+    """``path``, or ``path-2``, ``path-3``... the first that did not exist, made now (atomically:
+    two runs started in the same second by a loop or two terminals get different folders)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for k in range(1, 10_000):
+        candidate = path if k == 1 else path.with_name(f"{path.name}-{k}")
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free run folder name next to {path}")
+
+
+def plural(count: int, word: str) -> str:
+    """'1 epoch', '3 epochs'."""
+    return f"{count} {word}" + ("" if count == 1 else "s")
 
 
 def _epochs_done(member_dir: Path) -> int:
@@ -431,7 +472,9 @@ def _epochs_done(member_dir: Path) -> int:
 
 
 def evaluate_run(model, data: Dataset, seconds: float, interrupted: bool) -> dict:
-    report = {"seconds": seconds, "interrupted": interrupted, "test": {}}
+    history = model.history if len(model.history) else getattr(model, "members", [model])[0].history
+    report = {"seconds": seconds, "interrupted": interrupted, "test": {},
+              "threads": history["threads"] if "threads" in history else []}
     if data.task == "classification":
         predicted = model.predict(data.X_test)
         report["test"] = {"accuracy": metrics.accuracy(data.y_test, predicted), **model.evaluate(data.X_test, data.y_test)}
@@ -448,8 +491,10 @@ def evaluate_run(model, data: Dataset, seconds: float, interrupted: bool) -> dic
 
 def format_report(config: RunConfig, data: Dataset, report: dict) -> str:
     lines = [f"barenet run: {data.name}" + (f" (recipe {config.recipe})" if config.recipe else ""),
-             f"training images/samples: {len(data.X_train)} (of which {config.validation_split:.0%} held out for "
-             f"validation), test: {len(data.X_test)}",
+             f"training {'images' if data.image_shape else 'samples'}: {len(data.X_train)} (of which "
+             f"{config.validation_split:.0%} held out for validation), test: {len(data.X_test)}",
+             f"backend: {backend_named(config.backend).name}" + (" (auto)" if config.backend == "auto" else ""),
+             _threads_line(report.get("threads")),
              "settings: " + ", ".join(f"{k}={v}" for k, v in config.to_dict().items()),
              f"time: {report['seconds']:.1f}s" + ("  (INTERRUPTED: figures are for the model as it stood)"
                                                   if report["interrupted"] else ""), ""]
@@ -460,6 +505,16 @@ def format_report(config: RunConfig, data: Dataset, report: dict) -> str:
     if "classification_report" in report:
         lines += ["", report["classification_report"]]
     return "\n".join(lines) + "\n"
+
+
+def _threads_line(threads) -> str:
+    """What the matrix products ran on: the BLAS library and its threads per epoch."""
+    from ..training.threads import blas_info, get_threads
+
+    library = blas_info()["library"] or "the BLAS library (thread count unknown: pip install threadpoolctl)"
+    counts = sorted({int(t) for t in threads or [] if t is not None})
+    used = "" if not counts else f", {counts[0]}" + (f" to {counts[-1]}" if len(counts) > 1 else "")
+    return f"matrix products: {library}, threads {get_threads()}{used}"
 
 
 def write_plots(model, data: Dataset, out: Path, log=print) -> list:

@@ -1,150 +1,153 @@
-"""The one place that knows which array library does the maths.
+"""The one seam between barenet's maths and the machine that runs it: backends as objects.
 
-Layers, losses and optimizers write ``xp.exp(x)``, ``xp.matmul(a, b)`` and so on, where ``xp``
-is this module's stand-in for NumPy (the default) or CuPy (a GPU). Switching is one call,
-``barenet.set_backend("cupy")``, made before a model is built; no layer changes. Nothing else
-in barenet imports CuPy or numba.
+A backend has two parts:
 
-Three backends:
+- ``xp``, its array module: NumPy, or CuPy on an NVIDIA GPU. Layers, losses and optimizers write
+  ``xp.exp(x)``, ``xp.zeros(n)``...: this module's ``xp`` is the array module of the backend in
+  use (see below), so the same code runs on every backend.
+- the operations it may run faster than the textbook code, as methods: a layer's ``forward`` and
+  ``backward``, a loss's value and gradient, an optimizer's update. ``Backend`` (NumPy) runs each
+  one as the class that owns it writes it, the formula of its docstring: the reference. The
+  ``"numba"`` backend (``core.backends.fused``) overrides some with compiled loops that compute the
+  same numbers in one pass over memory, each tested equal to the reference.
 
-- ``"numpy"`` (default): plain NumPy, the readable reference for everything else.
-- ``"numba"``: NumPy arrays, with the hottest loops (the optimizer updates, softmax
-  cross-entropy, ReLU) compiled by numba into one pass each (``barenet.core.numba_kernels``;
-  ``pip install "barenet[fast]"``). Same results: the optimizers bit for bit, the rest to
-  rounding.
-- ``"cupy"``: CuPy arrays on an NVIDIA GPU.
-- ``"strict"``: for tests, a CPU stand-in for CuPy (``core.strict``) whose arrays refuse to be
-  mixed with NumPy arrays and count every read back to the host, so that the suite checks the
-  GPU path's discipline without a GPU.
+Four backends: ``"numpy"`` (the reference), ``"numba"`` (NumPy arrays, fused loops;
+``pip install "barenet[fast]"``), ``"cupy"`` (an NVIDIA GPU; ``barenet[gpu]``), and ``"strict"``
+(for tests: a CPU stand-in for CuPy whose arrays refuse host/device mix-ups, ``core.backends.strict``).
+``"auto"``, the default, is numba where it is installed and NumPy otherwise.
 
-Code that has a fused version asks ``kernels.<name>``, which is None when the active backend has
-none, and otherwise runs its NumPy reference.
+Which backend is in use: a network holds the one it was built with (``network.ops``) and runs
+its layers, its loss and its optimizer on it. The default for new networks is a context
+variable: ``bn.set_backend("numpy")`` sets it for this thread (or asyncio task), and ``with
+bn.using_backend("numba"): ...`` for a block, so that threads, servers and scikit-learn searches
+cannot change each other's backend. Nothing else in barenet imports CuPy or numba.
 """
 from __future__ import annotations
 
 import contextlib
+import contextvars
 
 import numpy
 
-__all__ = ["xp", "kernels", "set_backend", "get_backend", "using_backend", "to_numpy", "to_device",
-           "flush_subnormals"]
+from .backends.reference import Backend, CupyBackend, StrictBackend
+
+__all__ = ["Backend", "xp", "set_backend", "get_backend", "using_backend", "current", "backend_named",
+           "to_numpy", "to_device", "on_device", "flush_subnormals", "BACKENDS"]
+
+BACKENDS = ("auto", "numpy", "numba", "cupy", "strict")
 
 
-class _ArrayModule:
-    """Forwards every attribute to the active array module, so ``xp.exp`` is NumPy's or CuPy's."""
-
-    __slots__ = ("module",)
-
-    def __init__(self, module):
-        self.module = module
-
-    def __getattr__(self, name):
-        return getattr(self.module, name)
-
-    def __repr__(self):
-        return f"<barenet array module: {self.module.__name__}>"
+def _numba():
+    try:
+        from .backends.fused import NumbaBackend
+    except ImportError as error:
+        raise ImportError("the 'numba' backend needs numba: pip install \"barenet[fast]\"") from error
+    return NumbaBackend.shared()
 
 
-class _Kernels:
-    """The active backend's fused functions, by name (those its module lists in ``__all__``);
-    None for a name it does not provide, so callers fall back to the NumPy reference."""
-
-    def use(self, module):
-        self.__dict__.clear()
-        for name in getattr(module, "__all__", ()):
-            setattr(self, name, getattr(module, name))
-
-    def __getattr__(self, name):
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return None
-
-    def __repr__(self):
-        return f"<barenet kernels: {', '.join(sorted(self.__dict__)) or 'none (NumPy reference)'}>"
+_MAKERS = {"numpy": Backend.shared, "numba": _numba, "cupy": CupyBackend.shared, "strict": StrictBackend.shared}
+_MADE: dict = {}
 
 
-xp = _ArrayModule(numpy)
-kernels = _Kernels()
-_active = "numpy"
-
-_BACKENDS = ("numpy", "numba", "cupy", "strict")
-
-
-def set_backend(name: str) -> None:
-    """Choose the array library: ``"numpy"`` (CPU, default), ``"numba"`` (CPU, NumPy arrays
-    with compiled fused loops), ``"cupy"`` (NVIDIA GPU) or ``"strict"`` (CuPy's stand-in, tests).
-
-    Models keep the arrays they were built with, so choose ``"cupy"`` before building a model
-    (``bn.load`` puts a file's arrays on the active backend); ``"numpy"`` and ``"numba"`` share
-    NumPy arrays and can be switched at any time.
-    """
-    global _active
-    if name not in _BACKENDS:
-        raise ValueError(f"backend must be one of {_BACKENDS}, got {name!r}")
-    if name == "cupy":
+def backend_named(name) -> Backend:
+    """The backend object for a name, or a backend object itself. Each is made once, when first
+    asked for; ``"auto"`` is numba where it is installed and imports, else NumPy."""
+    if isinstance(name, Backend):
+        return name
+    made = _MADE.get(name)
+    if made is not None:
+        return made
+    if name == "auto":
         try:
-            import cupy
-        except ImportError as error:
-            raise ImportError('the "cupy" backend needs CuPy and an NVIDIA GPU: pip install "barenet[gpu]" '
-                              "(CuPy for CUDA 12; for CUDA 13: pip install cupy-cuda13x)") from error
-        try:
-            devices = cupy.cuda.runtime.getDeviceCount()
-        except Exception as error:  # CuPy installed, but no driver or no device
-            raise RuntimeError(f'the "cupy" backend found no usable NVIDIA GPU ({type(error).__name__}: '
-                               f"{error}); use the CPU backends instead") from None
-        if devices == 0:
-            raise RuntimeError('the "cupy" backend found no NVIDIA GPU; use the CPU backends instead')
-        xp.module, fused = cupy, None
-    elif name == "strict":
-        from . import strict
-        xp.module, fused = strict.module, None
-    elif name == "numba":
-        try:
-            from . import numba_kernels as fused
-        except ImportError as error:
-            raise ImportError(
-                "the 'numba' backend needs numba: pip install \"barenet[fast]\"") from error
-        xp.module = numpy
+            made = backend_named("numba")
+        except ImportError:  # numba is not installed, or does not import (a NumPy it does not support yet)
+            made = backend_named("numpy")
+    elif name in _MAKERS:
+        made = _MAKERS[name]()
     else:
-        xp.module, fused = numpy, None
-    kernels.use(fused)
-    _active = name
+        raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
+    _MADE[name] = made
+    return made
+
+
+_DEFAULT = contextvars.ContextVar("barenet_backend", default="auto")
+
+
+def set_backend(name) -> None:
+    """Choose the backend for the networks built from now on in this thread (and those that
+    follow the default, such as ``bn.load``'s): ``"auto"`` (numba where installed, else
+    NumPy), ``"numpy"``, ``"numba"``, ``"cupy"`` (an NVIDIA GPU) or ``"strict"`` (tests). Raises
+    at once if that backend cannot start here (numba or CuPy missing, no GPU)."""
+    _DEFAULT.set(backend_named(name))
+
+
+def current() -> Backend:
+    """The backend in use here: the network's while it computes, else the default."""
+    value = _DEFAULT.get()
+    return value if isinstance(value, Backend) else backend_named(value)
 
 
 def get_backend() -> str:
-    """The name of the active backend: ``"numpy"``, ``"numba"``, ``"cupy"`` or ``"strict"``."""
-    return _active
+    """The name of the backend in use here (``"auto"`` resolved: ``"numba"`` or ``"numpy"``)."""
+    return current().name
 
 
 @contextlib.contextmanager
-def using_backend(name: str):
-    """``with using_backend("numba"): ...`` runs the block on that backend, then restores the
-    previous one."""
-    previous = _active
-    set_backend(name)
+def using_backend(name):
+    """``with using_backend("numba"): ...`` runs the block on that backend (a name or a backend
+    object), then restores the previous one."""
+    token = _DEFAULT.set(backend_named(name))
     try:
-        yield
+        yield current()
     finally:
-        set_backend(previous)
+        _DEFAULT.reset(token)
+
+
+def enter(backend: Backend):
+    """Make ``backend`` the one in use, cheaply, for code that runs often (a forward pass);
+    returns a token for ``leave``, or None where it already was."""
+    return None if _DEFAULT.get() is backend else _DEFAULT.set(backend)
+
+
+def leave(token) -> None:
+    if token is not None:
+        _DEFAULT.reset(token)
+
+
+class _ArrayModule:
+    """``xp``: every attribute is the array module's of the backend in use, so ``xp.exp`` is
+    NumPy's or CuPy's."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name):
+        return getattr(current().xp, name)
+
+    def __repr__(self):
+        return f"<barenet array module: {current().xp.__name__}>"
+
+
+xp = _ArrayModule()
 
 
 def to_numpy(array):
     """A NumPy array holding ``array``'s values, wherever the array lives."""
     if isinstance(array, numpy.ndarray):
         return array
-    if hasattr(array, "get"):  # a CuPy array: copy it from the GPU
+    if hasattr(array, "get"):  # a CuPy (or strict) array: copy it from the device
         return array.get()
     return numpy.asarray(array)
 
 
 def to_device(array):
-    """``array`` on the active backend's device (a no-op for NumPy)."""
-    return array if xp.module is numpy else xp.asarray(array)
+    """``array`` on the device of the backend in use (a no-op on the CPU backends)."""
+    backend = current()
+    return backend.xp.asarray(array) if backend.device else array
 
 
 def on_device() -> bool:
-    """Whether arrays live apart from NumPy's (CuPy, or its strict stand-in)."""
-    return xp.module is not numpy
+    """Whether the backend in use keeps its arrays apart from NumPy's (CuPy, the strict stand-in)."""
+    return current().device
 
 
 def flush_subnormals(array, scratch=None) -> None:

@@ -37,6 +37,10 @@ class Constraint:
 
     error = ValueError  # the exception a value of the right type but out of range gets
 
+    def parse(self, text: str):
+        """The value a word of text means (from the command line), or None if it means none."""
+        return text
+
     def __call__(self, value, name: str):
         if not self.accepts(value):
             raise self.error(f"{name} must be {self.describe()}, got {value!r}")
@@ -66,19 +70,27 @@ class Real(Constraint):
     def convert(self, value):
         return float(value)
 
+    def parse(self, text):
+        try:
+            return float(text)
+        except ValueError:
+            return None
+
     def describe(self):
         noun = self.what.removeprefix("a ").removeprefix("an ")
         if self.low == -math.inf and self.high == math.inf:
             return f"a finite {noun}"
         if self.low == 0 and self.high == math.inf:
             return f"a non-negative {noun}" if self.closed in ("both", "left") else f"a positive {noun}"
+        if self.low == 0 and self.closed == "right":
+            return f"a positive {noun} up to {self.high:g}"
         left = "[" if self.closed in ("both", "left") else "("
         right = "]" if self.closed in ("both", "right") else ")"
         return f"{self.what} in {left}{self.low:g}, {self.high:g}{right}"
 
 
 class Integer(Constraint):
-    """An int (not a bool) of at least ``low`` and, if given, at most ``high``."""
+    """An int (not a bool) of at least ``low`` (and at most ``high``)."""
 
     def __init__(self, low=1, high=None):
         self.low, self.high = low, high
@@ -90,10 +102,43 @@ class Integer(Constraint):
     def convert(self, value):
         return int(value)
 
+    def parse(self, text):
+        try:
+            return int(text)
+        except ValueError:
+            return None
+
     def describe(self):
         if self.high is not None:
-            return f"an int in [{self.low}, {self.high}]"
-        return {1: "a positive int", 0: "a non-negative int"}.get(self.low, f"an int of at least {self.low}")
+            return f"a whole number from {self.low} to {self.high}"
+        return {1: "a positive whole number", 0: "a non-negative whole number"}.get(
+            self.low, f"a whole number of at least {self.low}")
+
+
+class Widths(Constraint):
+    """Layer widths: a non-empty list of positive ints (each at most ``high``, at most ``most`` of
+    them); from text, comma-separated ("256,128")."""
+
+    def __init__(self, high=None, most=None):
+        self.each, self.most = Integer(1, high), most
+
+    def accepts(self, value):
+        return isinstance(value, (list, tuple)) and len(value) >= 1 and (self.most is None or len(value) <= self.most) \
+            and all(self.each.accepts(v) for v in value)
+
+    def convert(self, value):
+        return [int(v) for v in value]
+
+    def parse(self, text):
+        try:
+            return [int(part) for part in text.split(",")]
+        except ValueError:  # an empty part (256,,128), a letter, a fraction
+            return None
+
+    def describe(self):
+        count = "" if self.most is None else f" (at most {self.most})"
+        top = "" if self.each.high is None else f" up to {self.each.high}"
+        return f"comma-separated positive layer widths{top}{count} like 256,128"
 
 
 class Options(Constraint):
@@ -105,8 +150,11 @@ class Options(Constraint):
     def accepts(self, value):
         return isinstance(value, (str, type(None))) and value in self.values
 
+    def parse(self, text):
+        return text if text in self.values else None
+
     def describe(self):
-        return f"one of {self.values}"
+        return f"one of {', '.join(map(str, self.values))}"
 
 
 class Boolean(Constraint):
@@ -148,6 +196,13 @@ class AnyOf(Constraint):
 
     def convert(self, value):
         return next(c for c in self.constraints if c.accepts(value)).convert(value)
+
+    def parse(self, text):
+        for constraint in self.constraints:
+            value = constraint.parse(text)
+            if value is not None and constraint.accepts(value):
+                return value
+        return None
 
     def describe(self):
         return " or ".join(c.describe() for c in self.constraints)

@@ -14,7 +14,7 @@ import copy
 
 import numpy as np
 
-from .backend import xp
+from .backend import backend_named, current, enter, leave
 from .layers import Layer
 from .parameters import Parameters
 
@@ -50,14 +50,15 @@ class Network(Layer):
     ``Network(Dense(784, 256), ReLU(), Dense(256, 10), dtype="float32", seed=None)`` builds every
     parameter at once, as ``dtype`` (float32 by default; float64 for gradient checks), from one
     random generator seeded by ``seed``, which also drives shuffling and dropout: two runs with
-    the same seed end with bit-identical weights.
+    the same seed end with bit-identical weights. ``backend`` (a name, default the one in use,
+    see ``core.backend``) is what it computes on: ``network.ops``.
 
     The network is a layer: ``forward(x, training=True)`` and ``backward(grad_out) -> grad_in``.
     Its parameters live in one flat vector, ``network.parameters`` (see ``core.parameters``),
     and ``network.params`` names each array by layer index and name (``"0.W"``).
     """
 
-    def __init__(self, *layers, dtype="float32", seed=None):
+    def __init__(self, *layers, dtype="float32", seed=None, backend=None):
         if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
             layers = tuple(layers[0])
         if not layers:
@@ -74,16 +75,21 @@ class Network(Layer):
             raise ValueError(f"seed must be None or a non-negative int, got {seed!r}")
         self.dtype = _dtype(dtype)
         self.seed = seed
+        self.ops = current() if backend is None else backend_named(backend)
         self.rng = np.random.default_rng(seed)
         self.layers = list(layers)
         self.input_shape, self.output_shape_ = self._check_shapes()
-        for layer in self.layers:
-            if hasattr(layer, "rng"):  # random layers (dropout, augmentation) share the network's generator
-                layer.rng = self.rng
-            if not layer.built:
-                layer.build(self.rng, self.dtype)
-                layer.built = True
-        self.parameters = Parameters(self.layers, self.dtype)
+        token = enter(self.ops)  # the layers' arrays are made on the network's backend
+        try:
+            for layer in self.layers:
+                if hasattr(layer, "rng"):  # random layers (dropout, augmentation) share the network's generator
+                    layer.rng = self.rng
+                if not layer.built:
+                    layer.build(self.rng, self.dtype)
+                    layer.built = True
+            self.parameters = Parameters(self.layers, self.dtype, self.ops)
+        finally:
+            leave(token)
         self._first_trainable = next((i for i, layer in enumerate(self.layers) if layer.params), None)
         self.built = True
 
@@ -116,15 +122,23 @@ class Network(Layer):
     # -- the layer protocol ---------------------------------------------------------------------
 
     def forward(self, x, training=True):
-        x = xp.asarray(x, dtype=self.dtype)
-        for layer in self.layers:
-            x = layer.forward(x, training)
+        ops, token = self.ops, enter(self.ops)
+        try:
+            x = ops.xp.asarray(x, dtype=self.dtype)
+            for layer in self.layers:
+                x = ops.forward(layer, x, training)
+        finally:
+            leave(token)
         return x
 
     def backward(self, grad_out):
-        self.parameters.grad  # the gradients' vector, made before the first backward pass
-        for layer in reversed(self.layers):
-            grad_out = layer.backward(grad_out)
+        ops, token = self.ops, enter(self.ops)
+        try:
+            self.parameters.grad  # the gradients' vector, made before the first backward pass
+            for layer in reversed(self.layers):
+                grad_out = ops.backward(layer, grad_out)
+        finally:
+            leave(token)
         return grad_out
 
     def backward_params(self, grad_out):
@@ -132,11 +146,15 @@ class Network(Layer):
         the first layer with parameters are skipped, and that layer computes only dW and db."""
         if self._first_trainable is None:
             return
-        self.parameters.grad
-        trainable = self.layers[self._first_trainable:]
-        for layer in reversed(trainable[1:]):
-            grad_out = layer.backward(grad_out)
-        trainable[0].backward_params(grad_out)
+        ops, token = self.ops, enter(self.ops)
+        try:
+            self.parameters.grad
+            trainable = self.layers[self._first_trainable:]
+            for layer in reversed(trainable[1:]):
+                grad_out = ops.backward(layer, grad_out)
+            ops.backward_params(trainable[0], grad_out)
+        finally:
+            leave(token)
 
     # -- parameters -----------------------------------------------------------------------------
 
@@ -165,7 +183,7 @@ class Network(Layer):
         for key, value in self.__dict__.items():
             if key != "parameters":
                 setattr(clone, key, copy.deepcopy(value, memo))
-        clone.parameters = Parameters(clone.layers, clone.dtype)
+        clone.parameters = Parameters(clone.layers, clone.dtype, clone.ops)
         return clone
 
     def __getstate__(self):
@@ -177,7 +195,8 @@ class Network(Layer):
 
     def __setstate__(self, state):
         self.__dict__.update(state)
-        self.parameters = Parameters(self.layers, self.dtype)
+        self.ops = self.__dict__.get("ops") or current()  # a pickle from before backends were objects
+        self.parameters = Parameters(self.layers, self.dtype, self.ops)
 
     def astype(self, dtype):
         """A copy of the network with parameters (and buffers) of another dtype."""
@@ -187,7 +206,7 @@ class Network(Layer):
             layer.params = {k: v.astype(clone.dtype) for k, v in layer.params.items()}
             if hasattr(layer, "buffers"):
                 layer.buffers = {k: v.astype(clone.dtype) for k, v in layer.buffers.items()}
-        clone.parameters = Parameters(clone.layers, clone.dtype)
+        clone.parameters = Parameters(clone.layers, clone.dtype, clone.ops)
         return clone
 
     # -- describing it --------------------------------------------------------------------------

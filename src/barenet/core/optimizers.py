@@ -14,9 +14,10 @@ gradient (decoupled from it in ``AdamW``). ``clip_norm`` rescales g so that ‖g
 before the update, like ``torch.nn.utils.clip_grad_norm_``.
 
 State that decays geometrically (momentum, Adam's moments, RMSProp's averages) is flushed to zero
-once it falls below the smallest normal float (``backend.flush_subnormals`` says why). With the ``"numba"``
-backend each update runs as one compiled pass (``barenet.core.numba_kernels``) that computes the same
-formula, rounding for rounding; the NumPy code below is the reference it is tested against.
+once it falls below the smallest normal float (``backend.flush_subnormals`` says why). Each class's
+``update`` is its docstring's formula in NumPy; the network's backend runs it (``core.backend``),
+and the ``"numba"`` backend runs instead one compiled pass that computes the same formula,
+rounding for rounding (``core.backends.fused``), tested against this reference.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ import math
 
 from . import checks as check
 from . import registry
-from .backend import flush_subnormals, kernels, xp
+from .backend import current, flush_subnormals, xp
 from .schedules import Schedule
 
 __all__ = ["Optimizer", "SGD", "RMSProp", "Adam", "AdamW", "get_optimizer"]
@@ -38,9 +39,9 @@ _FRACTION = check.Real(0, 1)
 class Optimizer:
     """Base class: keeps the hyperparameters, the step count and per-parameter state vectors.
 
-    Subclasses list their state vectors in ``state_names`` and implement ``_update(theta, g,
+    Subclasses list their state vectors in ``state_names`` and implement ``update(theta, g,
     state, c)``, which updates the parameter vector θ in place, given the gradient g, the state
-    vectors by name and the step's constants ``c`` (from ``_constants``).
+    vectors by name and the step's constants ``c`` (from ``constants``).
     """
 
     state_names: tuple = ()
@@ -60,7 +61,9 @@ class Optimizer:
     def step(self, parameters) -> None:
         """Update θ with g, the gradients the last backward left: ``parameters`` is a network's
         ``Parameters`` (``model.parameters``), or the network itself."""
-        theta, grad = getattr(parameters, "parameters", parameters).vectors()
+        parameters = getattr(parameters, "parameters", parameters)
+        theta, grad = parameters.vectors()
+        ops = getattr(parameters, "ops", None) or current()
         if not self.state:
             self.state = {name: xp.zeros_like(theta) for name in self.state_names}
         held = next(iter(self.state.values()), theta)
@@ -70,16 +73,18 @@ class Optimizer:
         if "scratch" not in self.state:  # work space, not saved
             self.state["scratch"] = xp.empty_like(theta)
         if self.clip_norm is not None:
-            norm = math.sqrt(float(xp.dot(grad, grad)))
+            norm = math.sqrt(float(ops.squared_norm(grad)))
             if norm > self.clip_norm:
                 grad *= self.clip_norm / (norm + 1e-6)
         self.steps += 1
-        self._update(theta, grad, self.state, self._constants(self.learning_rate))
+        ops.update(self, theta, grad, self.state, self.constants(self.learning_rate))
 
-    def _constants(self, lr: float) -> dict:
+    def constants(self, lr: float) -> dict:
+        """What one step needs beyond the state: the learning rate and what follows from it."""
         return {"lr": lr}
 
-    def _update(self, theta, g, state, c) -> None:
+    def update(self, theta, g, state, c) -> None:
+        """θ updated in place from g: the formula of the class's docstring."""
         raise NotImplementedError
 
     def _l2(self) -> float:
@@ -120,11 +125,7 @@ class SGD(Optimizer):
         self.nesterov = bool(nesterov)
         self.state_names = ("momentum_buffer",) if self.momentum else ()
 
-    def _update(self, theta, g, state, c):
-        if kernels.sgd is not None:
-            kernels.sgd(theta, g, state.get("momentum_buffer", theta), c["lr"], self._l2(),
-                        self.momentum, self.dampening, self.nesterov, self.steps == 1)
-            return
+    def update(self, theta, g, state, c):
         g = self._decayed(theta, g)
         if self.momentum:
             buffer = state["momentum_buffer"]
@@ -166,12 +167,7 @@ class RMSProp(Optimizer):
         self.state_names = ("square_avg",) + (("grad_avg",) if centered else ()) \
             + (("momentum_buffer",) if self.momentum else ())
 
-    def _update(self, theta, g, state, c):
-        if kernels.rmsprop is not None:
-            kernels.rmsprop(theta, g, state["square_avg"], state.get("grad_avg", theta),
-                            state.get("momentum_buffer", theta), c["lr"], self._l2(), self.alpha,
-                            self.eps, self.momentum, self.centered)
-            return
+    def update(self, theta, g, state, c):
         g = self._decayed(theta, g)
         square_avg, d = state["square_avg"], state["scratch"]
         square_avg *= self.alpha
@@ -212,15 +208,11 @@ class Adam(Optimizer):
         m ← β₁ m + (1 - β₁) g            v ← β₂ v + (1 - β₂) g²
         m̂ = m / (1 - β₁ᵗ)                v̂ = v / (1 - β₂ᵗ)
         θ ← θ - lr · m̂ / (√v̂ + ε)
-
-    The code keeps m' = m/(1-β₁) and v' = v/(1-β₂) instead, which obey m' ← β₁ m' + g and
-    v' ← β₂ v' + g² (one pass over the parameters fewer each), and folds the constant factors
-    into the step size and ε in ``_constants``: the same numbers, about 20% faster.
     """
 
     aliases = ("adam",)
 
-    state_names = ("exp_avg", "exp_avg_sq")
+    state_names = ("exp_avg", "exp_avg_sq")  # m and v, as PyTorch names them
 
     constraints = Optimizer.constraints | {"eps": _NON_NEGATIVE}
     _BETA = check.Real(0, 1, closed="left")
@@ -232,35 +224,32 @@ class Adam(Optimizer):
         self.betas = tuple(self._BETA(b, f"betas[{i}]") for i, b in enumerate(betas))
         check.arguments(self, eps=eps)
 
-    def _constants(self, lr):
+    def constants(self, lr):
         beta1, beta2 = self.betas
-        bias_correction1 = 1.0 - beta1 ** self.steps
-        bias_correction2 = 1.0 - beta2 ** self.steps
-        # √v̂ = k √v' with k = √((1-β₂)/(1-β₂ᵗ)), so lr m̂/(√v̂ + ε) = step · m'/(√v' + ε/k)
-        k = math.sqrt((1.0 - beta2) / bias_correction2)
-        return {"lr": lr, "step": lr * (1.0 - beta1) / (bias_correction1 * k), "eps": self.eps / k}
+        # lr · m̂/(√v̂ + ε) = (lr / (1-β₁ᵗ)) · m / (√v / √(1-β₂ᵗ) + ε), as PyTorch computes it
+        return {"lr": lr, "step": lr / (1.0 - beta1 ** self.steps),
+                "root_bias_correction2": math.sqrt(1.0 - beta2 ** self.steps), "shrink": self._shrink(lr)}
 
-    def _update(self, theta, g, state, c):
+    def update(self, theta, g, state, c):
         beta1, beta2 = self.betas
         m, v, tmp = state["exp_avg"], state["exp_avg_sq"], state["scratch"]
-        shrink = self._shrink(c["lr"])
-        if kernels.adam is not None:
-            kernels.adam(theta, g, m, v, beta1, beta2, c["step"], c["eps"], self._l2(), shrink)
-            return
-        if shrink != 1.0:
-            theta *= shrink
+        if c["shrink"] != 1.0:
+            theta *= c["shrink"]  # AdamW's decoupled decay
         g = self._decayed(theta, g)
-        m *= beta1
-        m += g
-        v *= beta2
-        v += xp.square(g, out=tmp)
+        m *= beta1                                          # m ← β₁ m + (1 - β₁) g
+        m += xp.multiply(g, 1.0 - beta1, out=tmp)
+        v *= beta2                                          # v ← β₂ v + (1 - β₂) g²
+        tmp = xp.multiply(g, g, out=tmp)
+        tmp *= 1.0 - beta2
+        v += tmp
         flush_subnormals(m, tmp)
         flush_subnormals(v, tmp)
-        xp.sqrt(v, out=tmp)
-        tmp += c["eps"]
-        xp.divide(m, tmp, out=tmp)
-        tmp *= c["step"]
-        theta -= tmp
+        denominator = xp.sqrt(v, out=tmp)                   # √v̂ + ε = √v / √(1 - β₂ᵗ) + ε
+        denominator /= c["root_bias_correction2"]
+        denominator += self.eps
+        step = xp.divide(m, denominator, out=tmp)           # θ ← θ - lr/(1 - β₁ᵗ) · m / (√v̂ + ε)
+        step *= c["step"]
+        theta -= step
 
     def _shrink(self, lr) -> float:
         """The factor that decoupled weight decay multiplies θ by before the step (AdamW)."""

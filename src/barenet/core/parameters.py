@@ -17,7 +17,7 @@ import copy
 
 import numpy
 
-from .backend import to_device, xp
+from .backend import current, to_device
 
 __all__ = ["Parameters", "Slots"]
 
@@ -85,7 +85,8 @@ class Parameters:
     layers' arrays already are consecutive views of one vector (a model file read straight into
     θ), that vector becomes θ without a copy."""
 
-    def __init__(self, layers, dtype):
+    def __init__(self, layers, dtype, ops=None):
+        self.ops = current() if ops is None else ops  # the backend the optimizer updates θ with
         entries = [(i, layer, name) for i, layer in enumerate(layers) for name in layer.params]
         self.names = [f"{i}.{name}" for i, _, name in entries]
         self._layout, offset = [], 0
@@ -96,7 +97,7 @@ class Parameters:
             offset += size
         self.theta = _adopted([layer.params[name] for _, layer, name in entries], offset, dtype)
         if self.theta is None:
-            self.theta = xp.empty(offset, dtype=dtype)
+            self.theta = self.ops.xp.empty(offset, dtype=dtype)
             for layer, name, start, size, shape in self._layout:
                 self.theta[start:start + size].reshape(shape)[...] = layer.params[name]
         self._grad = None
@@ -113,7 +114,7 @@ class Parameters:
     def grad(self):
         """g, the gradients' vector (zeros until a backward pass fills it)."""
         if self._grad is None:
-            self._grad = xp.zeros(self.theta.size, dtype=self.theta.dtype)
+            self._grad = self.ops.xp.zeros(self.theta.size, dtype=self.theta.dtype)
             for layer, name, start, size, shape in self._layout:
                 dict.__setitem__(layer.grads, name, self._view(self._grad, start, size, shape))
         return self._grad

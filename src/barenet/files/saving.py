@@ -153,7 +153,8 @@ def _read(path, network_class, custom, max_bytes):
     saved = Saved(networks, ensemble)
     if not ensemble:
         if optimizer_entry is not None:
-            saved.optimizer = _restore_optimizer(optimizer_entry, arrays, networks[0].count_params(), networks[0].dtype)
+            saved.optimizer = _restore_optimizer(optimizer_entry, arrays, networks[0].count_params(), networks[0].dtype,
+                                                 meta["version"])
         _restore_rng(networks[0], meta.get("rng_state"))
     loss_entry = meta.get("loss")
     saved.loss = None if loss_entry is None else construct(registry.losses, loss_entry, "loss")
@@ -275,7 +276,7 @@ def _assemble(entry, layers, arrays, prefix, network_class):
     return model
 
 
-def _restore_optimizer(entry, arrays, size, dtype):
+def _restore_optimizer(entry, arrays, size, dtype, version):
     if not isinstance(entry.get("config") or {}, dict):
         raise Problem(f"optimizer config must be an object, got {str(entry.get('config'))[:40]}")
     config = dict(entry.get("config") or {})
@@ -305,6 +306,9 @@ def _restore_optimizer(entry, arrays, size, dtype):
             if name in ("exp_avg_sq", "square_avg") and vector.min() < 0:  # averages of squares
                 raise Problem(f"optimizer.{name} holds negative values; it averages squared gradients")
             optimizer.state[name] = to_device(vector.astype(dtype, copy=False))
+        if version == 1 and hasattr(optimizer, "betas"):  # format 1 kept Adam's m/(1-β₁) and v/(1-β₂)
+            optimizer.state["exp_avg"] *= 1.0 - optimizer.betas[0]
+            optimizer.state["exp_avg_sq"] *= 1.0 - optimizer.betas[1]
     return optimizer
 
 

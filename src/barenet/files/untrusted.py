@@ -38,8 +38,8 @@ __all__ = ["Problem", "MAX_FILE_BYTES", "MAX_ABS_VALUE", "MAX_META_BYTES", "MAX_
            "check_members", "read_meta", "read_arrays", "construct", "number", "integer"]
 
 FORMAT = "barenet-model"
-FORMAT_VERSION = 1
-SUPPORTED_VERSIONS = (1,)
+FORMAT_VERSION = 2  # 2: Adam's moments as m and v (PyTorch's), where 1 kept them divided by (1 - β)
+SUPPORTED_VERSIONS = (1, 2)
 MAX_FILE_BYTES = 1 << 30  # 1 GiB of arrays in all, by default (bn.load(max_bytes=...) changes it)
 MAX_ABS_VALUE = 1e15      # weights and buffers beyond this make a network overflow, even in float64
 MAX_META_BYTES = 16 << 20

@@ -176,11 +176,15 @@ def to_onnx(model, path=None, *, opset: int = OPSET):
     width = members[0].output_width_
     float_ = onnx.TensorProto.FLOAT
     inputs = [helper.make_tensor_value_info("input", float_, _dims(model.input_shape))]
+    opsets = [helper.make_opsetid("", opset)]
     proto = helper.make_model(
         helper.make_graph(graph.nodes, "barenet", inputs,
                           [helper.make_tensor_value_info(name, float_, ["n", width]) for name in named],
                           graph.initializers),
-        opset_imports=[helper.make_opsetid("", opset)], producer_name="barenet")
+        opset_imports=opsets, producer_name="barenet",
+        # the IR version that goes with the opset (8 for 17), not the onnx package's newest: runtimes
+        # refuse files of an IR version newer than they know, whatever operators the graph uses
+        ir_version=helper.find_min_ir_version_for(opsets))
     meta = getattr(model, "metadata", None) or {}
     if meta.get("class_names"):
         entry = proto.metadata_props.add()

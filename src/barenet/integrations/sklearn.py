@@ -58,7 +58,7 @@ class _BaseMLP(BaseEstimator):
                  batch_size="auto", learning_rate_init=0.001, max_iter=200, shuffle=True, random_state=None,
                  tol=1e-4, verbose=False, warm_start=False, momentum=0.9, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, dropout=0.0, schedule="constant",
-                 clip_norm=None, backend="numpy"):
+                 clip_norm=None, backend="auto"):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -236,7 +236,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                  batch_size="auto", learning_rate_init=0.001, max_iter=200, shuffle=True, random_state=None,
                  tol=1e-4, verbose=False, warm_start=False, momentum=0.9, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, dropout=0.0, label_smoothing=0.0,
-                 schedule="constant", clip_norm=None, backend="numpy"):
+                 schedule="constant", clip_norm=None, backend="auto"):
         super().__init__(hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
                          learning_rate_init=learning_rate_init, max_iter=max_iter, shuffle=shuffle,
                          random_state=random_state, tol=tol, verbose=verbose, warm_start=warm_start,

@@ -18,6 +18,7 @@ batch that diverged.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import signal
@@ -27,11 +28,12 @@ import time
 import numpy as np
 
 from ..core import checks as check
-from ..core.backend import on_device, to_device, xp
+from ..core.backend import on_device, to_device, using_backend, xp
 from ..core.optimizers import Adam, get_optimizer
 from .callbacks import CallbackList, progress_for
 from .data import stratified_test_indices
 from .parallel import data_parallel, leads
+from .threads import ThreadLimit
 
 __all__ = ["fit", "train_step", "step", "measure", "NonFiniteError", "Rollback", "DEVICE_CHECK_EVERY"]
 
@@ -54,8 +56,9 @@ def fit(model, X, y, *, loss=None, optimizer=None, epochs=1, batch_size=32, vali
     is raised as usual."""
     par = data_parallel(parallel)
     try:
-        return _fit(model, X, y, loss, optimizer, epochs, batch_size, validation_data, validation_split, shuffle,
-                    sample_weight, class_weight, callbacks, verbose, full_train_metrics, par)
+        with using_backend(model.ops):  # xp, the device and the fused operations are the model's
+            return _fit(model, X, y, loss, optimizer, epochs, batch_size, validation_data, validation_split,
+                        shuffle, sample_weight, class_weight, callbacks, verbose, full_train_metrics, par)
     except NonFiniteError:
         raise
     except BaseException as error:
@@ -98,15 +101,16 @@ def _fit(model, X, y, loss, optimizer, epochs, batch_size, validation_data, vali
     device_data = None
     if on_device() and epochs:  # copy the data to the GPU once, not every batch
         device_data = (to_device(X), to_device(y), None if weight is None else to_device(weight))
+    blas = ThreadLimit()
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"), \
-            StopOnCtrlC(model, active=par is None) as ctrl_c:
+            StopOnCtrlC(model, active=par is None) as ctrl_c, contextlib.closing(blas):
         if not model.history.epochs:
             model.history.append(0, epoch_figures(model, X, y, weight, validation, running=None, full=False, par=par))
         hooks.on_train_begin(model.history.last())
         try:
             for epoch in range(done + 1, done + epochs + 1):
                 run_epoch(model, epoch, X, y, weight, batch_size, shuffle, validation, hooks, full_train_metrics,
-                          device_data, par)
+                          device_data, par, threads=blas.epoch())
                 if model.stop_training:
                     break
         except NonFiniteError as error:
@@ -140,7 +144,7 @@ def split(model, X, y, weight, fraction, loss):
 
 
 def run_epoch(model, epoch, X, y, weight, batch_size, shuffle, validation, hooks, full_train_metrics,
-              on_device_data=None, par=None):
+              on_device_data=None, par=None, threads=None):
     """One pass over (X, y) in minibatches of a new random order; appends the epoch to the history.
     ``on_device_data``: (X, y, weight) already on the device, gathered there instead. ``par``: a
     ``DataParallel``, whose processes each take their rows of every batch."""
@@ -185,6 +189,8 @@ def run_epoch(model, epoch, X, y, weight, batch_size, shuffle, validation, hooks
     elapsed = time.perf_counter() - started
     logs = epoch_figures(model, X, y, weight, validation, running, full_train_metrics, par)
     logs.update(lr=optimizer.learning_rate, time=elapsed)
+    if threads is not None:
+        logs["threads"] = threads  # the BLAS threads the epoch ran with (training.threads)
     if par is not None:
         logs = par.from_leader(logs)  # the leader's time, so that every history is the same
     model.history.append(epoch, logs)
@@ -238,11 +244,11 @@ def restore_buffers(model, saved):
 def gradients(model, xb, yb, wb):
     """Forward, loss and backward on one batch, leaving g in the model's gradient vector.
     Returns (loss, outputs, |g|²), the loss and |g|² as 0-d arrays on the device."""
+    ops = model.ops
     outputs = model.forward(xb, training=True)
-    value = model.loss.value(outputs, yb, wb)
-    model.backward_params(model.loss.backward())
-    grad = model.parameter_vectors()[1]
-    return value, outputs, xp.dot(grad, grad)
+    value = ops.loss_value(model.loss, outputs, yb, wb)
+    model.backward_params(ops.loss_gradient(model.loss))
+    return value, outputs, ops.squared_norm(model.parameter_vectors()[1])
 
 
 class Rollback:
@@ -391,8 +397,9 @@ def train_step(model, x, y, *, loss=None, optimizer=None, sample_weight=None) ->
     weight = None if sample_weight is None else check.sample_weights(sample_weight, "sample_weight", len(x))
     model.loss = loss
     model.optimizer = get_optimizer(optimizer) if optimizer is not None else (model.optimizer or Adam(1e-3))
-    yb = to_device(y)
-    value, outputs = step(model, to_device(x), yb, None if weight is None else to_device(weight))
+    with using_backend(model.ops):
+        yb = to_device(y)
+        value, outputs = step(model, to_device(x), yb, None if weight is None else to_device(weight))
     logs = {"loss": float(value)}
     if loss.classifies:
         logs["accuracy"] = float(loss.correct(outputs, yb)) / len(x)

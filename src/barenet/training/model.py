@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core import checks as check
-from ..core.backend import to_device, to_numpy
+from ..core.backend import to_device, to_numpy, using_backend
 from ..core.losses import Loss, get_loss
 from ..core.network import Network, describe_shape
 from ..files import saving
@@ -26,12 +26,13 @@ class Sequential(Network):
     ``Sequential(Dense(784, 256), ReLU(), Dense(256, 10), dtype="float32", seed=None)`` builds
     every parameter at once, as ``dtype`` (float32 by default; float64 for gradient checks), from
     one random generator seeded by ``seed``, which also drives shuffling and dropout: two runs with
-    the same seed end with bit-identical weights. See ``core.network.Network`` for the network
-    itself (``forward``, ``backward``, ``parameters``).
+    the same seed end with bit-identical weights. ``backend`` picks what it computes on ("numpy",
+    "numba", "cupy"; default: the one in use, ``bn.set_backend``). See ``core.network.Network``
+    for the network itself (``forward``, ``backward``, ``parameters``).
     """
 
-    def __init__(self, *layers, dtype="float32", seed=None):
-        super().__init__(*layers, dtype=dtype, seed=seed)
+    def __init__(self, *layers, dtype="float32", seed=None, backend=None):
+        super().__init__(*layers, dtype=dtype, seed=seed, backend=backend)
         self.loss: Loss | None = None
         self.optimizer = None
         self.history = History()
@@ -92,7 +93,7 @@ class Sequential(Network):
         y = self.check_targets(y, len(X), loss)
         weight = None if sample_weight is None else check.sample_weights(sample_weight, "sample_weight", len(X))
         batch_size = check.positive_int(batch_size, "batch_size")
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"), using_backend(self.ops):
             return loop.measure(self, X, y, weight, loss, batch_size)
 
     def predict(self, X, *, batch_size=1024) -> np.ndarray:
@@ -117,10 +118,11 @@ class Sequential(Network):
         """``then(outputs)`` of inference-mode forward passes over X, batch by batch, as one
         NumPy array (X already checked)."""
         batch_size = check.positive_int(batch_size, "batch_size")
-        if len(X) <= batch_size:  # the common case of predicting a few samples: no list, no copy
-            return to_numpy(then(self.forward(to_device(X), training=False)))
-        return np.concatenate([to_numpy(then(self.forward(to_device(X[i:i + batch_size]), training=False)))
-                               for i in range(0, len(X), batch_size)])
+        with using_backend(self.ops):
+            if len(X) <= batch_size:  # the common case of predicting a few samples: no list, no copy
+                return to_numpy(then(self.forward(to_device(X), training=False)))
+            return np.concatenate([to_numpy(then(self.forward(to_device(X[i:i + batch_size]), training=False)))
+                                   for i in range(0, len(X), batch_size)])
 
     def save(self, path, *, include_optimizer: bool = True, metadata: dict | None = None):
         """Write the model to one ``.npz`` file (atomically); read it back with ``bn.load``.

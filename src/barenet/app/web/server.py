@@ -85,7 +85,7 @@ def main(argv=None) -> int:
                                      "and watch models learn. Serves on this machine only unless --host says otherwise.")
     parser.add_argument("model", nargs="?", help="a model file (default: a cached or the shipped MNIST model)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--port", type=_port, default=8000, help="port to listen on, 1 to 65535 (default 8000)")
     parser.add_argument("--train", action="store_true", help="train a fresh default model first (needs MNIST)")
     args = parser.parse_args(argv)
     try:
@@ -104,6 +104,12 @@ def main(argv=None) -> int:
     except ValueError as error:
         print(f"barenet serve: error: {error}", file=sys.stderr)
         return 2
+    try:
+        listening = listen(args.host, args.port)
+    except OSError as error:  # the port is taken, not ours to take, or the host is not an address here
+        print(f"barenet serve: error: cannot listen on {args.host}:{args.port}: "
+              f"{error.strerror or error}", file=sys.stderr)
+        return 2
     accuracy = ((getattr(model, "metadata", None) or {}).get("test") or {}).get("accuracy")
     print(f"serving {source}" + (f", test accuracy {accuracy:.2%}" if accuracy else ""), flush=True)
     print(f"open http://{args.host}:{args.port}/ in a browser (Ctrl-C stops)", flush=True)
@@ -111,5 +117,32 @@ def main(argv=None) -> int:
     return_freed_memory_to_the_system()
     from .guard import configure_logging
     configure_logging()
-    uvicorn.Server(serve_config(app, args.host, args.port)).run()
+    uvicorn.Server(serve_config(app, args.host, args.port)).run(sockets=[listening])
     return 0
+
+
+def _port(text):
+    try:
+        port = int(text)
+    except ValueError:
+        port = None
+    if port is None or not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number from 1 to 65535, got {text!r}")
+    return port
+
+
+def listen(host: str, port: int):
+    """A socket bound to (host, port), listening: the server is only said to be up once it is."""
+    import socket
+
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    listening = socket.socket(family, kind, proto)
+    try:
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind(address)
+        listening.listen(2048)
+    except OSError:
+        listening.close()
+        raise
+    listening.set_inheritable(True)
+    return listening

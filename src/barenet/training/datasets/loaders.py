@@ -17,7 +17,27 @@ _STEMS = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
 
 
 class DatasetNotFoundError(FileNotFoundError):
-    """The data set's files are nowhere barenet looks, and could not be downloaded."""
+    """The data set's files are nowhere barenet looks, and could not be downloaded. The message
+    says where barenet looked and how to provide the files from Python; ``for_command_line()``
+    says the same for someone at the command line (which has no ``path=``)."""
+
+    def __init__(self, title: str, name: str, looked: list, failure: str, target: Path, files: tuple):
+        self.title, self.name, self.looked, self.failure, self.target, self.files = \
+            title, name, looked, failure, target, files
+        super().__init__(self._text(f"pass path=<folder>, or put them in <dir>/{name}/ and set BARENET_DATA=<dir>, "
+                                    f"or copy them to {target}"))
+
+    def __reduce__(self):  # sent between processes whole (a search's workers, MPI ranks)
+        return type(self), (self.title, self.name, self.looked, self.failure, self.target, self.files)
+
+    def _text(self, ways: str) -> str:
+        return (f"{self.title} was not found. Looked in:\n  " + "\n  ".join(self.looked)
+                + f"\nand did not download it ({self.failure}).\n"
+                + f"To provide it, put {', '.join(self.files)} (gzipped or not) in a folder and {ways}.")
+
+    def for_command_line(self) -> str:
+        return self._text(f"set BARENET_DATA to the folder above it, named {self.name}/ (export BARENET_DATA=<dir> "
+                          f"for <dir>/{self.name}/), or copy them to {self.target}")
 
 
 @dataclass(frozen=True)
@@ -97,7 +117,7 @@ def _locate(source: _Source, path, download_missing: bool, progress) -> dict:
     for kind, directory in places:
         files = _files_in(directory)
         if files is None:
-            looked.append(f"{directory} ({'missing' if not directory.is_dir() else 'incomplete'})")
+            looked.append(f"{directory} ({_what_is_in(directory)})")
             continue
         if kind == "cache":
             problem = _verified(files, source)
@@ -117,12 +137,16 @@ def _locate(source: _Source, path, download_missing: bool, progress) -> dict:
             return _files_in(target)
         except DownloadError as error:
             failure = str(error)
-    files = ", ".join(source.sha256)
-    raise DatasetNotFoundError(
-        f"{source.title} was not found. Looked in:\n  " + "\n  ".join(looked)
-        + f"\nand did not download it ({failure}).\n"
-        + f"To provide it, put {files} (gzipped or not) in a folder and pass path=<folder>, or put "
-          f"them in <dir>/{source.name}/ and set BARENET_DATA=<dir>, or copy them to {target}.")
+    raise DatasetNotFoundError(source.title, source.name, looked, failure, target, tuple(source.sha256))
+
+
+def _what_is_in(directory: Path) -> str:
+    """'missing', 'empty', or how many of the four files a folder holds."""
+    if not directory.is_dir():
+        return "missing"
+    present = sum(any((directory / (stem + ext)).is_file() for ext in (".gz", "")) for pair in _STEMS.values()
+                  for stem in pair)
+    return "empty" if present == 0 else f"incomplete: {present} of 4 files"
 
 
 def _load(source: _Source, path, download_missing, flatten, raw, progress):

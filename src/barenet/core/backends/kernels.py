@@ -5,7 +5,7 @@ memory: ten passes over the 235,146 parameters of the benchmark network per step
 here runs the same formula in one loop, so the data is read and written once. They follow their
 NumPy reference (named in each docstring) operation by operation, in the same order and in the
 same precision, and are compiled without "fast math": the optimizers give the same numbers bit
-for bit, which the tests check. Only ``backend.set_backend("numba")`` imports this module.
+for bit, which the tests check. Only the numba backend (``core.backends.fused``) imports this module.
 
 The loops run on one thread. Running them on both cores measured several times slower: the
 BLAS threads of the matrix products that come before and after keep spinning on the cores for a
@@ -82,9 +82,11 @@ def _rmsprop_loop(theta, g, s, a, b, lr, l2, alpha, one_minus_alpha, eps, moment
 
 
 @numba.njit(**_JIT)
-def _adam_loop(theta, g, m, v, beta1, beta2, step, eps, l2, shrink, tiny):
+def _adam_loop(theta, g, m, v, beta1, one_minus_beta1, beta2, one_minus_beta2, step, root_bc2, eps, l2, shrink,
+               tiny):
     """optimizers.Adam (and AdamW through ``shrink``): θ ← θ·shrink;  g ← g + λθ;
-    m' ← β₁ m' + g;  v' ← β₂ v' + g²;  θ ← θ - step · m' / (√v' + ε')."""
+    m ← β₁ m + (1 - β₁) g;  v ← β₂ v + (1 - β₂) g²;  θ ← θ - step · m / (√v / √(1 - β₂ᵗ) + ε),
+    step = lr / (1 - β₁ᵗ)."""
     for i in range(theta.size):
         t = theta[i]
         if shrink != 1:
@@ -92,11 +94,11 @@ def _adam_loop(theta, g, m, v, beta1, beta2, step, eps, l2, shrink, tiny):
         gi = g[i]
         if l2 != 0:
             gi = gi + l2 * t
-        mi = _flush(m[i] * beta1 + gi, tiny)
-        vi = _flush(v[i] * beta2 + gi * gi, tiny)
+        mi = _flush(m[i] * beta1 + gi * one_minus_beta1, tiny)
+        vi = _flush(v[i] * beta2 + (gi * gi) * one_minus_beta2, tiny)
         m[i] = mi
         v[i] = vi
-        theta[i] = t - mi / (np.sqrt(vi) + eps) * step
+        theta[i] = t - mi / (np.sqrt(vi) / root_bc2 + eps) * step
 
 
 def sgd(theta, g, b, lr, l2, momentum, dampening, nesterov, first):
@@ -114,8 +116,9 @@ def rmsprop(theta, g, s, a, b, lr, l2, alpha, eps, momentum, centered):
                                 bool(centered), tiny)
 
 
-def adam(theta, g, m, v, beta1, beta2, step, eps, l2, shrink):
-    constants = _constants(theta, beta1, beta2, step, eps, l2, shrink, np.finfo(theta.dtype).tiny)
+def adam(theta, g, m, v, beta1, beta2, step, root_bc2, eps, l2, shrink):
+    constants = _constants(theta, beta1, 1.0 - beta1, beta2, 1.0 - beta2, step, root_bc2, eps, l2, shrink,
+                           np.finfo(theta.dtype).tiny)
     _adam_loop(theta, g, m, v, *constants)
 
 

@@ -1,0 +1,53 @@
+"""Settings into objects: the one place that turns a run's settings (``training.settings``) into
+the network, the optimizer and the loss. The command line's runs, the web page's training jobs
+and the scikit-learn estimators all build through it."""
+from __future__ import annotations
+
+from ..core import registry
+from ..core.layers import Dense, Dropout
+from ..core.losses import MSE, CrossEntropy
+from ..core.optimizers import SGD
+from ..core.schedules import CosineDecay, StepDecay
+from .model import Sequential
+
+__all__ = ["build_network", "build_optimizer", "build_loss"]
+
+
+def build_network(settings, n_features: int, n_outputs: int, *, first=(), seed=0, dtype="float32",
+                  backend=None) -> Sequential:
+    """``first`` layers (augmentation, standardisation), then per hidden width a Dense layer, the
+    activation (``None``: no activation, a linear network) and dropout where set, then a Dense
+    layer to the outputs. Dense layers start as suits the activation: He for the ReLU family,
+    Xavier for sigmoid and tanh."""
+    activation = None if settings.activation is None else registry.activations[settings.activation]
+    init = "he" if activation is None else activation.init
+    layers, width = list(first), n_features
+    for hidden in settings.hidden:
+        layers.append(Dense(width, int(hidden), init=init))
+        layers += [activation()] if activation is not None else []
+        layers += [Dropout(settings.dropout)] if settings.dropout else []
+        width = int(hidden)
+    layers.append(Dense(width, n_outputs, init="xavier" if init == "xavier" else "he"))
+    return Sequential(*layers, seed=seed, dtype=dtype, backend=backend)
+
+
+def build_optimizer(settings, epochs: int | None = None, weight_decay: float | None = None):
+    """The optimizer the settings name, with its learning rate on the schedule they name (over
+    ``epochs``, by default ``settings.epochs``); SGD with Nesterov momentum where momentum > 0."""
+    epochs = settings.epochs if epochs is None else epochs
+    decay = settings.weight_decay if weight_decay is None else weight_decay
+    lr = settings.lr
+    if settings.schedule == "cosine":
+        lr = CosineDecay(settings.lr, epochs=epochs, warmup_epochs=settings.warmup)
+    elif settings.schedule == "step":
+        lr = StepDecay(settings.lr, step_size=max(1, epochs // 3), gamma=0.1)
+    kind = registry.optimizers[settings.optimizer]
+    if kind is SGD:
+        return SGD(lr, momentum=settings.momentum, nesterov=settings.momentum > 0, weight_decay=decay,
+                   clip_norm=settings.clip_norm)
+    return kind(lr, weight_decay=decay, clip_norm=settings.clip_norm)
+
+
+def build_loss(classifies: bool, label_smoothing: float = 0.0):
+    """Softmax cross-entropy (with label smoothing) for classes, the mean squared error otherwise."""
+    return CrossEntropy(label_smoothing) if classifies else MSE()

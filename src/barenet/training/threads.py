@@ -1,0 +1,133 @@
+"""How many threads the BLAS library (NumPy's matrix products) may use while barenet trains.
+
+OpenBLAS, which NumPy ships, starts one thread per core and keeps them spinning between matrix
+products. On a machine where something else computes (another training, a notebook, an MPI rank
+bound to the same core), those threads wait on each other and an epoch gets three to five times
+slower, where one thread would have lost a quarter at most. So ``fit`` sets the thread count
+itself, through threadpoolctl (``pip install "barenet[fast]"``), and gives it back afterwards:
+
+- ``"auto"`` (the default): at the start of every epoch, the cores this process may run on less
+  the threads other processes are running right now, at least one. Alone it uses every core; beside
+  another job, or as one of several MPI ranks or search workers, it steps down, and up again when
+  the machine is free.
+- a number: exactly that many threads.
+- None: leave the BLAS library as it is (its own default, or what the program set).
+
+``bn.set_threads(n)`` sets the default for ``fit`` (and ``barenet train --threads N``);
+``with bn.threads(n): ...`` sets it for a block. ``blas_info()`` names the library and its count.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import os
+from pathlib import Path
+
+__all__ = ["set_threads", "get_threads", "threads", "blas_info", "ThreadLimit"]
+
+_SETTING = contextvars.ContextVar("barenet_threads", default="auto")
+
+
+def _checked(value):
+    if value is None or value == "auto":
+        return value
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1024:
+        raise ValueError(f"threads must be 'auto', None or a whole number from 1 to 1024, got {value!r}")
+    return value
+
+
+def set_threads(value) -> None:
+    """The BLAS thread count ``fit`` trains with: ``"auto"`` (default), a number, or None (leave it)."""
+    _SETTING.set(_checked(value))
+
+
+def get_threads():
+    """The setting ``fit`` uses: ``"auto"``, a number, or None."""
+    return _SETTING.get()
+
+
+@contextlib.contextmanager
+def threads(value):
+    """``with bn.threads(1): model.fit(...)`` trains with that setting, then restores the previous one."""
+    token = _SETTING.set(_checked(value))
+    try:
+        yield
+    finally:
+        _SETTING.reset(token)
+
+
+def _controller():
+    import numpy  # noqa: F401  (loads the BLAS library, which threadpoolctl finds among the loaded ones)
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return None
+    return ThreadpoolController()
+
+
+def blas_info() -> dict:
+    """{"library": e.g. "openblas 0.3.31", "threads": its current count} (None where unknown)."""
+    controller = _controller()
+    if controller is None:
+        return {"library": None, "threads": None}
+    pools = [p for p in controller.info() if p.get("user_api") == "blas"]
+    if not pools:
+        return {"library": None, "threads": None}
+    return {"library": f"{pools[0]['internal_api']} {pools[0].get('version') or ''}".strip(),
+            "threads": pools[0]["num_threads"]}
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity: one for an MPI rank bound to a core)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def others_running() -> int:
+    """Threads of other processes running or ready to run at this instant (Linux; 0 elsewhere):
+    the kernel's count of runnable threads, less this process's own."""
+    try:
+        stat = Path("/proc/stat").read_text()
+        running = next(int(line.split()[1]) for line in stat.splitlines() if line.startswith("procs_running"))
+        own = 0
+        for task in Path("/proc/self/task").iterdir():
+            with contextlib.suppress(OSError):
+                own += task.joinpath("stat").read_text().rpartition(")")[2].split()[0] == "R"
+    except (OSError, StopIteration, ValueError):
+        return 0
+    return max(0, running - own)
+
+
+def auto_threads() -> int:
+    return max(1, usable_cores() - others_running())
+
+
+class ThreadLimit:
+    """What ``fit`` does with the setting: ``epoch()`` at the start of every epoch applies it and
+    returns the count in force (None where it is left alone or unknown), ``close()`` restores the
+    library's count from before."""
+
+    def __init__(self, setting="unset"):
+        self.setting = get_threads() if setting == "unset" else _checked(setting)
+        self.controller = None if self.setting is None else _controller()
+        if self.controller is None and isinstance(self.setting, int):
+            raise ImportError(f"threads={self.setting} needs threadpoolctl to set the BLAS library's thread count: "
+                              f"pip install 'barenet[fast]' (or threadpoolctl)")
+        self.limiter = None
+
+    def epoch(self):
+        if self.controller is None:
+            return None
+        count = auto_threads() if self.setting == "auto" else self.setting
+        if self.limiter is None:
+            self.limiter = self.controller.limit(limits=count, user_api="blas")
+        else:
+            self.controller.limit(limits=count, user_api="blas")  # the first limiter restores at close
+        return count
+
+    def close(self):
+        if self.limiter is not None:
+            self.limiter.restore_original_limits()
+            self.limiter = None
