@@ -4,7 +4,7 @@ benchmark's multiples of the matrix-product limit.
     python benchmarks/step_profile.py [--batch-sizes 32,128,512] [--steps 300]
 
 It trains the benchmark's network (784-256-128-10 ReLU, Adam 1e-3, cross-entropy, float32) on
-Fashion-MNIST (or random data of that shape) and times each part of ``barenet.training.loop.step`` as fit
+Fashion-MNIST (or random data of that shape) and times each part of ``barenet.training.steps.step`` as fit
 runs it: gathering the minibatch, the forward pass, the loss and its gradient, the backward pass,
 the gradient-norm check, the Adam update; beside them the same step's matrix products alone
 (the benchmark's limit) and a whole step timed without the split. Medians over ``--steps`` steps
@@ -20,21 +20,20 @@ import time
 
 import numpy as np
 
-import barenet as bn
-
-from barenet.app.bench import Barenet, _load_data, matmul_limit
-from barenet.training import loop
+from barenet.app.bench import Barenet, BarenetNumba, load_data, matmul_limit
+from barenet.training.steps import step as one_step
 
 
-def build(seed=0):
+def build(seed=0, backend="numpy"):
     """The benchmark's barenet model, with its loss and optimizer attached as fit attaches them."""
-    system = Barenet(batch_size=None, seed=seed)
+    system = (BarenetNumba if backend == "numba" else Barenet)(batch_size=None, seed=seed)
     system.model.loss, system.model.optimizer = system.loss, system.optimizer
     return system.model
 
 
-def profile_steps(X, y, batch_size, steps):
-    model = build()
+def profile_steps(X, y, batch_size, steps, backend="numpy"):
+    model = build(backend=backend)
+    ops = model.ops
     rng = np.random.default_rng(0)
     parts = {name: [] for name in ("gather", "forward", "loss", "backward", "grad norm", "adam")}
     whole = []
@@ -46,18 +45,18 @@ def profile_steps(X, y, batch_size, steps):
         t1 = clock()
         outputs = model.forward(xb, training=True)
         t2 = clock()
-        model.loss.forward(outputs, yb)
-        grad = model.loss.backward()
+        float(ops.loss_value(model.loss, outputs, yb, None))
+        grad = ops.loss_gradient(model.loss)
         t3 = clock()
         model.backward_params(grad)
         t4 = clock()
         g = model.parameter_vectors()[1]
-        float(np.dot(g, g))
+        float(ops.squared_norm(g))
         t5 = clock()
         model.optimizer.step(model)
         t6 = clock()
         started = clock()
-        loop.step(model, X[idx], y[idx], None)
+        one_step(model, X[idx], y[idx], None)
         ended = clock()
         if step >= 50:  # warm-up: caches, allocator, Adam state
             for name, (a, b) in zip(parts, ((t0, t1), (t1, t2), (t2, t3), (t3, t4), (t4, t5), (t5, t6))):
@@ -78,11 +77,10 @@ def main(argv=None):
     parser.add_argument("--cprofile", type=int, default=0, metavar="BATCH",
                         help="also cProfile one epoch of fit at this batch size")
     args = parser.parse_args(argv)
-    bn.set_backend(args.backend)
-    name, X, y, _, _ = _load_data()
+    name, X, y, _, _ = load_data()
     sizes = [int(b) for b in args.batch_sizes.split(",")]
     print(f"data: {name}; backend: {args.backend}; microseconds per step, medians of {args.steps} steps\n")
-    rows = {b: profile_steps(X, y, b, args.steps) for b in sizes}
+    rows = {b: profile_steps(X, y, b, args.steps, args.backend) for b in sizes}
     names = list(next(iter(rows.values())))
     print(f"{'':14}" + "".join(f"{'batch ' + str(b):>16}" for b in sizes))
     for part in names:
@@ -91,7 +89,7 @@ def main(argv=None):
     print("\nwhole step / matmul limit: " + ", ".join(
         f"batch {b}: {rows[b]['whole step'] / rows[b]['matmul limit']:.2f}" for b in sizes))
     if args.cprofile:
-        model = build()
+        model = build(backend=args.backend)
         profiler = cProfile.Profile()
         profiler.enable()
         model.fit(X, y, epochs=1, batch_size=args.cprofile, verbose=0)

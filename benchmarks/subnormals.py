@@ -27,10 +27,9 @@ import time
 
 import numpy as np
 
-import barenet as bn
 from barenet.core import optimizers
-from barenet.app.bench import Barenet, BarenetNumba, _load_data
-from barenet.training import loop
+from barenet.app.bench import Barenet, BarenetNumba, load_data
+from barenet.training import steps
 
 TINY = np.finfo(np.float32).tiny
 
@@ -120,7 +119,7 @@ def flush_cost(batch_size, blocks, X, y):
             started = time.perf_counter()
             for _ in range(20):
                 idx = rng.integers(0, len(X), batch_size)
-                loop.step(model, X[idx], y[idx], None)
+                steps.step(model, X[idx], y[idx], None)
             if block >= 2:  # two blocks of warm-up
                 times[flushed].append((time.perf_counter() - started) / 20)
     optimizers.flush_subnormals = real_flush
@@ -136,7 +135,6 @@ def age_test(backend, age, batch_size, blocks, X, y):
     for _ in range(age):
         old.epoch(X, y)
     young.epoch(X, y)
-    bn.set_backend(backend)
     rng = np.random.default_rng(0)
     times = {"old": [], "young": []}
     for block in range(blocks):
@@ -147,13 +145,12 @@ def age_test(backend, age, batch_size, blocks, X, y):
             saved = theta.copy(), {k: v.copy() for k, v in model.optimizer.state.items()}, model.optimizer.steps
             started = time.perf_counter()
             for idx in batches:
-                loop.step(model, X[idx], y[idx], None)
+                steps.step(model, X[idx], y[idx], None)
             times[name].append((time.perf_counter() - started) / len(batches))
             theta[...] = saved[0]
             for key, value in saved[1].items():
                 model.optimizer.state[key][...] = value
             model.optimizer.steps = saved[2]
-    bn.set_backend("numpy")
     ratio = statistics.median(a / b for a, b in zip(times["old"], times["young"]))
     print(f"\npart 3 ({backend} backend, batch {batch_size}): a step from a state trained {age} epochs takes "
           f"{statistics.median(times['old']) * 1e6:.0f} µs, from a state trained 1 epoch "
@@ -171,12 +168,12 @@ def main(argv=None):
     parser.add_argument("--backend", default="numpy", choices=("numpy", "numba"), help="backend of parts 1 and 3")
     parser.add_argument("--age", type=int, default=10, help="epochs of the old state in part 3 (0: skip part 3)")
     args = parser.parse_args(argv)
-    name, X, y, _, _ = _load_data()
+    name, X, y, _, _ = load_data()
     if args.backend == "numba" and not args.flush:
         parser.error("the numba kernels always flush: --backend numba needs --flush")
     print(f"data: {name}; part 1 on the {args.backend} backend\n")
     census(args.epochs, args.batch_size, X, y, args.flush, args.backend)
-    bn.set_backend("numpy")  # part 2 times the NumPy reference
+    # part 2 times the NumPy reference (its systems are built on it)
     for batch_size in (int(b) for b in args.flush_batch_sizes.split(",") if b.strip()):
         flush_cost(batch_size, args.blocks, X, y)
     if args.age:

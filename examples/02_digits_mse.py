@@ -32,6 +32,6 @@ model.fit(X_train, bn.one_hot(y_train, 10), loss=bn.MSE(), optimizer=bn.SGD(lr=2
 train_accuracy = metrics.accuracy(y_train, model.forward(X_train, training=False).argmax(axis=1))
 predicted = model.forward(X_test, training=False).argmax(axis=1)
 print(metrics.classification_report(y_test, predicted))
-print(f"\ntutorial: training accuracy only")
+print("\ntutorial: training accuracy only")
 print(f"barenet:  {train_accuracy:.1%} training accuracy, {metrics.accuracy(y_test, predicted):.1%} on the held-out quarter "
       f"({len(y_test)} digits)")

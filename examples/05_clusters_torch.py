@@ -89,7 +89,7 @@ else:
 
 Path(args.out).mkdir(parents=True, exist_ok=True)
 plots.decision_boundary(model, X_test, y_test, title="barenet, test points").savefig(Path(args.out) / "05_clusters.png")
-print(f"\ntutorial: 96.4% (its own network), TensorFlow 96.3%")
+print("\ntutorial: 96.4% (its own network), TensorFlow 96.3%")
 print(f"barenet:  {ours:.1%}, PyTorch {'(not installed)' if theirs is None else f'{theirs:.1%}'}, "
       f"Keras {'(not installed)' if keras_accuracy is None else f'{keras_accuracy:.1%}'}, "
       f"Bayes-optimal {truth.bayes_accuracy():.1%} ({len(y_test)} test points)")

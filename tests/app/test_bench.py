@@ -1,5 +1,6 @@
 """`barenet bench` and the benchmark scripts run end to end (tiny sizes: these tests check what the
 benchmark computes and writes, never how fast anything is)."""
+import time
 import json
 import runpy
 import subprocess
@@ -125,7 +126,7 @@ class _Sleeper:
     def epoch(self, X, y):
         self.calls += 1
         seconds = self.durations[min(self.calls - 1, len(self.durations) - 1)]
-        bench.time.sleep(seconds)
+        time.sleep(seconds)
         return seconds
 
     def accuracy(self, X, y):
@@ -135,8 +136,9 @@ class _Sleeper:
 def test_run_flags_a_system_whose_epochs_grow_and_not_a_steady_one(monkeypatch):
     slowing = type("Slowing", (_Sleeper,), {"name": "slowing", "durations": [0.02, 0.02, 0.03, 0.04, 0.05, 0.06]})
     steady = type("Steady", (_Sleeper,), {"name": "barenet", "durations": [0.03] * 6})
-    monkeypatch.setattr(bench, "SYSTEMS", {"barenet": steady, "slowing": slowing})
-    monkeypatch.setattr(bench, "SETTLE_SECONDS", 0.0)
+    for module in (bench.systems, bench.command):  # the table, and the run that reads it
+        monkeypatch.setattr(module, "SYSTEMS", {"barenet": steady, "slowing": slowing})
+    monkeypatch.setattr(bench.command, "SETTLE_SECONDS", 0.0)
     report = bench.run(batch_sizes=(100,), epochs=5, systems=("barenet", "slowing"),
                        limit_train=500, memory=False, log=lambda line: None)
     rows = report["training"]["100"]["systems"]

@@ -156,9 +156,9 @@ def test_json_export_refuses_a_terminal_and_a_missing_folder_is_named_as_given(t
 @pytest.mark.parametrize("args, message", [
     (["--hidden", "256,,128"], "expected comma-separated positive layer widths like 256,128, got '256,,128'"),
     (["--hidden", "256,"], "expected comma-separated positive layer widths"),
-    (["--lr", "-1"], "argument --lr: expected a positive number, got '-1'"),
-    (["--lr", "0"], "argument --lr: expected a positive number, got '0'"),
-    (["--threads", "0"], "argument --threads: expected 'auto' or a positive whole number, got '0'"),
+    (["--lr", "-1"], "argument --lr: expected a positive number up to 10, got '-1'"),
+    (["--lr", "0"], "argument --lr: expected a positive number up to 10, got '0'"),
+    (["--threads", "0"], "argument --threads: expected one of auto or a whole number from 1 to 1024, got '0'"),
 ])
 def test_malformed_options_are_refused_with_one_message(args, message, tmp_path):
     done = run("train", "--dataset", "xor", *args, cwd=tmp_path)

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-import barenet as bn
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = sorted((ROOT / "examples").glob("0*.py"))

@@ -360,11 +360,12 @@ def test_bad_training_settings_get_422(client, settings):
 
 
 def test_the_form_and_the_command_line_share_the_learning_rate_limit(client):
-    from barenet.app.runs import MAX_LR, RunConfig
+    from barenet.app.runs import RunConfig
+    from barenet.training.settings import MAX_LR
     reply = client.post("/api/train", json={"dataset": "xor", "lr": MAX_LR * 1.01})
     assert reply.status_code == 422 and reply.json()["details"][0]["where"] == "lr"
     assert f"{MAX_LR:g}" in reply.json()["details"][0]["problem"]
-    with pytest.raises(ValueError, match="lr=10.1 is out of range"):
+    with pytest.raises(ValueError, match="lr must be a positive number up to 10, got 10.1"):
         RunConfig(dataset="xor", lr=MAX_LR * 1.01).validate()
     RunConfig(dataset="xor", lr=MAX_LR).validate()
     page = client.get("/").text

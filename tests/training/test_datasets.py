@@ -2,7 +2,6 @@
 explain clearly when the data is nowhere; synthetic sets have the properties they promise."""
 import dataclasses
 import hashlib
-import os
 from pathlib import Path
 
 import numpy as np

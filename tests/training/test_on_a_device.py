@@ -13,7 +13,7 @@ import barenet as bn
 from barenet import callbacks as cb
 from barenet.core import backend
 from barenet.core.backends.strict import StrictArray
-from barenet.training import loop
+from barenet.training import steps
 
 
 def _gpu_present():
@@ -215,8 +215,8 @@ def test_a_fit_waits_for_the_device_once_per_window_of_steps(data):
     X, y = data
     batches = len(X) // 4
     per_epoch = _reads_per_epoch(X, y, 4)
-    assert batches > 2 * loop.DEVICE_CHECK_EVERY - 4
-    assert per_epoch <= math.ceil(batches / loop.DEVICE_CHECK_EVERY) + 4, per_epoch
+    assert batches > 2 * steps.DEVICE_CHECK_EVERY - 4
+    assert per_epoch <= math.ceil(batches / steps.DEVICE_CHECK_EVERY) + 4, per_epoch
 
     class EveryBatch(cb.Callback):
         def on_batch_end(self, batch, logs):

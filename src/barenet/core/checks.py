@@ -154,7 +154,7 @@ class Options(Constraint):
         return text if text in self.values else None
 
     def describe(self):
-        return f"one of {', '.join(map(str, self.values))}"
+        return "None" if self.values == (None,) else f"one of {', '.join(map(str, self.values))}"
 
 
 class Boolean(Constraint):

@@ -55,6 +55,22 @@ def _relative_error(analytic, numeric) -> float:
     return float(np.abs(analytic - numeric).max(initial=0)) / scale
 
 
+def central_differences(array, indices, evaluate, eps):
+    """(f(x + ε) - f(x - ε)) / 2ε for each entry ``indices`` of ``array`` (flat positions),
+    ``evaluate()`` computing f with the array as it stands; every entry is put back."""
+    flat = array.reshape(-1)
+    numeric = np.empty(len(indices))
+    for k, i in enumerate(indices):
+        original = float(flat[i])  # a number: on a GPU flat[i] is a view that the next line would change
+        flat[i] = original + eps
+        plus = evaluate()
+        flat[i] = original - eps
+        minus = evaluate()
+        flat[i] = original
+        numeric[k] = (plus - minus) / (2 * eps)
+    return numeric
+
+
 def check_gradients(model, X, y, loss, *, eps=1e-6, max_checks=None, seed=0, verbose=True) -> GradientReport:
     """Compare every parameter's and the input's backprop gradient with finite differences.
 
@@ -91,19 +107,10 @@ def check_gradients(model, X, y, loss, *, eps=1e-6, max_checks=None, seed=0, ver
     rows = []
 
     def compare(name, description, array, exact, evaluate):
-        flat = array.reshape(-1)
-        indices = np.arange(flat.size)
-        if max_checks is not None and flat.size > max_checks:
-            indices = picker.choice(flat.size, size=max_checks, replace=False)
-        numeric = np.empty(indices.size)
-        for k, i in enumerate(indices):
-            original = float(flat[i])  # a number: on a GPU flat[i] is a view that the next line would change
-            flat[i] = original + eps
-            plus = evaluate()
-            flat[i] = original - eps
-            minus = evaluate()
-            flat[i] = original
-            numeric[k] = (plus - minus) / (2 * eps)
+        indices = np.arange(array.size)
+        if max_checks is not None and array.size > max_checks:
+            indices = picker.choice(array.size, size=max_checks, replace=False)
+        numeric = central_differences(array, indices, evaluate, eps)
         rows.append((name, description, _relative_error(exact.reshape(-1)[indices], numeric), indices.size))
 
     for i, layer in enumerate(model.layers):

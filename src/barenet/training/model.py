@@ -42,46 +42,8 @@ class Sequential(Network):
 
     # -- training -------------------------------------------------------------------------------
 
-    def fit(self, X, y, *, loss=None, optimizer=None, epochs=1, batch_size=32, validation_data=None,
-            validation_split=0.0, shuffle=True, sample_weight=None, class_weight=None,
-            callbacks=None, verbose=1, full_train_metrics=False, parallel=None) -> History:
-        """Train on (X, y) for ``epochs`` passes and return ``model.history`` (``training.loop``).
-
-        X: (n, features); y: class ids (n,) or one-hot rows for ``CrossEntropy``, targets shaped
-        like the outputs for other losses. ``loss`` and ``optimizer`` (default ``Adam(1e-3)``) are
-        kept for later calls, the optimizer's state included. Each epoch visits the samples in a
-        new random order from the model's generator, in batches of ``batch_size`` (the last one
-        smaller). ``validation_data=(X_val, y_val)``, or ``validation_split`` (a fraction of X,
-        shuffled and, for classification, stratified) is evaluated after every epoch.
-        ``sample_weight`` (n,) and ``class_weight`` ({class: weight} or "balanced") weight each
-        sample's loss. ``callbacks`` is a list of ``bn.callbacks`` objects.
-
-        ``verbose=1`` shows a progress bar per epoch on a terminal (one line per epoch when the
-        output is a file or a pipe), 2 always one line per epoch, 0 nothing. The history's
-        ``loss`` and ``accuracy`` are running means over each epoch's batches (the weights change
-        meanwhile); ``full_train_metrics=True`` adds ``train_loss`` and ``train_accuracy``, a full
-        pass over the training data after each epoch, comparable with ``evaluate``. Like Keras's,
-        the history starts with epoch 0, the model before training: one entry more than epochs.
-
-        If the loss or a gradient becomes NaN or infinite, fit stops with ``NonFiniteError``
-        naming the epoch, the batch and the layer, and leaves the weights as they were before it
-        (with a ``TerminateOnNaN`` callback it stops with a warning instead). Ctrl-C stops after
-        the current batch: callbacks see the end of training, the history keeps every finished
-        epoch, and then ``KeyboardInterrupt`` is raised.
-
-        ``parallel="mpi"``: under ``mpiexec -n K``, train data-parallel across the K processes,
-        each taking its share of every batch, ending with the weights one process would reach
-        (``training.parallel``; needs ``barenet[mpi]``). With one process it changes nothing.
-        """
-        return loop.fit(self, X, y, loss=loss, optimizer=optimizer, epochs=epochs, batch_size=batch_size,
-                        validation_data=validation_data, validation_split=validation_split, shuffle=shuffle,
-                        sample_weight=sample_weight, class_weight=class_weight, callbacks=callbacks,
-                        verbose=verbose, full_train_metrics=full_train_metrics, parallel=parallel)
-
-    def train_step(self, x, y, *, loss=None, optimizer=None, sample_weight=None) -> dict:
-        """One optimizer step on one batch, for users who write their own loop.
-        Returns the batch's {"loss", "accuracy"?} from before the update."""
-        return loop.train_step(self, x, y, loss=loss, optimizer=optimizer, sample_weight=sample_weight)
+    fit = loop.fit                  # model.fit(X, y, ...): the arguments and what they do are there
+    train_step = loop.train_step    # one optimizer step on one batch, for a loop of your own
 
     # -- using a trained model ------------------------------------------------------------------
 

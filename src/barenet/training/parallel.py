@@ -26,6 +26,7 @@ the process's error printed, instead of leaving the others waiting in the next `
 """
 from __future__ import annotations
 
+import math
 import os
 import sys
 import traceback
@@ -35,6 +36,7 @@ import numpy as np
 
 from ..core.backend import on_device
 from ..core.sampling import batch_share
+from .steps import OneProcess, diagnose
 
 __all__ = ["DataParallel", "data_parallel", "launched_by_mpi", "leads", "end_job"]
 
@@ -62,12 +64,13 @@ def _mpi():
 
 
 def data_parallel(parallel):
-    """The ``DataParallel`` for fit's ``parallel`` argument: None (one process), "mpi" (all the
-    processes MPI started, ``COMM_WORLD``) or an mpi4py communicator. None when it has one process."""
+    """The step strategy for fit's ``parallel`` argument: None (one process: ``OneProcess``),
+    "mpi" (all the processes MPI started, ``COMM_WORLD``) or an mpi4py communicator, or a
+    strategy already made. ``OneProcess`` where there is one process."""
     if parallel is None or parallel is False:
-        return None
-    if isinstance(parallel, DataParallel):
-        return parallel if parallel.size > 1 else None
+        return OneProcess()
+    if isinstance(parallel, (DataParallel, OneProcess)):
+        return parallel
     if isinstance(parallel, str):
         if parallel != "mpi":
             raise ValueError(f"parallel must be None, 'mpi' or an mpi4py communicator, got {parallel!r}")
@@ -76,12 +79,12 @@ def data_parallel(parallel):
         comm = parallel
     else:
         raise ValueError(f"parallel must be None, 'mpi' or an mpi4py communicator, got {parallel!r}")
-    return DataParallel(comm) if comm.Get_size() > 1 else None
+    return DataParallel(comm) if comm.Get_size() > 1 else OneProcess()
 
 
-def leads(par) -> bool:
-    """Whether this process reports (progress, callbacks, files): alone, or process 0 of ``par``."""
-    return par is None or par.rank == 0
+def leads(strategy) -> bool:
+    """Whether this process reports (progress, callbacks, files): alone, or process 0 of several."""
+    return strategy is None or strategy.leads
 
 
 def end_job(comm, why: str = "failed", code: int = 1) -> None:
@@ -112,16 +115,56 @@ def _abort_on_uncaught_exceptions(comm) -> None:
 
 
 class DataParallel:
-    """One communicator's share of data-parallel training; see the module's description."""
+    """One communicator's share of data-parallel training, as the step strategy of ``fit``'s loop
+    (``training.steps.OneProcess`` is the other); see the module's description."""
+
+    stops_mid_epoch = False  # every process must stop at the same batch: a decision waits for the epoch's end
 
     def __init__(self, comm):
         if on_device():
             raise ValueError("data-parallel training runs on the NumPy and numba backends; "
                              "one process per GPU is not supported yet")
         self.comm, self.rank, self.size = comm, comm.Get_rank(), comm.Get_size()
-        self.buffer = None
+        self.leads = self.rank == 0
+        self.buffer = self.data = None
         _abort_on_uncaught_exceptions(comm)
         self.allreduce_seconds, self.allreduces = 0.0, 0
+
+    # -- the step strategy ----------------------------------------------------------------------
+
+    def begin_epoch(self, model, data, hooks):
+        self.data = data
+
+    def order(self, model, n, shuffle):
+        return model.rng.permutation(n) if shuffle else np.arange(n)  # the same on every process
+
+    def batch(self, model, idx, epoch, batch, progress):
+        """This process's rows of the global batch ``idx``, one Allreduce, then the same divergence
+        check and optimizer step as every other process. Returns (loss, correct count)."""
+        X, y, weight = self.data
+        model.optimizer.progress = progress
+        value, correct = self.step(model, X, y, weight, idx)
+        grad = model.parameter_vectors()[1]
+        grad_sq = float(np.dot(grad, grad))
+        if not (math.isfinite(value) and math.isfinite(grad_sq)):  # the same numbers on every process
+            diagnose(model, X[idx], y[idx], None if weight is None else weight[idx], epoch, batch, float(value),
+                     grad_sq)
+        model.optimizer.step(model.parameters)
+        return value, correct
+
+    def end_epoch(self, model, epoch):
+        pass
+
+    def agree(self, model, epoch, logs):
+        """The leader's log on every process (its time, so that every history is the same), once
+        the parameters are checked to agree."""
+        self.check_agreement(model, epoch)
+        return self.from_leader(logs)
+
+    def end_training(self, model):
+        self.share_parameters(model)  # the leader's callbacks may have changed them (restore_best_weights)
+
+    # -- the collective operations -----------------------------------------------------------------
 
     def rows(self, n: int) -> tuple[int, int]:
         """This process's rows [start, stop) of a batch of n (sizes differ by at most one)."""

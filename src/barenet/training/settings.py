@@ -38,7 +38,10 @@ class Setting:
     metavar: str | None = None
 
     def __call__(self, value, name: str | None = None):
-        """``value`` checked and converted, or a ValueError/TypeError naming the setting."""
+        """``value`` checked and converted, or a ValueError/TypeError naming the setting. A
+        setting whose default is None (off) also takes None."""
+        if value is None and self.default is None:
+            return None
         return self.check(value, name or self.name)
 
     def from_text(self, text: str):
@@ -70,7 +73,7 @@ _SETTINGS = [
     Setting("schedule", check.Options(*SCHEDULES), "constant", "learning-rate schedule over the epochs"),
     Setting("warmup", check.Real(0), 0.0, "warm-up epochs for the cosine schedule"),
     Setting("weight_decay", check.Real(0), 0.0, "L2 weight decay (decoupled for AdamW)"),
-    Setting("clip_norm", check.Real(0, closed="right") | check.NONE, None,
+    Setting("clip_norm", check.Real(0, closed="right"), None,
             "rescale each gradient whose norm exceeds this (1.0 is a good start after divergence)",
             metavar="NORM"),
     Setting("epochs", check.Integer(1), 20, "passes over the training data", web=check.Integer(1, 200)),

@@ -35,7 +35,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ...core.losses import CrossEntropy
 from ..images import has_ink, prepare_digit
-from ..runs import ACTIVATIONS, MAX_LR, OPTIMIZERS
+from .form import TrainRequest
 from .training import TrainingManager
 
 STATIC = Path(__file__).with_name("static")
@@ -63,19 +63,6 @@ class PredictRequest(BaseModel):
         if image is not None and (len(image) != 28 or any(len(row) != 28 for row in image)):
             raise ValueError("image must be 28 rows of 28 grey levels")
         return image
-
-
-class TrainRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    dataset: Literal["digits", "mnist", "mnist-10k", "fashion-mnist", "clusters", "moons", "spirals", "xor"] = "mnist"
-    hidden: list[Annotated[int, Field(ge=1, le=2048)]] = Field(default_factory=lambda: [256, 128], min_length=1, max_length=4)
-    activation: Literal[tuple(ACTIVATIONS)] = "relu"
-    optimizer: Literal[tuple(OPTIMIZERS)] = "adam"
-    lr: Annotated[float, Field(gt=0, le=MAX_LR, allow_inf_nan=False)] = 1e-3  # the CLI's limit too
-    epochs: Annotated[int, Field(ge=1, le=200)] = 10
-    batch_size: Annotated[int, Field(ge=1, le=2048)] = 128
-    dropout: Annotated[float, Field(ge=0, lt=0.95, allow_inf_nan=False)] = 0.0
-    augment: bool = False
 
 
 def _error(status: int, message: str, details=None, close: bool = False) -> JSONResponse:

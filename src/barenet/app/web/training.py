@@ -6,10 +6,10 @@ import itertools
 import threading
 import time
 
-from .. import runs
 from ...training import metrics
 from ...training.callbacks import Callback
-from ...core.losses import MSE, CrossEntropy
+from ..config import DATASET_DEFAULTS, RunConfig, build_model, make_loss, make_optimizer
+from ..data import load_dataset, split_validation
 
 _ids = itertools.count(1)
 
@@ -63,24 +63,22 @@ class TrainingJob:
         self._emit("status", status=status, **data)
 
     def _config(self):
-        s = self.settings
-        return runs.RunConfig.from_dict({
-            "dataset": s["dataset"], "hidden": list(s["hidden"]), "activation": s["activation"],
-            "optimizer": s["optimizer"], "lr": s["lr"], "epochs": s["epochs"], "batch_size": s["batch_size"],
-            "dropout": s["dropout"], "augment": s["augment"], "seed": 0})  # True: the "light" preset
+        """The form's settings over the data set's defaults (as on the command line); the
+        augmentation switch on means the "light" preset."""
+        given = {name: value for name, value in self.settings.items() if value is not None}
+        return RunConfig.from_dict({**DATASET_DEFAULTS.get(given["dataset"], {}), **given, "seed": 0})
 
     def _run(self):
         try:
             config = self._config()
             self._set_status("loading data")
-            data = runs.load_dataset(config.dataset, config.seed)
-            X, y, validation = runs.split_validation(config, data)
-            model = runs.build_model(config, data)
+            data = load_dataset(config.dataset, config.seed)
+            X, y, validation = split_validation(config, data)
+            model = build_model(config, data)
             model.metadata = {"dataset": data.name, "class_names": data.class_names,
                               "image_shape": list(data.image_shape) if data.image_shape else None}
             self._set_status("running")
-            loss = CrossEntropy() if data.task == "classification" else MSE()
-            model.fit(X, y, loss=loss, optimizer=runs.make_optimizer(config), epochs=config.epochs,
+            model.fit(X, y, loss=make_loss(config, data), optimizer=make_optimizer(config), epochs=config.epochs,
                       batch_size=config.batch_size, validation_data=validation, callbacks=[_Follow(self)], verbose=0)
             if data.task == "classification":
                 self.test = {"accuracy": metrics.accuracy(data.y_test, model.predict(data.X_test))}

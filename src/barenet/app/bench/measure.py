@@ -1,0 +1,185 @@
+"""How ``barenet bench`` measures: the matrix-product limit, inference throughput, peak memory
+per epoch, the threads every system gets, the BLAS under NumPy, and the growth of epoch times."""
+from __future__ import annotations
+
+import ctypes
+import gc
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from .gpu_peers import cuda_synchronize
+from .peers import SIZES
+
+
+def matmul_limit(n, batch_size, repeats=1, device="cpu"):
+    """Seconds this machine needs for one epoch's matrix products alone (float32): NumPy's on the
+    CPU, CuPy's on the GPU (``device="gpu"``); the best of ``repeats`` timings."""
+    if device == "gpu":
+        import cupy as np_  # the same products, on the GPU
+        synchronize = cuda_synchronize
+    else:
+        np_, synchronize = np, (lambda: None)
+    rng = np.random.default_rng(0)
+    weights = [np_.asarray(rng.standard_normal((a, b), dtype=np.float32)) for a, b in zip(SIZES[:-1], SIZES[1:])]
+    counts = {batch_size: n // batch_size}
+    if n % batch_size:
+        counts[n % batch_size] = 1
+    best = float("inf")
+    for _ in range(repeats):
+        total = 0.0
+        for b, count in counts.items():
+            acts = [np_.asarray(rng.standard_normal((b, s), dtype=np.float32)) for s in SIZES]
+            outs = [np_.empty((b, s), np.float32) for s in SIZES]
+            grads_w = [np_.empty_like(w) for w in weights]
+            synchronize()
+            started = time.perf_counter()
+            for _ in range(count):
+                for i, w in enumerate(weights):
+                    np_.matmul(acts[i], w, out=outs[i + 1])                # forward X·W
+                for i, w in enumerate(weights):
+                    np_.matmul(acts[i].T, acts[i + 1], out=grads_w[i])     # Xᵀ·G
+                for i in range(1, len(weights)):
+                    np_.matmul(acts[i + 1], weights[i].T, out=outs[i])     # G·Wᵀ (not the first layer)
+            synchronize()
+            total += time.perf_counter() - started
+        best = min(best, total)
+    return best
+
+
+def inference_throughput(systems, X, repeats=7):
+    """Images per second at batch 1 and 1,000 and the batch-1 latency, for systems with a
+    predictor; the systems take turns, and each keeps its best of ``repeats`` timings."""
+    results = {}
+    for batch, count in ((1, 1000), (1000, 10)):
+        x = np.ascontiguousarray(X[:batch])
+        predictors = {s.name: s.predictor(x) for s in systems if hasattr(s, "predictor")}
+        best = {name: float("inf") for name in predictors}
+        for predict in predictors.values():
+            predict()
+        for _ in range(repeats):
+            for name, predict in predictors.items():
+                best[name] = min(best[name], _timed(predict, count))
+        for name, seconds in best.items():
+            results.setdefault(name, {})[f"batch_{batch}"] = {"images_per_second": batch / seconds,
+                                                              "latency_ms": seconds * 1e3}
+    return results
+
+
+def _timed(function, count):
+    started = time.perf_counter()
+    for _ in range(count):
+        function()
+    return (time.perf_counter() - started) / count
+
+
+def status_kib(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+def release_free_memory():
+    """Hand memory that Python and NumPy have freed back to the system (glibc's malloc_trim), so
+    that what the next epoch allocates shows in the resident set instead of reusing pages that
+    loading the data left resident."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: the figures may then read low
+        pass
+
+
+def epoch_peak_memory(system):
+    """Peak resident memory (MiB) above the resident memory before, during one epoch: Linux's
+    high-water mark (VmHWM), reset through /proc/self/clear_refs just before the epoch."""
+    release_free_memory()
+    with open("/proc/self/clear_refs", "w") as handle:
+        handle.write("5")
+    before = status_kib("VmRSS")
+    system()
+    return (status_kib("VmHWM") - before) / 1024
+
+
+def peak_memory(system_name, batch_size, limit_train):
+    """(first, later): the peak memory of a system's first epoch and of its second, in a fresh
+    process that has loaded the data and built the system before counting starts; None where
+    unsupported. The first epoch carries one-time costs (compiling numba's or XLA's code, JAX's
+    copy of the data set into its own arrays, the optimizer's state); the second shows what
+    every later epoch needs."""
+    code = ("from barenet.app import bench; "
+            f"_, X, y, _, _ = bench.load_data({limit_train!r}); "
+            f"s = bench.SYSTEMS[{system_name!r}]({batch_size}); "
+            "print(bench.epoch_peak_memory(lambda: s.epoch(X, y)), bench.epoch_peak_memory(lambda: s.epoch(X, y)))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if result.returncode != 0:
+        return None
+    first, later = result.stdout.strip().splitlines()[-1].split()
+    return float(first), float(later)
+
+
+def set_threads(threads):
+    """Give every system ``threads`` threads: the BLAS under NumPy and scikit-learn, PyTorch's
+    pool and numba's; with fewer threads than cores the process is also pinned to that many cores,
+    which is what limits XLA (JAX), so this runs before any peer is imported."""
+    if hasattr(os, "sched_setaffinity") and threads < len(os.sched_getaffinity(0)):
+        # XLA has no thread setting of its own: it sizes its pool by the cores it may run on
+        os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:threads])
+    try:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(threads)
+    except ImportError:
+        pass
+    from ...training.threads import set_threads as barenet_threads
+    barenet_threads(threads)  # else fit would choose its own ("auto") each epoch
+    for module, call in (("torch", "set_num_threads"), ("numba", "set_num_threads")):
+        try:
+            getattr(__import__(module), call)(threads)
+        except (ImportError, ValueError):
+            pass
+
+
+def numpy_blas() -> dict:
+    """The BLAS library under NumPy (which does barenet's matrix products), its version, kernel
+    and threads: from NumPy's build configuration and threadpoolctl."""
+    blas = {"library": "unknown", "version": None, "threads": None}
+    try:
+        config = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        blas.update(library=config.get("name"), version=config.get("version"))
+    except Exception:  # the layout of show_config differs between NumPy versions
+        pass
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return blas
+    for info in threadpool_info():
+        if info.get("user_api") == "blas" and "numpy" in info.get("filepath", ""):
+            blas.update(threads=info.get("num_threads"), kernel=info.get("architecture"),
+                        version=blas["version"] or info.get("version"))
+    return blas
+
+
+GROWTH_LIMIT = 0.10  # a system whose epochs grow by more than this over the run is flagged
+SETTLE_SECONDS = 0.25  # a pause before each epoch, so that the thread pools of the system that ran
+# before (OpenBLAS, OpenMP and XLA workers keep spinning for a while after their last task) are
+# asleep when the next one starts
+
+
+def growth(times) -> float:
+    """How much slower the last timed epoch is than the first, read off a straight line through
+    all of them: 0.25 means the epochs grew by 25% over the run. The line is Theil and Sen's
+    (its slope is the median of the slopes between every pair of epochs), so that one epoch
+    slowed by the machine neither hides nor fakes a trend. A system is flagged when its growth
+    exceeds the growth of the matmul limit timed in the same rounds (the machine's own drift)
+    by GROWTH_LIMIT."""
+    n = len(times)
+    if n < 2:
+        return 0.0
+    slope = statistics.median((times[j] - times[i]) / (j - i) for i in range(n) for j in range(i + 1, n))
+    first = statistics.median(t - slope * i for i, t in enumerate(times))
+    return float(slope * (n - 1) / first) if first > 0 else 0.0

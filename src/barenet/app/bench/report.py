@@ -1,0 +1,94 @@
+"""What ``barenet bench`` reports: the tables, the plot, the flags, and the machine's description."""
+from __future__ import annotations
+
+import platform
+
+import numpy as np
+
+from .systems import REQUIRES
+
+
+def processor():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def versions(names):
+    versions = {}
+    for name in names:
+        module = REQUIRES.get(name)
+        if module:
+            versions[module] = getattr(__import__(module), "__version__", "?")
+    if "keras" in names:
+        import keras
+        versions["keras_backend"] = keras.backend.backend()
+    return versions
+
+
+def format_table(report: dict) -> str:
+    reference = report.get("reference") or "barenet"
+    lines = [f"| batch | system | epoch (s), median | first → last (s) | growth | {reference} ÷ system "
+             f"| × matmul limit | peak RSS, epoch 1 / 2 (MiB) | test accuracy |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for batch, entry in report["training"].items():
+        for name, row in entry["systems"].items():
+            memory = "–" if row.get("peak_rss_mib") is None else \
+                f"{row['peak_rss_mib']:.0f} / {row['peak_rss_mib_later']:.0f}"
+            ratio = f"{row['reference_over_system']:.2f}" if row.get("reference_over_system") else "–"
+            flag = " ⚠ grows" if row["grows"] else ""
+            lines.append(f"| {batch} | {name} | {row['median_epoch_seconds']:.2f} | {row['first_epoch_seconds']:.2f} → "
+                         f"{row['last_epoch_seconds']:.2f} | {row['growth']:+.0%}{flag} | {ratio} | "
+                         f"{row['multiple_of_matmul_limit']:.2f} | {memory} | {row['test_accuracy']:.4f} |")
+        limits = entry["matmul_limit_epoch_seconds"]
+        lines.append(f"| {batch} | *matmul limit* | {entry['matmul_limit_seconds']:.2f} | {limits[0]:.2f} → "
+                     f"{limits[-1]:.2f} | {entry['machine_drift']:+.0%} | | 1.00 | | |")
+    return "\n".join(lines)
+
+
+def format_inference(inference: dict) -> str:
+    lines = ["| system | batch 1 (images/s) | batch 1 latency (ms) | batch 1,000 (images/s) |", "|---|---:|---:|---:|"]
+    for name, row in inference.items():
+        lines.append(f"| {name} | {row['batch_1']['images_per_second']:,.0f} | {row['batch_1']['latency_ms']:.3f} | "
+                     f"{row['batch_1000']['images_per_second']:,.0f} |")
+    return "\n".join(lines)
+
+
+def plot(report, path):
+    """Each system's median epoch as a multiple of the matmul limit, per batch size (log scale:
+    the systems span a factor of 20)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    batches = list(report["training"])
+    names = list(report["training"][batches[0]]["systems"])
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    width = 0.8 / len(names)
+    for i, name in enumerate(names):
+        values = [report["training"][b]["systems"][name]["multiple_of_matmul_limit"] for b in batches]
+        bars = ax.bar(np.arange(len(batches)) + i * width, values, width, label=name)
+        ax.bar_label(bars, [f"{v:.1f}" for v in values], fontsize=7, padding=1)
+    ax.axhline(1.0, color="0.4", linewidth=1)
+    ax.set_yscale("log")
+    ax.set_ylim(0.8, 4 * max(row["multiple_of_matmul_limit"] for b in batches
+                             for row in report["training"][b]["systems"].values()))
+    ax.set_xticks(np.arange(len(batches)) + width * (len(names) - 1) / 2, [f"batch {b}" for b in batches])
+    ax.set_ylabel(f"epoch time ÷ matmul limit (median of {report['epochs']})")
+    ax.set_title(f"784-256-128-10 MLP, Adam, {report['data'].split(' (')[0]}, {report['threads']} threads "
+                 f"(1 = the matrix products alone)", fontsize=10)
+    ax.legend(fontsize="small", ncol=3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def flagged(report) -> list:
+    """One line for each system and batch size whose epochs grew beyond the machine's drift."""
+    return [f"{name} at batch {batch} ({row['growth']:+.0%}, the machine {entry['machine_drift']:+.0%})"
+            for batch, entry in report["training"].items() for name, row in entry["systems"].items()
+            if row["grows"]]
