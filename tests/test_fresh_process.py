@@ -16,6 +16,8 @@ import pytest
 import barenet as bn
 from barenet.core import registry
 
+pytestmark = pytest.mark.slow  # the fast lane (pytest -m 'not slow') leaves these out
+
 PACKAGE = Path(bn.__file__).resolve().parent
 ENV = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
 
@@ -256,7 +258,6 @@ print(json.dumps({"changed": {k: [before[k], v] for k, v in state().items() if v
 """
 
 
-@pytest.mark.slow
 def test_importing_any_module_first_changes_no_process_state_and_no_table_of_kinds():
     """Each module of barenet imported first in a new interpreter: the tables of kinds that
     bn.load reads are the same whatever came first, and the import set no hook, handler, signal,

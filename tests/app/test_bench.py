@@ -12,6 +12,8 @@ import pytest
 
 from barenet.app import bench
 
+pytestmark = pytest.mark.slow  # the fast lane (pytest -m 'not slow') leaves these out
+
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ["bench", "--train-size", "600", "--epochs", "2", "--batch-sizes", "100,300", "--no-memory"]
 

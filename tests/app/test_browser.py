@@ -17,10 +17,12 @@ pytest.importorskip("fastapi")
 if not Path(CHROMIUM).exists():
     pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
 
-from barenet.training.datasets.drawn import DIGIT_STROKES, _smooth  # noqa: E402
+from barenet.training.datasets.drawn import DIGIT_STROKES  # noqa: E402
 from barenet.app.web.app import create_app  # noqa: E402
 from barenet.app.web.default_model import SHIPPED  # noqa: E402
-from web_helpers import LiveServer  # noqa: E402
+from web_helpers import LiveServer, draw_strokes  # noqa: E402
+
+pytestmark = pytest.mark.slow  # the fast lane (pytest -m 'not slow') leaves these out
 
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
@@ -61,15 +63,7 @@ def page(request, browser, server):
 
 def _draw(page, digit, style=0):
     """Draw a digit's strokes with the mouse, as a person would, across most of the canvas."""
-    box = page.locator("#canvas").bounding_box()
-    for stroke in DIGIT_STROKES[digit][style]:
-        points = _smooth(np.asarray(stroke))
-        to_screen = lambda p: (box["x"] + box["width"] * (0.2 + 0.6 * p[0]), box["y"] + box["height"] * (0.1 + 0.8 * p[1]))  # noqa: E731
-        page.mouse.move(*to_screen(points[0]))
-        page.mouse.down()
-        for point in points[1:]:
-            page.mouse.move(*to_screen(point), steps=2)
-        page.mouse.up()
+    draw_strokes(page, DIGIT_STROKES[digit][style])
 
 
 def _shot(page, name):
@@ -131,20 +125,103 @@ def test_the_page_fits_the_window(page):
     assert not overflow
 
 
-def test_watching_a_model_learn(page):
-    expect = sync_api.expect
+def _train(page, dataset, hidden, epochs, **fields):
+    """Start a job from the form and wait until it finishes; returns the job's status as the
+    server keeps it (with what it sent each epoch)."""
     page.click("#tab-train")
-    page.select_option("#dataset", "xor")
-    page.fill("input[name=hidden]", "16")
-    page.select_option("select[name=activation]", "tanh")
-    page.fill("input[name=epochs]", "8")
-    page.fill("input[name=lr]", "0.01")
+    page.select_option("#dataset", dataset)
+    page.fill("input[name=hidden]", hidden)
+    page.fill("input[name=epochs]", str(epochs))
+    for name, value in fields.items():
+        if name == "activation":
+            page.select_option("select[name=activation]", value)
+        else:
+            page.fill(f"input[name={name}]", str(value))
     page.click("#start")
-    expect(page.locator("#train-status")).to_contain_text("Training finished", timeout=60000)
-    points = page.evaluate("Chart.getChart('loss-chart').data.labels.length")
-    assert points == 9  # epoch 0 to 8, drawn live as they came
+    sync_api.expect(page.locator("#train-status")).to_contain_text("Training finished", timeout=120000)
+    sync_api.expect(page.locator("#learned")).to_have_attribute("data-epoch", str(epochs))
+    job = page.evaluate("job.id")
+    return page.evaluate(f"fetch('/api/train/{job}').then(r => r.json())")
+
+
+def _pixels(page, canvas="learned"):
+    """The canvas's own pixels (not a screenshot of it), as an (height, width, 4) array."""
+    data = page.evaluate(f"""() => {{ const c = document.getElementById('{canvas}');
+        return [c.width, c.height, Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)]; }}""")
+    return np.array(data[2], dtype=np.int64).reshape(data[1], data[0], 4)[..., :3]
+
+
+BLUE, ORANGE = np.array([47, 111, 222]), np.array([232, 89, 12])  # learned.js's colours of classes 0 and 1
+
+
+def _class_of(colour):
+    """0 or 1: which class's colour a pixel has (a tint of blue or of orange)."""
+    return int(colour[0] > colour[2])
+
+
+def test_watching_a_model_learn_draws_the_decision_regions_it_was_sent(page):
+    status = _train(page, "xor", "16", 8, activation="tanh", lr=0.01)
+    assert page.evaluate("Chart.getChart('loss-chart').data.labels.length") == 9  # epoch 0 to 8, drawn live
+    assert page.get_attribute("#learned", "data-draws") == "9" and page.get_attribute("#learned", "data-kind") == "regions"
     assert page.locator("#use").is_disabled()  # an XOR model cannot read drawings
-    _shot(page, "train")
+    pixels, data, regions = _pixels(page), status["data"], status["epochs"][-1]["learned"]["regions"]
+    size, cell = pixels.shape[0], pixels.shape[0] / data["grid"]
+    # each cell is drawn in the colour of the class the server sent for it (points cover a few)
+    drawn = [_class_of(pixels[int((i // data["grid"] + 0.5) * cell), int((i % data["grid"] + 0.5) * cell)])
+             for i in range(len(regions))]
+    assert np.mean(np.array(drawn) == np.array(regions)) > 0.85
+    # and what the picture shows is XOR: the corners (1, 1) and (-1, -1) are class 0, the others class 1
+    x0, x1, y0, y1 = data["extent"]
+    for x, y, label in [(1.55, 1.55, 0), (-1.55, -1.55, 0), (1.55, -1.55, 1), (-1.55, 1.55, 1)]:
+        col, row = int((x - x0) / (x1 - x0) * size), int((y1 - y) / (y1 - y0) * size)
+        assert _class_of(pixels[row, col]) == label, (x, y, pixels[row, col])
+    assert "Epoch 8." in page.inner_text("#learned-caption")
+    _shot(page, "train-regions")
+
+
+def test_watching_a_model_learn_draws_the_first_layers_weights_as_pictures(page):
+    status = _train(page, "digits", "32", 3)
+    weights = np.array(status["epochs"][-1]["learned"]["weights"])  # (25 units, 64 pixels), -127..127
+    pixels = _pixels(page)
+    tile, gap, columns = (int(page.get_attribute("#learned", f"data-{name}")) for name in ("tile", "gap", "columns"))
+    checked = 0
+    for unit, values in enumerate(weights):
+        top, left = (unit // columns) * (tile + gap), (unit % columns) * (tile + gap)
+        for i, v in enumerate(values):
+            colour = pixels[int(top + (i // 8 + 0.5) * tile / 8), int(left + (i % 8 + 0.5) * tile / 8)]
+            if abs(v) < 10:
+                continue
+            depth = (255 - colour[1]) / (166 if v > 0 else 144)  # how far from white, towards orange or blue
+            assert _class_of(colour) == int(v > 0) and abs(127 * depth - abs(v)) <= 2, (unit, i, v, colour)
+            checked += 1
+    assert checked > 0.6 * weights.size
+    _shot(page, "train-weights")
+
+
+def test_watching_a_model_learn_draws_prediction_against_truth_for_regression(page):
+    status = _train(page, "regression", "32", 1, batch_size=1024)
+    assert page.locator("#accuracy-chart").is_hidden()  # regression has no accuracy
+    true, predicted = np.array(status["data"]["true"]), np.array(status["epochs"][-1]["learned"]["predicted"])
+    pixels, size = _pixels(page), 384
+    pad, low, high = (float(page.get_attribute("#learned", f"data-{name}")) for name in ("pad", "low", "high"))
+    at = lambda v: pad + (v - low) / (high - low) * (size - 2 * pad)  # noqa: E731
+    centres = pixels[np.clip((size - at(predicted)).astype(int), 0, size - 1), np.clip(at(true).astype(int), 0, size - 1)]
+    assert np.mean(np.all(np.abs(centres - BLUE) < 40, axis=1)) > 0.95  # a point is drawn where each pair says
+    assert np.corrcoef(true, predicted)[0, 1] > 0.5  # and the model has learned something
+    assert "R² =" in page.inner_text("#learned-caption")
+    _shot(page, "train-regression")
+
+
+@pytest.mark.data("mnist")
+def test_drawing_with_a_model_trained_on_the_page(page):
+    _train(page, "mnist-10k", "64", 1)
+    page.click("#use")
+    sync_api.expect(page.locator("#model-info")).to_contain_text("trained here", timeout=10000)
+    sync_api.expect(page.locator("#view-draw")).to_be_visible()
+    _draw(page, 1)
+    sync_api.expect(page.locator("#guess")).not_to_have_text("?", timeout=10000)
+    widths = page.eval_on_selector_all("#bars .fill", "bars => bars.map(b => parseFloat(b.style.width))")
+    assert len(widths) == 10 and abs(sum(widths) - 100) < 1.5
 
 
 @pytest.fixture(scope="module")

@@ -79,6 +79,7 @@ def test_piped_progress_is_one_plain_line_per_epoch(clusters_run):
     assert "(running mean)" in epoch_lines[1] and "(full pass)" in epoch_lines[0]
 
 
+@pytest.mark.slow
 def test_evaluate_summary_and_export_read_the_saved_model(clusters_run, tmp_path):
     out, _ = clusters_run
     model = bn.load(out / "model.npz")
@@ -105,6 +106,7 @@ def test_evaluate_summary_and_export_read_the_saved_model(clusters_run, tmp_path
     np.testing.assert_allclose(p / p.sum(axis=1, keepdims=True), model.predict_proba(X), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_predict_reads_image_files_of_either_polarity_and_any_size(tmp_path):
     pytest.importorskip("PIL")
     from PIL import Image
@@ -126,6 +128,7 @@ def test_predict_reads_image_files_of_either_polarity_and_any_size(tmp_path):
     assert np.mean(np.array(predicted) == truth) >= 0.8
 
 
+@pytest.mark.slow
 @pytest.mark.data("mnist")
 def test_predict_on_mnist_digits_photographed_as_dark_ink_on_paper(tmp_path):
     from PIL import Image
@@ -221,6 +224,7 @@ def test_an_unreadable_image_is_reported_and_the_others_still_predicted(clusters
     assert "no ink found" in lines[0] and "no ink found" not in lines[1]
 
 
+@pytest.mark.slow
 def test_a_diverging_run_fails_with_exit_code_1_and_says_why(tmp_path):
     result = run("train", "--dataset", "regression", "--optimizer", "sgd", "--lr", "9", "--epochs", "3",
                  "--out", tmp_path / "r", "--no-plots")
@@ -228,6 +232,7 @@ def test_a_diverging_run_fails_with_exit_code_1_and_says_why(tmp_path):
     assert "NonFiniteError" in result.stderr and "learning rate" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_default_train_uses_the_digits_where_mnist_is_not_on_disk(tmp_path):
     env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "BARENET_DATA": str(tmp_path / "nothing")}
     result = run("train", "--epochs", "1", "--out", tmp_path / "a", "--no-plots", env=env)
@@ -240,6 +245,7 @@ def test_default_train_uses_the_digits_where_mnist_is_not_on_disk(tmp_path):
     assert quiet.returncode == 0 and "note:" not in quiet.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.data("mnist")
 def test_default_train_uses_mnist_where_it_is_on_disk(tmp_path):
     result = run("train", "--epochs", "1", "--out", tmp_path / "b", "--no-plots")
@@ -260,6 +266,7 @@ def _wait_for_epochs(path, count, process, limit=120):
     return False
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_what_there_is_and_resume_ends_where_an_uninterrupted_run_would(tmp_path):
     # small batches: many quick epochs, so the interrupt surely lands mid-run
     settings = ["--dataset", "spirals", "--hidden", "64,64", "--batch-size", "8", "--epochs", "30", "--no-plots",
@@ -302,6 +309,7 @@ def test_an_interrupt_before_anything_was_saved_says_so_and_exits_130(tmp_path, 
     assert "interrupted before anything started" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("delay", [0.0, 0.05, 0.1, 0.2, 0.35, 0.5, 0.8, 1.2])
 def test_ctrl_c_at_any_moment_from_the_first_exits_130_with_a_true_sentence(tmp_path, delay):
     """The console script's own code, signalled ``delay`` seconds after its entry point is
@@ -353,6 +361,7 @@ def test_an_interrupt_a_library_swallowed_is_raised_at_the_next_checkpoint_and_n
     assert "ValueError: shown" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_resume_can_extend_a_finished_run(tmp_path):
     folder = tmp_path / "r"
     assert run("train", "--dataset", "xor", "--epochs", "2", "--out", folder, "--no-plots").returncode == 0
@@ -369,6 +378,7 @@ def test_resume_can_extend_a_finished_run(tmp_path):
     assert bn.load(folder / "model.npz").history.epochs[-1] == 4
 
 
+@pytest.mark.slow
 def test_serve_starts_says_which_model_and_answers(tmp_path):
     pytest.importorskip("fastapi")
     import socket
@@ -399,6 +409,7 @@ def test_serve_starts_says_which_model_and_answers(tmp_path):
         process.wait(timeout=20)
 
 
+@pytest.mark.slow
 def test_serve_refuses_a_model_that_cannot_read_drawings(tmp_path):
     pytest.importorskip("fastapi")
     model = bn.Sequential(bn.Dense(2, 3), seed=0)
@@ -409,6 +420,7 @@ def test_serve_refuses_a_model_that_cannot_read_drawings(tmp_path):
     assert run("serve", tmp_path / "missing.npz").returncode == 2
 
 
+@pytest.mark.slow
 def test_train_on_the_numba_backend_records_it_and_matches_numpy(tmp_path):
     pytest.importorskip("numba")
     results = {}

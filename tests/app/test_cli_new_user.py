@@ -38,6 +38,7 @@ def digest(path):
 
 # -- data loss and lost work ---------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_resume_without_a_checkpoint_is_refused_and_the_finished_model_is_kept(tmp_path):
     out = tmp_path / "res3"
     assert run("train", "--dataset", "xor", "--epochs", "2", "--out", out, "--no-plots", "--quiet").returncode == 0
@@ -50,6 +51,7 @@ def test_resume_without_a_checkpoint_is_refused_and_the_finished_model_is_kept(t
     assert (digest(out / "model.npz"), (out / "model.npz").stat().st_mtime_ns) == before
 
 
+@pytest.mark.slow
 def test_a_run_stopped_before_its_first_epoch_resumes_from_the_start(tmp_path):
     out = tmp_path / "early"
     assert run("train", "--dataset", "xor", "--epochs", "1", "--out", out, "--no-plots", "--quiet").returncode == 0
@@ -61,6 +63,7 @@ def test_a_run_stopped_before_its_first_epoch_resumes_from_the_start(tmp_path):
     assert bn.load(out / "model.npz").history.epochs[-1] == 1
 
 
+@pytest.mark.slow
 def test_a_closed_pipe_loses_no_run_and_reading_commands_end_quietly(tmp_path):
     done = shell("barenet train --dataset moons --epochs 20 --name pipe --no-plots | head -3", tmp_path)
     assert done.returncode == 0, done.stderr
@@ -73,6 +76,7 @@ def test_a_closed_pipe_loses_no_run_and_reading_commands_end_quietly(tmp_path):
         assert read.returncode == 0 and read.stderr == "" and len(read.stdout.splitlines()) == 1, (command, read.stderr)
 
 
+@pytest.mark.slow
 def test_runs_started_in_the_same_second_get_folders_of_their_own(tmp_path):
     started = [subprocess.Popen([SCRIPT, "train", "--dataset", "xor", "--epochs", "1", "--quiet", "--no-plots"],
                                 cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -102,6 +106,7 @@ def test_a_taken_folder_name_gets_the_next_free_suffix_even_under_a_race(tmp_pat
 
 # -- messages and options --------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_serve_on_a_busy_or_impossible_port_says_so_in_one_line_and_exits_2(tmp_path):
     pytest.importorskip("fastapi")
     with socket.socket() as taken:
@@ -117,6 +122,7 @@ def test_serve_on_a_busy_or_impossible_port_says_so_in_one_line_and_exits_2(tmp_
         assert bad.returncode == 2 and "Traceback" not in bad.stderr and "expected a port number" in bad.stderr
 
 
+@pytest.mark.slow
 def test_missing_mnist_is_explained_in_command_line_terms_and_nothing_is_claimed(tmp_path):
     env = {"BARENET_DATA": str(tmp_path / "nothing"), "XDG_CACHE_HOME": str(tmp_path / "cache"),
            "BARENET_OFFLINE": "1"}
@@ -133,6 +139,7 @@ def test_missing_mnist_is_explained_in_command_line_terms_and_nothing_is_claimed
     assert nothere.returncode == 2 and nothere.stdout == "" and "not a run folder" in nothere.stderr
 
 
+@pytest.mark.slow
 def test_json_export_refuses_a_terminal_and_a_missing_folder_is_named_as_given(tmp_path):
     model = bn.Sequential(bn.Dense(2, 3), seed=0)
     model.loss = bn.CrossEntropy()
@@ -165,6 +172,7 @@ def test_malformed_options_are_refused_with_one_message(args, message, tmp_path)
     assert done.returncode == 2 and message in done.stderr and not (tmp_path / "runs").exists()
 
 
+@pytest.mark.slow
 def test_the_report_speaks_of_samples_for_points_and_counts_epochs_in_good_english(tmp_path):
     done = run("train", "--dataset", "xor", "--epochs", "1", "--out", tmp_path / "x", "--no-plots")
     assert done.returncode == 0
@@ -173,6 +181,7 @@ def test_the_report_speaks_of_samples_for_points_and_counts_epochs_in_good_engli
     assert "training samples: 1500" in report and "images" not in report
 
 
+@pytest.mark.slow
 def test_predict_on_a_picture_with_no_digit_sized_marks_does_not_call_it_blank(tmp_path):
     pytest.importorskip("PIL")
     from PIL import Image
@@ -192,6 +201,7 @@ def test_predict_on_a_picture_with_no_digit_sized_marks_does_not_call_it_blank(t
 
 # -- threads ---------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_threads_option_reaches_every_epoch_and_the_report(tmp_path):
     pytest.importorskip("threadpoolctl")
     done = run("train", "--dataset", "xor", "--epochs", "2", "--threads", "1", "--out", tmp_path / "t", "--no-plots")
@@ -225,6 +235,7 @@ print(usable_cores(), auto_threads())
 """
 
 
+@pytest.mark.slow
 def test_auto_uses_one_thread_on_one_core_and_steps_down_beside_busy_processes():
     one = subprocess.run([sys.executable, "-c", AUTO, "one-core"], capture_output=True, text=True, timeout=60)
     assert one.stdout.split() == ["1", "1"]  # an MPI rank bound to its core

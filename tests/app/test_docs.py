@@ -10,6 +10,8 @@ from pathlib import Path
 import matplotlib
 import pytest
 
+pytestmark = pytest.mark.slow  # the fast lane (pytest -m 'not slow') leaves these out
+
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = sorted(p for p in (ROOT / "docs").glob("*.md"))
 FENCE = re.compile(r"^```python\n(.*?)^```", re.S | re.M)

@@ -4,7 +4,8 @@ import io
 import numpy as np
 import pytest
 
-from barenet.app.images import MAX_PIXELS, prepare_digit, read_image, stroke_width
+from barenet.app.images import (MAX_PIXELS, SILHOUETTE_FILL, prepare_digit, prepare_silhouette, read_image,
+                                stroke_width)
 
 Image = pytest.importorskip("PIL.Image")
 ImageDraw = pytest.importorskip("PIL.ImageDraw")
@@ -95,3 +96,30 @@ def test_a_picture_declaring_huge_dimensions_is_refused_before_decoding(side):
     forged = header[:16] + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr)) + header[33:]
     with pytest.raises(ValueError, match=f"image refused: it declares .*more than {MAX_PIXELS:,}"):
         read_image(forged)
+
+
+def _outline(points, closed=True, size=280, width=10):
+    from PIL import Image, ImageDraw
+    image = Image.new("L", (size, size), 255)
+    ImageDraw.Draw(image).line(points + points[:1] if closed else points, fill=0, width=width)
+    return np.asarray(image)
+
+
+def test_a_drawn_outline_becomes_a_filled_silhouette_as_tall_as_fashion_mnists():
+    tall = prepare_silhouette(_outline([(100, 20), (180, 20), (180, 260), (100, 260)]))  # trousers, say
+    rows, cols = np.flatnonzero(tall.max(axis=1) > 0.1), np.flatnonzero(tall.max(axis=0) > 0.1)
+    assert (rows[0], rows[-1]) == (0, 27)  # the longer side is 28 pixels
+    assert abs((cols[0] + cols[-1]) / 2 - 13.5) <= 0.5  # the box is centred
+    assert np.isclose(tall[14, 14], SILHOUETTE_FILL) and tall[14, 14] == tall[10:18, 13:15].min()
+
+
+def test_an_open_stroke_is_not_filled_and_a_blank_picture_is_black():
+    open_shape = prepare_silhouette(_outline([(40, 40), (240, 40), (240, 240), (40, 240)], closed=False))
+    closed_shape = prepare_silhouette(_outline([(40, 40), (240, 40), (240, 240), (40, 240)]))
+    assert open_shape[14, 14] == 0 and np.isclose(closed_shape[14, 14], SILHOUETTE_FILL)
+    assert not prepare_silhouette(np.full((50, 50), 255, np.uint8)).any()
+
+
+def test_the_silhouette_does_not_depend_on_polarity():
+    picture = _outline([(60, 30), (220, 30), (200, 250), (80, 250)])
+    np.testing.assert_array_equal(prepare_silhouette(picture), prepare_silhouette(255 - picture))

@@ -15,6 +15,8 @@ import barenet as bn
 from barenet.app import runs
 from barenet.app.recipes import RECIPES
 
+pytestmark = pytest.mark.slow  # the fast lane (pytest -m 'not slow') leaves these out
+
 
 def test_the_recipes_the_issue_names_exist_and_are_valid_runs():
     assert {"fashion-mnist", "mnist-10k", "digits", "regression", "clusters"} <= set(RECIPES)

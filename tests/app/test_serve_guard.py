@@ -22,6 +22,8 @@ from barenet.app.web.app import MAX_BODY, create_app  # noqa: E402
 from barenet.app.web.guard import Throttle  # noqa: E402
 from web_helpers import LiveServer  # noqa: E402
 
+pytestmark = pytest.mark.slow  # the fast lane (pytest -m 'not slow') leaves these out
+
 ABUSE = Path(__file__).resolve().parents[2] / "benchmarks" / "abuse_server.py"
 
 

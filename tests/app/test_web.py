@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
 from barenet.app.web.app import MAX_BODY, STATIC, create_app  # noqa: E402
+from barenet.integrations.web import ASSETS, PAGE  # noqa: E402
 from web_helpers import LiveServer, status_of  # noqa: E402
 
 
@@ -69,12 +70,28 @@ def _assert_error(response, status=None):
 def test_the_page_and_its_files_are_served_locally_with_no_cdn(client):
     page = client.get("/")
     assert page.status_code == 200 and "<canvas id=\"canvas\"" in page.text
-    for name in ("app.js", "style.css", "vendor/chart.umd.min.js"):
-        assert client.get(f"/static/{name}").status_code == 200
-    for name in ("index.html", "app.js", "style.css"):
-        text = (STATIC / name).read_text()
-        assert "http://" not in text and "https://" not in text, name
+    assert 'id="view-train"' in page.text and "<!-- barenet:" not in page.text  # the learn view is in its slots
+    for path in ("static/learn.js", "static/learned.js", "static/learn.css", "static/vendor/chart.umd.min.js",
+                 *ASSETS, "model.js"):
+        assert client.get(f"/{path}").status_code == 200, path
+        assert f'src="{path}"' in page.text or f'href="{path}"' in page.text, path
+    for folder, names in ((STATIC, ("learn.html", "learn.js", "learned.js", "learn.css")), (PAGE, ("index.html", *ASSETS))):
+        for name in names:
+            text = (folder / name).read_text()
+            assert "http://" not in text and "https://" not in text, name
     assert client.get("/api/model").json()["source"] == "a test model"
+
+
+def test_the_page_files_route_serves_only_the_page_files(client):
+    for path in ("/default_model.npz", "/app.py", "/__init__.py", "/index.html", "/learn.html", "/%2e%2e"):
+        _assert_error(client.get(path), 404)
+
+
+def test_model_js_is_the_served_model_as_the_web_export_writes_it(client, app, model):
+    from barenet.integrations.web import model_script
+    reply = client.get("/model.js")
+    assert reply.headers["content-type"].startswith("text/javascript")
+    assert reply.text == model_script(model, source="a test model")
 
 
 # -- predict ------------------------------------------------------------------------------------
@@ -97,6 +114,21 @@ def test_a_blank_picture_gets_its_guess_with_a_warning(client):
     assert "no ink found" in body["warning"] and len(body["probabilities"]) == 10
     blank = client.post("/api/predict", json={"png": _png_url(Image.new("RGB", (280, 280), "white"))}).json()
     assert "no ink found" in blank["warning"]
+
+
+def test_a_fashion_model_reads_pictures_as_filled_silhouettes(model):
+    from barenet.app.images import prepare_silhouette
+    fashion = bn.Sequential(bn.Dense(784, 10), seed=0)
+    fashion.loss = bn.CrossEntropy()
+    fashion.metadata = {"dataset": "fashion-mnist", "class_names": list(bn.datasets.FASHION_CLASSES)}
+    image = Image.new("L", (280, 280), 255)
+    ImageDraw.Draw(image).rectangle([60, 40, 220, 240], outline=0, width=12)  # a bag, say
+    with TestClient(create_app(fashion, "a Fashion-MNIST model")) as client:
+        reply = client.post("/api/predict", json={"png": _png_url(image)}).json()
+    expected = np.round(prepare_silhouette(np.asarray(image)) * 255).astype(int)
+    np.testing.assert_array_equal(reply["input"], expected)
+    assert np.array(reply["input"])[14, 14] == round(255 * 0.7)  # the inside is filled
+    assert reply["classes"] == list(bn.datasets.FASHION_CLASSES)
 
 
 def test_predict_a_png_drawing_returns_the_image_prepared_by_the_python_code(client):
@@ -177,6 +209,7 @@ def test_unknown_paths_and_methods_are_json_errors(client):
                  max_leaves=20),
     st.dictionaries(st.sampled_from(["image", "png", "x"]), st.lists(st.integers(-5, 300), max_size=30), max_size=2),
 ))
+@pytest.mark.slow
 def test_fuzzed_predict_requests_answer_well_formed_json(client, payload):
     reply = client.post("/api/predict", content=json.dumps(payload, allow_nan=True),
                         headers={"Content-Type": "application/json"})
@@ -196,6 +229,7 @@ def _post(length_header: bytes, path=b"/api/predict") -> bytes:
             length_header + b"Connection: close\r\n\r\n")
 
 
+@pytest.mark.slow
 def test_stalled_clients_get_408_and_lose_their_sockets_while_valid_requests_are_answered(model):
     """300 clients send their headers and one byte of a 10-byte body, then nothing. A valid
     request meanwhile is answered as fast as ever; after the body timeout (1 s here, 10 s by
@@ -306,7 +340,7 @@ def test_static_paths_cannot_escape_the_static_folder(static_tree, path):
 
 
 def test_static_files_inside_are_served(static_tree):
-    reply = static_tree.raw(b"GET /static/app.js HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+    reply = static_tree.raw(b"GET /static/learn.js HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
     assert status_of(reply) == 200
 
 
@@ -330,6 +364,52 @@ def test_a_training_job_runs_streams_its_epochs_and_finishes(client, app):
     assert "784 inputs" in _assert_error(client.post(f"/api/train/{job_id}/use"), 409)["error"]
 
 
+@pytest.mark.parametrize("settings, kind", [
+    ({"dataset": "xor", "hidden": [8], "epochs": 2, "lr": 0.01}, "regions"),
+    ({"dataset": "digits", "hidden": [32], "epochs": 2}, "weights"),
+    ({"dataset": "regression", "hidden": [16], "epochs": 1, "batch_size": 2048}, "regression"),
+])
+def test_a_training_job_sends_what_the_model_learned_every_epoch(client, app, settings, kind):
+    from barenet.app.web.learned import GRID, POINTS
+    job_id = client.post("/api/train", json=settings).json()["job"]
+    app.state.training.wait(job_id, timeout=300)
+    status = client.get(f"/api/train/{job_id}").json()
+    assert status["status"] == "finished", status["error"]
+    data, epochs = status["data"], status["epochs"]
+    assert data["kind"] == kind and len(epochs) == settings["epochs"] + 1
+    job = app.state.training.get(job_id)
+    for epoch in epochs:
+        learned = epoch["learned"]
+        if kind == "regions":  # the class and certainty of every cell, from the model itself
+            assert len(learned["regions"]) == len(learned["sure"]) == GRID * GRID
+            assert set(learned["regions"]) <= {0, 1} and all(50 <= p <= 100 for p in learned["sure"])
+            assert len(data["points"]) == POINTS and all(label in (0, 1) for *_, label in data["points"])
+        elif kind == "weights":  # 25 units of 8×8 weights, each scaled to reach ±127
+            assert data["image_shape"] == [8, 8] and len(learned["weights"]) == 25
+            assert all(len(unit) == 64 and max(abs(v) for v in unit) == 127 for unit in learned["weights"])
+        else:
+            assert len(learned["predicted"]) == len(data["true"]) == POINTS
+    if kind == "regions":  # the last picture is what the finished model says about the grid
+        x0, x1, y0, y1 = data["extent"]
+        xs, ys = np.linspace(x0, x1, GRID), np.linspace(y1, y0, GRID)
+        grid = np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)
+        agree = np.mean(job.model.predict(grid.astype(np.float32)) == np.array(epochs[-1]["learned"]["regions"]))
+        assert agree > 0.99  # the extent is rounded to 4 digits in the message
+    if kind == "weights":
+        W = bn.to_numpy(job.model.layers[0].params["W"])[:, 0]
+        np.testing.assert_allclose(epochs[-1]["learned"]["weights"][0], 127 * W / np.abs(W).max(), atol=0.5)
+
+
+def test_finished_jobs_keep_only_their_last_picture_once_another_starts(client, app):
+    first = client.post("/api/train", json={"dataset": "xor", "hidden": [4], "epochs": 3}).json()["job"]
+    app.state.training.wait(first, timeout=120)
+    assert all(epoch["learned"] for epoch in client.get(f"/api/train/{first}").json()["epochs"])
+    second = client.post("/api/train", json={"dataset": "xor", "hidden": [4], "epochs": 1}).json()["job"]
+    app.state.training.wait(second, timeout=120)
+    kept = [epoch["learned"] is not None for epoch in client.get(f"/api/train/{first}").json()["epochs"]]
+    assert kept == [False, False, False, True]  # memory: one picture per finished job
+
+
 def test_only_one_job_at_a_time_and_pause_resume_stop(client, app):
     first = client.post("/api/train", json={"dataset": "spirals", "hidden": [64, 64], "epochs": 200,
                                             "batch_size": 8}).json()["job"]
@@ -341,6 +421,7 @@ def test_only_one_job_at_a_time_and_pause_resume_stop(client, app):
     while not (job.status == "running" and any(e["type"] == "epoch" for e in job.events)) and time.time() < deadline:
         time.sleep(0.05)
     assert client.post(f"/api/train/{first}/pause").json()["status"] == "paused"
+    time.sleep(0.5)  # an epoch whose last batch ran before the pause still reports (and draws its picture)
     epochs = len(job.events)
     time.sleep(0.5)
     assert len(job.events) == epochs  # nothing happens while paused

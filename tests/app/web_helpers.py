@@ -1,4 +1,7 @@
-"""A real uvicorn server on a free loopback port, in a thread, for tests that need sockets."""
+"""A real uvicorn server on a free loopback port, in a thread, for tests that need sockets; a plain
+static file server, as any static host; and drawing on a page's canvas with the mouse."""
+import functools
+import http.server
 import socket
 import threading
 import time
@@ -57,3 +60,46 @@ class LiveServer:
 
 def status_of(reply: bytes) -> int:
     return int(reply.split(b" ", 2)[1])
+
+
+class StaticServer:
+    """Python's own static file server on a free loopback port, serving ``folder``, in a thread."""
+
+    def __init__(self, folder):
+        class Quiet(http.server.SimpleHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+
+def draw_strokes(page, strokes, box=(0.2, 0.1, 0.6, 0.8)):
+    """Draw strokes (lists of points in a unit box) with the mouse, as a person would, into the part
+    ``box`` (left, top, width, height, as fractions) of the page's #canvas."""
+    import numpy as np
+
+    from barenet.training.datasets.drawn import _smooth
+
+    canvas = page.locator("#canvas").bounding_box()
+    left, top, width, height = box
+    for stroke in strokes:
+        points = _smooth(np.asarray(stroke, dtype=float))
+        to_screen = lambda p: (canvas["x"] + canvas["width"] * (left + width * p[0]),  # noqa: E731
+                               canvas["y"] + canvas["height"] * (top + height * p[1]))
+        page.mouse.move(*to_screen(points[0]))
+        page.mouse.down()
+        for point in points[1:]:
+            page.mouse.move(*to_screen(point), steps=2)
+        page.mouse.up()

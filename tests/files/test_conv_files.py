@@ -70,6 +70,20 @@ def test_training_a_convolutional_model_resumes_exactly_from_its_file(tmp_path):
             np.testing.assert_array_equal(ours.buffers[name], value)
 
 
+def test_pickles_and_copies_of_a_trained_convolutional_model_hold_none_of_the_images_it_saw():
+    """The windows a convolution copied (im2col), the argmax of a max-pooling, BatchNorm's x̂:
+    released once backward has run, and after every inference pass."""
+    import copy
+    import pickle
+    model, X, _ = _cnn(seed=2)
+    model.predict_proba(X[:40])
+    images = X.reshape(-1, 8, 8)
+    runs = {images[i, r, c:c + 3].tobytes() for i in range(len(X)) for r in range(8) for c in range(6)}
+    for blob in (pickle.dumps(model), pickle.dumps(copy.deepcopy(model))):
+        assert not any(run in blob for run in runs)  # 3 neighbouring pixels of any image, as a window holds them
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(model)).predict_proba(X), model.predict_proba(X))
+
+
 # -- hostile configurations -----------------------------------------------------------------------
 
 def _npy(array):

@@ -306,6 +306,7 @@ def _fuzzer():
     return runpy.run_path(str(Path(__file__).resolve().parents[2] / "benchmarks" / "fuzz_model_files.py"))
 
 
+@pytest.mark.slow
 def test_hundreds_of_structurally_mutated_files_give_value_error_or_a_working_model(tmp_path):
     """benchmarks/fuzz_model_files.py's seeded mutator (JSON fields of every type and depth, arrays,
     zip flags), a few hundred files here; the script runs thousands."""
@@ -403,6 +404,7 @@ def _bomb(tmp_path, rows, cols, name="bomb.npz"):
     return target
 
 
+@pytest.mark.slow
 def test_a_compression_bomb_is_refused_before_inflating_and_a_large_file_takes_only_its_size(tmp_path):
     import time
     import tracemalloc
@@ -470,3 +472,23 @@ def test_a_file_saved_by_the_format_1_release_loads_and_trains_on_as_it_would_ha
     model.fit(X, y, epochs=2, batch_size=32, verbose=0)
     expected = np.load(DATA / "format1-after-two-more-epochs.npz")[optimizer]
     np.testing.assert_allclose(model.parameter_vectors()[0], expected, rtol=1e-9, atol=1e-12)
+
+
+def test_pickles_and_copies_of_a_trained_model_hold_none_of_the_data_it_saw():
+    """Layers keep what backward needs only until it has run (and nothing at inference); losses
+    never pickle their last batch: a model shared as a pickle or copied leaks no rows."""
+    import copy
+    import pickle
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, 6)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    model = bn.Sequential(bn.Standardizer().fit(X), bn.Dense(6, 16), bn.GELU(), bn.Dropout(0.2), bn.Dense(16, 8),
+                          bn.ReLU(), bn.Dense(8, 2), seed=0)
+    model.fit(X, y, loss=bn.CrossEntropy(), epochs=2, batch_size=32, verbose=0)
+    model.predict_proba(X[:50])
+    for blob in (pickle.dumps(model), pickle.dumps(copy.deepcopy(model))):
+        for row in X:
+            assert row.tobytes()[:16] not in blob  # any 4 features of any training row, in place
+    unpickled = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(unpickled.predict_proba(X[:5]), model.predict_proba(X[:5]))
+    assert not any(name in vars(layer) for layer in model.layers for name in type(layer).cached)

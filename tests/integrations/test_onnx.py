@@ -59,6 +59,7 @@ def _needs(recipe):
     return pytest.param(recipe, marks=pytest.mark.data(dataset)) if dataset in ("mnist", "fashion-mnist") else recipe
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("recipe", [_needs(recipe) for recipe in RECIPES])
 def test_each_recipes_model_gives_barenets_predictions_on_its_test_set(recipe, tmp_path):
     """The recipe's architecture (augmentation, standardisation, dropout, ensembles), its weights
@@ -96,6 +97,7 @@ def test_a_layer_with_no_onnx_form_is_refused_by_name():
         to_onnx(model)
 
 
+@pytest.mark.slow
 def test_barenet_export_format_onnx_writes_a_file_the_runtime_reads(tmp_path):
     X, y = bn.datasets.make_clusters(100, seed=0)
     model = bn.Sequential(bn.Dense(2, 8), bn.ReLU(), bn.Dense(8, 3), seed=0)

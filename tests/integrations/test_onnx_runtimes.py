@@ -21,6 +21,8 @@ import barenet as bn
 onnx = pytest.importorskip("onnx")
 from barenet.integrations.onnx import OPSET, to_onnx  # noqa: E402
 
+pytestmark = pytest.mark.slow  # the fast lane (pytest -m 'not slow') leaves these out
+
 ROOT = Path(__file__).resolve().parents[2]
 NODE_PREFIX = Path(os.environ.get("BARENET_TEST_NODE_PREFIX", ROOT / ".ci" / "node"))
 OLD_RUNTIME = Path(os.environ.get("BARENET_TEST_OLD_ONNXRUNTIME", ROOT / ".ci" / "onnxruntime-1.19"))

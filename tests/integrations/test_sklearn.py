@@ -22,12 +22,14 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 @parametrize_with_checks([MLPClassifier(random_state=0), MLPRegressor(random_state=0)],
                          expected_failed_checks=lambda estimator: EXPECTED_FAILED_CHECKS)
+@pytest.mark.slow
 def test_scikit_learns_own_estimator_checks(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         check(estimator)
 
 
+@pytest.mark.slow
 def test_the_readme_pipeline_in_a_grid_search_runs():
     """The README's example, run as written."""
     text = README.read_text()

@@ -77,6 +77,7 @@ def test_never_downgrades_from_https_to_http(served, tmp_path):
     assert _leftovers(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_a_stalled_server_times_out(served, tmp_path):
     with pytest.raises(DownloadError, match="timed out"):
         download([served.url("stall", "data.bin")], tmp_path / "data.bin", SHA, timeout=0.5)

@@ -145,6 +145,7 @@ def test_multi_byte_types_come_back_in_native_order(tmp_path, dtype, rng):
     assert back.dtype.isnative and np.array_equal(back, array)
 
 
+@pytest.mark.slow
 def test_hundreds_of_mutated_mnist_folders_give_value_error_or_what_the_loader_promises(tmp_path):
     """benchmarks/fuzz_idx_files.py's seeded mutator (headers, bytes, gzip streams, bombs, swapped
     files), a few hundred folders here; the script runs thousands."""

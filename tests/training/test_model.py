@@ -64,6 +64,7 @@ def test_model_backward_returns_the_input_gradient_like_a_layer(rng):
     X = rng.normal(size=(5, 4))
     out = model.forward(X)
     grad_in = model.backward(np.ones_like(out))
+    model.forward(X)  # backward released what the forward pass kept (as PyTorch frees its graph): again
     expected = np.ones_like(out)
     for layer in reversed(model.layers):
         expected = layer.backward(expected)

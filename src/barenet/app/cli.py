@@ -113,11 +113,15 @@ def build_parser():
     summary.add_argument("model")
     summary.set_defaults(run=cmd_summary)
 
-    export = commands.add_parser("export", help="write a model as JSON or ONNX for use outside Python")
+    export = commands.add_parser("export", help="write a model as JSON, ONNX or a static web page for use outside Python")
     export.add_argument("model")
-    export.add_argument("--format", choices=("json", "onnx"), default="json",
-                        help="json (barenet's own, for the browser) or onnx (for onnxruntime in any language)")
-    export.add_argument("--out", help="file to write (json: standard output if it is a file or a pipe)")
+    export.add_argument("--format", choices=("json", "onnx", "web"), default="json",
+                        help="json (barenet's own), onnx (for onnxruntime in any language) or web (a folder: the "
+                             "draw page running the model in any browser, from disk or a static host)")
+    export.add_argument("--out", help="file to write (json: standard output if it is a file or a pipe), or the "
+                                      "folder for web")
+    export.add_argument("--quantize", choices=("int8",), help="web: store the weights as int8, one scale per "
+                                                              "output channel (about a quarter of the size)")
     export.set_defaults(run=cmd_export)
 
     bench = commands.add_parser("bench", help="speed against PyTorch, JAX, Keras and scikit-learn "

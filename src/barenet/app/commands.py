@@ -216,6 +216,10 @@ def cmd_export(args):
     from ..files.export import to_json
 
     model = _load_model(args.model)
+    if args.quantize and args.format != "web":
+        raise UsageError(f"--quantize applies to --format web only (the format is {args.format})")
+    if args.format == "web":
+        return _export_web(model, args)
     if args.format == "onnx":
         return _export_onnx(model, args)
     text = json.dumps(to_json(model), separators=(",", ":"))
@@ -229,6 +233,21 @@ def cmd_export(args):
         print(f"wrote {args.out} ({len(text):,} bytes)")
     else:
         sys.stdout.write(text + "\n")
+    return EXIT_OK
+
+
+def _export_web(model, args):
+    from ..integrations.web import export_web
+
+    if not args.out:
+        raise UsageError("--format web writes a folder: give it with --out DIR")
+    try:
+        source = (getattr(model, "metadata", None) or {}).get("description") or f"the model in {Path(args.model).name}"
+        sizes = export_web(model, args.out, quantize=args.quantize, source=source)
+    except ValueError as error:  # a layer the browser cannot run, a model the page cannot draw for
+        raise UsageError(str(error)) from None
+    print(f"wrote {args.out}/ ({sum(sizes.values()):,} bytes; the model in model.js, {sizes['model.js']:,} bytes): "
+          f"open {Path(args.out) / 'index.html'} in a browser, or put the folder on any static host")
     return EXIT_OK
 
 

@@ -14,6 +14,11 @@ and the web page (which sends the raw drawing to the server) both use it.
 5. It is placed in a 28×28 field and shifted so that its centre of mass is at (14, 14), where
    MNIST's digits have theirs.
 
+``prepare_silhouette`` does the same for Fashion-MNIST's pictures of clothes, which are filled
+silhouettes whose box, not whose centre of mass, is centred: it fills what a drawn outline
+encloses and scales the longer side to 28 pixels. The exported web page runs both in JavaScript
+(static/prepare.js), step for step, and a browser test holds the two equal.
+
 Reading image files needs Pillow: ``pip install "barenet[image]"``.
 """
 from __future__ import annotations
@@ -24,13 +29,15 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["no_digit_reason", "read_image", "prepare_digit", "stroke_width", "has_ink", "MAX_PIXELS", "MAX_SIDE"]
+__all__ = ["no_digit_reason", "read_image", "prepare_digit", "prepare_silhouette", "stroke_width", "has_ink", "MAX_PIXELS",
+           "MAX_SIDE"]
 
 MAX_PIXELS = 40_000_000  # larger pictures are refused before they are decoded
 MAX_SIDE = 8192          # and so are longer ones: a 4,000,000×1 strip has few pixels but costs a lot
 MNIST_STROKE = 2.85      # median 2·area/perimeter of MNIST digits at 28×28
 MNIST_CENTRE = 14.0      # MNIST's mean centre of mass, in pixels from the top-left pixel
 WORK = 4                 # strokes are adjusted at 4× the final resolution
+SILHOUETTE_FILL = 0.7    # Fashion-MNIST's median ink level: what a drawn outline encloses gets it
 
 
 def _pil():
@@ -132,11 +139,16 @@ def _disk_filter(image, radius, reduce):
 
 
 def _resize(image, height, width):
-    """Area-averaging resize (anti-aliased when shrinking), through Pillow's 32-bit float mode."""
+    """Area-averaging resize (anti-aliased when shrinking), through Pillow's 32-bit float mode.
+
+    The two passes are asked of Pillow one at a time, rows first, because Pillow 13 picks their
+    order by the picture's shape, and the order changes the last bit of the result: fixing it
+    keeps the result the same under every Pillow, and lets the browser's copy equal it."""
     Image = _pil()
     shrinking = height < image.shape[0] or width < image.shape[1]
     resampling = Image.Resampling.BOX if shrinking else Image.Resampling.BILINEAR
-    resized = Image.fromarray(np.ascontiguousarray(image, dtype=np.float32), mode="F").resize((width, height), resampling)
+    picture = Image.fromarray(np.ascontiguousarray(image, dtype=np.float32), mode="F")
+    resized = picture.resize((width, picture.height), resampling).resize((width, height), resampling)
     return np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
 
 
@@ -167,16 +179,11 @@ def prepare_digit(source, *, invert: bool | None = None, adjust_strokes: bool = 
     if size not in (28, 8):
         raise ValueError(f"size must be 28 (MNIST) or 8 (the 8×8 digits), got {size!r}")
     ink = _ink_map(read_image(source, max_pixels), invert)
-    out = np.zeros((28, 28), dtype=np.float32)
     if ink is None:
-        return out if size == 28 else np.zeros((8, 8), dtype=np.float32)
+        return np.zeros((size, size), dtype=np.float32)
     if size == 8:
         return _small_digit(ink)
-    ink = _crop(ink)
-    # Work at 4× the final size: the longer side 80 pixels, strokes adjusted there.
-    h, w = ink.shape
-    scale = 20 * WORK / max(h, w)
-    work = _resize(ink, max(1, round(h * scale)), max(1, round(w * scale)))
+    work = _fit(_crop(ink), 20 * WORK)  # work at 4× the final size: strokes are adjusted there
     if adjust_strokes:
         width = stroke_width(work > 0.5)
         target = MNIST_STROKE * WORK
@@ -186,17 +193,54 @@ def prepare_digit(source, *, invert: bool | None = None, adjust_strokes: bool = 
             thinner = _disk_filter(work, max(1, round((width - target) / 2)), np.minimum)
             work = thinner if thinner.max() > 0.5 else work
         work = _crop(work)  # thicker or thinner strokes change the extent: fill the box again
-    h, w = work.shape
-    scale = 20 / max(h, w)
-    digit = _resize(work, max(1, round(h * scale)), max(1, round(w * scale)))
-    h, w = digit.shape
-    top, left = (28 - h) // 2, (28 - w) // 2
-    out[top:top + h, left:left + w] = digit
+    out = _centred(_fit(work, 20))
     # Shift the centre of mass to MNIST's, by whole pixels (as the originals were).
     total = out.sum()
     cy = (out.sum(axis=1) * np.arange(28)).sum() / total
     cx = (out.sum(axis=0) * np.arange(28)).sum() / total
     return _shift(out, int(round(MNIST_CENTRE - cy)), int(round(MNIST_CENTRE - cx)))
+
+
+def prepare_silhouette(source, *, invert: bool | None = None, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """A (28, 28) float32 image in [0, 1], white on black, prepared like Fashion-MNIST's pictures
+    from a drawing of a piece of clothing: cropped to the ink, what the outline encloses filled
+    (Fashion-MNIST's clothes are filled silhouettes), the longer side scaled to 28 pixels with
+    anti-aliasing, the box centred in 28×28. ``source`` and ``invert`` as for ``prepare_digit``."""
+    ink = _ink_map(read_image(source, max_pixels), invert)
+    if ink is None:
+        return np.zeros((28, 28), dtype=np.float32)
+    return _centred(_fit(_fill_outline(_fit(_crop(ink), 28 * WORK)), 28))
+
+
+def _fit(image, side):
+    """Scaled, keeping the aspect ratio, so that the longer side is ``side`` pixels."""
+    h, w = image.shape
+    scale = side / max(h, w)
+    return _resize(image, max(1, round(h * scale)), max(1, round(w * scale)))
+
+
+def _centred(image):
+    """The image in the middle of a black 28×28 field."""
+    out = np.zeros((28, 28), dtype=np.float32)
+    h, w = image.shape
+    top, left = (28 - h) // 2, (28 - w) // 2
+    out[top:top + h, left:left + w] = image
+    return out
+
+
+def _fill_outline(ink):
+    """Fill with SILHOUETTE_FILL the pixels without ink that the border cannot reach through
+    other pixels without ink (4-connected): what a closed outline encloses."""
+    free = ~(ink > 0.1)
+    reached = np.zeros_like(free)
+    h, w = free.shape
+    stack = [(y, x) for y in range(h) for x in (0, w - 1)] + [(y, x) for x in range(w) for y in (0, h - 1)]
+    while stack:
+        y, x = stack.pop()
+        if 0 <= y < h and 0 <= x < w and free[y, x] and not reached[y, x]:
+            reached[y, x] = True
+            stack += [(y - 1, x), (y + 1, x), (y, x - 1), (y, x + 1)]
+    return np.where(free & ~reached, np.float32(SILHOUETTE_FILL), ink)
 
 
 def _crop(ink):

@@ -42,6 +42,8 @@ class ReLU(Layer):
         backward   dx = dy ⊙ [x > 0]        (the derivative at 0 is taken as 0, as in PyTorch)
     """
 
+    cached = ("mask",)  # what backward needs from forward, released once it has run
+
     aliases = ("relu",)
     init = "he"  # the Dense initialisation that suits it
 
@@ -59,6 +61,8 @@ class LeakyReLU(Layer):
         forward    y  = x          if x > 0,   α x    otherwise
         backward   dx = dy         if x > 0,   α dy   otherwise
     """
+
+    cached = ("positive",)  # what backward needs from forward, released once it has run
 
     aliases = ("leaky_relu",)
     init = "he"  # the Dense initialisation that suits it
@@ -87,6 +91,8 @@ class Sigmoid(Layer):
         backward   dx = dy ⊙ y (1 - y)
     """
 
+    cached = ("y",)  # what backward needs from forward, released once it has run
+
     aliases = ("sigmoid",)
     init = "xavier"  # the Dense initialisation that suits it
 
@@ -104,6 +110,8 @@ class Tanh(Layer):
         forward    y  = tanh(x)
         backward   dx = dy ⊙ (1 - y²)
     """
+
+    cached = ("y",)  # what backward needs from forward, released once it has run
 
     aliases = ("tanh",)
     init = "xavier"  # the Dense initialisation that suits it
@@ -127,6 +135,8 @@ class Softmax(Layer):
     outputs must be probabilities (with ``MSE``, say).
     """
 
+    cached = ("y",)  # what backward needs from forward, released once it has run
+
     def forward(self, x, training=True):
         self.y = softmax(x)
         return self.y
@@ -145,6 +155,8 @@ class GELU(Layer):
         forward    y  = ½ x (1 + t),    t = tanh(u),   u = c (x + 0.044715 x³),   c = √(2/π)
         backward   dx = dy ⊙ [½ (1 + t) + ½ x (1 - t²) c (1 + 3·0.044715 x²)]
     """
+
+    cached = ("x", "t")  # what backward needs from forward, released once it has run
 
     aliases = ("gelu",)
     init = "he"  # the Dense initialisation that suits it

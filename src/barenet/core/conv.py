@@ -37,6 +37,7 @@ class Conv2D(Layer):
 
     constraints = {"in_channels": check.Integer(1, MAX_SIZE), "out_channels": check.Integer(1, MAX_SIZE),
                    "bias": check.Boolean()}
+    cached = ("cols", "padded_shape")  # what backward needs from forward, released once it has run
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, bias: bool = True):
         super().__init__()

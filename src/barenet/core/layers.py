@@ -67,6 +67,7 @@ class Layer:
 
     constraints: dict = {}      # constructor argument -> checks.Constraint (see checks.arguments)
     identity_at_inference = False  # True for layers that change nothing once trained (Dropout...)
+    cached: tuple = ()          # attributes forward keeps for backward: dropped by forget(), never pickled
 
     def __init__(self):
         self.params: dict = {}
@@ -87,6 +88,18 @@ class Layer:
         """Fill ``self.grads`` without computing ``dL/dx``; the model calls this on its first
         layer, whose input gradient nobody needs. Layers override it when that saves work."""
         self.backward(grad_out)
+
+    def forget(self) -> None:
+        """Drop what forward kept for backward (``cached``): a network calls this once a layer's
+        backward pass has run, and after every inference pass, so that no layer holds the data
+        it saw longer than the step that needs it."""
+        for name in type(self).cached:
+            self.__dict__.pop(name, None)
+
+    def __getstate__(self):
+        """Copies and pickles hold a layer's settings, parameters and buffers, never the data of
+        its last forward pass (``cached``)."""
+        return {k: v for k, v in self.__dict__.items() if k not in type(self).cached}
 
     @property
     def in_shape(self) -> tuple | None:
@@ -176,6 +189,8 @@ class Dense(Layer):
     variance. Biases start at zero.
     """
 
+    cached = ("x",)  # what backward needs from forward, released once it has run
+
     constraints = {"in_features": check.Integer(1), "out_features": check.Integer(1),
                    "init": check.Options(*INITIALIZERS), "bias": check.Boolean()}
 
@@ -242,6 +257,8 @@ class Dropout(Layer):
     On its own the layer draws masks from its own generator (seeded by ``seed``); inside a
     ``Sequential`` it draws from the model's, so the model's seed fixes everything.
     """
+
+    cached = ("mask",)  # what backward needs from forward, released once it has run
 
     constraints = {"p": check.Real(0, 1, closed="left", what="a probability")}
     identity_at_inference = True

@@ -31,6 +31,15 @@ class Loss:
 
     classifies = False
     task = "regression"
+    cached: tuple = ()  # what value keeps for backward: never pickled or copied (see forget)
+
+    def forget(self) -> None:
+        """Drop what ``value`` kept for ``backward`` (the outputs and targets of the last batch)."""
+        for name in type(self).cached:
+            self.__dict__.pop(name, None)
+
+    def __getstate__(self):
+        return {k: v for k, v in self.__dict__.items() if k not in type(self).cached}
 
     def forward(self, outputs, targets, sample_weight=None) -> float:
         """The loss, as a Python float; ``backward`` then gives its gradient."""
@@ -112,6 +121,8 @@ class MSE(Loss):
         L = 1/(N K) Σ (o - t)²          dL/do = 2 (o - t) / (N K)
     """
 
+    cached = ("diff", "weight")  # what backward needs from forward, released once it has run
+
     aliases = ("mse",)
 
     def value(self, outputs, targets, sample_weight=None):
@@ -128,6 +139,8 @@ class MAE(Loss):
 
         L = 1/(N K) Σ |o - t|           dL/do = sign(o - t) / (N K)     (0 where o = t)
     """
+
+    cached = ("diff", "weight")  # what backward needs from forward, released once it has run
 
     aliases = ("mae",)
 
@@ -148,6 +161,8 @@ class BinaryCrossEntropy(Loss):
 
     The first form never overflows, for logits of any size.
     """
+
+    cached = ("z", "t", "weight")  # what backward needs from forward, released once it has run
 
     aliases = ("binary_cross_entropy", "bce")
 
@@ -212,6 +227,8 @@ class CrossEntropy(Loss):
     ``label_smoothing`` ε mixes the targets with the uniform distribution, t ← (1-ε) t + ε/C, as
     in PyTorch.
     """
+
+    cached = ("exp", "total", "ids", "soft", "weight", "fused_gradient")  # what backward needs from forward
 
     aliases = ("cross_entropy",)
 

@@ -127,6 +127,8 @@ class Network(Layer):
             x = ops.xp.asarray(x, dtype=self.dtype)
             for layer in self.layers:
                 x = ops.forward(layer, x, training)
+                if not training:  # nothing will go backward: keep nothing of this input
+                    layer.forget()
         finally:
             leave(token)
         return x
@@ -137,6 +139,7 @@ class Network(Layer):
             self.parameters.grad  # the gradients' vector, made before the first backward pass
             for layer in reversed(self.layers):
                 grad_out = ops.backward(layer, grad_out)
+                layer.forget()
         finally:
             leave(token)
         return grad_out
@@ -152,7 +155,10 @@ class Network(Layer):
             trainable = self.layers[self._first_trainable:]
             for layer in reversed(trainable[1:]):
                 grad_out = ops.backward(layer, grad_out)
+                layer.forget()
             ops.backward_params(trainable[0], grad_out)
+            for layer in self.layers[:self._first_trainable + 1]:  # and the layers in front, never gone through
+                layer.forget()
         finally:
             leave(token)
 

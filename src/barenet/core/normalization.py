@@ -38,6 +38,7 @@ class BatchNorm1D(Layer):
                    "eps": check.Real(0, 1, closed="right", what="a positive number"),
                    "momentum": check.Real(0, 1, what="a fraction")}
     axes = (0,)  # the axes the statistics are taken over: all but the channels'
+    cached = ("training", "count", "inv_std", "x_hat")  # what backward needs from forward, then released
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1):
         super().__init__()

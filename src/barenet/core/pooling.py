@@ -24,6 +24,7 @@ class _Pool2D(Layer):
     past the image is left out (no padding)."""
 
     in_shape = (None, None, None)  # images of any number of channels and any size
+    cached = ("x_shape",)  # what backward needs from forward, released once it has run
 
     def __init__(self, kernel_size, stride=None):
         super().__init__()
@@ -67,6 +68,8 @@ class MaxPool2D(_Pool2D):
     (+= because overlapping windows can share their winner.)
     """
 
+    cached = ("x_shape", "argmax")
+
     def forward(self, x, training=True):
         values = self._windows(x)
         self.argmax = values.argmax(axis=-1)[..., None]  # (n, C, oh, ow, 1): which pixel won
@@ -106,6 +109,7 @@ class GlobalAvgPool2D(Layer):
     """
 
     in_shape = (None, None, None)
+    cached = ("x_shape",)
 
     def output_shape(self, input_shape):
         return _image_shape(self, input_shape)[:1]

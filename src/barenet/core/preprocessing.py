@@ -26,6 +26,8 @@ class Standardizer(Layer):
     holds can be checked before they are read).
     """
 
+    cached = ("scale",)  # what backward needs from forward, released once it has run
+
     def __init__(self, dtype="float32", features=None):
         super().__init__()
         self.dtype = np.dtype(dtype)

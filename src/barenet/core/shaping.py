@@ -21,6 +21,8 @@ class Flatten(Layer):
         backward   dX = dY.reshape(X's shape)
     """
 
+    cached = ("x_shape",)  # what backward needs from forward, released once it has run
+
     def output_shape(self, input_shape):
         if input_shape is None or None in input_shape:
             return (None,)  # rows, of a width known once the input's shape is
@@ -44,6 +46,8 @@ class Reshape(Layer):
 
     A network that starts with it takes rows of that many features.
     """
+
+    cached = ("x_shape",)
 
     def __init__(self, shape):
         super().__init__()

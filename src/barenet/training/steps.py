@@ -119,6 +119,7 @@ def gradients(model, xb, yb, wb):
     outputs = model.forward(xb, training=True)
     value = ops.loss_value(model.loss, outputs, yb, wb)
     model.backward_params(ops.loss_gradient(model.loss))
+    model.loss.forget()
     return value, outputs, ops.squared_norm(model.parameter_vectors()[1])
 
 

@@ -1,18 +1,23 @@
-"""The web app behind ``barenet serve``: a JSON API and the page that uses it.
+"""The web app behind ``barenet serve``: the page, and a JSON API.
 
-API (every error is JSON ``{"error": ..., "details": [...]}`` with a 4xx code; never a traceback):
+The page is the static web export's draw page (``barenet.integrations.web``), which prepares
+drawings and runs the model in the browser, from ``/model.js``: the served model written as the
+export writes it. The server adds the "watch it learn" view (static/learn.html, learn.js).
 
+    GET  /                            the page;  GET /model.js  the served model, for the browser
     GET  /api/model                   the model being served: source, data set, classes
     POST /api/predict                 {"image": 28×28 grey levels 0-255, white on black} or {"png": data URL}
                                       -> {"prediction", "probabilities", "input": the 28×28 image (0-255) the model saw}
     POST /api/train                   start training (settings below)  -> 202 {"job": id}
     GET  /api/train/{id}              the job's status and history
-    GET  /api/train/{id}/events       server-sent events: one "epoch" event per epoch, "status" changes
+    GET  /api/train/{id}/events       server-sent events: "data" (what is learned from, once), one
+                                      "epoch" event per epoch (with what was learned), "status" changes
     POST /api/train/{id}/pause|resume|stop
     POST /api/train/{id}/use          serve the model that job trained (28×28 image data sets)
 
-Drawings are prepared for the model by ``barenet.app.images.prepare_digit``, the same code as
-``barenet predict``; the page does no image processing of its own.
+/api/predict prepares pictures with ``barenet.app.images`` (prepare_digit, or prepare_silhouette
+for Fashion-MNIST models), the same code as ``barenet predict``; every error is JSON
+``{"error": ..., "details": [...]}`` with a 4xx code, never a traceback.
 """
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ import base64
 import binascii
 import json
 import logging
+import re
 import threading
 from pathlib import Path
 from typing import Annotated, Literal
@@ -28,13 +34,14 @@ from typing import Annotated, Literal
 import numpy as np
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ...core.losses import CrossEntropy
-from ..images import has_ink, prepare_digit
+from ...integrations.web import ASSETS, PAGE, model_script, render_page
+from ..images import has_ink, prepare_digit, prepare_silhouette
 from .form import TrainRequest
 from .training import TrainingManager
 
@@ -160,6 +167,12 @@ def _decode_png(data_url: str) -> bytes:
         raise ValueError("png holds invalid base64") from None
 
 
+def _fragments(path: Path) -> dict:
+    """{slot: HTML} from a file of fragments, each after a ``<!-- barenet:slot -->`` line."""
+    parts = re.split(r"^<!-- barenet:(\w+) -->$", path.read_text(), flags=re.M)
+    return dict(zip(parts[1::2], parts[2::2]))
+
+
 class ServedModel:
     """The model behind /api/predict, swappable while serving; inference under a lock because
     layers keep their last input for backward."""
@@ -173,13 +186,15 @@ class ServedModel:
             raise ValueError(f"the page draws 28×28 digits: the model must take 784 inputs, not {model.input_width}")
         if model.loss is None or not isinstance(model.loss, CrossEntropy):
             raise ValueError("the model must be a classifier (trained with CrossEntropy)")
+        script = model_script(model, source=source)  # refuses a layer the browser cannot run
         with self.lock:
-            self.model, self.source = model, source
+            self.model, self.source, self.script = model, source, script
             meta = getattr(model, "metadata", {}) or {}
             classes = (model.members[0] if hasattr(model, "members") else model).output_width_
             self.classes = [str(c) for c in (meta.get("class_names") or range(classes))]
             self.info = {"source": source, "dataset": meta.get("dataset"), "classes": self.classes,
                          "test": meta.get("test")}
+            self.prepare = prepare_silhouette if meta.get("dataset") == "fashion-mnist" else prepare_digit
 
     def predict(self, image28: np.ndarray):
         with self.lock:
@@ -211,9 +226,21 @@ def create_app(model, source: str, *, training: TrainingManager | None = None, s
         log.exception("unhandled error on %s", request.url.path)
         return _error(500, "internal error")
 
+    page = render_page(_fragments(static_dir / "learn.html"))
+
     @app.get("/")
     def index():
-        return FileResponse(static_dir / "index.html")
+        return HTMLResponse(page)
+
+    @app.get("/model.js")
+    def model_js():
+        return Response(served.script, media_type="text/javascript; charset=utf-8", headers={"Cache-Control": "no-store"})
+
+    @app.get("/{name}")
+    def page_file(name: str):  # the page's own files, by name: nothing else is reachable this way
+        if name not in ASSETS:
+            raise HTTPException(404, "Not Found")
+        return FileResponse(PAGE / name)
 
     @app.get("/api/model")
     def model_info():
@@ -226,9 +253,9 @@ def create_app(model, source: str, *, training: TrainingManager | None = None, s
         try:
             if request.png is not None:
                 with preparing:
-                    image = prepare_digit(_decode_png(request.png), max_pixels=MAX_PIXELS)
+                    image = served.prepare(_decode_png(request.png), max_pixels=MAX_PIXELS)
             else:
-                image = prepare_digit(np.asarray(request.image, dtype=np.float32) / 255.0, invert=False)
+                image = served.prepare(np.asarray(request.image, dtype=np.float32) / 255.0, invert=False)
         except ValueError as error:
             raise HTTPException(422, str(error)) from None
         probabilities = served.predict(image)

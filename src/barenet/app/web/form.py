@@ -13,8 +13,9 @@ from ...training.settings import SETTINGS
 
 __all__ = ["TrainRequest", "FORM_SETTINGS", "WEB_DATASETS"]
 
-# the data sets the page trains on (the regression one has nothing to draw here)
-WEB_DATASETS = ("digits", "mnist", "mnist-10k", "fashion-mnist", "clusters", "moons", "spirals", "xor")
+# the data sets the page trains on
+WEB_DATASETS = ("digits", "mnist", "mnist-10k", "fashion-mnist", "clusters", "blobs", "moons", "spirals", "xor",
+                "regression")
 FORM_SETTINGS = [name for name, setting in SETTINGS.items() if setting.web is not None]
 
 

@@ -1,5 +1,6 @@
 """Training jobs for the web page's "watch it learn" view: one at a time, in a thread, with
-pause, resume and stop, and an event list the page follows (server-sent events)."""
+pause, resume and stop, and an event list the page follows (server-sent events): what the
+model learns from (once), then every epoch its figures and what it has learned (learned.py)."""
 from __future__ import annotations
 
 import itertools
@@ -7,6 +8,7 @@ import threading
 import time
 
 from ...training import metrics
+from . import learned
 from ...training.callbacks import Callback
 from ..config import DATASET_DEFAULTS, RunConfig, build_model, make_loss, make_optimizer
 from ..data import load_dataset, split_validation
@@ -21,7 +23,7 @@ class _Follow(Callback):
         self.job = job
 
     def on_train_begin(self, logs=None):
-        self.job._emit("epoch", epoch=0, logs=_clean(logs))
+        self.job._emit("epoch", epoch=0, logs=_clean(logs), **self.job._learned(self.model))
 
     def on_batch_end(self, batch, logs=None):
         if not self.job._running.is_set():
@@ -30,7 +32,7 @@ class _Follow(Callback):
             self.model.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None):
-        self.job._emit("epoch", epoch=epoch, logs=_clean(logs))
+        self.job._emit("epoch", epoch=epoch, logs=_clean(logs), **self.job._learned(self.model))
 
 
 def _clean(logs):
@@ -46,6 +48,7 @@ class TrainingJob:
         self.model = None
         self.error = None
         self.test = None
+        self.picture = None  # model -> what it has learned, for the page to draw
         self._running = threading.Event()
         self._running.set()
         self._stop_requested = False
@@ -55,8 +58,11 @@ class TrainingJob:
     def finished(self) -> bool:
         return self.status in ("finished", "stopped", "failed")
 
-    def _emit(self, kind, **data):
-        self.events.append({"type": kind, "time": time.time(), **data})
+    def _emit(self, event, **data):
+        self.events.append({"type": event, "time": time.time(), **data})
+
+    def _learned(self, model) -> dict:
+        return {} if self.picture is None else {"learned": self.picture(model)}
 
     def _set_status(self, status, **data):
         self.status = status
@@ -77,6 +83,9 @@ class TrainingJob:
             model = build_model(config, data)
             model.metadata = {"dataset": data.name, "class_names": data.class_names,
                               "image_shape": list(data.image_shape) if data.image_shape else None}
+            fixed, self.picture = learned.describe(data, *(validation or (X, y)))
+            if fixed is not None:
+                self._emit("data", **fixed)  # what the model learns from, before its first epoch
             self._set_status("running")
             model.fit(X, y, loss=make_loss(config, data), optimizer=make_optimizer(config), epochs=config.epochs,
                       batch_size=config.batch_size, validation_data=validation, callbacks=[_Follow(self)], verbose=0)
@@ -105,9 +114,17 @@ class TrainingJob:
             self._running.set()
             self._emit("status", status="stopping")
 
+    def forget_pictures(self):
+        """Keep only the last epoch's picture of what was learned (the one a late viewer draws):
+        called on finished jobs when another starts, so that kept jobs hold one picture each."""
+        epochs = [e for e in self.events if e["type"] == "epoch" and e.get("learned") is not None]
+        for event in epochs[:-1]:
+            event["learned"] = None
+
     def snapshot(self) -> dict:
         return {"job": self.id, "status": self.status, "settings": self.settings, "error": self.error,
-                "test": self.test, "epochs": [e for e in self.events if e["type"] == "epoch"]}
+                "test": self.test, "epochs": [e for e in self.events if e["type"] == "epoch"],
+                "data": next((e for e in self.events if e["type"] == "data"), None)}
 
 
 class TrainingManager:
@@ -122,6 +139,8 @@ class TrainingManager:
         with self.lock:
             if any(not job.finished for job in self.jobs.values()):
                 raise RuntimeError("a training job is already running; stop it first")
+            for old in self.jobs.values():
+                old.forget_pictures()
             job = TrainingJob(settings)
             self.jobs[job.id] = job
             while len(self.jobs) > self.keep:

@@ -1,6 +1,7 @@
-// barenet's page. Drawing: the canvas's raw pixels go to the server (POST /api/predict), which
-// prepares them like MNIST's digits with the same Python code as `barenet predict` and returns
-// the probabilities and the 28×28 image it used. No image processing happens here.
+// barenet serve's "watch it learn" view: start, pause and stop a training job on the server,
+// follow its epochs (server-sent events), and draw from what it sends: the loss and accuracy
+// curves, and what the network has learned (learned.js). The draw view is draw.js, the same
+// page as the static export's.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -25,162 +26,6 @@ async function api(path, options = {}) {
   return body;
 }
 
-// -- drawing ------------------------------------------------------------------------------------
-const canvas = $("canvas");
-const pen = canvas.getContext("2d");
-const strokes = [];          // each stroke: a list of [x, y] in canvas pixels
-let current = null;
-let classes = [...Array(10).keys()].map(String);
-
-function penWidth() { return canvas.width / 14; }   // about MNIST's stroke width relative to the digit
-
-function redraw() {
-  pen.fillStyle = "white";
-  pen.fillRect(0, 0, canvas.width, canvas.height);
-  pen.strokeStyle = "black";
-  pen.fillStyle = "black";
-  pen.lineCap = "round";
-  pen.lineJoin = "round";
-  pen.lineWidth = penWidth();
-  for (const stroke of strokes) {
-    if (stroke.length === 1) {
-      pen.beginPath();
-      pen.arc(stroke[0][0], stroke[0][1], penWidth() / 2, 0, 2 * Math.PI);
-      pen.fill();
-      continue;
-    }
-    pen.beginPath();
-    pen.moveTo(stroke[0][0], stroke[0][1]);
-    for (const [x, y] of stroke.slice(1)) pen.lineTo(x, y);
-    pen.stroke();
-  }
-}
-
-function position(event) {
-  const box = canvas.getBoundingClientRect();
-  return [(event.clientX - box.left) * canvas.width / box.width, (event.clientY - box.top) * canvas.height / box.height];
-}
-
-canvas.addEventListener("pointerdown", (event) => {
-  event.preventDefault();
-  canvas.setPointerCapture(event.pointerId);
-  current = [position(event)];
-  strokes.push(current);
-  changed();
-  redraw();
-});
-canvas.addEventListener("pointermove", (event) => {
-  if (!current) return;
-  event.preventDefault();
-  current.push(position(event));
-  changed();
-  redraw();
-  schedulePrediction();
-});
-for (const type of ["pointerup", "pointercancel"]) {
-  canvas.addEventListener(type, () => {
-    if (!current) return;
-    current = null;
-    predictNow();
-  });
-}
-$("undo").addEventListener("click", () => { strokes.pop(); changed(); redraw(); predictNow(); });
-$("clear").addEventListener("click", () => { strokes.length = 0; changed(); redraw(); predictNow(); });
-
-// -- prediction ---------------------------------------------------------------------------------
-// One request at a time; an answer is shown only if the drawing has not changed since it was
-// sent (after Clear or Undo, a late answer about the old drawing must not reappear).
-let timer = null;
-let inFlight = false;
-let pending = false;
-let generation = 0;   // bumped by every change of the drawing
-
-function changed() { generation += 1; }
-
-function schedulePrediction() {
-  if (!timer) timer = setTimeout(() => { timer = null; predictNow(); }, 120);
-}
-
-async function predictNow() {
-  if (!strokes.length) { showPrediction(null); return; }
-  if (inFlight) { pending = true; return; }
-  inFlight = true;
-  const asked = generation;
-  try {
-    const result = await api("/api/predict", {
-      method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ png: canvas.toDataURL("image/png") }),
-    });
-    if (asked === generation) showPrediction(result);
-    else pending = true;
-  } catch (error) {
-    $("confidence").textContent = error.message;
-  } finally {
-    inFlight = false;
-    if (pending) { pending = false; predictNow(); }
-  }
-}
-
-function buildBars() {
-  const bars = $("bars");
-  bars.replaceChildren();
-  classes.forEach((name) => {
-    const item = document.createElement("li");
-    item.innerHTML = '<span class="label"></span><span class="track"><span class="fill"></span></span><span class="value"></span>';
-    item.querySelector(".label").textContent = name;
-    bars.appendChild(item);
-  });
-}
-
-function showPrediction(result) {
-  const items = $("bars").children;
-  const seen = $("seen").getContext("2d");
-  if (!result) {
-    $("guess").textContent = "?";
-    $("confidence").textContent = "";
-    for (const item of items) { item.classList.remove("top"); item.querySelector(".fill").style.width = "0"; item.querySelector(".value").textContent = ""; }
-    seen.fillStyle = "black";
-    seen.fillRect(0, 0, 28, 28);
-    return;
-  }
-  const p = result.probabilities;
-  $("guess").textContent = classes[result.prediction];
-  $("confidence").textContent = result.warning || (100 * p[result.prediction]).toFixed(1) + "% sure";
-  $("confidence").classList.toggle("warning", Boolean(result.warning));
-  p.forEach((value, k) => {
-    const item = items[k];
-    item.classList.toggle("top", k === result.prediction);
-    item.querySelector(".fill").style.width = (100 * value).toFixed(1) + "%";
-    item.querySelector(".value").textContent = (100 * value).toFixed(1) + "%";
-  });
-  const image = seen.createImageData(28, 28);
-  result.input.flat().forEach((grey, i) => {
-    image.data.set([grey, grey, grey, 255], 4 * i);
-  });
-  seen.putImageData(image, 0, 0);
-}
-
-// What to ask for, by the data set the model learnt from.
-const SUBJECTS = {
-  "fashion-mnist": { what: "a piece of clothing", data: "Fashion-MNIST's" },
-  default: { what: "a digit", data: "MNIST's" },
-};
-
-async function loadModelInfo() {
-  const info = await api("/api/model");
-  classes = info.classes;
-  buildBars();
-  $("guess").classList.toggle("long", classes.some((name) => name.length > 2));  // "Ankle boot", not "7"
-  const subject = SUBJECTS[info.dataset] || SUBJECTS.default;
-  $("hint").textContent = `Draw ${subject.what} with the mouse, a finger or a pen` +
-    (info.dataset === "fashion-mnist" ? ` (${classes.join(", ")}).` : ".");
-  canvas.setAttribute("aria-label", `drawing area: draw ${subject.what}`);
-  document.title = `barenet: draw ${subject.what}`;
-  $("seen-data").textContent = subject.data;
-  const test = info.test && info.test.accuracy ? `, test accuracy ${(100 * info.test.accuracy).toFixed(2)}%` : "";
-  $("model-info").textContent = `Model: ${info.source}${test}.`;
-}
-
 // -- watching a model learn ---------------------------------------------------------------------
 let job = null;
 let events = null;
@@ -197,9 +42,16 @@ function makeChart(id, label) {
     options: { animation: false, responsive: true, maintainAspectRatio: false,
                scales: { x: { title: { display: true, text: "epoch (0: before training)" } },
                          // a log scale keeps epoch 0's loss of 2.3 from flattening the later epochs
-                         y: label === "loss" ? { type: "logarithmic", title: { display: true, text: "loss (log scale)" } }
+                         y: label === "loss" ? { type: "logarithmic", title: { display: true, text: "loss (log scale)" },
+                                                                 ticks: { callback: oneTwoFive } }
                                              : { title: { display: true, text: label } } } },
   });
+}
+
+// Log-axis labels at 1, 2 and 5 times a power of ten only: 0.7 next to 1.0 would overlap it.
+function oneTwoFive(value) {
+  const leading = value / 10 ** Math.floor(Math.log10(value) + 1e-9);
+  return [1, 2, 5].some((k) => Math.abs(leading - k) < 1e-6) ? Number(value.toPrecision(1)) : "";
 }
 
 function resetCharts() {
@@ -239,12 +91,16 @@ $("train-form").addEventListener("submit", async (event) => {
     augment: form.get("augment") === "on",
   };
   showFieldErrors([]);
+  $("train-status").textContent = "starting…";   // at once: the last job's "finished" must not linger
   try {
     const started = await api("/api/train", {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(settings),
     });
     job = { id: started.job, dataset: settings.dataset };
+    $("accuracy-chart").closest(".chart").hidden = settings.dataset === "regression";  // no accuracy there
     resetCharts();
+    learnedView.clear($("learned"));
+    $("learned-caption").textContent = "Loading the data…";
     follow(job.id);
   } catch (error) {
     const problems = (error.details || []).map((d) => `${d.where}: ${d.problem}`);
@@ -271,9 +127,12 @@ function showFieldErrors(details) {
 function follow(id) {
   if (events) events.close();
   events = new EventSource(`/api/train/${id}/events`);
+  let fixed = null;   // what the model learns from: the "data" event, before the first epoch
+  events.addEventListener("data", (message) => { fixed = JSON.parse(message.data); });
   events.addEventListener("epoch", (message) => {
     const event = JSON.parse(message.data);
     addEpoch(event.epoch, event.logs);
+    if (fixed && event.learned) $("learned-caption").textContent = learnedView.draw($("learned"), fixed, event.learned, event.epoch);
     const acc = event.logs.val_accuracy ?? event.logs.accuracy;
     $("train-status").textContent = `epoch ${event.epoch}: loss ${event.logs.loss.toFixed(4)}` +
       (acc != null ? `, ${event.logs.val_accuracy != null ? "validation " : ""}accuracy ${(100 * acc).toFixed(2)}%` : "");
@@ -298,20 +157,23 @@ $("stop").addEventListener("click", async () => { await api(`/api/train/${job.id
 $("use").addEventListener("click", async () => {
   try {
     await api(`/api/train/${job.id}/use`, { method: "POST" });
-    await loadModelInfo();
-    strokes.length = 0;
-    changed();
-    redraw();
-    showPrediction(null);
+    await reloadModel(job.id);
     showView("draw");
   } catch (error) {
     $("train-status").textContent = error.message;
   }
 });
 
+// The server now serves the trained model: load its model.js again (draw.js hears of it).
+function reloadModel(id) {
+  return new Promise((resolve, reject) => {
+    const script = document.createElement("script");
+    script.src = `model.js?job=${encodeURIComponent(id)}`;
+    script.onload = () => { script.remove(); resolve(); };
+    script.onerror = () => { script.remove(); reject(new Error("could not load the trained model")); };
+    document.body.appendChild(script);
+  });
+}
+
 // -- start --------------------------------------------------------------------------------------
-redraw();
-buildBars();
-showPrediction(null);
 resetCharts();
-loadModelInfo().catch((error) => { $("model-info").textContent = "Could not reach the server: " + error.message; });
