@@ -11,7 +11,7 @@ from ..core import registry
 from ..core.backend import to_device, to_numpy
 from ..core.layers import Dense
 
-__all__ = ["learning_curves", "confusion_matrix", "activation_functions", "decision_boundary", "class_colours", "sample_grid",
+__all__ = ["html", "learning_curves", "confusion_matrix", "activation_functions", "decision_boundary", "class_colours", "sample_grid",
            "confident_errors", "first_layer_weights", "predicted_vs_true"]
 
 
@@ -242,3 +242,17 @@ def predicted_vs_true(y_true, y_pred, noise_variance: float | None = None):
     ax.set_xlabel("true")
     ax.set_ylabel("predicted")
     return fig
+
+
+def html(figure, alt: str = "") -> str:
+    """The figure as an HTML ``<img>`` holding the PNG itself (no file): for a notebook's or a
+    page's output, where ``print(plots.html(fig))`` shows it in place."""
+    import base64
+    import io
+    from html import escape
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f'<img alt="{escape(alt)}" src="data:image/png;base64,{data}">'
+
