@@ -55,13 +55,27 @@ def test_the_code_of_each_page_runs_as_a_script_and_shows_what_it_says(page, tmp
     assert done.returncode == 0, (done.stderr or done.stdout)[-4000:]
 
 
-def test_the_site_builds_without_warnings(tmp_path):
+def _build(site, **env):
     pytest.importorskip("mkdocs")
     pytest.importorskip("mkdocstrings")
-    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
-                            cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, NO_MKDOCS_2_WARNING="1"))
+    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+                            cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, NO_MKDOCS_2_WARNING="1", **env))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "WARNING" not in result.stderr
-    built = (tmp_path / "site" / "tutorial" / "backprop" / "index.html").read_text()
+    assert not [line for line in result.stderr.splitlines() if line.startswith("WARNING -")], result.stderr
+    return site
+
+
+def test_the_site_builds_without_warnings(tmp_path):
+    site = _build(tmp_path / "site")
+    built = (site / "tutorial" / "backprop" / "index.html").read_text()
     assert 'class="arithmatex"' in built and "katex" in built
-    assert 'id="barenet.core.layers.Dense.backward"' in (tmp_path / "site" / "reference" / "api" / "index.html").read_text()
+    assert 'id="barenet.core.layers.Dense.backward"' in (site / "reference" / "api" / "index.html").read_text()
+    assert "--hidden" in (site / "reference" / "cli" / "index.html").read_text()  # printed from the parser
+
+
+@pytest.mark.data("mnist")
+def test_the_notebooks_run_when_the_site_is_built_and_show_their_results(tmp_path):
+    site = _build(tmp_path / "site", BARENET_DOCS_EXECUTE="true", BARENET_QUICK="1")
+    for page in ("01_mnist_mlp", "04_regression", "05_clusters_torch"):
+        html = (site / "tutorial" / "notebooks" / page / "index.html").read_text()
+        assert "barenet:" in html and "data:image/png;base64" in html, page

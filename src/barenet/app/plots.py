@@ -5,6 +5,9 @@ Needs matplotlib: ``pip install "barenet[plot]"``.
 """
 from __future__ import annotations
 
+import functools
+import io
+
 import numpy as np
 
 from ..core import registry
@@ -15,12 +18,26 @@ __all__ = ["html", "learning_curves", "confusion_matrix", "activation_functions"
            "confident_errors", "first_layer_weights", "predicted_vs_true"]
 
 
-def _figure(width, height):
+@functools.cache
+def _figure_class():
+    """matplotlib's Figure, able to show itself: a notebook displays one that ends a cell (as a
+    PNG), without pyplot or an inline backend."""
     try:
         from matplotlib.figure import Figure
     except ImportError:
         raise ImportError("barenet's plots need matplotlib: pip install 'barenet[plot]'") from None
-    return Figure(figsize=(width, height), layout="constrained")
+
+    class ShownFigure(Figure):
+        def _repr_png_(self):
+            buffer = io.BytesIO()
+            self.savefig(buffer, format="png", dpi=100)
+            return buffer.getvalue()
+
+    return ShownFigure
+
+
+def _figure(width, height):
+    return _figure_class()(figsize=(width, height), layout="constrained")
 
 
 def learning_curves(history, title: str | None = None):
