@@ -3,8 +3,10 @@ happens. A seeded mutator edits one thing per file:
 
 - the JSON of ``meta.npy``: any field, at any depth, replaced by a value of another type or range
   (null, numbers huge, negative or non-finite as ``1e400``, strings with a lone surrogate, lists,
-  objects), deleted, or duplicated;
-- the arrays: a weight scaled to 3e38, optimizer state vectors swapped or made negative;
+  objects, kernel sizes and strides of the wrong length or size), deleted, or duplicated; the
+  base models include convolutional networks (Conv2D, pooling, BatchNorm, Flatten, Reshape);
+- the arrays: a weight scaled to 3e38, optimizer state vectors swapped or made negative, a
+  BatchNorm's running variance made negative;
 - the zip structure: the encryption flag set, or an unknown compression method.
 
 Every file must either raise ValueError (or a subclass), or load into a model whose summary
@@ -32,7 +34,8 @@ import barenet as bn
 INFINITE = "__barenet_fuzz_1e400__"  # written into the JSON text as the token 1e400
 VALUES = [None, 0, -1, 1, 3, 2**31, 2**70, 0.5, -1e308, 1e-320, True, False, "", "x", "Dense", "\ud800",
           [], {}, [None], [[1, 2]], [1e9], {"type": 1}, {"type": "Dense", "config": 7}, INFINITE,
-          "float16", "float64", {"schedule": "CosineDecay", "config": []}, [-5], list(range(40))]
+          "float16", "float64", {"schedule": "CosineDecay", "config": []}, [-5], list(range(40)),
+          "same", [2, 2], [1, 0], [3, 3, 3], [1, 2**30, 2**30], -2]
 
 
 def base_models():
@@ -51,7 +54,22 @@ def base_models():
     rms.fit(X, y, loss=bn.CrossEntropy(), optimizer=bn.RMSProp(0.01, centered=True), epochs=1, verbose=0)
     models.append(rms)
     models.append(bn.Ensemble([sgd, rms]))
+    images = np.resize(X, (len(X), 64))  # rows of 64 values, seen as 8 × 8 images
+    cnn = bn.Sequential(bn.Reshape((1, 8, 8)), bn.Conv2D(1, 3, 3, padding="same", bias=False), bn.BatchNorm2D(3),
+                        bn.ReLU(), bn.MaxPool2D(2), bn.Conv2D(3, 4, 2, stride=2), bn.AvgPool2D(2, 1), bn.Flatten(),
+                        bn.Dense(4, 6), bn.BatchNorm1D(6), bn.ReLU(), bn.Dense(6, 3), seed=3)
+    cnn.fit(images, y, loss=bn.CrossEntropy(), optimizer=bn.Adam(0.01), epochs=1, verbose=0)
+    models.append(cnn)
+    gap = bn.Sequential(bn.Conv2D(2, 3, 3), bn.GlobalAvgPool2D(), bn.Dense(3, 3), seed=4)
+    gap.fit(np.resize(X, (len(X), 2, 5, 5)), y, loss=bn.CrossEntropy(), epochs=1, verbose=0)
+    models.append(gap)  # takes images (n, 2, height, width)
     return models, X
+
+
+def _inputs(model, X):
+    """X made to fit what the model takes: rows of its width, or images of its channels."""
+    shape = model.input_shape or (X.shape[1],)
+    return np.resize(X, (len(X),) + tuple(8 if size is None else size for size in shape)).astype(model.dtype)
 
 
 def _nodes(value, path=()):
@@ -156,7 +174,7 @@ def outcome(path: Path, X) -> str:
     try:
         "\n".join(describe(model)).encode("utf-8")
         first = model.members[0] if hasattr(model, "members") else model
-        inputs = np.resize(X, (len(X), first.input_width)).astype(first.dtype)
+        inputs = _inputs(first, X)
         if model.loss is None:  # a file saved without its loss: the network's outputs only
             outputs = np.concatenate([bn.to_numpy(m.forward(bn.to_device(inputs), training=False))
                                       for m in getattr(model, "members", [model])])

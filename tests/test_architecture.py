@@ -150,7 +150,9 @@ def test_only_the_registry_lists_the_kinds_of_each_thing(kind):
 
 def test_the_registry_knows_every_built_in_kind():
     assert set(registry.layers.names()) == {"Identity", "Dense", "Dropout", "ReLU", "LeakyReLU", "Sigmoid", "Tanh",
-                                            "Softmax", "GELU", "Standardizer", "RandomAffine"}
+                                            "Softmax", "GELU", "Standardizer", "RandomAffine", "Flatten", "Reshape",
+                                            "Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D", "BatchNorm1D",
+                                            "BatchNorm2D"}
     assert set(registry.activations.aliases()) == {"relu", "leaky_relu", "sigmoid", "tanh", "gelu"}
     assert set(registry.losses.names()) == {"MSE", "MAE", "BinaryCrossEntropy", "CrossEntropy"}
     assert set(registry.optimizers.aliases()) == {"sgd", "rmsprop", "adam", "adamw"}

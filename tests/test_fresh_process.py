@@ -48,6 +48,17 @@ LAYER_EXAMPLES = {
     "GELU": lambda X: [bn.Dense(16, 8), bn.GELU(), bn.Dense(8, 3)],
     "Standardizer": lambda X: [bn.Standardizer().fit(X), bn.Dense(16, 3)],
     "RandomAffine": lambda X: [bn.RandomAffine((4, 4), shift=1.0, rotation=5.0), bn.Dense(16, 3)],
+    "Reshape": lambda X: [bn.Reshape((2, 8)), bn.Tanh(), bn.Reshape((16,)), bn.Dense(16, 3)],
+    "Flatten": lambda X: [bn.Reshape((1, 4, 4)), bn.Flatten(), bn.Dense(16, 3)],
+    "Conv2D": lambda X: [bn.Reshape((1, 4, 4)), bn.Conv2D(1, 4, (3, 2), stride=(1, 2), padding=(1, 1)), bn.ReLU(),
+                         bn.Conv2D(4, 2, 2, padding="same", bias=False), bn.Flatten(), bn.Dense(24, 3)],
+    "MaxPool2D": lambda X: [bn.Reshape((1, 4, 4)), bn.Conv2D(1, 2, 3, padding=1), bn.MaxPool2D(3, 1), bn.Flatten(),
+                            bn.Dense(8, 3)],
+    "AvgPool2D": lambda X: [bn.Reshape((1, 4, 4)), bn.AvgPool2D(2), bn.Flatten(), bn.Dense(4, 3)],
+    "GlobalAvgPool2D": lambda X: [bn.Reshape((1, 4, 4)), bn.Conv2D(1, 5, 3), bn.GlobalAvgPool2D(), bn.Dense(5, 3)],
+    "BatchNorm1D": lambda X: [bn.Dense(16, 8), bn.BatchNorm1D(8, momentum=0.2), bn.ReLU(), bn.Dense(8, 3)],
+    "BatchNorm2D": lambda X: [bn.Reshape((1, 4, 4)), bn.Conv2D(1, 3, 3, padding=1, bias=False),
+                              bn.BatchNorm2D(3, eps=1e-3), bn.Flatten(), bn.Dense(48, 3)],
 }
 OPTIMIZER_EXAMPLES = {"SGD": lambda: bn.SGD(0.01, momentum=0.9, nesterov=True), "RMSProp": lambda: bn.RMSProp(
     0.01, momentum=0.5, centered=True), "Adam": lambda: bn.Adam(1e-3), "AdamW": lambda: bn.AdamW(1e-3)}
@@ -130,6 +141,31 @@ def test_every_built_in_kind_loads_in_a_process_that_only_imported_barenet(tmp_p
         assert got["loss"] == type(expected.loss).__name__, what
         assert got["optimizer"] == type(getattr(expected, "optimizer", None)).__name__, what
         assert got["rate"] == type(getattr(getattr(expected, "optimizer", None), "lr", None)).__name__, what
+
+
+PREDICT_EACH = """
+import json, sys
+import numpy as np
+import barenet as bn
+X = np.load(sys.argv[1])
+print(json.dumps({path: bn.load(path).predict_proba(X).tolist() for path in sys.argv[2:]}))
+"""
+
+
+def test_every_layers_model_gives_the_same_predictions_in_a_process_that_only_imported_barenet(tmp_path):
+    """Each kind of layer, trained (BatchNorm's running statistics moved), saved, and loaded in a
+    new interpreter: the same probabilities, to the last bit."""
+    X, y = _images(seed=1)
+    paths, expected = [], {}
+    for kind, layers in LAYER_EXAMPLES.items():
+        model = bn.Sequential(*layers(X), seed=0)
+        model.fit(X, y, loss="cross_entropy", epochs=2, batch_size=16, verbose=0)
+        paths.append(model.save(tmp_path / f"{kind}.npz"))
+        expected[str(paths[-1])] = model.predict_proba(X)
+    np.save(tmp_path / "X.npy", X)
+    got = json.loads(python(PREDICT_EACH, tmp_path / "X.npy", *paths))
+    for path, probabilities in expected.items():
+        np.testing.assert_array_equal(np.asarray(got[path], dtype=np.float32), probabilities, err_msg=path)
 
 
 def test_a_run_trained_with_augmentation_loads_summarises_and_exports_in_new_processes(tmp_path):

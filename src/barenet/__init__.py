@@ -1,4 +1,4 @@
-"""barenet: multilayer perceptrons from scratch on NumPy.
+"""barenet: multilayer perceptrons and convolutional networks from scratch on NumPy.
 
     import barenet as bn
     model = bn.Sequential(bn.Dense(784, 256), bn.ReLU(), bn.Dense(256, 10), seed=0)
@@ -6,8 +6,9 @@
 
 The package is in five layers, each importing only from those before it:
 
-    core/          the network: backends, layers (preprocessing and augmentation too),
-                   activations, losses, optimizers, schedules, parameters, the gradient check
+    core/          the network: backends, layers (dense, convolution, pooling, normalisation,
+                   preprocessing and augmentation), activations, losses, optimizers,
+                   schedules, parameters, the gradient check
     files/         model files from core objects and plain data (writing, reading untrusted
                    files, atomic writes), JSON export
     training/      Sequential and its loop, callbacks, history, data, ensembles, metrics, data
@@ -31,6 +32,10 @@ _PUBLIC = {
     ".core.backend": ["get_backend", "set_backend", "using_backend", "to_device", "to_numpy"],
     ".core.gradcheck": ["GradientReport", "check_gradients"],
     ".core.layers": ["Dense", "Dropout", "Identity", "Layer"],
+    ".core.conv": ["Conv2D"],
+    ".core.pooling": ["AvgPool2D", "GlobalAvgPool2D", "MaxPool2D"],
+    ".core.normalization": ["BatchNorm1D", "BatchNorm2D"],
+    ".core.shaping": ["Flatten", "Reshape"],
     ".core.losses": ["MAE", "MSE", "BinaryCrossEntropy", "CrossEntropy", "Loss"],
     ".core.network": ["Network"],
     ".core.optimizers": ["SGD", "Adam", "AdamW", "Optimizer", "RMSProp"],
@@ -50,6 +55,7 @@ _WHERE = {name: module for module, names in _PUBLIC.items() for name in names}
 
 __all__ = [
     "Layer", "Dense", "Dropout", "Identity", "RandomAffine", "random_affine", "datasets",
+    "Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D", "BatchNorm1D", "BatchNorm2D", "Flatten", "Reshape",
     "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "GELU",
     "Loss", "MSE", "MAE", "BinaryCrossEntropy", "CrossEntropy",
     "Optimizer", "SGD", "RMSProp", "Adam", "AdamW", "schedules",

@@ -115,3 +115,57 @@ def test_barenet_export_format_onnx_writes_a_file_the_runtime_reads(tmp_path):
     refused = subprocess.run([sys.executable, "-m", "barenet", "export", str(tmp_path / "m.npz"), "--format", "onnx"],
                              capture_output=True, text=True, timeout=120)
     assert refused.returncode == 2 and "give it with --out" in refused.stderr
+
+
+def _trained_cnn(layers, X, y, seed=0):
+    model = bn.Sequential(*layers, seed=seed)
+    model.fit(X, y, loss=bn.CrossEntropy(), optimizer=bn.Adam(0.01), epochs=2, batch_size=32, verbose=0)
+    return model  # BatchNorm's running statistics moved away from 0 and 1
+
+
+def test_every_image_layer_gives_barenets_outputs_and_probabilities(tmp_path):
+    """Reshape, Conv2D (padding by numbers, "same" with an even kernel, strides, no bias),
+    BatchNorm2D, MaxPool2D and AvgPool2D (overlapping windows that do not divide the image),
+    Flatten, Dropout, BatchNorm1D: to 1e-5 in onnxruntime."""
+    rng = np.random.default_rng(3)
+    X = rng.random((200, 81)).astype(np.float32)
+    y = (X[:, :40].sum(axis=1) > X[:, 41:].sum(axis=1)).astype(int) + (X[:, 40] > 0.7)
+    model = _trained_cnn([bn.Reshape((1, 9, 9)), bn.Conv2D(1, 4, 3, padding=1), bn.BatchNorm2D(4), bn.ReLU(),
+                          bn.MaxPool2D(3, 2), bn.Conv2D(4, 5, (2, 4), padding="same", bias=False),
+                          bn.BatchNorm2D(5, eps=1e-3), bn.Tanh(), bn.AvgPool2D(2, (1, 2)),
+                          bn.Conv2D(5, 6, 2, stride=2, padding=(1, 0)), bn.ReLU(), bn.Flatten(), bn.Dropout(0.2),
+                          bn.Dense(12, 10), bn.BatchNorm1D(10, momentum=0.3), bn.GELU(), bn.Dense(10, 3)], X, y)
+    got = _run(model, X, tmp_path)
+    np.testing.assert_allclose(got["output"], model.outputs(X), atol=1e-5)
+    np.testing.assert_allclose(got["probabilities"], model.predict_proba(X), atol=1e-5)
+
+
+def test_a_network_that_takes_images_of_any_size_exports_with_them(tmp_path):
+    rng = np.random.default_rng(4)
+    X = rng.random((64, 2, 7, 6)).astype(np.float32)
+    y = (X[:, 0].mean(axis=(1, 2)) > X[:, 1].mean(axis=(1, 2))).astype(int)
+    model = _trained_cnn([bn.Conv2D(2, 4, 3), bn.ReLU(), bn.GlobalAvgPool2D(), bn.Dense(4, 2)], X, y)
+    path = tmp_path / "images.onnx"
+    proto = to_onnx(model, path)
+    dims = [d.dim_value or d.dim_param for d in proto.graph.input[0].type.tensor_type.shape.dim]
+    assert dims == ["n", 2, "size2", "size3"]
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for images in (X, rng.random((5, 2, 11, 9)).astype(np.float32)):
+        np.testing.assert_allclose(session.run(["probabilities"], {"input": images})[0], model.predict_proba(images),
+                                   atol=1e-5)
+
+
+def test_the_reference_network_of_issue_28_exports_through_the_command_line(tmp_path):
+    rng = np.random.default_rng(5)
+    X, y = rng.random((64, 784)).astype(np.float32), rng.integers(0, 10, 64)
+    model = _trained_cnn([bn.Reshape((1, 28, 28)), bn.Conv2D(1, 32, 3, padding=1), bn.ReLU(), bn.MaxPool2D(2),
+                          bn.Conv2D(32, 64, 3, padding=1), bn.ReLU(), bn.MaxPool2D(2), bn.Flatten(),
+                          bn.Dense(3136, 128), bn.ReLU(), bn.Dense(128, 10)], X, y)
+    model.save(tmp_path / "cnn.npz")
+    done = subprocess.run([sys.executable, "-m", "barenet", "export", str(tmp_path / "cnn.npz"), "--format", "onnx",
+                           "--out", str(tmp_path / "cnn.onnx")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    session = ort.InferenceSession(str(tmp_path / "cnn.onnx"), providers=["CPUExecutionProvider"])
+    ops = {node.op_type for node in __import__("onnx").load(str(tmp_path / "cnn.onnx")).graph.node}
+    assert {"Reshape", "Conv", "MaxPool", "Flatten", "Gemm"} <= ops
+    np.testing.assert_allclose(session.run(["probabilities"], {"input": X})[0], model.predict_proba(X), atol=1e-5)

@@ -261,6 +261,7 @@ def _export_onnx(model, args):
     except ValueError as error:  # a layer with no ONNX form
         raise UsageError(str(error)) from None
     outputs = "output and probabilities" if model.loss is not None and model.loss.classifies else "output"
-    print(f"wrote {args.out} ({Path(args.out).stat().st_size:,} bytes): input 'input' (n, {model.input_width}) "
+    sizes = ", ".join("?" if size is None else str(size) for size in model.input_shape or (None,))
+    print(f"wrote {args.out} ({Path(args.out).stat().st_size:,} bytes): input 'input' (n, {sizes}) "
           f"float32, {outputs}")
     return EXIT_OK

@@ -69,7 +69,8 @@ SECTIONS = {"Callbacks and export": "training.callbacks|integrations.onnx", "Lay
 INSIDE = ["barenet.core.layers.init_weights", "barenet.core.activations.sigmoid", "barenet.core.activations.softmax",
           "barenet.core.activations.log_softmax", "barenet.core.parameters.Parameters", "barenet.core.backend",
           "barenet.core.backends.fused.NumbaBackend", "barenet.training.loop", "barenet.training.steps",
-          "barenet.training.parallel", "barenet.training.settings", "barenet.training.builder"]
+          "barenet.training.parallel", "barenet.training.settings", "barenet.training.builder",
+          "barenet.core.im2col.windows", "barenet.core.im2col.col2im", "barenet.core.im2col.output_size"]
 
 
 def api_markdown() -> str:

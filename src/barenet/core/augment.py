@@ -144,11 +144,11 @@ class RandomAffine(Layer):
                                       "where none is needed")
         return grad_out
 
-    def output_width(self, input_width):
-        if input_width is not None and input_width != self.in_features:
+    def output_shape(self, input_shape):
+        if input_shape is not None and (len(input_shape) != 1 or input_shape[0] not in (None, self.in_features)):
             raise ValueError(f"{self!r} expects {self.in_features} features (image_shape "
-                             f"{self.image_shape}), got {input_width}")
-        return self.in_features
+                             f"{self.image_shape}), got samples of shape {input_shape}")
+        return (self.in_features,)
 
     def get_config(self):
         return {"image_shape": list(self.image_shape), **self.settings}

@@ -296,19 +296,32 @@ def convert(array, dtype, name):
     return np.ascontiguousarray(array, dtype=dtype)
 
 
-def features(X, name: str, width: int | None, dtype) -> np.ndarray:
-    """X as a finite (n, width) C-ordered array of the model's dtype."""
+def features(X, name: str, shape, dtype) -> np.ndarray:
+    """X as a finite C-ordered array of the model's dtype, one sample of ``shape`` per entry of
+    its first axis: ``(width,)`` for rows (n, width), ``(channels, None, None)`` for images
+    (n, channels, height, width) of any size (None: any size; an int is a width); samples of any
+    shape if ``shape`` is None."""
     X = as_array(X, name)
-    if X.ndim != 2:
-        hint = {1: "; use X.reshape(1, -1) for one sample or X.reshape(-1, 1) for one feature",
-                3: "; flatten images with X.reshape(len(X), -1)"}.get(X.ndim, "")
-        raise ValueError(f"{name} must be 2-D (samples, features), got shape {X.shape}{hint}")
+    shape = (shape,) if isinstance(shape, int) else shape or (None,) * max(X.ndim - 1, 1)
+    if X.ndim != 1 + len(shape):
+        raise ValueError(_wrong_shape(X, name, shape))
     if X.shape[0] == 0:
         raise ValueError(f"{name} is empty: it has 0 samples")
-    if width is not None and X.shape[1] != width:
-        raise ValueError(f"{name} has {X.shape[1]} features per sample but the model expects {width}")
+    if any(size not in (None, got) for size, got in zip(shape, X.shape[1:])):
+        raise ValueError(_wrong_shape(X, name, shape))
     require_finite(X, name)
     return convert(X, dtype, name)
+
+
+def _wrong_shape(X, name, shape) -> str:
+    if len(shape) > 1:
+        sizes = ", ".join("any" if size is None else str(size) for size in shape)
+        return f"{name} must have shape (samples, {sizes}), got {X.shape}"
+    if X.ndim == 2:
+        return f"{name} has {X.shape[1]} features per sample but the model expects {shape[0]}"
+    hint = {1: "; use X.reshape(1, -1) for one sample or X.reshape(-1, 1) for one feature",
+            3: "; flatten images with X.reshape(len(X), -1)"}.get(X.ndim, "")
+    return f"{name} must be 2-D (samples, features), got shape {X.shape}{hint}"
 
 
 def sample_weights(weight, name: str, n: int) -> np.ndarray:

@@ -87,7 +87,7 @@ def check_gradients(model, X, y, loss, *, eps=1e-6, max_checks=None, seed=0, ver
     else:
         raise TypeError(f"model must be a barenet Sequential or Layer, got {type(model).__name__}")
     loss = get_loss(loss)
-    X = check.features(X, "X", model.input_width, model.dtype)
+    X = check.features(X, "X", model.input_shape, model.dtype)
     loss.check_outputs(model.output_width_)
     y = to_device(loss.check_targets(y, "y", len(X), model.output_width_, model.dtype))
     generators = {id(g): g for g in [model.rng] + [getattr(layer, "rng", None) for layer in model.layers]

@@ -1,7 +1,9 @@
 """Layers: the base class, the dense (fully connected) layer, dropout and the identity.
 
-Every layer maps a batch ``x`` of shape (batch, in) to ``y`` of shape (batch, out) and knows its
-own derivative. Activation functions are layers too; they live in ``activations.py``.
+Every layer maps a batch ``x`` to a batch ``y`` and knows its own derivative. The first axis is
+the batch; each sample is a row of features (batch, features) or, for the convolutional layers
+(``conv.py``, ``pooling.py``), an image (batch, channels, height, width). Activation functions are
+layers too; they live in ``activations.py``.
 """
 from __future__ import annotations
 
@@ -33,9 +35,10 @@ class Layer:
     with the model's random generator, and then keeps both in its flat vectors (assigning
     ``self.grads[name] = value`` copies into them). A layer describes itself: ``get_config()``
     gives its constructor arguments (``type(layer)(**layer.get_config())`` builds the same layer),
-    ``param_shapes()`` and ``buffer_shapes()`` the arrays it will hold, and ``output_width`` the
-    number of features it returns. Built-in layers are listed in ``core.registry.layers``, so
-    that model files, export and the command line find them by name.
+    ``param_shapes()`` and ``buffer_shapes()`` the arrays it will hold, ``in_shape`` the shape of
+    one sample it takes, and ``output_shape(input_shape)`` that of one sample it returns. Built-in
+    layers are listed in ``core.registry.layers``, so that model files, export and the command
+    line find them by name.
 
     A complete custom layer, a learned per-feature scale ``y = x ⊙ s``::
 
@@ -98,9 +101,20 @@ class Layer:
         its last forward pass (``cached``)."""
         return {k: v for k, v in self.__dict__.items() if k not in type(self).cached}
 
-    def output_width(self, input_width: int | None) -> int | None:
-        """The number of output features for ``input_width`` input features (None: unknown)."""
-        return input_width
+    @property
+    def in_shape(self) -> tuple | None:
+        """The shape of one sample this layer takes, as far as it knows: ``(features,)`` for
+        rows, ``(channels, None, None)`` for images of any size (None: any size); None if it
+        takes anything. A network that starts with the layer takes that. By default: rows of
+        ``in_features`` where the layer has that attribute."""
+        width = getattr(self, "in_features", None)
+        return None if width is None else (width,)
+
+    def output_shape(self, input_shape: tuple | None) -> tuple | None:
+        """The shape of one output sample for one input sample of ``input_shape`` (a tuple whose
+        entries may be None, unknown; or None, nothing known). Raises ValueError if the layer
+        cannot take such input. By default the shape is unchanged (element-wise layers)."""
+        return input_shape
 
     def param_shapes(self) -> dict:
         """{name: shape} of the parameters ``build`` creates (known from the config alone)."""
@@ -109,6 +123,9 @@ class Layer:
     def buffer_shapes(self) -> dict:
         """{name: shape} of arrays the layer keeps that are not trained (a Standardizer's mean)."""
         return {}
+
+    def check_buffers(self, buffers: dict) -> None:
+        """Raise ValueError if ``buffers`` (read from a file) hold values the layer cannot use."""
 
     def get_config(self) -> dict:
         """The constructor arguments, as JSON-compatible values."""
@@ -211,10 +228,13 @@ class Dense(Layer):
         if self.bias:
             grad_out.sum(axis=0, out=self.grads["b"])
 
-    def output_width(self, input_width):
-        if input_width is not None and input_width != self.in_features:
-            raise ValueError(f"{self!r} expects {self.in_features} input features, got {input_width}")
-        return self.out_features
+    def output_shape(self, input_shape):
+        if input_shape is not None and len(input_shape) != 1:
+            raise ValueError(f"{self!r} takes rows of {self.in_features} features, got samples of shape "
+                             f"{input_shape}; put a Flatten() before it")
+        if input_shape is not None and input_shape[0] not in (None, self.in_features):
+            raise ValueError(f"{self!r} expects {self.in_features} input features, got {input_shape[0]}")
+        return (self.out_features,)
 
     def get_config(self):
         return {"in_features": self.in_features, "out_features": self.out_features,
@@ -228,7 +248,8 @@ class Dense(Layer):
 class Dropout(Layer):
     """Inverted dropout: while training, zero each input with probability ``p`` and scale the
     survivors by 1/(1-p), so that every unit's expected value is unchanged and inference is the
-    identity. M is a fresh 0/1 mask for every batch, each entry 1 with probability 1-p::
+    identity. M is a fresh 0/1 mask for every batch, of the batch's shape (rows or images: each
+    entry is kept or dropped on its own, as in PyTorch's ``Dropout``), 1 with probability 1-p::
 
         forward (training)   Y  = X ⊙ M / (1-p)          forward (inference)   Y = X
         backward             dX = dY ⊙ M / (1-p)

@@ -18,9 +18,20 @@ from .backend import backend_named, current, enter, leave
 from .layers import Layer
 from .parameters import Parameters
 
-__all__ = ["Network", "DTYPES"]
+__all__ = ["Network", "DTYPES", "describe_shape"]
 
 DTYPES = (np.dtype("float32"), np.dtype("float64"))
+
+
+def _width(shape):
+    return shape[0] if shape is not None and len(shape) == 1 else None
+
+
+def describe_shape(shape) -> str:
+    """A batch of samples of ``shape`` as the summary prints it: ``(batch, 32, 14, 14)``, with
+    ``?`` for what is unknown."""
+    sizes = ["?"] if shape is None else ["?" if size is None else str(size) for size in shape]
+    return f"(batch, {', '.join(sizes)})"
 
 
 def _dtype(dtype) -> np.dtype:
@@ -67,7 +78,7 @@ class Network(Layer):
         self.ops = current() if backend is None else backend_named(backend)
         self.rng = np.random.default_rng(seed)
         self.layers = list(layers)
-        self.input_width, self.output_width_ = self._check_widths()
+        self.input_shape, self.output_shape_ = self._check_shapes()
         token = enter(self.ops)  # the layers' arrays are made on the network's backend
         try:
             for layer in self.layers:
@@ -82,18 +93,31 @@ class Network(Layer):
         self._first_trainable = next((i for i, layer in enumerate(self.layers) if layer.params), None)
         self.built = True
 
-    def _check_widths(self):
-        """Pass the feature count through the layers; a mismatch names both layers."""
-        width, input_width = None, None
+    def _check_shapes(self):
+        """Pass the shape of one sample through the layers; a mismatch names both layers.
+        Returns (the input's shape, the output's): what the first layer that knows its input
+        takes, and what the last layer gives (None, or None entries, where unknown)."""
+        shape, input_shape = None, None
         for i, layer in enumerate(self.layers):
-            if width is None and input_width is None:
-                input_width = getattr(layer, "in_features", None)
+            if shape is None and input_shape is None:
+                input_shape = layer.in_shape
             try:
-                width = layer.output_width(width)
+                shape = layer.output_shape(shape)
             except ValueError as error:
                 previous = f"layer {i - 1} {self.layers[i - 1]!r}" if i else "the input"
                 raise ValueError(f"layer {i} {layer!r} cannot follow {previous}: {error}") from None
-        return input_width, width
+        return input_shape, shape
+
+    @property
+    def input_width(self) -> int | None:
+        """The number of features per row the network takes (None: it takes images, or rows of
+        any width)."""
+        return _width(self.input_shape)
+
+    @property
+    def output_width_(self) -> int | None:
+        """The number of outputs per sample (None: unknown, or the outputs are not rows)."""
+        return _width(self.output_shape_)
 
     # -- the layer protocol ---------------------------------------------------------------------
 
@@ -194,13 +218,13 @@ class Network(Layer):
     # -- describing it --------------------------------------------------------------------------
 
     def summary(self, print_fn=print) -> None:
-        """Print each layer with its output width and parameter count, and the total."""
+        """Print each layer with the shape of its output and its parameter count, and the total."""
         rows = [("#", "layer", "output", "parameters")]
-        width = None
+        shape = None
         for i, layer in enumerate(self.layers):
-            width = layer.output_width(width)
+            shape = layer.output_shape(shape)
             count = sum(int(v.size) for v in layer.params.values())
-            rows.append((str(i), repr(layer), f"(batch, {width})", f"{count:,}"))
+            rows.append((str(i), repr(layer), describe_shape(shape), f"{count:,}"))
         sizes = [max(len(row[c]) for row in rows) for c in range(4)]
         line = "-" * (sum(sizes) + 6)
         print_fn(line)

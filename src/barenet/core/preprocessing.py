@@ -83,11 +83,19 @@ class Standardizer(Layer):
     def backward(self, grad_out):
         return grad_out / self.scale
 
-    def output_width(self, input_width):
+    def output_shape(self, input_shape):
         width = self.buffers["mean"].size if self.fitted else None
-        if None not in (input_width, width) and input_width != width:
-            raise ValueError(f"Standardizer was fitted on {width} features, got {input_width}")
-        return width if input_width is None else input_width
+        if input_shape is None:
+            return None if width is None else (width,)
+        if len(input_shape) != 1:
+            raise ValueError(f"Standardizer takes rows of features, got samples of shape {input_shape}")
+        if None not in (input_shape[0], width) and input_shape[0] != width:
+            raise ValueError(f"Standardizer was fitted on {width} features, got {input_shape[0]}")
+        return (width or input_shape[0],)
+
+    def check_buffers(self, buffers):
+        if float(buffers["scale"].min()) <= 0:
+            raise ValueError("scale must be positive: it divides")
 
     def buffer_shapes(self):
         return {} if self.features is None else {"mean": (self.features,), "scale": (self.features,)}

@@ -88,7 +88,8 @@ class Registry:
 
 
 _LAYER_MODULES = ("barenet.core.layers", "barenet.core.activations", "barenet.core.preprocessing",
-                  "barenet.core.augment")
+                  "barenet.core.augment", "barenet.core.shaping", "barenet.core.conv", "barenet.core.pooling",
+                  "barenet.core.normalization")
 
 layers = Registry("layer", "Layer", _LAYER_MODULES)
 activations = Registry("activation", "Layer", ("barenet.core.layers", "barenet.core.activations"), with_aliases=True)

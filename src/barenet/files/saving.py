@@ -145,7 +145,7 @@ def _read(path, network_class, custom, max_bytes):
         custom_prefixes = tuple(prefix for _, _, prefixes_ in plans for prefix in prefixes_)
         arrays = untrusted.read_arrays(archive, expected, custom_prefixes, max_bytes, lambda: {
             name: view for entry, (layers, _, custom_), prefix in zip(entries, plans, prefixes)
-            if not custom_ for name, view in _places_in_theta(entry, layers, prefix).items()})
+            if not custom_ for name, view in _places_in_theta(entry, layers, prefix).items()}, _labels(plans))
 
     networks = [_assemble(entry, layers, arrays, prefix, network_class)
                 for entry, (layers, _, _), prefix in zip(entries, plans, prefixes)]
@@ -221,6 +221,12 @@ def _plan(entry, custom, prefix):
     return layers, shapes, custom_prefixes
 
 
+def _labels(plans):
+    """{array name: "layer 1 Conv2D"}: the layer each array the architecture implies belongs to."""
+    return {name: f"layer {name.split('.')[-2]} {type(layers[int(name.split('.')[-2])]).__name__}"
+            for layers, shapes, _ in plans for name in shapes}
+
+
 def _places_in_theta(entry, layers, prefix):
     """{array name: its place in a new flat vector θ} for a network whose every parameter the
     architecture declares, so that the file's weights are read straight into the vector the
@@ -242,9 +248,12 @@ def _assemble(entry, layers, arrays, prefix, network_class):
     preset = set()  # layers given the file's weights before the network gathers them into θ
     for i, layer in enumerate(layers):
         if layer.buffer_shapes():
-            layer.buffers = {name: arrays[f"{prefix}buffer.{i}.{name}"] for name in layer.buffer_shapes()}
-            if "scale" in layer.buffers and np.any(layer.buffers["scale"] <= 0):
-                raise Problem(f"layer {i} {type(layer).__name__}: scale must be positive")
+            buffers = {name: arrays[f"{prefix}buffer.{i}.{name}"] for name in layer.buffer_shapes()}
+            try:
+                layer.check_buffers(buffers)
+            except ValueError as error:
+                raise Problem(f"layer {i} {type(layer).__name__}: {error}") from None
+            layer.buffers = {name: to_device(value.astype(entry["dtype"], copy=False)) for name, value in buffers.items()}
         shapes = layer.param_shapes()
         if shapes and all(f"{prefix}param.{i}.{name}" in arrays for name in shapes):
             # the file's weights, not random ones: building would draw and then discard a full set

@@ -185,12 +185,13 @@ def integer(value, what, low=0, high=2**62):
 
 
 def read_arrays(archive, expected: dict, custom_prefixes: tuple, max_bytes: int = MAX_FILE_BYTES,
-                destinations=None) -> dict:
+                destinations=None, labels=None) -> dict:
     """Every array member, after checking the members against ``expected`` ({name: shape, or None
     where only the architecture's builder knows it}) and every header against sizes and dtypes.
     Members under ``custom_prefixes`` (custom layers) are checked once those layers are built.
     ``destinations()``, called once every header passed, gives {name: array}: where members of
-    that shape and dtype are read into."""
+    that shape and dtype are read into. ``labels`` ({name: "layer 1 Conv2D"}) name the layer an
+    array of the wrong shape belongs to."""
     by_name = {info.filename: info for info in archive.infolist()}
     actual = set(by_name) - {"meta.npy"}
     expected_files = {f"{name}.npy" for name in expected}
@@ -218,7 +219,9 @@ def read_arrays(archive, expected: dict, custom_prefixes: tuple, max_bytes: int 
                           f"implies {offset + nbytes}")
         want = expected.get(name[:-4])
         if isinstance(want, tuple) and shape != want:
-            raise Problem(f"member {name}: shape {shape}, the architecture needs {want}")
+            owner = (labels or {}).get(name[:-4])
+            raise Problem(f"member {name}{f' ({owner})' if owner else ''}: shape {shape}, the architecture "
+                          f"needs {want}")
         headers[name] = (dtype, shape, offset)
     arrays, destinations = {}, destinations() if destinations is not None else {}
     for name, (dtype, shape, offset) in headers.items():

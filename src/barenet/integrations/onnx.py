@@ -7,9 +7,14 @@
     Sigmoid        Sigmoid         Tanh          Tanh          Softmax   Softmax(axis=-1)
     GELU           ½·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), from Mul, Add, Pow and Tanh
     Standardizer   (x − mean) / scale: Sub, Div
+    Conv2D         Conv(x, W, b), pads [top, left, bottom, right]; W is (out, in, kh, kw) in both
+    MaxPool2D      MaxPool         AvgPool2D     AveragePool   GlobalAvgPool2D  GlobalAveragePool, Flatten
+    BatchNorm1D/2D BatchNormalization(x, γ, β, running_mean, running_var), inference mode
+    Flatten        Flatten(axis=1) Reshape       Reshape(x, [-1, *shape])
     Dropout, RandomAffine, Identity: nothing (they are the identity at inference)
 
-The graph takes ``input`` (float32, any number of rows) and gives ``output``, what
+The graph takes ``input`` (float32, any number of rows; images (n, channels, height, width) for
+a network that starts with a convolution) and gives ``output``, what
 ``model.outputs`` gives (logits for a classifier), and for a classifier also ``probabilities``:
 Softmax of the outputs for CrossEntropy, Sigmoid for BinaryCrossEntropy, as ``predict_proba``.
 An ``Ensemble`` becomes every member's graph side by side and the Mean of their probabilities
@@ -23,9 +28,13 @@ import numpy as np
 
 from ..core.activations import GELU, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from ..core.backend import to_numpy
+from ..core.conv import Conv2D
 from ..core.layers import Dense
 from ..core.losses import BinaryCrossEntropy, CrossEntropy
+from ..core.normalization import BatchNorm1D
+from ..core.pooling import AvgPool2D, GlobalAvgPool2D, MaxPool2D
 from ..core.preprocessing import Standardizer
+from ..core.shaping import Flatten, Reshape
 from ..training.ensemble import Ensemble
 
 __all__ = ["to_onnx", "OPSET"]
@@ -51,9 +60,9 @@ class _Graph:
         self.count += 1
         return f"{stem}_{self.count}"
 
-    def constant(self, stem, array):
+    def constant(self, stem, array, dtype=np.float32):
         name = self.name(stem)
-        self.initializers.append(self.onnx.numpy_helper.from_array(np.asarray(array, dtype=np.float32), name))
+        self.initializers.append(self.onnx.numpy_helper.from_array(np.asarray(array, dtype=dtype), name))
         return name
 
     def op(self, kind, inputs, **attributes):
@@ -74,6 +83,9 @@ def _layer(graph, layer, x, where):
     if isinstance(layer, Standardizer):
         centred = graph.op("Sub", [x, graph.constant("mean", to_numpy(layer.buffers["mean"]))])
         return graph.op("Div", [centred, graph.constant("scale", to_numpy(layer.buffers["scale"]))])
+    image_layer = _image_layer(graph, layer, x)
+    if image_layer is not None:
+        return image_layer
     if isinstance(layer, LeakyReLU):
         return graph.op("LeakyRelu", [x], alpha=float(layer.alpha))
     if isinstance(layer, GELU):  # the tanh approximation barenet computes
@@ -91,7 +103,39 @@ def _layer(graph, layer, x, where):
     if isinstance(layer, Softmax):
         return graph.op("Softmax", [x], axis=-1)
     raise ValueError(f"layer {where} {layer!r} has no ONNX form (ONNX export knows Dense, the activations, "
-                     f"Standardizer, and the layers that are the identity at inference)")
+                     f"Standardizer, the convolutional, pooling, normalisation and shaping layers, and the "
+                     f"layers that are the identity at inference)")
+
+
+def _window(layer):
+    """A sliding layer's ONNX attributes: the kernel's shape and the strides."""
+    return {"kernel_shape": list(layer.kernel_size), "strides": list(layer.stride)}
+
+
+def _image_layer(graph, layer, x):
+    """The nodes of a convolutional, pooling, normalisation or shaping layer, or None."""
+    if isinstance(layer, Conv2D):
+        top, bottom, left, right = layer.pads
+        inputs = [x, graph.constant("W", to_numpy(layer.params["W"]))]
+        if layer.bias:
+            inputs.append(graph.constant("b", to_numpy(layer.params["b"])))
+        return graph.op("Conv", inputs, **_window(layer), pads=[top, left, bottom, right])
+    if isinstance(layer, MaxPool2D):
+        return graph.op("MaxPool", [x], **_window(layer))
+    if isinstance(layer, AvgPool2D):
+        return graph.op("AveragePool", [x], **_window(layer))
+    if isinstance(layer, GlobalAvgPool2D):
+        return graph.op("Flatten", [graph.op("GlobalAveragePool", [x])], axis=1)
+    if isinstance(layer, BatchNorm1D):  # BatchNorm2D too: ONNX's takes (n, C) and (n, C, H, W)
+        arrays = [layer.params["gamma"], layer.params["beta"], layer.buffers["running_mean"],
+                  layer.buffers["running_var"]]
+        names = [graph.constant(stem, to_numpy(a)) for stem, a in zip(("gamma", "beta", "mean", "var"), arrays)]
+        return graph.op("BatchNormalization", [x, *names], epsilon=float(layer.eps))
+    if isinstance(layer, Flatten):
+        return graph.op("Flatten", [x], axis=1)
+    if isinstance(layer, Reshape):
+        return graph.op("Reshape", [x, graph.constant("shape", [-1, *layer.shape], dtype=np.int64)])
+    return None
 
 
 def _member(graph, model, x, prefix=""):
@@ -103,6 +147,14 @@ def _member(graph, model, x, prefix=""):
     if isinstance(model.loss, BinaryCrossEntropy):
         return x, graph.op("Sigmoid", [x])
     return x, None
+
+
+def _dims(shape):
+    """The input's dimensions: "n", then each size of one sample (named where it is unknown), or
+    just "n" and an unknown width for a network that takes anything."""
+    if shape is None:
+        return ["n", None]
+    return ["n"] + [f"size{i}" if size is None else size for i, size in enumerate(shape, 1)]
 
 
 def to_onnx(model, path=None, *, opset: int = OPSET):
@@ -123,9 +175,10 @@ def to_onnx(model, path=None, *, opset: int = OPSET):
         graph.nodes.append(helper.make_node("Identity", [inner], [public]))
     width = members[0].output_width_
     float_ = onnx.TensorProto.FLOAT
+    inputs = [helper.make_tensor_value_info("input", float_, _dims(model.input_shape))]
     opsets = [helper.make_opsetid("", opset)]
     proto = helper.make_model(
-        helper.make_graph(graph.nodes, "barenet", [helper.make_tensor_value_info("input", float_, ["n", model.input_width])],
+        helper.make_graph(graph.nodes, "barenet", inputs,
                           [helper.make_tensor_value_info(name, float_, ["n", width]) for name in named],
                           graph.initializers),
         opset_imports=opsets, producer_name="barenet",

@@ -24,9 +24,9 @@ class Ensemble:
         models = list(models)
         if not models or not all(isinstance(m, Sequential) for m in models):
             raise TypeError("Ensemble needs a non-empty list of barenet Sequential models")
-        widths = {(m.input_width, m.output_width_) for m in models}
-        if len(widths) != 1:
-            raise ValueError(f"ensemble members must share input and output widths, got {sorted(widths)}")
+        shapes = {(m.input_shape, m.output_shape_) for m in models}
+        if len(shapes) != 1:
+            raise ValueError(f"ensemble members must share input and output shapes, got {sorted(shapes, key=str)}")
         if len({type(m.loss) for m in models}) != 1:
             raise ValueError("ensemble members must be trained for the same task (same kind of loss)")
         self.members = models
@@ -45,6 +45,10 @@ class Ensemble:
     @property
     def input_width(self):
         return self.members[0].input_width
+
+    @property
+    def input_shape(self):
+        return self.members[0].input_shape
 
     def predict_proba(self, X, *, batch_size=1024) -> np.ndarray:
         """The members' class probabilities, averaged."""

@@ -12,7 +12,7 @@ import numpy as np
 from ..core import checks as check
 from ..core.backend import to_device, to_numpy, using_backend
 from ..core.losses import Loss, get_loss
-from ..core.network import Network
+from ..core.network import Network, describe_shape
 from ..files import saving
 from . import loop
 from .history import History
@@ -101,8 +101,9 @@ class Sequential(Network):
     # -- checking what users pass ---------------------------------------------------------------
 
     def check_features(self, X, name="X"):
-        """X as a finite (n, input width) array of the model's dtype."""
-        return check.features(X, name, self.input_width, self.dtype)
+        """X as a finite array of the model's dtype: rows (n, input width), or images (n, channels,
+        height, width) for a network that starts with a convolution."""
+        return check.features(X, name, self.input_shape, self.dtype)
 
     def check_loss(self, loss, caller):
         """The loss to use: ``loss`` (an instance or a name), else the last fit's."""
@@ -113,6 +114,9 @@ class Sequential(Network):
         else:
             raise ValueError(f"{caller} needs a loss: pass loss=bn.CrossEntropy() (or another), "
                              f"or fit the model first")
+        if self.output_shape_ is not None and len(self.output_shape_) != 1:
+            raise ValueError(f"{caller} needs a network whose outputs are rows (batch, outputs); this one gives "
+                             f"{describe_shape(self.output_shape_)}: end it with Flatten() and a Dense layer")
         loss.check_outputs(self.output_width_)
         return loss
 

@@ -86,13 +86,30 @@ class OneProcess:
 
 def step(model, xb, yb, wb, epoch=None, batch=None):
     """One optimizer step on one batch: forward, loss, backward, step. Returns (loss, outputs),
-    the loss as a 0-d array; raises NonFiniteError, with the weights untouched, if the loss or a
-    gradient is not finite."""
+    the loss as a 0-d array; raises NonFiniteError, with the weights and the buffers (BatchNorm's
+    running statistics, which the forward pass moves) untouched, if the loss or a gradient is
+    not finite."""
+    buffers = copy_buffers(model)
     value, outputs, grad_sq = gradients(model, xb, yb, wb)
     if not bool(xp.isfinite(value) & xp.isfinite(grad_sq)):  # a read from the device
-        diagnose(model, xb, yb, wb, epoch, batch, float(value), float(grad_sq))
+        try:
+            diagnose(model, xb, yb, wb, epoch, batch, float(value), float(grad_sq))
+        finally:
+            restore_buffers(model, buffers)
     model.optimizer.step(model.parameters)
     return value, outputs
+
+
+def copy_buffers(model):
+    """A copy of every layer's buffers (small: per-feature statistics), for ``restore_buffers``."""
+    return [{k: v.copy() for k, v in getattr(layer, "buffers", {}).items()} for layer in model.layers]
+
+
+def restore_buffers(model, saved):
+    """Put back, in place, the buffers ``copy_buffers`` copied."""
+    for layer, buffers in zip(model.layers, saved):
+        for name, value in buffers.items():
+            layer.buffers[name][...] = value
 
 
 def gradients(model, xb, yb, wb):
@@ -159,7 +176,7 @@ def save_point(model):
     return {"theta": model.parameter_vectors()[0].copy(), "steps": optimizer.steps,
             "rng": copy.deepcopy(model.rng.bit_generator.state),
             "state": {k: v.copy() for k, v in optimizer.state.items() if k != "scratch"},
-            "buffers": [{k: v.copy() for k, v in getattr(layer, "buffers", {}).items()} for layer in model.layers],
+            "buffers": copy_buffers(model),
             "rngs": [copy.deepcopy(layer.rng.bit_generator.state)
                      if isinstance(getattr(layer, "rng", None), np.random.Generator) else None
                      for layer in model.layers]}
@@ -175,9 +192,8 @@ def restore(model, saved):
         optimizer.state = {}
     for name, value in saved["state"].items():
         optimizer.state[name][...] = value
-    for layer, buffers, rng in zip(model.layers, saved["buffers"], saved["rngs"]):
-        for name, value in buffers.items():
-            layer.buffers[name][...] = value
+    restore_buffers(model, saved["buffers"])
+    for layer, rng in zip(model.layers, saved["rngs"]):
         if rng is not None:
             layer.rng.bit_generator.state = rng
 

@@ -82,9 +82,11 @@ class _Weights:
 
 
 def _layers(model, weights, quantize, where=""):
-    """Each layer that computes something at inference, as {kind, config, arrays}."""
-    kinds, out = browser_layer_kinds(), []
+    """Each layer that computes something at inference, as {kind, config, shape, arrays}: shape is
+    that of one sample at the layer's input ([784], [1, 28, 28]...)."""
+    kinds, out, shape = browser_layer_kinds(), [], model.input_shape
     for i, layer in enumerate(model.layers):
+        shape, input_shape = layer.output_shape(shape), shape
         if layer.identity_at_inference:
             continue
         try:
@@ -94,10 +96,12 @@ def _layers(model, weights, quantize, where=""):
         if kind not in kinds:
             raise ValueError(f"layer {where}{i}, {layer!r}, cannot run in the browser: the web export runs "
                              f"{', '.join(kinds)}, and the layers that are the identity at inference")
-        config = {k: v for k, v in layer.get_config().items() if isinstance(v, (bool, int, float, str, type(None)))}
+        config = {k: v for k, v in layer.get_config().items() if isinstance(v, (bool, int, float, str, type(None)))
+                  or isinstance(v, list) and all(isinstance(e, int) for e in v)}  # kernel sizes, strides, shapes
         arrays = {name: weights.entry(to_numpy(value), quantize and name in layer.params)
                   for name, value in {**layer.params, **getattr(layer, "buffers", {})}.items()}
-        out.append({"kind": kind, "config": config, "arrays": arrays})
+        out.append({"kind": kind, "config": config, "shape": None if input_shape is None else list(input_shape),
+                    "arrays": arrays})
     return out
 
 

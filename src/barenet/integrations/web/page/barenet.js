@@ -8,7 +8,9 @@
 "use strict";
 (function (barenet) {
   // The layer kinds the browser runs, by their registered names (barenet.core.registry.layers):
-  // each takes the previous layer's output (a Float64Array) and the layer {config, arrays}.
+  // each takes the previous layer's output for one sample (a Float64Array; an image's values
+  // channel by channel, row by row, as NumPy lays out (C, H, W)) and the layer {config, arrays,
+  // shape}, shape being the sample's shape at the layer's input ([C, H, W] for an image).
   // The exporter reads the names of this table and refuses a model with a layer not in it;
   // layers that are the identity at inference (Dropout, RandomAffine, Identity) never reach it.
   const sigmoid = (v) => (v >= 0 ? 1 / (1 + Math.exp(-v)) : Math.exp(v) / (1 + Math.exp(v)));
@@ -35,7 +37,73 @@
       return 0.5 * v * (1 + Math.tanh(GELU_C * (c + 0.044715 * c * c * c)));
     }),
     Standardizer: (x, { arrays }) => x.map((v, i) => (v - arrays.mean[i]) / arrays.scale[i]),
+    Reshape: (x) => x,                        // the same values in the same order: only the shape changes
+    Flatten: (x) => x,
+    Conv2D(x, { config, arrays, shape }) {   // y[f,i,j] = b_f + Σ_c,p,q x[c, s·i+p−top, s·j+q−left] W[f,c,p,q]
+      const [C, H, W] = shape, [kh, kw] = config.kernel_size, [sh, sw] = config.stride, F = config.out_channels;
+      const [top, bottom, left, right] = config.padding === "same"
+        ? [(kh - 1) >> 1, kh >> 1, (kw - 1) >> 1, kw >> 1]
+        : [config.padding[0], config.padding[0], config.padding[1], config.padding[1]];
+      const oh = Math.floor((H + top + bottom - kh) / sh) + 1, ow = Math.floor((W + left + right - kw) / sw) + 1;
+      const y = new Float64Array(F * oh * ow), K = arrays.W;
+      for (let f = 0; f < F; f++) {
+        for (let i = 0; i < oh; i++) {
+          for (let j = 0; j < ow; j++) {
+            let sum = arrays.b ? arrays.b[f] : 0;
+            for (let c = 0; c < C; c++) {
+              for (let p = 0; p < kh; p++) {
+                const h = i * sh + p - top;
+                if (h < 0 || h >= H) continue;  // the padding's zeros
+                for (let q = 0; q < kw; q++) {
+                  const w = j * sw + q - left;
+                  if (w >= 0 && w < W) sum += x[(c * H + h) * W + w] * K[((f * C + c) * kh + p) * kw + q];
+                }
+              }
+            }
+            y[(f * oh + i) * ow + j] = sum;
+          }
+        }
+      }
+      return y;
+    },
+    MaxPool2D: (x, layer) => pool(x, layer, (window) => Math.max(...window)),
+    AvgPool2D: (x, layer) => pool(x, layer, (window) => window.reduce((a, b) => a + b, 0) / window.length),
+    GlobalAvgPool2D(x, { shape }) {           // each channel's mean
+      const [C, H, W] = shape, y = new Float64Array(C);
+      for (let c = 0; c < C; c++) y[c] = x.subarray(c * H * W, (c + 1) * H * W).reduce((a, b) => a + b, 0) / (H * W);
+      return y;
+    },
+    BatchNorm1D: (x, layer) => batchNorm(x, layer),
+    BatchNorm2D: (x, layer) => batchNorm(x, layer),
   };
+
+  // A window layer (max or mean of each kh × kw window of each channel, the windows a stride apart).
+  function pool(x, { config, shape }, reduce) {
+    const [C, H, W] = shape, [kh, kw] = config.kernel_size, [sh, sw] = config.stride;
+    const oh = Math.floor((H - kh) / sh) + 1, ow = Math.floor((W - kw) / sw) + 1;
+    const y = new Float64Array(C * oh * ow), window = new Float64Array(kh * kw);
+    for (let c = 0; c < C; c++) {
+      for (let i = 0; i < oh; i++) {
+        for (let j = 0; j < ow; j++) {
+          for (let p = 0; p < kh; p++) {
+            for (let q = 0; q < kw; q++) window[p * kw + q] = x[(c * H + i * sh + p) * W + j * sw + q];
+          }
+          y[(c * oh + i) * ow + j] = reduce(window);
+        }
+      }
+    }
+    return y;
+  }
+
+  // Batch normalisation at inference: (x − running_mean) / √(running_var + ε) · γ + β, per channel.
+  function batchNorm(x, { config, arrays, shape }) {
+    const pixels = x.length / shape[0];       // 1 for rows, H·W for images
+    return x.map((v, k) => {
+      const c = Math.floor(k / pixels);
+      return (v - arrays.running_mean[c]) / Math.sqrt(arrays.running_var[c] + config.eps) * arrays.gamma[c]
+        + arrays.beta[c];
+    });
+  }
 
   function softmax(x) {
     const top = Math.max(...x);
@@ -83,7 +151,7 @@
       if (!LAYERS[layer.kind]) throw new Error(`layer ${k} (${layer.kind}) cannot run in the browser`);
       const arrays = {};
       for (const [name, spec] of Object.entries(layer.arrays)) arrays[name] = readArray(view, spec);
-      return { kind: layer.kind, config: layer.config, arrays };
+      return { kind: layer.kind, config: layer.config, shape: layer.shape, arrays };
     }));
     const { weights, ...info } = description;
     model = { ...info, members };

@@ -1,0 +1,137 @@
+"""The convolutional layer, ``Conv2D``: PyTorch's ``Conv2d``, with its weight layout, so that
+weights copy across either way."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import checks as check
+from .backend import xp
+from .im2col import MAX_SIZE, col2im, output_size, pair, windows
+from .layers import Layer, init_weights
+
+__all__ = ["Conv2D"]
+
+
+class Conv2D(Layer):
+    """A 2-D convolution: each output pixel is a weighted sum of a kh × kw window of every input
+    channel, plus a bias, with the same weights at every position of the image. (As in PyTorch,
+    the kernel is not flipped: strictly, a cross-correlation.)
+
+    Shapes: X (n, C, H, W), W (F, C, kh, kw), b (F,), Y and dY (n, F, oh, ow), with
+    oh = ⌊(H + pad_top + pad_bottom − kh) / sh⌋ + 1 (ow likewise). im2col copies every window of
+    the padded X into a row of ``cols``, after which the layer is a dense layer applied to every
+    window; W is seen as (F, C·kh·kw) and dY as (n·oh·ow, F)::
+
+        forward    cols = im2col(X)              (n·oh·ow, C·kh·kw)
+                   Y    = cols Wᵀ + b            (n·oh·ow, F), seen as (n, F, oh, ow)
+        backward   dW   = dYᵀ cols               (F, C·kh·kw)   X correlated with dY
+                   db   = Σ dY over n, oh, ow    (F,)
+                   dX   = col2im(dY W)           (n, C, H, W)   a transposed convolution
+
+    ``kernel_size``, ``stride`` and ``padding`` take an int or a pair (height, width).
+    ``padding="same"`` (stride 1 only) keeps the image's size: k − 1 pixels of zeros, (k − 1) // 2
+    before and the rest after, as PyTorch pads; ``"valid"`` is 0. Padding is at most k − 1 (more
+    would only add outputs that see nothing but zeros). Weights start by He's rule, normal with
+    variance 2 / fan_in, fan_in = C·kh·kw; biases at zero.
+    """
+
+    constraints = {"in_channels": check.Integer(1, MAX_SIZE), "out_channels": check.Integer(1, MAX_SIZE),
+                   "bias": check.Boolean()}
+    cached = ("cols", "padded_shape")  # what backward needs from forward, released once it has run
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, bias: bool = True):
+        super().__init__()
+        check.arguments(self, in_channels=in_channels, out_channels=out_channels, bias=bias)
+        self.kernel_size = pair(kernel_size, "kernel_size")
+        self.stride = pair(stride, "stride")
+        self.padding = padding if padding == "same" else pair(0 if padding == "valid" else padding, "padding", 0)
+        self.pads = self._pads()
+
+    def _pads(self):
+        """(top, bottom, left, right): the rows and columns of zeros around the image."""
+        (kh, kw), padding = self.kernel_size, self.padding
+        if padding == "same":
+            if self.stride != (1, 1):
+                raise ValueError(f"padding='same' needs stride 1, got stride={self.stride}")
+            return (kh - 1) // 2, kh // 2, (kw - 1) // 2, kw // 2
+        if padding[0] >= kh or padding[1] >= kw:
+            raise ValueError(f"padding must be less than kernel_size {self.kernel_size}, got {padding}")
+        return padding[0], padding[0], padding[1], padding[1]
+
+    @property
+    def in_shape(self):
+        return (self.in_channels, None, None)
+
+    def output_shape(self, input_shape):
+        shape = self.in_shape if input_shape is None else tuple(input_shape)
+        if len(shape) != 3 or shape[0] not in (None, self.in_channels):
+            raise ValueError(f"{self!r} takes images of {self.in_channels} channels (channels, height, width), "
+                             f"got samples of shape {shape}")
+        top, bottom, left, right = self.pads
+        oh = output_size(shape[1], self.kernel_size[0], self.stride[0], top + bottom)
+        ow = output_size(shape[2], self.kernel_size[1], self.stride[1], left + right)
+        if (oh is not None and oh < 1) or (ow is not None and ow < 1):
+            raise ValueError(f"{self!r}: its {self.kernel_size} kernel does not fit in {shape[1:]} images "
+                             f"padded by {self.pads}")
+        return (self.out_channels, oh, ow)
+
+    def param_shapes(self):
+        return {"W": (self.out_channels, self.in_channels, *self.kernel_size),
+                **({"b": (self.out_channels,)} if self.bias else {})}
+
+    def build(self, rng, dtype):
+        fan_in = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
+        weights = init_weights("he", rng, fan_in, self.out_channels, dtype)  # (fan_in, F), as Dense's
+        self.params = {"W": weights.T.reshape(self.param_shapes()["W"])}
+        if self.bias:
+            self.params["b"] = xp.zeros(self.out_channels, dtype=dtype)
+        self.grads = {name: xp.zeros_like(value) for name, value in self.params.items()}
+        self.built = True
+
+    def forward(self, x, training=True):
+        if not self.built:  # used on its own, outside a model: initialise on first use
+            self.build(np.random.default_rng(), x.dtype)
+        _, oh, ow = self.output_shape(x.shape[1:])  # checks the channels, and that the kernel fits
+        top, bottom, left, right = self.pads
+        padded = xp.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right))) if any(self.pads) else x
+        self.padded_shape = padded.shape
+        # im2col: one row per output pixel (n, i, j), holding its window of every channel (C, kh, kw)
+        self.cols = windows(padded, self.kernel_size, self.stride).transpose(0, 2, 3, 1, 4, 5).reshape(
+            len(x) * oh * ow, -1)
+        y = self.cols @ self.params["W"].reshape(self.out_channels, -1).T
+        if self.bias:
+            y += self.params["b"]
+        return y.reshape(len(x), oh, ow, self.out_channels).transpose(0, 3, 1, 2)
+
+    def backward(self, grad_out):
+        grad_rows = self._parameter_gradients(grad_out)
+        grad_cols = grad_rows @ self.params["W"].reshape(self.out_channels, -1)  # (n·oh·ow, C·kh·kw)
+        n, _, oh, ow = grad_out.shape
+        grad_windows = grad_cols.reshape(n, oh, ow, self.in_channels, *self.kernel_size).transpose(0, 3, 1, 2, 4, 5)
+        grad = col2im(grad_windows, self.padded_shape, self.stride)
+        top, bottom, left, right = self.pads
+        return grad[:, :, top:grad.shape[2] - bottom, left:grad.shape[3] - right]  # the padding had none
+
+    def backward_params(self, grad_out):
+        self._parameter_gradients(grad_out)
+
+    def _parameter_gradients(self, grad_out):
+        """Set dW and db; returns dY as rows (n·oh·ow, F), which dX needs too."""
+        grad_rows = grad_out.transpose(0, 2, 3, 1).reshape(-1, self.out_channels)
+        self.grads["W"] = (grad_rows.T @ self.cols).reshape(self.param_shapes()["W"])
+        if self.bias:
+            self.grads["b"] = grad_rows.sum(axis=0)
+        return grad_rows
+
+    def get_config(self):
+        return {"in_channels": self.in_channels, "out_channels": self.out_channels,
+                "kernel_size": list(self.kernel_size), "stride": list(self.stride),
+                "padding": self.padding if self.padding == "same" else list(self.padding), "bias": self.bias}
+
+    def __repr__(self):
+        def short(value):
+            return value[0] if isinstance(value, tuple) and value[0] == value[1] else value
+        extra = "".join([f", stride={short(self.stride)}" if self.stride != (1, 1) else "",
+                         f", padding={short(self.padding)!r}" if self.padding != (0, 0) else "",
+                         ", bias=False" if not self.bias else ""])
+        return f"Conv2D({self.in_channels}, {self.out_channels}, kernel_size={short(self.kernel_size)}{extra})"

@@ -1,0 +1,215 @@
+"""The layers for images (convolution, pooling, batch normalisation, flatten and reshape): each
+one's backward matches finite differences inside a network, backward leaves its argument alone,
+shapes pass through a network and a mismatch names both layers, and bad arguments are refused
+with the argument's name."""
+import numpy as np
+import pytest
+
+import barenet as bn
+
+# Every layer that takes images of 3 channels, 6 × 7 pixels, inside the same network.
+IMAGE_LAYERS = {
+    "Conv2D": lambda: bn.Conv2D(3, 4, 3),
+    "Conv2D-stride2-pad1": lambda: bn.Conv2D(3, 2, 3, stride=2, padding=1),
+    "Conv2D-same-even-kernel": lambda: bn.Conv2D(3, 2, (2, 4), padding="same"),
+    "Conv2D-no-bias": lambda: bn.Conv2D(3, 2, (3, 2), stride=(2, 1), bias=False),
+    "MaxPool2D": lambda: bn.MaxPool2D(2),
+    "MaxPool2D-overlapping": lambda: bn.MaxPool2D(3, 2),
+    "AvgPool2D": lambda: bn.AvgPool2D(2),
+    "AvgPool2D-overlapping": lambda: bn.AvgPool2D((3, 2), 1),
+    "GlobalAvgPool2D": bn.GlobalAvgPool2D,
+    "BatchNorm2D": lambda: bn.BatchNorm2D(3),
+    "Flatten": bn.Flatten,
+    "Reshape": lambda: bn.Reshape((6, 3, 7)),
+    "Dropout": lambda: bn.Dropout(0.3),
+}
+
+
+def _network(layer, *, first=False, dtype="float64"):
+    """[Conv2D(2, 3), Tanh] (unless ``first``), the layer, then Flatten and Dense(·, 3); the
+    network takes images (2 or 3, 6, 7)."""
+    before = [] if first else [bn.Conv2D(2, 3, 3, padding=1), bn.Tanh()]
+    shape = (3, 6, 7)
+    for known in [layer, bn.Flatten()]:
+        shape = known.output_shape(shape)
+    tail = [bn.Flatten(), bn.Dense(shape[0], 3)] if not isinstance(layer, bn.GlobalAvgPool2D) else [bn.Dense(3, 3)]
+    return bn.Network(*before, layer, *tail, dtype=dtype, seed=3)
+
+
+@pytest.mark.parametrize("name", IMAGE_LAYERS)
+def test_layer_backward_matches_finite_differences_inside_a_network(name, rng):
+    model = _network(IMAGE_LAYERS[name]())
+    report = bn.check_gradients(model, rng.normal(size=(4, 2, 6, 7)), rng.integers(0, 3, 4), bn.CrossEntropy(),
+                                verbose=False)
+    assert report.passed(1e-6), str(report)
+    assert set(report.errors) == set(model.params) | {"input"}
+
+
+@pytest.mark.parametrize("name", IMAGE_LAYERS)
+def test_layer_first_in_network_gets_input_gradient_right(name, rng):
+    model = _network(IMAGE_LAYERS[name](), first=True)
+    X = rng.normal(size=(3, 3, 6, 7))
+    if model.input_width is not None:  # Reshape takes rows
+        X = X.reshape(3, model.input_width)
+    report = bn.check_gradients(model, X, rng.normal(size=(3, 3)), bn.MSE(), verbose=False)
+    assert report.passed(1e-6), str(report)
+
+
+def test_batchnorm1d_backward_matches_finite_differences_between_dense_layers(rng):
+    model = bn.Network(bn.Dense(4, 5), bn.Tanh(), bn.BatchNorm1D(5, momentum=0.5), bn.Dense(5, 3),
+                       dtype="float64", seed=1)
+    report = bn.check_gradients(model, rng.normal(size=(6, 4)), rng.integers(0, 3, 6), bn.CrossEntropy(),
+                                verbose=False)
+    assert report.passed(1e-6), str(report)
+
+
+def test_a_small_convolutional_network_matches_finite_differences_end_to_end(rng):
+    """(A bias before a BatchNorm has a gradient of exactly zero, which finite differences can
+    only measure as noise: those layers have none, as usual.)"""
+    model = bn.Network(bn.Reshape((1, 8, 8)), bn.Conv2D(1, 3, 3, padding="same", bias=False), bn.BatchNorm2D(3),
+                       bn.ReLU(), bn.MaxPool2D(2), bn.Conv2D(3, 4, 2, stride=2), bn.GELU(), bn.AvgPool2D(2),
+                       bn.Flatten(), bn.Dense(4, 6, bias=False), bn.BatchNorm1D(6), bn.Tanh(), bn.Dense(6, 3),
+                       dtype="float64", seed=5)
+    report = bn.check_gradients(model, rng.normal(size=(5, 64)), rng.integers(0, 3, 5), bn.CrossEntropy(),
+                                verbose=False)
+    assert report.passed(1e-6), str(report)
+
+
+ALL_NEW = {**IMAGE_LAYERS, "BatchNorm1D": lambda: bn.BatchNorm1D(4)}
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("name", ALL_NEW)
+def test_forward_and_backward_never_modify_their_arguments(name, training, rng):
+    layer = ALL_NEW[name]()
+    x = rng.normal(size=(5, 4) if name == "BatchNorm1D" else (5, 3, 6, 7))
+    bn.Network(layer, dtype="float64", seed=0)
+    x_before = x.copy()
+    y = layer.forward(x, training)
+    grad_out = rng.normal(size=y.shape)
+    grad_before = grad_out.copy()
+    grad_in = layer.backward(grad_out)
+    assert np.array_equal(x, x_before) and np.array_equal(grad_out, grad_before)
+    assert grad_in.shape == x.shape
+
+
+def test_dropout_works_on_images_entry_by_entry(rng):
+    layer = bn.Dropout(0.25, seed=0)
+    x = rng.normal(size=(64, 3, 8, 8)) + 5.0
+    y = layer.forward(x, training=True)
+    kept = y != 0
+    assert y.shape == x.shape
+    assert 0.7 < kept.mean() < 0.8  # each entry on its own: no whole channel or sample dropped together
+    assert kept.any(axis=(2, 3)).all() and not kept.all(axis=(2, 3)).any()
+    np.testing.assert_allclose(y[kept], x[kept] / 0.75)
+    grad = rng.normal(size=x.shape)
+    np.testing.assert_allclose(layer.backward(grad), grad * kept / 0.75)
+    assert layer.forward(x, training=False) is x
+
+
+# -- shapes through a network ---------------------------------------------------------------------
+
+def test_the_reference_network_takes_rows_and_summarises_its_shapes():
+    model = bn.Network(bn.Reshape((1, 28, 28)), bn.Conv2D(1, 32, 3, padding=1), bn.ReLU(), bn.MaxPool2D(2),
+                       bn.Conv2D(32, 64, 3, padding=1), bn.ReLU(), bn.MaxPool2D(2), bn.Flatten(),
+                       bn.Dense(3136, 128), bn.ReLU(), bn.Dense(128, 10), seed=0)
+    assert (model.input_shape, model.input_width, model.output_shape_, model.output_width_) == ((784,), 784, (10,), 10)
+    lines = []
+    model.summary(print_fn=lines.append)
+    text = "\n".join(lines)
+    for shown in ["(batch, 1, 28, 28)", "(batch, 32, 28, 28)", "(batch, 32, 14, 14)", "(batch, 64, 7, 7)",
+                  "(batch, 3136)", "(batch, 10)", "320", "18,496", "401,536"]:
+        assert shown in text
+    assert model.forward(np.zeros((2, 784), np.float32)).shape == (2, 10)
+
+
+def test_a_network_that_starts_with_a_convolution_takes_images_of_any_size():
+    model = bn.Network(bn.Conv2D(3, 4, 3), bn.GlobalAvgPool2D(), bn.Dense(4, 2), seed=0)
+    assert model.input_shape == (3, None, None) and model.input_width is None and model.output_width_ == 2
+    for height, width in [(5, 5), (9, 12)]:
+        assert model.forward(np.zeros((2, 3, height, width), np.float32)).shape == (2, 2)
+    lines = []
+    model.summary(print_fn=lines.append)
+    assert "(batch, 4, ?, ?)" in "\n".join(lines)
+
+
+@pytest.mark.parametrize("layers, words", [
+    ([bn.Conv2D(1, 4, 3), bn.Conv2D(3, 4, 3)], ["layer 1 Conv2D(3, 4", "layer 0 Conv2D(1, 4", "3 channels"]),
+    ([bn.Reshape((1, 8, 8)), bn.Conv2D(1, 2, 3), bn.Dense(72, 3)], ["layer 2 Dense(72, 3)", "Flatten()"]),
+    ([bn.Reshape((1, 8, 8)), bn.Conv2D(1, 2, 3), bn.Flatten(), bn.Dense(100, 3)], ["expects 100", "got 72"]),
+    ([bn.Reshape((1, 4, 4)), bn.Conv2D(1, 2, 5)], ["does not fit", "(4, 4)"]),
+    ([bn.Reshape((1, 4, 4)), bn.MaxPool2D(5)], ["MaxPool2D(5)", "does not fit"]),
+    ([bn.Dense(4, 6), bn.Reshape((2, 2, 2))], ["Reshape((2, 2, 2))", "8 values"]),
+    ([bn.Dense(4, 6), bn.MaxPool2D(2)], ["MaxPool2D(2)", "takes images"]),
+    ([bn.Reshape((2, 4, 4)), bn.BatchNorm2D(3)], ["BatchNorm2D(3)", "(2, 4, 4)"]),
+    ([bn.Dense(4, 6), bn.BatchNorm1D(5)], ["BatchNorm1D(5)", "(6,)"]),
+])
+def test_a_shape_mismatch_names_both_layers(layers, words):
+    with pytest.raises(ValueError) as error:
+        bn.Network(*layers, seed=0)
+    for word in words:
+        assert word in str(error.value)
+
+
+def test_images_given_to_a_network_of_rows_and_rows_given_to_a_convolution_are_refused(rng):
+    rows = bn.Network(bn.Reshape((1, 4, 4)), bn.Conv2D(1, 2, 3), bn.Flatten(), bn.Dense(8, 2), dtype="float64")
+    with pytest.raises(ValueError, match="X has 1 features|must be 2-D"):
+        bn.check_gradients(rows, rng.normal(size=(2, 1, 4, 4)), [0, 1], bn.CrossEntropy(), verbose=False)
+    images = bn.Network(bn.Conv2D(1, 2, 3), bn.Flatten(), bn.Dense(8, 2), dtype="float64")
+    with pytest.raises(ValueError, match=r"X must have shape \(samples, 1, any, any\)"):
+        bn.check_gradients(images, rng.normal(size=(2, 16)), [0, 1], bn.CrossEntropy(), verbose=False)
+    with pytest.raises(ValueError, match="does not fit"):
+        images.forward(rng.normal(size=(2, 1, 2, 2)))
+
+
+@pytest.mark.parametrize("make, argument", [
+    (lambda: bn.Conv2D(0, 4, 3), "in_channels"),
+    (lambda: bn.Conv2D(1, 4, 0), "kernel_size"),
+    (lambda: bn.Conv2D(1, 4, (3, 3, 3)), "kernel_size"),
+    (lambda: bn.Conv2D(1, 4, 3, stride=-1), "stride"),
+    (lambda: bn.Conv2D(1, 4, 3, stride=0), "stride"),
+    (lambda: bn.Conv2D(1, 4, 3, padding=-1), "padding"),
+    (lambda: bn.Conv2D(1, 4, 3, padding=3), "padding"),
+    (lambda: bn.Conv2D(1, 4, 3, stride=2, padding="same"), "padding='same'"),
+    (lambda: bn.Conv2D(1, 4, 3, padding="full"), "padding"),
+    (lambda: bn.Conv2D(1, 2**40, 3), "out_channels"),
+    (lambda: bn.Conv2D(1, 4, 2**20), "kernel_size"),
+    (lambda: bn.Conv2D(1, 4, 3.0), "kernel_size"),
+    (lambda: bn.MaxPool2D(0), "kernel_size"),
+    (lambda: bn.AvgPool2D(2, stride=-2), "stride"),
+    (lambda: bn.BatchNorm2D(0), "num_features"),
+    (lambda: bn.BatchNorm1D(4, momentum=1.5), "momentum"),
+    (lambda: bn.BatchNorm1D(4, eps=0.0), "eps"),
+    (lambda: bn.Reshape((1, -28, 28)), "shape"),
+    (lambda: bn.Reshape(784), "shape"),
+    (lambda: bn.Reshape((2**20, 2**20)), "shape"),
+])
+def test_bad_arguments_are_refused_naming_them(make, argument):
+    with pytest.raises((ValueError, TypeError), match=argument):
+        make()
+
+
+def test_batchnorm_refuses_to_train_on_one_value_per_channel():
+    layer = bn.BatchNorm1D(3)
+    with pytest.raises(ValueError, match="more than one value per channel"):
+        layer.forward(np.ones((1, 3)), training=True)
+    assert layer.forward(np.ones((1, 3)), training=False).shape == (1, 3)  # inference is fine
+
+
+@pytest.mark.parametrize("name", ALL_NEW)
+def test_each_layer_is_rebuilt_from_its_config_and_declares_its_arrays(name):
+    layer = ALL_NEW[name]()
+    again = type(layer)(**layer.get_config())
+    assert repr(again) == repr(layer) and again.get_config() == layer.get_config()
+    bn.Network(layer, dtype="float64", seed=0)
+    assert {k: v.shape for k, v in layer.params.items()} == layer.param_shapes()
+    assert {k: v.shape for k, v in getattr(layer, "buffers", {}).items()} == layer.buffer_shapes()
+
+
+def test_conv2d_starts_with_he_initialisation_and_zero_biases():
+    layer = bn.Conv2D(16, 64, (3, 5))
+    bn.Network(layer, seed=0)
+    W, b = layer.params["W"], layer.params["b"]
+    assert W.shape == (64, 16, 3, 5) and W.dtype == np.float32 and not b.any()
+    assert W.std() == pytest.approx(np.sqrt(2 / (16 * 3 * 5)), rel=0.03)  # fan_in = in · kh · kw
+    assert abs(W.mean()) < 0.01
