@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import kernel_threads
 from . import kernels
 from .reference import Backend
+from .threads import kernel_threads
 
 __all__ = ["NumbaBackend"]
 
