@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import kernels
+from . import image_kernels, kernels
 from .reference import Backend
 from .threads import kernel_threads
 
@@ -23,13 +23,67 @@ def _kind(obj) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def _relu_forward(layer, x, training):
-    y, layer.mask = kernels.relu_forward(x)
+def _relu_forward(layer, x, training, threads):
+    y, layer.mask = kernels.relu_forward(x, threads)
     return y
 
 
-def _relu_backward(layer, grad_out):
-    return kernels.relu_backward(grad_out, layer.mask)
+def _relu_backward(layer, grad_out, threads):
+    return kernels.relu_backward(grad_out, layer.mask, threads)
+
+
+def _conv_forward(layer, x, training, threads):
+    """``core.conv.Conv2D.forward``: im2col without the padded copy, the product, the bias added
+    as the rows become images."""
+    if not layer.built:
+        return layer.forward(x, training)
+    _, oh, ow = layer.output_shape(x.shape[1:])
+    top, bottom, left, right = layer.pads
+    n, channels, height, width = x.shape
+    layer.padded_shape = (n, channels, height + top + bottom, width + left + right)
+    layer.cols = image_kernels.im2col(x, layer.kernel_size, layer.stride, layer.pads, oh, ow, threads)
+    rows = layer.cols @ layer.params["W"].reshape(layer.out_channels, -1).T
+    return image_kernels.rows_to_images(rows, layer.params["b"] if layer.bias else None, n, oh, ow, threads)
+
+
+def _conv_gradients(layer, grad_out, threads):
+    """``Conv2D._parameter_gradients``: dW and db written into the network's gradient vector."""
+    grad_rows = image_kernels.images_to_rows(grad_out, threads)
+    dW = layer.grads["W"]
+    if dW.flags.c_contiguous:  # a view of the network's gradient vector: write into it
+        np.matmul(grad_rows.T, layer.cols, out=dW.reshape(layer.out_channels, -1))
+    else:
+        layer.grads["W"] = (grad_rows.T @ layer.cols).reshape(dW.shape)
+    if layer.bias:
+        layer.grads["b"] = grad_rows.sum(axis=0)
+    return grad_rows
+
+
+def _conv_backward(layer, grad_out, threads):
+    grad_rows = _conv_gradients(layer, grad_out, threads)
+    grad_cols = grad_rows @ layer.params["W"].reshape(layer.out_channels, -1)
+    n, _, oh, ow = grad_out.shape
+    top, bottom, left, right = layer.pads
+    n, channels, height, width = layer.padded_shape
+    image = (n, channels, height - top - bottom, width - left - right)
+    return image_kernels.col2im(grad_cols, image, layer.kernel_size, layer.stride, layer.pads, oh, ow, threads)
+
+
+def _conv_backward_params(layer, grad_out, threads):
+    _conv_gradients(layer, grad_out, threads)
+
+
+def _max_pool_forward(layer, x, training, threads):
+    """``core.pooling.MaxPool2D.forward``: the maxima and their argmax in one pass."""
+    _, oh, ow = layer.output_shape(x.shape[1:])
+    layer.x_shape = x.shape
+    y, layer.argmax = image_kernels.max_pool(x, layer.kernel_size, layer.stride, oh, ow, threads)
+    return y
+
+
+def _max_pool_backward(layer, grad_out, threads):
+    return image_kernels.max_pool_backward(grad_out, layer.argmax, layer.x_shape, layer.kernel_size, layer.stride,
+                                           threads)
 
 
 def _sgd(optimizer, theta, g, state, c, threads):
@@ -53,8 +107,11 @@ def _adamw(optimizer, theta, g, state, c, threads):
     _adam(optimizer, theta, g, state, c, threads, l2=0.0)  # its decay is the shrink, not a gradient term
 
 
-_FORWARD = {"barenet.core.activations.ReLU": _relu_forward}
-_BACKWARD = {"barenet.core.activations.ReLU": _relu_backward}
+_FORWARD = {"barenet.core.activations.ReLU": _relu_forward, "barenet.core.conv.Conv2D": _conv_forward,
+            "barenet.core.pooling.MaxPool2D": _max_pool_forward}
+_BACKWARD = {"barenet.core.activations.ReLU": _relu_backward, "barenet.core.conv.Conv2D": _conv_backward,
+             "barenet.core.pooling.MaxPool2D": _max_pool_backward}
+_BACKWARD_PARAMS = {"barenet.core.conv.Conv2D": _conv_backward_params}
 _UPDATE = {"barenet.core.optimizers.SGD": _sgd, "barenet.core.optimizers.RMSProp": _rmsprop,
            "barenet.core.optimizers.Adam": _adam, "barenet.core.optimizers.AdamW": _adamw}
 _CROSS_ENTROPY = "barenet.core.losses.CrossEntropy"
@@ -71,11 +128,21 @@ class NumbaBackend(Backend):
 
     def forward(self, layer, x, training):
         fused = _FORWARD.get(_kind(layer))
-        return layer.forward(x, training) if fused is None or x.ndim != 2 else fused(layer, x, training)
+        return layer.forward(x, training) if fused is None else fused(layer, x, training, self._threads())
 
     def backward(self, layer, grad_out):
         fused = _BACKWARD.get(_kind(layer))
-        return layer.backward(grad_out) if fused is None or grad_out.ndim != 2 else fused(layer, grad_out)
+        return layer.backward(grad_out) if fused is None else fused(layer, grad_out, self._threads())
+
+    def backward_params(self, layer, grad_out):
+        fused = _BACKWARD_PARAMS.get(_kind(layer))
+        if fused is None:
+            layer.backward_params(grad_out)
+        else:
+            fused(layer, grad_out, self._threads())
+
+    def _threads(self):
+        return kernel_threads() or self.threads
 
     def loss_value(self, loss, outputs, targets, sample_weight):
         """Softmax cross-entropy from class ids: the loss and its gradient in one pass over each
@@ -98,8 +165,8 @@ class NumbaBackend(Backend):
         if fused is None:
             optimizer.update(theta, grad, state, constants)
         else:
-            fused(optimizer, theta, grad, state, constants, kernel_threads() or self.threads)
+            fused(optimizer, theta, grad, state, constants, self._threads())
 
     def kernels(self) -> list:
         """The names of the classes this backend runs as compiled loops."""
-        return sorted({*_FORWARD, *_BACKWARD, *_UPDATE, _CROSS_ENTROPY})
+        return sorted({*_FORWARD, *_BACKWARD, *_BACKWARD_PARAMS, *_UPDATE, _CROSS_ENTROPY})

@@ -26,7 +26,8 @@ import threading
 import numba
 import numpy as np
 
-__all__ = ["sgd", "rmsprop", "adam", "cross_entropy", "relu_forward", "relu_backward", "split", "PER_THREAD"]
+__all__ = ["sgd", "rmsprop", "adam", "cross_entropy", "relu_forward", "relu_backward", "split", "split_images", "Batch",
+           "PER_THREAD"]
 
 _JIT = dict(cache=True, nogil=True, error_model="numpy", boundscheck=False)
 
@@ -74,6 +75,40 @@ def split(loop, n, threads, *args):
 
     def part(lo, hi):
         return [a[lo:hi] if isinstance(a, np.ndarray) and a.ndim == 1 and a.size == n else a for a in args]
+    pool = _pool(threads - 1)
+    futures = [pool.submit(loop, *part(lo, hi)) for lo, hi in zip(bounds[1:-1], bounds[2:])]
+    try:
+        loop(*part(bounds[0], bounds[1]))
+    finally:
+        for future in futures:
+            future.result()
+
+
+class Batch:
+    """A loop's argument that ``split_images`` cuts by images: its first axis holds ``per_image``
+    entries for each image (1 for images; oh·ow for a convolution's rows)."""
+
+    __slots__ = ("array", "per_image")
+
+    def __init__(self, array, per_image=1):
+        self.array, self.per_image = array, per_image
+
+
+def split_images(loop, n, threads, *args, work=None):
+    """Run ``loop(*args)`` on up to ``threads`` threads, each on a range of the batch's ``n``
+    images: every ``Batch`` argument is cut to that range, the others are passed as they are.
+    ``work`` (elements touched; by default the first Batch's size) decides, as in ``split``,
+    whether threads are worth starting."""
+    if work is None:
+        work = next(a.array.size for a in args if isinstance(a, Batch))
+    threads = max(1, min(int(threads), n, work // PER_THREAD))
+
+    def part(lo, hi):
+        return [a.array[lo * a.per_image:hi * a.per_image] if isinstance(a, Batch) else a for a in args]
+    if threads == 1:
+        loop(*part(0, n))
+        return
+    bounds = [n * i // threads for i in range(threads + 1)]
     pool = _pool(threads - 1)
     futures = [pool.submit(loop, *part(lo, hi)) for lo, hi in zip(bounds[1:-1], bounds[2:])]
     try:
@@ -227,34 +262,32 @@ def cross_entropy(outputs, ids, weight, smoothing):
 
 @numba.njit(**_JIT)
 def _relu_forward_loop(x, y, mask):
-    for r in range(x.shape[0]):
-        for c in range(x.shape[1]):
-            mask[r, c] = x[r, c] > 0
-            y[r, c] = x[r, c] if mask[r, c] else x[r, c] * (x[r, c] - x[r, c])  # x · 0 keeps NaN, as x * mask
+    for i in range(x.size):
+        mask[i] = x[i] > 0
+        y[i] = x[i] if mask[i] else x[i] * (x[i] - x[i])  # x · 0 keeps NaN, as x * mask
 
 
 @numba.njit(**_JIT)
 def _relu_backward_loop(grad_out, mask, grad_in):
-    for r in range(grad_out.shape[0]):
-        for c in range(grad_out.shape[1]):
-            g = grad_out[r, c]
-            grad_in[r, c] = g if mask[r, c] else g * (g - g)
+    for i in range(grad_out.size):
+        g = grad_out[i]
+        grad_in[i] = g if mask[i] else g * (g - g)
 
 
-def relu_forward(x):
-    """activations.ReLU on a (batch, features) array: mask = [x > 0], y = x ⊙ mask. Returns (y, mask)."""
-    if x.ndim != 2:  # layers see (batch, features); anything else takes the reference path
+def relu_forward(x, threads=1):
+    """activations.ReLU: mask = [x > 0], y = x ⊙ mask, on an array of any shape. Returns (y, mask)."""
+    if not x.flags.c_contiguous:  # a view with gaps: the reference's two passes
         mask = x > 0
         return x * mask, mask
     y, mask = np.empty_like(x), np.empty(x.shape, dtype=bool)
-    _relu_forward_loop(x, y, mask)
+    split(_relu_forward_loop, x.size, threads, x.reshape(-1), y.reshape(-1), mask.reshape(-1))
     return y, mask
 
 
-def relu_backward(grad_out, mask):
+def relu_backward(grad_out, mask, threads=1):
     """activations.ReLU: dx = dy ⊙ mask."""
-    if grad_out.ndim != 2:
+    if not grad_out.flags.c_contiguous or grad_out.shape != mask.shape:
         return grad_out * mask
     grad_in = np.empty(grad_out.shape, dtype=grad_out.dtype)
-    _relu_backward_loop(grad_out, mask, grad_in)
+    split(_relu_backward_loop, grad_out.size, threads, grad_out.reshape(-1), mask.reshape(-1), grad_in.reshape(-1))
     return grad_in

@@ -1,0 +1,115 @@
+"""The numba backend's image kernels (im2col and col2im without the padded copy, the rows and
+images of a convolution, max-pooling with its argmax, ReLU on images) give the NumPy reference's
+numbers bit for bit: forward, the input's gradient and every parameter's, on one thread and split
+among threads, across kernel sizes, strides, paddings, odd image sizes and overlapping windows."""
+import numpy as np
+import pytest
+
+import barenet as bn
+
+pytest.importorskip("numba", reason="the numba backend needs numba (pip install 'barenet[fast]')")
+from barenet.core import backend  # noqa: E402
+from barenet.core.backends import fused, kernels  # noqa: E402
+
+CONVOLUTIONS = [
+    dict(in_channels=1, out_channels=4, kernel_size=3, padding=1),
+    dict(in_channels=3, out_channels=5, kernel_size=3, stride=2),
+    dict(in_channels=2, out_channels=3, kernel_size=(2, 4), stride=(1, 3), padding=(1, 2)),
+    dict(in_channels=2, out_channels=3, kernel_size=4, padding="same"),  # even kernel: more after than before
+    dict(in_channels=3, out_channels=2, kernel_size=5, padding=4, bias=False),
+    dict(in_channels=1, out_channels=2, kernel_size=1),
+    dict(in_channels=2, out_channels=2, kernel_size=(9, 7)),  # as large as the image
+]
+
+
+def _run(layer, x, grad_out, name, threads):
+    """(Y, dX, {parameter: gradient}) of a fresh copy of ``layer`` in a network on backend ``name``."""
+    model = bn.Sequential(layer, seed=0, backend=name, dtype=x.dtype)
+    token = backend.set_kernel_threads(threads)
+    try:
+        y = model.forward(x, training=True)
+        dx = model.backward(grad_out.astype(x.dtype))
+    finally:
+        backend.set_kernel_threads.reset(token)
+    return y, dx, {key: value.copy() for key, value in layer.grads.items()}
+
+
+def _same(layer_fn, x, monkeypatch, threads):
+    monkeypatch.setattr(kernels, "PER_THREAD", 8)  # small arrays split among threads too
+    calls = []
+    for table in ("_FORWARD", "_BACKWARD"):
+        monkeypatch.setattr(fused, table, {kind: _recorded(kernel, calls)
+                                           for kind, kernel in getattr(fused, table).items()})
+    reference = _run(layer_fn(), x, _grad(layer_fn, x), "numpy", 1)
+    assert calls == []
+    fast = _run(layer_fn(), x, _grad(layer_fn, x), "numba", threads)
+    assert len(calls) == 2, "the numba backend did not run its kernels forward and backward"
+    np.testing.assert_array_equal(fast[0], reference[0])
+    np.testing.assert_array_equal(fast[1], reference[1])
+    assert fast[2].keys() == reference[2].keys()
+    for key in reference[2]:
+        np.testing.assert_array_equal(fast[2][key], reference[2][key], err_msg=key)
+    return reference
+
+
+def _recorded(kernel, calls):
+    def call(*args):
+        calls.append(kernel.__name__)
+        return kernel(*args)
+    return call
+
+
+def _grad(layer_fn, x):
+    shape = bn.Sequential(layer_fn(), seed=0, backend="numpy", dtype=x.dtype).forward(x).shape
+    return np.random.default_rng(1).normal(size=shape)
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("config", CONVOLUTIONS, ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()))
+def test_fused_convolution_is_the_reference_bit_for_bit(config, dtype, threads, monkeypatch):
+    x = np.random.default_rng(0).normal(size=(5, config["in_channels"], 9, 7)).astype(dtype)
+    _same(lambda: bn.Conv2D(**config), x, monkeypatch, threads)
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+@pytest.mark.parametrize("kernel_size, stride", [(2, None), (3, 1), (3, 2), ((2, 3), (2, 1))])
+def test_fused_max_pooling_is_the_reference_bit_for_bit_ties_and_nan_included(kernel_size, stride, threads,
+                                                                                monkeypatch):
+    rng = np.random.default_rng(0)
+    x = rng.integers(-2, 3, size=(4, 3, 9, 8)).astype(np.float32)  # many ties
+    x[0, 0, 1, 1] = np.nan
+    x[1, 2, :3, :3] = np.nan  # a window of NaN: its first is the answer, as np.argmax says
+    y, dx, _ = _same(lambda: bn.MaxPool2D(kernel_size, stride), x, monkeypatch, threads)
+    assert np.isnan(y).any()
+
+
+@pytest.mark.parametrize("shape", [(6, 3, 5, 4), (7, 11), (2, 3, 4)])
+def test_fused_relu_takes_any_shape(shape, monkeypatch):
+    x = np.random.default_rng(0).normal(size=shape).astype(np.float32)
+    x.flat[3] = np.nan
+    _same(bn.ReLU, x, monkeypatch, 2)
+
+
+def _cnn(name):
+    return bn.Sequential(bn.Reshape((1, 12, 12)), bn.Conv2D(1, 4, 3, padding=1), bn.ReLU(), bn.MaxPool2D(2),
+                         bn.Conv2D(4, 6, 3, padding="same"), bn.ReLU(), bn.MaxPool2D(2), bn.Flatten(),
+                         bn.Dense(54, 16), bn.ReLU(), bn.Dense(16, 3), seed=4, backend=name)
+
+
+def test_a_convolutional_network_trains_to_the_reference_weights_bit_for_bit_on_the_numba_backend():
+    rng = np.random.default_rng(0)
+    X = rng.random((64, 144), dtype=np.float32)
+    targets = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 64)]  # one-hot: the reference loss on both
+    weights = []
+    for name in ("numpy", "numba"):
+        model = _cnn(name)
+        model.fit(X, targets, loss=bn.CrossEntropy(), optimizer=bn.Adam(1e-2), epochs=3, batch_size=16,
+                  verbose=0, shuffle=False)
+        weights.append(model.parameter_vectors()[0])
+    np.testing.assert_array_equal(weights[1], weights[0])
+
+
+def test_the_numba_backend_lists_its_image_kernels():
+    names = fused.NumbaBackend.shared().kernels()
+    assert {"barenet.core.conv.Conv2D", "barenet.core.pooling.MaxPool2D", "barenet.core.activations.ReLU"} <= set(names)
