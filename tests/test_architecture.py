@@ -152,7 +152,7 @@ def test_the_registry_knows_every_built_in_kind():
     assert set(registry.layers.names()) == {"Identity", "Dense", "Dropout", "ReLU", "LeakyReLU", "Sigmoid", "Tanh",
                                             "Softmax", "GELU", "Standardizer", "RandomAffine"}
     assert set(registry.activations.aliases()) == {"relu", "leaky_relu", "sigmoid", "tanh", "gelu"}
-    assert set(registry.losses.names()) == {"MSE", "MAE", "BinaryCrossEntropy", "CrossEntropy"}
+    assert set(registry.losses.names()) == {"MSE", "MAE", "Poisson", "BinaryCrossEntropy", "CrossEntropy"}
     assert set(registry.optimizers.aliases()) == {"sgd", "rmsprop", "adam", "adamw"}
     assert set(registry.schedules.names()) == {"Constant", "StepDecay", "ExponentialDecay", "CosineDecay"}
 

@@ -31,7 +31,7 @@ _PUBLIC = {
     ".core.backend": ["get_backend", "set_backend", "using_backend", "to_device", "to_numpy"],
     ".core.gradcheck": ["GradientReport", "check_gradients"],
     ".core.layers": ["Dense", "Dropout", "Identity", "Layer"],
-    ".core.losses": ["MAE", "MSE", "BinaryCrossEntropy", "CrossEntropy", "Loss"],
+    ".core.losses": ["MAE", "MSE", "Poisson", "BinaryCrossEntropy", "CrossEntropy", "Loss"],
     ".core.network": ["Network"],
     ".core.optimizers": ["SGD", "Adam", "AdamW", "Optimizer", "RMSProp"],
     ".training.storage": ["load", "save"],
@@ -51,7 +51,7 @@ _WHERE = {name: module for module, names in _PUBLIC.items() for name in names}
 __all__ = [
     "Layer", "Dense", "Dropout", "Identity", "RandomAffine", "random_affine", "datasets",
     "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "GELU",
-    "Loss", "MSE", "MAE", "BinaryCrossEntropy", "CrossEntropy",
+    "Loss", "MSE", "MAE", "Poisson", "BinaryCrossEntropy", "CrossEntropy",
     "Optimizer", "SGD", "RMSProp", "Adam", "AdamW", "schedules",
     "Network", "Sequential", "Ensemble", "History", "NonFiniteError", "Callback", "load", "save",
     "check_gradients", "GradientReport", "to_onnx",

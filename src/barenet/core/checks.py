@@ -18,6 +18,8 @@ import math
 
 import numpy as np
 
+from .sparse import SparseRows, is_sparse
+
 _FLOAT_LIMITS = {np.dtype("float32"): float(np.finfo(np.float32).max)}
 
 
@@ -297,7 +299,10 @@ def convert(array, dtype, name):
 
 
 def features(X, name: str, width: int | None, dtype) -> np.ndarray:
-    """X as a finite (n, width) C-ordered array of the model's dtype."""
+    """X as a finite (n, width) C-ordered array of the model's dtype (a scipy sparse matrix:
+    ``SparseRows`` of its values in that dtype, never a dense copy)."""
+    if is_sparse(X):
+        return sparse_features(X, name, width, dtype)
     X = as_array(X, name)
     if X.ndim != 2:
         hint = {1: "; use X.reshape(1, -1) for one sample or X.reshape(-1, 1) for one feature",
@@ -309,6 +314,20 @@ def features(X, name: str, width: int | None, dtype) -> np.ndarray:
         raise ValueError(f"{name} has {X.shape[1]} features per sample but the model expects {width}")
     require_finite(X, name)
     return convert(X, dtype, name)
+
+
+def sparse_features(X, name: str, width: int | None, dtype) -> SparseRows:
+    """A scipy sparse X, checked as ``features`` checks arrays: its stored values are what can be
+    NaN or of another dtype."""
+    X = X.matrix if isinstance(X, SparseRows) else X
+    if X.ndim != 2 or X.shape[0] == 0:
+        raise ValueError(f"{name} must be a non-empty 2-D sparse matrix (samples, features), got shape {X.shape}")
+    if width is not None and X.shape[1] != width:
+        raise ValueError(f"{name} has {X.shape[1]} features per sample but the model expects {width}")
+    if X.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}")
+    require_finite(X.data, name)
+    return SparseRows(X.astype(dtype, copy=False))
 
 
 def sample_weights(weight, name: str, n: int) -> np.ndarray:

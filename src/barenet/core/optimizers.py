@@ -95,6 +95,13 @@ class Optimizer:
         """g + λθ (L2 regularisation), as a new array; g itself when λ = 0."""
         return g + self._l2() * theta if self._l2() else g
 
+    def __getstate__(self):
+        """Copies and pickles hold the settings and the state vectors, not the work space (the
+        last step, made from the last batch's gradient)."""
+        state = dict(self.__dict__)
+        state["state"] = {k: v for k, v in self.state.items() if k != "scratch"}
+        return state
+
     def get_config(self) -> dict:
         return {"lr": self.lr, "weight_decay": self.weight_decay, "clip_norm": self.clip_norm}
 
