@@ -342,6 +342,41 @@ def test_random_state_gives_identical_runs_and_another_gives_another():
 
 # -- data -------------------------------------------------------------------------------------------
 
+@pytest.mark.parametrize("kind", ["csr_matrix", "csc_array"])
+def test_sparse_input_trains_as_its_dense_twin(kind):
+    sparse = pytest.importorskip("scipy.sparse")
+    X, y = _blobs(120)
+    X[np.abs(X) < 1.0] = 0.0
+    args = dict(hidden_layer_sizes=(6,), max_iter=4, random_state=0, backend="numpy")
+    dense = MLPClassifier(**args).fit(X, y)
+    thin = MLPClassifier(**args).fit(getattr(sparse, kind)(X), y)
+    np.testing.assert_allclose(thin.coefs_[0], dense.coefs_[0], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(thin.predict_proba(sparse.csr_matrix(X)), dense.predict_proba(X), rtol=1e-12)
+    lbfgs = MLPRegressor(hidden_layer_sizes=(4,), solver="lbfgs", max_iter=5, random_state=0).fit(sparse.csr_matrix(X), X[:, 0])
+    np.testing.assert_allclose(lbfgs.predict(sparse.csr_matrix(X)), lbfgs.predict(X), rtol=1e-12)
+
+
+def test_a_large_sparse_data_set_is_never_made_dense():
+    """20,000 × 50,000 with 5 values a row: 8 GB dense, a few MB sparse. Fitting and predicting
+    allocate a small fraction of the dense size (tracemalloc counts NumPy's arrays)."""
+    import tracemalloc
+    sparse = pytest.importorskip("scipy.sparse")
+    rng = np.random.default_rng(0)
+    rows, columns = 20_000, 50_000
+    X = sparse.csr_matrix((rng.random(rows * 5), (np.repeat(np.arange(rows), 5), rng.integers(0, columns, rows * 5))),
+                          shape=(rows, columns))
+    y = (np.asarray(X[:, :25_000].sum(axis=1)).ravel() > np.asarray(X[:, 25_000:].sum(axis=1)).ravel()).astype(int)
+    clf = MLPClassifier((8,), max_iter=1, random_state=0)
+    tracemalloc.start()
+    try:
+        clf.fit(X, y)
+        clf.predict(X)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < rows * columns * 8 / 100, f"{peak / 1e6:.0f} MB at the peak"
+
+
 def test_string_labels_and_probabilities_in_the_order_of_classes():
     X, y = _blobs()
     labels = np.array(["cat", "dog", "emu"])[y]
