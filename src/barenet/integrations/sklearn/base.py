@@ -85,16 +85,28 @@ class BaseMLP(BaseEstimator):
     def _initialize(self, n_features, targets, hidden, dtype, rng):
         self.n_outputs_ = self._output_width(targets)
         self.n_layers_ = len(hidden) + 2
+        # the network's own generator (dropout) is seeded from random_state's without drawing from it,
+        # so that random_state's draws stay scikit-learn's: the weights, the split, the order of the samples
         self.model_ = build_network(builder_settings(self, hidden), n_features, self.n_outputs_,
-                                    seed=int(rng.randint(np.iinfo(np.int32).max)), dtype=dtype, backend=self.backend)
+                                    seed=int(rng.get_state()[1][0]), dtype=dtype, backend=self.backend)
         self._built_as = self._architecture()
         self._point_at_weights()
+        self._draw_initial_weights(rng)
         self.n_iter_, self.t_ = 0, 0
         if self.solver != "lbfgs":
             self.loss_curve_ = []
             self.best_loss_ = None if self.early_stopping else np.inf
             self.validation_scores_ = [] if self.early_stopping else None
             self.best_validation_score_ = -np.inf if self.early_stopping else None
+
+    def _draw_initial_weights(self, rng):
+        """scikit-learn's initialisation, from the same draws: W and b of each layer uniform in
+        ±√(6 / (fan_in + fan_out)) (Glorot's), ±√(2 / (fan_in + fan_out)) for logistic units."""
+        factor = 2.0 if self.activation == "logistic" else 6.0
+        for W, b in zip(self.coefs_, self.intercepts_):
+            bound = np.sqrt(factor / sum(W.shape))
+            W[...] = rng.uniform(-bound, bound, W.shape)
+            b[...] = rng.uniform(-bound, bound, b.shape)
 
     def _continue(self, hidden):
         """Before a warm_start fit or a partial_fit: the network as the parameters now say, with

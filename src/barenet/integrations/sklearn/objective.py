@@ -22,6 +22,9 @@ on the whole data set.
 """
 from __future__ import annotations
 
+import numpy as np
+from sklearn.utils import shuffle as shuffled
+
 from ...core.backend import to_device, xp
 from ...core.layers import Dense
 from ...training.steps import OneProcess, diagnose, gradients
@@ -68,11 +71,19 @@ class Objective:
 class ObjectiveSteps(OneProcess):
     """``fit``'s step strategy for the objective: each batch a forward and a backward pass, the
     penalty, the divergence check, the optimizer's step. A batch whose weights are all 0 has no
-    objective (scikit-learn divides by their sum): it is skipped."""
+    objective (scikit-learn divides by their sum): it is skipped. The samples come in
+    scikit-learn's order: each epoch shuffles the last epoch's order with ``random_state``."""
 
-    def __init__(self, objective: Objective):
+    def __init__(self, objective: Objective, random_state):
         super().__init__()
-        self.objective = objective
+        self.objective, self.random_state, self.permutation = objective, random_state, None
+
+    def order(self, model, n, shuffle):
+        if self.permutation is None:
+            self.permutation = np.arange(n)
+        if shuffle:
+            self.permutation = shuffled(self.permutation, random_state=self.random_state)
+        return self.permutation
 
     def batch(self, model, idx, epoch, batch, progress):
         X, y, weight = self.source
