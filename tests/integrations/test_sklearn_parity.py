@@ -130,7 +130,7 @@ def test_fitting_again_or_in_parts_or_from_sparse_data_gives_scikit_learns_model
 @pytest.mark.slow
 def test_test_scores_match_scikit_learns_over_three_seeds_for_every_combination():
     parity = runpy.run_path(str(PARITY))
-    table = parity["compare"](seeds=(0, 1, 2), timed=False)
+    table = parity["compare"](seeds=(0, 1, 2))
     far = [f"{row['dataset']} / {row['case']}: barenet {row['barenet']['mean']:.4f}, "
            f"scikit-learn {row['scikit-learn']['mean']:.4f}" for row in table
            if abs(row["barenet"]["mean"] - row["scikit-learn"]["mean"]) > row["tolerance"]]
