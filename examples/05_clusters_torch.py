@@ -1,17 +1,22 @@
-"""Experiment 5: three Gaussian clusters, softmax with L2, and the same model in PyTorch and Keras.
+# %% [markdown]
+# # Experiment 5: three Gaussian clusters, softmax with L2, and the same model in PyTorch and Keras.
+#
+# A 2-16-3 network with a softmax output (cross-entropy from logits) and L2 regularisation
+# (weight decay) is trained by barenet and, side by side, by PyTorch and by Keras 3 (TensorFlow's
+# high-level API, here on its PyTorch backend: no TensorFlow download) from the same initial
+# weights, on the same batches, with the same optimizer. The tutorial compared its own network
+# with TensorFlow's: 96.4% and 96.3%. Keras's ``weight_decay`` argument is decoupled (it shrinks
+# the weights apart from the gradient), so the coupled L2 of the others is written as Keras
+# regularisers: L2(λ/2) on every weight and bias adds λθ to the gradient, as weight_decay=λ does. The clusters overlap, so no classifier reaches 100%: the
+# Bayes-optimal accuracy, computed from the true densities, is printed too. The scatter plot
+# marks correctly and wrongly classified test points.
+#
+#     python examples/05_clusters_torch.py [--quick]
+#
+# This file is a script and a notebook at once (jupytext's percent format): run it with
+# `python examples/05_clusters_torch.py`, or open it in Jupyter.
 
-A 2-16-3 network with a softmax output (cross-entropy from logits) and L2 regularisation
-(weight decay) is trained by barenet and, side by side, by PyTorch and by Keras 3 (TensorFlow's
-high-level API, here on its PyTorch backend: no TensorFlow download) from the same initial
-weights, on the same batches, with the same optimizer. The tutorial compared its own network
-with TensorFlow's: 96.4% and 96.3%. Keras's ``weight_decay`` argument is decoupled (it shrinks
-the weights apart from the gradient), so the coupled L2 of the others is written as Keras
-regularisers: L2(λ/2) on every weight and bias adds λθ to the gradient, as weight_decay=λ does. The clusters overlap, so no classifier reaches 100%: the
-Bayes-optimal accuracy, computed from the true densities, is printed too. The scatter plot
-marks correctly and wrongly classified test points.
-
-    python examples/05_clusters_torch.py [--quick]
-"""
+# %%
 import argparse
 import os
 from pathlib import Path
@@ -21,14 +26,15 @@ import numpy as np
 import barenet as bn
 from barenet import plots
 
-parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-parser.add_argument("--quick", action="store_true")
+parser = argparse.ArgumentParser(description='Experiment 5: three Gaussian clusters, softmax with L2, and the same model in PyTorch and Keras.')
+parser.add_argument("--quick", action="store_true", default=bool(os.environ.get("BARENET_QUICK")), help="a small, fast run (what CI does)")
 parser.add_argument("--epochs", type=int, default=50)
 parser.add_argument("--out", default="examples/output")
-args = parser.parse_args()
+args, _ = parser.parse_known_args()  # a notebook's kernel passes arguments of its own
 if args.quick:
     args.epochs = 3
 
+# %%
 X, y, truth = bn.datasets.make_clusters(6000, seed=0, return_model=True)
 X_train, X_test, y_train, y_test = bn.train_test_split(X, y, test_size=0.3, stratify=y, seed=0)
 model = bn.Sequential(bn.Dense(2, 16), bn.ReLU(), bn.Dense(16, 3), dtype="float64", seed=0)
@@ -47,6 +53,7 @@ for idx in batches():
     model.train_step(X_train[idx], y_train[idx], loss=loss, optimizer=optimizer)
 ours = model.evaluate(X_test, y_test)["accuracy"]
 
+# %%
 try:
     import torch
 except ImportError:
@@ -67,6 +74,7 @@ else:
         torch_predicted = net(torch.from_numpy(X_test.astype(np.float64))).argmax(1).numpy()
     theirs = float((torch_predicted == y_test).mean())
 
+# %%
 os.environ.setdefault("KERAS_BACKEND", "torch")  # read when keras is first imported
 try:
     import keras
@@ -87,8 +95,10 @@ else:
     keras_predicted = keras_model.predict(X_test, verbose=0).argmax(1)
     keras_accuracy = float((keras_predicted == y_test).mean())
 
+# %%
 Path(args.out).mkdir(parents=True, exist_ok=True)
-plots.decision_boundary(model, X_test, y_test, title="barenet, test points").savefig(Path(args.out) / "05_clusters.png")
+figure = plots.decision_boundary(model, X_test, y_test, title="barenet, test points")
+figure.savefig(Path(args.out) / "05_clusters.png")
 print("\ntutorial: 96.4% (its own network), TensorFlow 96.3%")
 print(f"barenet:  {ours:.1%}, PyTorch {'(not installed)' if theirs is None else f'{theirs:.1%}'}, "
       f"Keras {'(not installed)' if keras_accuracy is None else f'{keras_accuracy:.1%}'}, "
@@ -98,3 +108,6 @@ if theirs is not None:
     print(f"same predictions as PyTorch on {float((predicted == torch_predicted).mean()):.1%} of the test points")
 if keras_accuracy is not None:
     print(f"same predictions as Keras on {float((predicted == keras_predicted).mean()):.1%} of the test points")
+
+# %%
+figure  # in a notebook: the decision regions and the test points, inline

@@ -178,3 +178,19 @@ def test_no_module_branches_on_a_loss_task_string():
                        and not (isinstance(side.value, ast.Name) and side.value.id == "data") for side in sides):
                     compared.append(f"{name}:{node.lineno}")
     assert compared == []
+
+
+def test_rooms_stay_small():
+    """No module of barenet over 400 lines, no function over 60, no class over 250: a module that
+    grows past that mixes concerns and becomes several (the house's rule of thumb)."""
+    too_big = []
+    for name, path in MODULES.items():
+        text = path.read_text()
+        if len(text.splitlines()) > 400:
+            too_big.append(f"{name}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text)):
+            limit = 60 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) else \
+                250 if isinstance(node, ast.ClassDef) else None
+            if limit and node.end_lineno - node.lineno + 1 > limit:
+                too_big.append(f"{name}:{node.lineno} {node.name}: {node.end_lineno - node.lineno + 1} lines")
+    assert too_big == []

@@ -5,22 +5,39 @@ Needs matplotlib: ``pip install "barenet[plot]"``.
 """
 from __future__ import annotations
 
+import functools
+import io
+
 import numpy as np
 
 from ..core import registry
 from ..core.backend import to_device, to_numpy
 from ..core.layers import Dense
 
-__all__ = ["learning_curves", "confusion_matrix", "activation_functions", "decision_boundary", "class_colours", "sample_grid",
+__all__ = ["html", "learning_curves", "confusion_matrix", "activation_functions", "decision_boundary", "class_colours", "sample_grid",
            "confident_errors", "first_layer_weights", "predicted_vs_true"]
 
 
-def _figure(width, height):
+@functools.cache
+def _figure_class():
+    """matplotlib's Figure, able to show itself: a notebook displays one that ends a cell (as a
+    PNG), without pyplot or an inline backend."""
     try:
         from matplotlib.figure import Figure
     except ImportError:
         raise ImportError("barenet's plots need matplotlib: pip install 'barenet[plot]'") from None
-    return Figure(figsize=(width, height), layout="constrained")
+
+    class ShownFigure(Figure):
+        def _repr_png_(self):
+            buffer = io.BytesIO()
+            self.savefig(buffer, format="png", dpi=100)
+            return buffer.getvalue()
+
+    return ShownFigure
+
+
+def _figure(width, height):
+    return _figure_class()(figsize=(width, height), layout="constrained")
 
 
 def learning_curves(history, title: str | None = None):
@@ -242,3 +259,17 @@ def predicted_vs_true(y_true, y_pred, noise_variance: float | None = None):
     ax.set_xlabel("true")
     ax.set_ylabel("predicted")
     return fig
+
+
+def html(figure, alt: str = "") -> str:
+    """The figure as an HTML ``<img>`` holding the PNG itself (no file): for a notebook's or a
+    page's output, where ``print(plots.html(fig))`` shows it in place."""
+    import base64
+    import io
+    from html import escape
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f'<img alt="{escape(alt)}" src="data:image/png;base64,{data}">'
+

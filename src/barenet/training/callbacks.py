@@ -169,13 +169,21 @@ class ProgressBar(ProgressLogger):
             self.bar.close()
 
 
+def in_notebook() -> bool:
+    """Whether this runs in a Jupyter kernel (where tqdm draws its bar as a notebook widget)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    return type(shell).__name__ == "ZMQInteractiveShell"
+
+
 def progress_for(verbose: int, epochs: int, batches: int, stream=None):
-    """The progress display that ``fit(verbose=...)`` uses: a bar on a terminal where tqdm is
-    installed, else one line per epoch; nothing for verbose=0."""
+    """The progress display that ``fit(verbose=...)`` uses: a bar on a terminal, or a notebook's
+    progress bar in Jupyter, where tqdm is installed; else one line per epoch; nothing for
+    verbose=0."""
     stream = stream or sys.stdout
     if verbose == 0:
         return None
-    if verbose == 1 and getattr(stream, "isatty", lambda: False)():
+    if verbose == 1 and (getattr(stream, "isatty", lambda: False)() or in_notebook()):
         try:
             return ProgressBar(epochs, batches, stream)
         except ImportError:

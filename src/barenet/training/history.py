@@ -51,3 +51,14 @@ class History:
     def __repr__(self):
         return f"History({len(self)} epochs: {', '.join(self.history)})"
 
+    def _repr_html_(self):
+        """A table, epoch by epoch: what a notebook shows for a cell that ends with a history."""
+        from html import escape
+
+        keys = [k for k in self.history if k not in ("threads",)]
+        head = "".join(f"<th>{escape(k)}</th>" for k in ["epoch", *keys])
+        rows = "".join("<tr><td>{}</td>{}</tr>".format(epoch, "".join(
+            "<td></td>" if self.history[k][i] is None else f"<td>{self.history[k][i]:.4g}</td>" for k in keys))
+            for i, epoch in enumerate(self.epochs))
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+

@@ -39,7 +39,8 @@ def run(batch_sizes=(32, 128, 512), epochs=5, systems=tuple(s.name for s in CPU_
         f"{blas['version']} ({blas.get('kernel') or '?'} kernels, {blas['threads']} threads); "
         f"epochs timed: {epochs} after 1 warm-up")
     reference = next((n for n in ("barenet-cupy", "barenet-numba", "barenet") if n in names), None)
-    report = {"data": data_name, "train_size": len(X), "threads": threads, "epochs": epochs, "blas": blas,
+    report = {"date": time.strftime("%Y-%m-%d"), "data": data_name, "train_size": len(X), "threads": threads,
+              "epochs": epochs, "blas": blas,
               "device": device,
               "reference": reference,
               "machine": {"processor": processor(), "cores": os.cpu_count(), "python": platform.python_version(),

@@ -22,63 +22,27 @@ for Fashion-MNIST models), the same code as ``barenet predict``; every error is 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import json
 import logging
 import re
 import threading
 from pathlib import Path
-from typing import Annotated, Literal
 
 import numpy as np
-from fastapi import FastAPI, HTTPException, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ...core.losses import CrossEntropy
-from ...integrations.web import ASSETS, PAGE, model_script, render_page
-from ..images import has_ink, prepare_digit, prepare_silhouette
-from .form import TrainRequest
+from ...integrations.web import model_script, render_page
+from ..images import prepare_digit, prepare_silhouette
+from . import routes
+from .requests import MAX_BODY, error_answer
 from .training import TrainingManager
 
 STATIC = Path(__file__).with_name("static")
-MAX_BODY = 1 << 20          # bytes: a 280×280 drawing is about 20 kB as PNG, 5 kB as JSON
 BODY_TIMEOUT_S = 10.0       # a body that stalls this long between two pieces is answered 408 and dropped
 BODY_DEADLINE_S = 60.0      # and so is one that takes longer than this in all
 DRAIN_LIMIT = 32 << 20      # bodies over MAX_BODY are read and dropped up to this, so the client reads the 413
-MAX_PIXELS = 4_000_000      # pictures larger than 2000×2000 are refused before decoding
-PREPARING_AT_ONCE = 2       # pictures prepared at once; each takes up to about 80 MiB (a 2000×2000 one)
 log = logging.getLogger("barenet.app.web")
-
-Grey = Annotated[float, Field(ge=0, le=255, allow_inf_nan=False, strict=True)]  # numbers, not "12"
-
-
-class PredictRequest(BaseModel):
-    """Exactly one of ``image`` and ``png``."""
-
-    model_config = ConfigDict(extra="forbid")
-    image: list[list[Grey]] | None = Field(None, description="28×28 grey levels 0-255, white ink on black")
-    png: str | None = Field(None, max_length=MAX_BODY, description="a data URL: data:image/png;base64,...")
-
-    @field_validator("image")
-    @classmethod
-    def _square(cls, image):
-        if image is not None and (len(image) != 28 or any(len(row) != 28 for row in image)):
-            raise ValueError("image must be 28 rows of 28 grey levels")
-        return image
-
-
-def _error(status: int, message: str, details=None, close: bool = False) -> JSONResponse:
-    """The API's error answer; ``close`` ends the connection after it (for a body left unread)."""
-    body = {"error": message}
-    if details:
-        body["details"] = details
-    return JSONResponse(body, status_code=status, headers={"Connection": "close"} if close else None)
-
 
 class BodyLimit:
     """Refuse request bodies over ``limit`` bytes with a readable 413, before the application sees them.
@@ -108,7 +72,7 @@ class BodyLimit:
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length")
         if declared is not None and not declared.isdigit():
-            return await _error(400, "invalid Content-Length", close=True)(scope, receive, send)
+            return await error_answer(400, "invalid Content-Length", close=True)(scope, receive, send)
         if declared is not None and int(declared) > self.limit:
             outcome = "over"
             if headers.get(b"expect", b"").lower() != b"100-continue" and int(declared) <= self.drain:
@@ -118,10 +82,10 @@ class BodyLimit:
         if outcome == "gone":
             return
         if outcome == "stalled":
-            return await _error(408, f"the request body stalled for {self.timeout:g} s or took over "
+            return await error_answer(408, f"the request body stalled for {self.timeout:g} s or took over "
                                      f"{self.deadline:g} s", close=True)(scope, receive, send)
         if outcome == "over":
-            return await _error(413, f"request body over the {self.limit:,}-byte limit", close=True)(scope, receive, send)
+            return await error_answer(413, f"request body over the {self.limit:,}-byte limit", close=True)(scope, receive, send)
         delivered = False
 
         async def replay():
@@ -155,16 +119,6 @@ class BodyLimit:
                 body += chunk
             more = message.get("more_body", False)
         return ("over", None) if seen > self.limit or not keep else ("complete", body)
-
-
-def _decode_png(data_url: str) -> bytes:
-    prefix, _, payload = data_url.partition(",")
-    if prefix not in ("data:image/png;base64", "data:image/jpeg;base64", "data:image/webp;base64"):
-        raise ValueError("png must be a data URL starting with data:image/png;base64,")
-    try:
-        return base64.b64decode(payload, validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError("png holds invalid base64") from None
 
 
 def _fragments(path: Path) -> dict:
@@ -207,119 +161,14 @@ def create_app(model, source: str, *, training: TrainingManager | None = None, s
     """The app serving ``model`` (described by ``source``); ``training`` runs the training view's jobs."""
     static_dir = Path(static_dir)
     served = ServedModel(model, source)
-    preparing = threading.BoundedSemaphore(PREPARING_AT_ONCE)  # bounds the memory of concurrent drawings
     training = training or TrainingManager()
     app = FastAPI(title="barenet", version="1", docs_url=None, redoc_url=None)
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, error: RequestValidationError):
-        details = [{"where": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "problem": e.get("msg")}
-                   for e in error.errors()[:10]]
-        return _error(422, "the request does not match the schema", details)
-
-    @app.exception_handler(StarletteHTTPException)  # FastAPI's HTTPException is a subclass
-    async def http_error(request: Request, error: StarletteHTTPException):
-        return _error(error.status_code, str(error.detail))
-
-    @app.exception_handler(Exception)
-    async def crashed(request: Request, error: Exception):  # never a traceback to the client
-        log.exception("unhandled error on %s", request.url.path)
-        return _error(500, "internal error")
-
-    page = render_page(_fragments(static_dir / "learn.html"))
-
-    @app.get("/")
-    def index():
-        return HTMLResponse(page)
-
-    @app.get("/model.js")
-    def model_js():
-        return Response(served.script, media_type="text/javascript; charset=utf-8", headers={"Cache-Control": "no-store"})
-
-    @app.get("/{name}")
-    def page_file(name: str):  # the page's own files, by name: nothing else is reachable this way
-        if name not in ASSETS:
-            raise HTTPException(404, "Not Found")
-        return FileResponse(PAGE / name)
-
-    @app.get("/api/model")
-    def model_info():
-        return served.info
-
-    @app.post("/api/predict")
-    def predict(request: PredictRequest):
-        if (request.image is None) == (request.png is None):
-            raise HTTPException(422, "send exactly one of 'image' (28×28 grey levels) and 'png' (a data URL)")
-        try:
-            if request.png is not None:
-                with preparing:
-                    image = served.prepare(_decode_png(request.png), max_pixels=MAX_PIXELS)
-            else:
-                image = served.prepare(np.asarray(request.image, dtype=np.float32) / 255.0, invert=False)
-        except ValueError as error:
-            raise HTTPException(422, str(error)) from None
-        probabilities = served.predict(image)
-        answer = {"prediction": int(np.argmax(probabilities)), "probabilities": [float(p) for p in probabilities],
-                  "classes": served.classes, "input": np.round(image * 255).astype(int).tolist()}
-        if not has_ink(image):
-            answer["warning"] = "no ink found: the picture is blank, so this guess means nothing"
-        return answer
-
-    @app.post("/api/train", status_code=202)
-    def start_training(request: TrainRequest):
-        try:
-            job = training.start(request.model_dump())
-        except RuntimeError as error:
-            raise HTTPException(409, str(error)) from None
-        return {"job": job.id}
-
-    def _job(job_id: str):
-        job = training.get(job_id)
-        if job is None:
-            raise HTTPException(404, f"no training job {job_id!r}")
-        return job
-
-    @app.get("/api/train/{job_id}")
-    def job_status(job_id: str):
-        return _job(job_id).snapshot()
-
-    @app.post("/api/train/{job_id}/{action}")
-    def job_action(job_id: str, action: Literal["pause", "resume", "stop", "use"]):
-        job = _job(job_id)
-        if action == "use":
-            if job.model is None or job.status not in ("finished", "stopped"):
-                raise HTTPException(409, "the job has no finished model yet")
-            try:
-                served.set(job.model, f"trained here: job {job.id} ({job.settings['dataset']})")
-            except ValueError as error:
-                raise HTTPException(409, str(error)) from None
-            return served.info
-        getattr(job, action)()
-        return job.snapshot()
-
-    @app.get("/api/train/{job_id}/events")
-    async def job_events(job_id: str, request: Request):
-        job = _job(job_id)
-
-        async def stream():
-            sent = 0
-            while True:
-                events = job.events[sent:]
-                for event in events:
-                    yield f"event: {event['type']}\ndata: {json.dumps(event)}\n\n"
-                sent += len(events)
-                if job.finished and sent == len(job.events):
-                    return
-                if await request.is_disconnected():
-                    return
-                await asyncio.sleep(0.1)
-
-        return StreamingResponse(stream(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
-
+    routes.errors(app)
+    routes.page(app, served, render_page(_fragments(static_dir / "learn.html")))
+    routes.prediction(app, served)
+    routes.training(app, training, served)
     # Static files: only what is inside STATIC, no symlinks out of it, no directory listings.
     app.mount("/static", StaticFiles(directory=static_dir, follow_symlink=False), name="static")
-
     app.state.served, app.state.training = served, training
     limited = BodyLimit(app, max_body, body_timeout, body_deadline)
     limited.state = app.state

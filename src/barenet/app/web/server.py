@@ -80,14 +80,18 @@ def serve_config(app, host: str = "127.0.0.1", port: int = 8000, *, max_connecti
                           timeout_keep_alive=5)
 
 
-def main(argv=None) -> int:
+def build_parser():
     parser = argparse.ArgumentParser(prog="barenet serve", description="Draw digits for a model in your browser, "
                                      "and watch models learn. Serves on this machine only unless --host says otherwise.")
     parser.add_argument("model", nargs="?", help="a model file (default: a cached or the shipped MNIST model)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=_port, default=8000, help="port to listen on, 1 to 65535 (default 8000)")
     parser.add_argument("--train", action="store_true", help="train a fresh default model first (needs MNIST)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         import uvicorn
 

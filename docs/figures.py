@@ -1,0 +1,174 @@
+"""Every measured figure the README and the site show, read from the results files.
+
+Nobody types a measured figure: a page writes ``{{ speed.table }}`` and the site's build puts in
+what the files under ``benchmarks/results/`` hold (``docs/hooks.py``); the README keeps each
+figure between ``<!-- fig:NAME -->`` and ``<!-- /fig -->`` and ``python docs/figures.py --readme``
+rewrites them from the files (``tests/app/test_figures.py`` fails where they differ, and where a
+figure with a unit stands outside such a place).
+
+    python docs/figures.py            # list every figure and its value
+    python docs/figures.py --readme   # rewrite the README's figures from the results files
+"""
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+README_FIGURE = re.compile(r"(<!-- fig:([\w.\-]+) -->)(.*?)(<!-- /fig -->)", re.S)
+
+
+def _json(name):
+    path = RESULTS / name
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _machine(report) -> str:
+    """'2-core AMD EPYC, Python 3.11.7, NumPy 2.4.6, torch 2.13.0+cpu ..., 2026-12-07'."""
+    machine = report.get("machine", {})
+    versions = ", ".join(f"{k} {v}" for k, v in machine.items() if k not in ("processor", "cores"))
+    return f"{machine.get('cores', '?')}-core {machine.get('processor', '?')}; {versions}; run {report.get('date', 'undated')}"
+
+
+def speed_figures(report) -> dict:
+    """The training table (every system at every batch size), the inference table, the headline."""
+    rows = report["training"]
+    reference = report.get("reference") or "barenet"
+    lines = [f"| batch | system | epoch | first → last | {reference} ÷ system | × matmul limit | peak RSS, epoch 1 / 2 "
+             "| test accuracy |", "|---:|---|---:|---:|---:|---:|---:|---:|"]
+    for batch, row in rows.items():
+        for system, f in row["systems"].items():
+            ratio = "" if system == reference or f.get("reference_over_system") is None \
+                else f"{f['reference_over_system']:.2f}"
+            memory = "" if f.get("peak_rss_mib") is None else f"{f['peak_rss_mib']:.0f} / {f['peak_rss_mib_later']:.0f} MiB"
+            lines.append(f"| {batch} | {system} | {f['median_epoch_seconds']:.2f} s | {f['first_epoch_seconds']:.2f} → "
+                         f"{f['last_epoch_seconds']:.2f} s | {ratio} | {f['multiple_of_matmul_limit']:.2f} | {memory} | "
+                         f"{f['test_accuracy']:.1%} |")
+    inference = report.get("inference") or {}
+    table = ["| system | one image (latency) | batch of 1,000 (images/s) |", "|---|---:|---:|"]
+    table += [f"| {name} | {v['batch_1']['latency_ms']:.3f} ms | {v['batch_1000']['images_per_second']:,.0f} |"
+              for name, v in inference.items()]
+    middle = rows.get("128") or next(iter(rows.values()))
+    torch, ours = middle["systems"].get("pytorch"), middle["systems"].get(reference)
+    headline = f"{torch['median_epoch_seconds'] / ours['median_epoch_seconds']:.1f}×" if torch and ours else "n/a"
+    blas = report.get("blas", {})
+    return {"speed.table": "\n".join(lines), "speed.inference": "\n".join(table), "speed.machine": _machine(report),
+            "speed.data": report.get("data", "?"), "speed.epochs": str(report.get("epochs")),
+            "speed.threads": str(report.get("threads")), "speed.vs_pytorch_b128": headline,
+            "speed.reference": reference,
+            "speed.blas": f"{blas.get('library', '?')} {blas.get('version', '')} ({blas.get('kernel', '?')} kernels)"}
+
+
+def _recipe_figure(folder: Path):
+    text = (folder / "report.txt").read_text()
+    for key in ("test accuracy", "test mse"):
+        match = re.search(rf"^{key}: ([\d.]+)", text, re.M)
+        if match:
+            return key.split()[1], float(match.group(1))
+    return None, None
+
+
+def _shown(kind, value):
+    return f"{value:.2%}" if kind == "accuracy" else f"MSE {value:.4f}"
+
+
+def recipe_figures() -> dict:
+    """Each recipe's test figure (seed 0) and how far other seeds move it, from recipes.json where
+    a run was recorded there, else from the run folder's report.txt."""
+    figures, recorded = {}, (_json("recipes.json") or {}).get("recipes", {})
+    folder = RESULTS / "recipes"
+    for recipe in sorted(p for p in folder.iterdir() if (p / "report.txt").is_file()) if folder.is_dir() else []:
+        if recipe.name not in recorded and "-seed" not in recipe.name:
+            kind, value = _recipe_figure(recipe)
+            if kind is not None:
+                recorded.setdefault(recipe.name, {})["0"] = {"kind": kind, "figure": value}
+    seeds = sorted({seed for runs in recorded.values() for seed in runs}, key=int)
+    lines = ["| recipe | " + " | ".join(f"seed {s}" for s in seeds) + " | time (seed 0) |",
+             "|---|" + "---:|" * (len(seeds) + 1)]
+    for name, runs in sorted(recorded.items()):
+        if "0" in runs:
+            figures[f"recipe.{name}"] = _shown(runs["0"]["kind"], runs["0"]["figure"])
+        cells = [_shown(runs[s]["kind"], runs[s]["figure"]) if s in runs else "" for s in seeds]
+        seconds = runs.get("0", {}).get("seconds")
+        lines.append(f"| `{name}` | " + " | ".join(cells) + f" | {'' if seconds is None else f'{seconds / 60:.1f} min'} |")
+    figures["recipe.table"] = "\n".join(lines)
+    peers = _json("peer_baselines.json") or {}
+    figures["recipe.peers"] = "\n".join(["| data | peer | test accuracy |", "|---|---|---:|"] + [
+        f"| {data} | {peer} | {value:.2%} |" for data, row in peers.items() if isinstance(row, dict)
+        for peer, value in row.items()])
+    return figures
+
+
+def scaling_figures(report) -> dict:
+    lines = ["| batch | " + " | ".join(report["batches"][next(iter(report["batches"]))]) + " | Allreduce per step, in "
+             "training | alone |", "|---|" + "---:|" * (len(report["batches"][next(iter(report["batches"]))]) + 2)]
+    for batch, setups in report["batches"].items():
+        cells = [f"{row['speedup']:.2f}× (efficiency {row['efficiency']:.2f})" for row in setups.values()]
+        parallel = next((row for name, row in setups.items() if "processes" in name), {})
+        lines.append(f"| {batch} | " + " | ".join(cells) + f" | {parallel.get('allreduce_ms_per_step', 0):.2f} ms | "
+                     f"{parallel.get('allreduce_alone_ms', 0):.2f} ms |")
+    figures = {"scaling.table": "\n".join(lines), "scaling.network": report["network"],
+               "scaling.parameters": f"{report['parameters']:,}",
+               "scaling.ns_per_sample_parameter": f"{report['seconds_per_sample_parameter'] * 1e9:.3f}"}
+    for network, model in report.get("cost_model", {}).items():
+        rows = ["| machines | bandwidth | Allreduce per step | batch where K machines break even |", "|---:|---:|---:|---:|"]
+        rows += [f"| {r['machines']} | {r['gbit_s']} Gbit/s | {r['allreduce_ms']:.2f} ms | {r['batch_to_pay']:.0f} |"
+                 for r in model["rows"]]
+        slug = re.sub(r"[^\w.\-]+", "-", network).strip("-")
+        figures[f"scaling.cost.{slug}"] = "\n".join(rows)
+    return figures
+
+
+def threads_figures(report) -> dict:
+    situations = list(next(iter(report["seconds_per_epoch"].values())))
+    lines = ["| system (threads) | " + " | ".join(situations) + " |", "|---|" + "---:|" * len(situations)]
+    for key, by in report["seconds_per_epoch"].items():
+        alone = by[situations[0]]
+        lines.append(f"| {key} | " + " | ".join(f"{by[s]:.3f} s ({by[s] / alone:.1f}×)" for s in situations) + " |")
+    figures = {"threads.table": "\n".join(lines), "threads.machine": _machine(report),
+               "threads.epochs": str(report.get("epochs"))}
+    mpi = report.get("mpi_train_seconds")
+    if isinstance(mpi, dict) and "error" not in mpi:
+        figures["threads.mpi"] = "\n".join(["| command | seconds |", "|---|---:|"] +
+                                            [f"| {label} | {seconds:.1f} s |" for label, seconds in mpi.items()])
+    else:
+        figures["threads.mpi"] = "(not measured: mpiexec or MNIST was missing on that machine)"
+    return figures
+
+
+def figures() -> dict:
+    """{name: the figure as text (a table as Markdown)} from every results file present."""
+    found = {}
+    speed = _json("results.json")
+    if speed:
+        found.update(speed_figures(speed))
+    found.update(recipe_figures())
+    threads = _json("threads.json")
+    if threads:
+        found.update(threads_figures(threads))
+    scaling = _json("mpi_scaling.json")
+    if scaling:
+        found.update(scaling_figures(scaling))
+    return found
+
+
+def refresh_readme(text: str, values: dict) -> str:
+    def put(match):
+        name = match.group(2)
+        if name not in values:
+            raise KeyError(f"the README shows {name!r}, which no results file gives")
+        return f"{match.group(1)}{values[name]}{match.group(4)}"
+    return README_FIGURE.sub(put, text)
+
+
+if __name__ == "__main__":
+    values = figures()
+    if sys.argv[1:] == ["--readme"]:
+        readme = ROOT / "README.md"
+        readme.write_text(refresh_readme(readme.read_text(), values))
+    else:
+        for name, value in values.items():
+            print(f"{name}: {value}")

@@ -1,0 +1,1 @@
+../../../examples/03_mnist_l2_drawn.py

@@ -1,0 +1,1 @@
+../../../examples/04_regression.py

@@ -1,0 +1,1 @@
+../../../examples/05_clusters_torch.py
