@@ -210,9 +210,7 @@ class _Monitor(Callback):
 
     def __init__(self, monitor, mode, min_delta=0.0, compare_to="improvement"):
         self.monitor, self.sign, self.min_delta = monitor, _direction(monitor, mode), float(min_delta)
-        if compare_to not in ("improvement", "best"):
-            raise ValueError(f"compare_to must be 'improvement' or 'best', got {compare_to!r}")
-        self.compare_to = compare_to
+        self.compare_to = check.argument(compare_to, "compare_to", check.Options("improvement", "best"))
         self.best, self.best_epoch = -math.inf, None
 
     def _value(self, logs):
@@ -227,18 +225,12 @@ class _Monitor(Callback):
         return self._update(epoch, self._value(logs))
 
     def _update(self, epoch, value) -> bool:
-        """Take in one epoch's value; whether it improved by min_delta (best_epoch is then the
-        epoch of the best value)."""
-        score = self.sign * value
-        if self.compare_to == "best":
-            improved = score >= self.best + self.min_delta  # scikit-learn counts ties with best + tol as progress
-            if score > self.best:
-                self.best, self.best_epoch = score, epoch
-            return improved
-        if score > self.best + self.min_delta:
+        """Take in one epoch's value; whether it improved by min_delta on what it is compared to."""
+        score, best = self.sign * value, self.compare_to == "best"
+        improved = score >= self.best + self.min_delta if best else score > self.best + self.min_delta  # as each does
+        if score > self.best and (improved or best):
             self.best, self.best_epoch = score, epoch
-            return True
-        return False
+        return improved
 
     @property
     def best_value(self):
