@@ -27,6 +27,7 @@ from ..core.layers import Dense
 from ..core.losses import BinaryCrossEntropy, CrossEntropy
 from ..core.preprocessing import Standardizer
 from ..training.ensemble import Ensemble
+from . import onnx_sklearn
 
 __all__ = ["to_onnx", "OPSET"]
 
@@ -105,9 +106,15 @@ def _member(graph, model, x, prefix=""):
     return x, None
 
 
-def to_onnx(model, path=None, *, opset: int = OPSET):
+def to_onnx(model, path=None, *, opset: int = OPSET, input_dtype=None):
     """An ONNX ``ModelProto`` computing ``model`` (a Sequential or an Ensemble); written to
-    ``path`` (atomically) when given. The graph is checked with ``onnx.checker`` first."""
+    ``path`` (atomically) when given. The graph is checked with ``onnx.checker`` first. A fitted
+    barenet.sklearn estimator, or a Pipeline of a StandardScaler and one, is drawn by
+    ``integrations.onnx_sklearn`` around its network, with ``input_dtype`` float64 or float32."""
+    if onnx_sklearn.is_estimator(model):
+        return onnx_sklearn.estimator_to_onnx(model, path, opset=opset, network=to_onnx, input_dtype=input_dtype)
+    if input_dtype is not None:
+        raise ValueError("input_dtype is for scikit-learn estimators; a network's graph takes float32")
     onnx = _onnx()
     helper = onnx.helper
     graph = _Graph(onnx)
