@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import statistics
 import sys
 import time
@@ -31,6 +33,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
+from barenet import get_backend
 from barenet import sklearn as barenet_sklearn
 
 RESULTS = Path(__file__).with_name("results") / "sklearn_parity.json"
@@ -193,10 +196,21 @@ def main(argv=None) -> int:
     ratios = [row["scikit-learn"]["median_fit_s"] / row["barenet"]["median_fit_s"] for row in table]
     print(f"scikit-learn ÷ barenet fit time: median {statistics.median(ratios):.2f} over {len(table)} rows")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"seeds": args.seeds, "common": {k: list(v) if isinstance(v, tuple) else v
-                                                                    for k, v in COMMON.items()},
+    args.out.write_text(json.dumps({"machine": _machine(), "date": time.strftime("%Y-%m-%d"), "seeds": args.seeds,
+                                    "common": {k: list(v) if isinstance(v, tuple) else v for k, v in COMMON.items()},
                                     "rows": table, "one_epoch_weight_difference": checks}, indent=1))
     return 0
+
+
+def _machine() -> dict:
+    import numba
+    import scipy
+    import sklearn
+    from barenet.app.bench.report import processor
+
+    return {"processor": processor(), "cores": os.cpu_count(), "python": platform.python_version(),
+            "numpy": np.__version__, "scipy": scipy.__version__, "sklearn": sklearn.__version__,
+            "numba": numba.__version__, "barenet backend": get_backend()}
 
 
 if __name__ == "__main__":

@@ -109,14 +109,18 @@ def test_the_same_random_state_gives_scikit_learns_model(case):
         assert mine.validation_scores_ == theirs.validation_scores_
 
 
-@pytest.mark.parametrize("how", ["warm_start", "partial_fit", "sparse"])
+@pytest.mark.parametrize("how", ["warm_start", "warm_start after stopping", "partial_fit", "sparse"])
 def test_fitting_again_or_in_parts_or_from_sparse_data_gives_scikit_learns_model(how):
+    """A warm start takes up scikit-learn's count of epochs without progress where the last fit
+    left it: after a fit that stopped, one more epoch without progress stops the next."""
     sparse = pytest.importorskip("scipy.sparse")
     kind, X, y, _, _ = _task("multiclass")
-    theirs, mine = _both(kind, hidden_layer_sizes=(6,), max_iter=4, random_state=3, warm_start=how == "warm_start")
+    theirs, mine = _both(kind, hidden_layer_sizes=(6,), max_iter=4, random_state=3, warm_start=how != "partial_fit")
     for model in (theirs, mine):
         if how == "warm_start":
             model.fit(X, y).set_params(learning_rate_init=0.01, alpha=0.5).fit(X, y)
+        elif how == "warm_start after stopping":
+            model.set_params(max_iter=50, tol=0.05, n_iter_no_change=2).fit(X, y).fit(X, y)
         elif how == "partial_fit":
             for part in range(5):
                 model.partial_fit(X[part * 50:(part + 1) * 50], y[part * 50:(part + 1) * 50], classes=[0, 1, 2])
@@ -125,6 +129,7 @@ def test_fitting_again_or_in_parts_or_from_sparse_data_gives_scikit_learns_model
             model.fit(sparse.csr_matrix(X), y)
     assert _largest_difference(theirs, mine) < 1e-10
     assert (mine.n_iter_, mine.t_, len(mine.loss_curve_)) == (theirs.n_iter_, theirs.t_, len(theirs.loss_curve_))
+    assert mine.best_loss_ == pytest.approx(theirs.best_loss_, rel=1e-10)
 
 
 @pytest.mark.slow

@@ -92,7 +92,7 @@ class BaseMLP(BaseEstimator):
         self._built_as = self._architecture()
         self._point_at_weights()
         self._draw_initial_weights(rng)
-        self.n_iter_, self.t_ = 0, 0
+        self.n_iter_, self.t_, self._stopping = 0, 0, None
         if self.solver != "lbfgs":
             self.loss_curve_ = []
             self.best_loss_ = None if self.early_stopping else np.inf

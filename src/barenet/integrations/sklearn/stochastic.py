@@ -73,13 +73,6 @@ class ValidationScore(Callback):
             print(f"Validation score: {score:f}")
 
 
-def _records(key, values) -> History:
-    history = History()
-    for epoch, value in enumerate(values, 1):
-        history.append(epoch, {key: value})
-    return history
-
-
 def _stopper(estimator, model):
     """EarlyStopping on the validation score (early_stopping) or the training loss, taking up
     where the last fit left it (warm_start, partial_fit), as scikit-learn's counter does."""
@@ -99,8 +92,10 @@ def _stopper(estimator, model):
     stopper = EarlyStopping(monitor, patience=patience(estimator.n_iter_no_change), min_delta=estimator.tol,
                             mode="max" if held_out else "min", restore_best_weights=held_out, compare_to="best",
                             on_plateau=lower_the_rate if adaptive else None)
-    past = estimator.validation_scores_ if held_out else estimator.loss_curve_
-    stopper.resume(_records(monitor, past), best_weights=model.parameter_vectors()[0] if held_out and past else None)
+    stopper.resume(History(), best_weights=model.parameter_vectors()[0] if held_out else None)
+    last = getattr(estimator, "_stopping", None)  # (what it watched, its best, the best's epoch, epochs waited)
+    if last is not None and last[0] == monitor:
+        stopper.best, stopper.best_epoch, stopper.wait = last[1:]
     return stopper
 
 
@@ -150,6 +145,7 @@ def fit_stochastic(estimator, data, incremental: bool, rng):
     except NonFiniteError as error:
         raise ValueError(f"Solver produced non-finite parameter weights. The input data may contain large values "
                          f"and need to be preprocessed. ({error})") from None
+    estimator._stopping = (stopper.monitor, stopper.best, stopper.best_epoch, stopper.wait)
     if held is not None:
         estimator.best_validation_score_ = stopper.best_value
     else:
