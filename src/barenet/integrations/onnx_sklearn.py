@@ -22,6 +22,8 @@ import json
 
 import numpy as np
 
+from ..files.atomic import atomic_write
+
 __all__ = ["is_estimator", "estimator_to_onnx"]
 
 
@@ -98,7 +100,8 @@ def _classifier_outputs(nodes, mlp, probabilities):
         return nodes.op("Gather", [nodes.constant(_classes_tensor(mlp.classes_)), ids], axis=0)
 
     if mlp.out_activation_ == "softmax":
-        return {"probabilities": probabilities, "label": label(nodes.op("ArgMax", [probabilities], axis=1, keepdims=0))}
+        ids = nodes.op("ArgMax", [probabilities], axis=1, keepdims=0)
+        return {"probabilities": probabilities, "label": label(ids)}
     positive = nodes.op("Cast", [nodes.op("Greater", [probabilities, nodes.constant(np.float32(0.5))])],
                         to=onnx.TensorProto.INT64)
     if _multilabel(mlp):
@@ -158,15 +161,19 @@ def estimator_to_onnx(estimator, path=None, *, opset: int, network, input_dtype=
     opsets = [helper.make_opsetid("", opset)]
     proto = helper.make_model(graph, opset_imports=opsets, producer_name="barenet",
                               ir_version=helper.find_min_ir_version_for(opsets))
+    _describe(proto, mlp, dtype)
+    onnx.checker.check_model(proto)
+    if path is not None:
+        with atomic_write(path) as handle:
+            handle.write(proto.SerializeToString())
+    return proto
+
+
+def _describe(proto, mlp, dtype):
+    """The file's metadata: the estimator, the input's dtype, and classes_ as JSON."""
     meta = {"estimator": type(mlp).__name__, "input_dtype": str(dtype)}
     if hasattr(mlp, "classes_"):
         meta["classes"] = json.dumps([c.item() if hasattr(c, "item") else c for c in mlp.classes_])
     for key, value in meta.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
-    onnx.checker.check_model(proto)
-    if path is not None:
-        from ..files.atomic import atomic_write
-        with atomic_write(path) as handle:
-            handle.write(proto.SerializeToString())
-    return proto
