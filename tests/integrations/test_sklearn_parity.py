@@ -85,6 +85,8 @@ SAME_SEED = {
     "sgd, adaptive": ("multiclass", dict(solver="sgd", learning_rate="adaptive", tol=0.05, n_iter_no_change=1)),
     "lbfgs": ("multilabel", dict(solver="lbfgs", max_iter=25)),
     "lbfgs, poisson": ("poisson", dict(solver="lbfgs", max_iter=25)),
+    "lbfgs, max_fun": ("binary", dict(solver="lbfgs", max_iter=100, max_fun=7)),
+    "no change forever": ("squared_error", dict(solver="sgd", tol=10.0, n_iter_no_change=np.inf)),
     "early stopping": ("multiclass", dict(early_stopping=True, validation_fraction=0.2, n_iter_no_change=2)),
     "early stopping, binary": ("binary", dict(early_stopping=True, learning_rate_init=0.01)),
     "logistic units": ("multilabel", dict(activation="logistic", learning_rate_init=0.01)),
