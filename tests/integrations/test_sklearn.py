@@ -284,6 +284,17 @@ def test_warm_start_takes_the_new_solver_and_the_new_alpha():
     assert np.linalg.norm(same.coefs_[0]) < norm / 2  # the new penalty pulls the weights in
 
 
+def test_barenets_schedule_starts_again_with_each_new_optimizer_and_goes_on_across_partial_fits():
+    X, y = _blobs()
+    clf = MLPClassifier((8,), schedule="cosine", max_iter=4, warm_start=True, random_state=0).fit(X, y)
+    first = clf.model_.optimizer.learning_rate
+    clf.fit(X, y)  # a new optimizer, on a cosine of its own over max_iter epochs, not past the first's end
+    assert clf.model_.optimizer.progress == 3.5 and clf.model_.optimizer.learning_rate == first > 0  # 2 batches an epoch
+    parts = MLPClassifier((8,), schedule="cosine", max_iter=2, random_state=0)
+    rates = [parts.partial_fit(X, y, classes=[0, 1, 2]).model_.optimizer.learning_rate for _ in range(2)]
+    assert rates[1] < rates[0] < 0.9 * parts.learning_rate_init
+
+
 def test_n_iter_counts_the_epochs_of_the_last_fit_and_t_every_sample_seen():
     X, y = _blobs()
     clf = MLPClassifier((8,), max_iter=10, n_iter_no_change=100, warm_start=True, random_state=0).fit(X, y)

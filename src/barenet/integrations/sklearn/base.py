@@ -145,6 +145,8 @@ class BaseMLP(BaseEstimator):
 
     def _build_optimizer(self):
         self._initial_rate = self.learning_rate_init
+        history = self.model_.history  # barenet's schedule counts this optimizer's epochs from here
+        self._first_epoch = history.epochs[-1] + 1 if history.epochs else 1
         return build_optimizer(builder_settings(self, hidden_widths(self)),
                                weight_decay=self.alpha if self._decoupled() else 0.0,
                                nesterov=self.nesterovs_momentum, betas=(self.beta_1, self.beta_2), eps=self.epsilon,

@@ -74,9 +74,10 @@ class ObjectiveSteps(OneProcess):
     objective (scikit-learn divides by their sum): it is skipped. The samples come in
     scikit-learn's order: each epoch shuffles the last epoch's order with ``random_state``."""
 
-    def __init__(self, objective: Objective, random_state):
+    def __init__(self, objective: Objective, random_state, first_epoch: int = 1):
         super().__init__()
         self.objective, self.random_state, self.permutation = objective, random_state, None
+        self.first_epoch = first_epoch  # of the optimizer: its schedule starts there (a warm start's new optimizer)
 
     def order(self, model, n, shuffle):
         if self.permutation is None:
@@ -91,7 +92,7 @@ class ObjectiveSteps(OneProcess):
         wb = None if weight is None else to_device(weight[idx])
         if wb is not None and not wb.sum() > 0:
             return xp.zeros((), dtype=xp.float64), 0
-        model.optimizer.progress = progress
+        model.optimizer.progress = progress - (self.first_epoch - 1)
         value, outputs = self.objective.evaluate(model, xb, yb, wb)
         squared_norm = model.ops.squared_norm(model.parameter_vectors()[1])
         if not bool(xp.isfinite(value) & xp.isfinite(squared_norm)):

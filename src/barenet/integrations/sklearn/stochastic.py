@@ -139,7 +139,7 @@ def fit_stochastic(estimator, data, incremental: bool, rng):
     try:
         model.fit(X, targets, loss=model.loss, sample_weight=weight, epochs=1 if incremental else estimator.max_iter,
                   batch_size=_batch_size(estimator, X.shape[0]), shuffle=estimator.shuffle, callbacks=hooks,
-                  verbose=0, parallel=ObjectiveSteps(estimator._objective(), rng))
+                  verbose=0, parallel=ObjectiveSteps(estimator._objective(), rng, estimator._first_epoch))
     except KeyboardInterrupt:
         warnings.warn("Training interrupted by user.")
     except NonFiniteError as error:
