@@ -28,7 +28,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from ...core import checks as check
 from ...training.settings import SETTINGS
 
-__all__ = ["from_setting", "CLASSIFIER_CONSTRAINTS", "REGRESSOR_CONSTRAINTS", "builder_settings", "patience"]
+__all__ = ["from_setting", "CLASSIFIER_CONSTRAINTS", "REGRESSOR_CONSTRAINTS", "hidden_widths", "builder_settings", "patience"]
 
 # scikit-learn's parameter -> the barenet setting it is, and what scikit-learn accepts beyond it
 SHARED = {"hidden_layer_sizes": "hidden", "activation": "activation", "solver": "optimizer",
