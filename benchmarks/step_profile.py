@@ -1,14 +1,15 @@
-"""Where one barenet training step spends its time, per batch size: the explanation of the
-benchmark's multiples of the matrix-product limit.
+"""Where one barenet training step spends its time, per batch size and network width: the
+explanation of the benchmark's multiples of the matrix-product limit.
 
-    python benchmarks/step_profile.py [--batch-sizes 32,128,512] [--steps 300]
+    python benchmarks/step_profile.py [--batch-sizes 32,128,512] [--width W] [--backend numba]
 
-It trains the benchmark's network (784-256-128-10 ReLU, Adam 1e-3, cross-entropy, float32) on
-Fashion-MNIST (or random data of that shape) and times each part of ``barenet.training.steps.step`` as fit
-runs it: gathering the minibatch, the forward pass, the loss and its gradient, the backward pass,
-the gradient-norm check, the Adam update; beside them the same step's matrix products alone
-(the benchmark's limit) and a whole step timed without the split. Medians over ``--steps`` steps
-(after a warm-up), in microseconds. A cProfile of one epoch of ``fit`` follows (``--cprofile``).
+It trains the benchmark's network (784-256-128-10, or 784-W-W-10 with ``--width``; ReLU, Adam
+1e-3, cross-entropy, float32) on Fashion-MNIST (or random data of that shape) and times each part
+of ``barenet.training.steps.step`` as fit runs it: gathering the minibatch, each layer's forward
+pass, the loss and its gradient, each layer's backward pass, the gradient-norm check, the
+optimizer's update; beside them the same step's matrix products alone (the benchmark's limit)
+and a whole step timed without the split. Medians over ``--steps`` steps (after a warm-up), in
+microseconds. A cProfile of one epoch of ``fit`` follows (``--cprofile``).
 """
 from __future__ import annotations
 
@@ -21,51 +22,61 @@ import time
 import numpy as np
 
 from barenet.app.bench import Barenet, BarenetNumba, load_data, matmul_limit
+from barenet.app.bench.peers import SIZES, widths_network
 from barenet.training.steps import step as one_step
 
 
-def build(seed=0, backend="numpy"):
+def build(seed=0, backend="numpy", sizes=SIZES):
     """The benchmark's barenet model, with its loss and optimizer attached as fit attaches them."""
-    system = (BarenetNumba if backend == "numba" else Barenet)(batch_size=None, seed=seed)
+    system = (BarenetNumba if backend == "numba" else Barenet)(batch_size=None, seed=seed, sizes=sizes)
     system.model.loss, system.model.optimizer = system.loss, system.optimizer
     return system.model
 
 
-def profile_steps(X, y, batch_size, steps, backend="numpy"):
-    model = build(backend=backend)
-    ops = model.ops
+def profile_steps(X, y, batch_size, steps, backend="numpy", sizes=SIZES):
+    """{part: median microseconds} for one step of the network ``sizes`` at ``batch_size``."""
+    model = build(backend=backend, sizes=sizes)
+    ops, layers = model.ops, model.layers
     rng = np.random.default_rng(0)
-    parts = {name: [] for name in ("gather", "forward", "loss", "backward", "grad norm", "adam")}
+    names = (["gather"] + [f"{i} {type(layer).__name__} forward" for i, layer in enumerate(layers)] + ["loss"]
+             + [f"{i} {type(layer).__name__} backward" for i, layer in reversed(list(enumerate(layers)))]
+             + ["grad norm", "update"])
+    parts = {name: [] for name in names}
     whole = []
     clock = time.perf_counter
     for step in range(steps + 50):
         idx = rng.integers(0, len(X), batch_size)
-        t0 = clock()
-        xb, yb = X[idx], y[idx]
-        t1 = clock()
-        outputs = model.forward(xb, training=True)
-        t2 = clock()
-        float(ops.loss_value(model.loss, outputs, yb, None))
+        times = [clock()]
+        x, yb = X[idx], y[idx]
+        times.append(clock())
+        for layer in layers:
+            x = ops.forward(layer, x, True)
+            times.append(clock())
+        float(ops.loss_value(model.loss, x, yb, None))
         grad = ops.loss_gradient(model.loss)
-        t3 = clock()
-        model.backward_params(grad)
-        t4 = clock()
-        g = model.parameter_vectors()[1]
-        float(ops.squared_norm(g))
-        t5 = clock()
+        times.append(clock())
+        for i, layer in reversed(list(enumerate(layers))):
+            if i:
+                grad = ops.backward(layer, grad)
+            else:  # the first layer: only its parameters' gradients, as backward_params does
+                ops.backward_params(layer, grad)
+            layer.forget()
+            times.append(clock())
+        float(ops.squared_norm(model.parameter_vectors()[1]))
+        times.append(clock())
         model.optimizer.step(model)
-        t6 = clock()
+        times.append(clock())
         started = clock()
         one_step(model, X[idx], y[idx], None)
         ended = clock()
-        if step >= 50:  # warm-up: caches, allocator, Adam state
-            for name, (a, b) in zip(parts, ((t0, t1), (t1, t2), (t2, t3), (t3, t4), (t4, t5), (t5, t6))):
+        if step >= 50:  # warm-up: caches, allocator, compilation, the optimizer's state
+            for name, a, b in zip(names, times, times[1:]):
                 parts[name].append(b - a)
             whole.append(ended - started)
     result = {name: statistics.median(times) * 1e6 for name, times in parts.items()}
     result["sum of parts"] = sum(result.values())
     result["whole step"] = statistics.median(whole) * 1e6
-    result["matmul limit"] = matmul_limit(batch_size * 200, batch_size, repeats=3) / 200 * 1e6
+    result["matmul limit"] = matmul_limit(batch_size * 200, batch_size, repeats=3, sizes=sizes) / 200 * 1e6
     return result
 
 
@@ -74,22 +85,25 @@ def main(argv=None):
     parser.add_argument("--batch-sizes", default="32,128,512")
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--backend", default="numpy", choices=("numpy", "numba"))
+    parser.add_argument("--width", type=int, default=None, help="profile 784-W-W-10 instead of 784-256-128-10")
     parser.add_argument("--cprofile", type=int, default=0, metavar="BATCH",
                         help="also cProfile one epoch of fit at this batch size")
     args = parser.parse_args(argv)
     name, X, y, _, _ = load_data()
     sizes = [int(b) for b in args.batch_sizes.split(",")]
-    print(f"data: {name}; backend: {args.backend}; microseconds per step, medians of {args.steps} steps\n")
-    rows = {b: profile_steps(X, y, b, args.steps, args.backend) for b in sizes}
+    network = SIZES if args.width is None else widths_network(args.width)
+    print(f"data: {name}; network: {'-'.join(map(str, network))}; backend: {args.backend}; "
+          f"microseconds per step, medians of {args.steps} steps\n")
+    rows = {b: profile_steps(X, y, b, args.steps, args.backend, network) for b in sizes}
     names = list(next(iter(rows.values())))
-    print(f"{'':14}" + "".join(f"{'batch ' + str(b):>16}" for b in sizes))
+    print(f"{'':22}" + "".join(f"{'batch ' + str(b):>16}" for b in sizes))
     for part in names:
         cells = "".join(f"{rows[b][part]:9.0f} ({rows[b][part] / rows[b]['whole step']:4.0%})" for b in sizes)
-        print(f"{part:14}{cells}")
+        print(f"{part:22}{cells}")
     print("\nwhole step / matmul limit: " + ", ".join(
         f"batch {b}: {rows[b]['whole step'] / rows[b]['matmul limit']:.2f}" for b in sizes))
     if args.cprofile:
-        model = build(backend=args.backend)
+        model = build(backend=args.backend, sizes=network)
         profiler = cProfile.Profile()
         profiler.enable()
         model.fit(X, y, epochs=1, batch_size=args.cprofile, verbose=0)

@@ -176,6 +176,27 @@ def figures() -> dict:
     return found
 
 
+def plots() -> dict:
+    """{file name: a function that draws the plot as PNG bytes} for every plot a results file
+    holds the data of: the site's build draws them (``docs/hooks.py``) into ``images/results/``."""
+    speed = _json("results.json")
+    if not speed:
+        return {}
+    from barenet.app.bench.report import plot, plot_sweep
+
+    def drawn(draw):
+        def png():
+            import io
+            buffer = io.BytesIO()
+            draw(speed, buffer)
+            return buffer.getvalue()
+        return png
+    found = {"epoch_times.png": drawn(plot)}
+    if "sweep" in speed:
+        found["width_sweep.png"] = drawn(plot_sweep)
+    return found
+
+
 def refresh_readme(text: str, values: dict) -> str:
     def put(match):
         name = match.group(2)

@@ -15,7 +15,7 @@ from barenet.app import bench
 pytestmark = pytest.mark.slow  # the fast lane (pytest -m 'not slow') leaves these out
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = ["bench", "--train-size", "600", "--epochs", "2", "--batch-sizes", "100,300", "--no-memory"]
+TINY = ["bench", "--train-size", "600", "--epochs", "2", "--batch-sizes", "100,300", "--no-memory", "--widths", "none"]
 
 
 def _bench(tmp_path, *extra, hide=None):
@@ -82,12 +82,40 @@ def test_bench_skips_a_peer_that_is_not_installed_and_says_so(tmp_path, hidden, 
     (["--systems", "pytorch"], "--systems must include barenet, barenet-numba or barenet-cupy"),
     (["--systems", "barenet,tensorflow"], "--systems must include barenet, barenet-numba or barenet-cupy"),
     (["--epochs", "1"], "--epochs must be at least 2"),
-    (["--batch-sizes", "32,x"], "--batch-sizes must be positive ints"),
+    (["--batch-sizes", "32,x"], "--batch-sizes must be positive whole numbers separated by commas"),
     (["--threads", "0"], "--threads must be at least 1"),
+    (["--widths", "256,0"], "--widths must be positive whole numbers separated by commas (or none)"),
+    (["--sweep-batch-size", "0"], "--sweep-batch-size must be at least 1"),
 ])
 def test_bench_refuses_bad_options(tmp_path, args, message):
     result = _bench(tmp_path, *args)
     assert result.returncode == 2 and message in result.stderr
+
+
+def test_the_width_sweep_times_every_system_at_every_width_against_pytorch_and_the_limit(tmp_path):
+    missing = bench.available_systems(["pytorch", "barenet-numba"])[1]
+    if missing:
+        pytest.skip(f"optional peers not installed: {missing}")
+    result = _bench(tmp_path, "--systems", "barenet,barenet-numba,pytorch", "--batch-sizes", "100",
+                    "--widths", "16,48", "--sweep-batch-size", "50", "--sweep-train-size", "200")
+    assert result.returncode == 0, result.stderr
+    sweep = json.loads((tmp_path / "results.json").read_text())["sweep"]
+    assert sweep["batch_size"] == 50 and sweep["train_size"] == 200 and list(sweep["widths"]) == ["16", "48"]
+    for width, entry in sweep["widths"].items():
+        w = int(width)
+        assert entry["parameters"] == 784 * w + w + w * w + w + w * 10 + 10
+        assert entry["matmul_limit_seconds"] == pytest.approx(float(np.median(entry["matmul_limit_epoch_seconds"])))
+        torch = entry["systems"]["pytorch"]["median_epoch_seconds"]
+        for row in entry["systems"].values():
+            assert len(row["epoch_seconds"]) == 2
+            assert row["multiple_of_pytorch"] == pytest.approx(row["median_epoch_seconds"] / torch)
+            assert row["multiple_of_matmul_limit"] == pytest.approx(
+                row["median_epoch_seconds"] / entry["matmul_limit_seconds"])
+        assert set(entry["inference"]) == {"barenet", "barenet-numba", "pytorch"}
+        assert all(row["batch_1000"]["images_per_second"] > 0 for row in entry["inference"].values())
+    assert "width sweep: 784-w-w-10 at batch 50 on 200 images" in result.stdout
+    assert f"| 48 | {sweep['widths']['48']['parameters']:,} | barenet-numba |" in result.stdout and "inference across the widths" in result.stdout
+    assert (tmp_path / "width_sweep.png").stat().st_size > 5000
 
 
 def test_bench_on_a_gpu_says_clearly_when_there_is_none(tmp_path):

@@ -11,6 +11,7 @@ import barenet as bn
 numba = pytest.importorskip("numba", reason="the numba backend needs numba (pip install 'barenet[fast]')")
 from barenet.core import backend  # noqa: E402
 from barenet.core.backends import fused as numba_backend  # noqa: E402
+from barenet.core.backends import kernels  # noqa: E402
 
 OPTIMIZERS = {
     "SGD": lambda: bn.SGD(0.1),
@@ -46,9 +47,13 @@ def _trajectory(make_optimizer, dtype, backend_name, steps=40, fused_loss=True):
     return model.parameter_vectors()[0].copy(), {k: v.copy() for k, v in optimizer.state.items() if k != "scratch"}
 
 
+@pytest.mark.parametrize("threads", [1, 3])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("name", OPTIMIZERS)
-def test_fused_optimizer_gives_the_numpy_reference_bit_for_bit(name, dtype, monkeypatch):
+def test_fused_optimizer_gives_the_numpy_reference_bit_for_bit(name, dtype, threads, monkeypatch):
+    """On one thread, and split among three (a short vector made long by lowering PER_THREAD)."""
+    monkeypatch.setattr(kernels, "PER_THREAD", 40)  # the 276 parameters in ranges of about 92
+    token = backend.set_kernel_threads(threads)
     calls = []
     fused = dict(numba_backend._UPDATE)
     monkeypatch.setattr(numba_backend, "_UPDATE", {kind: _recorded(kernel, calls) for kind, kernel in fused.items()})
@@ -59,6 +64,34 @@ def test_fused_optimizer_gives_the_numpy_reference_bit_for_bit(name, dtype, monk
     assert state_fused.keys() == state.keys()
     for key in state:
         np.testing.assert_array_equal(state_fused[key], state[key], err_msg=key)
+    backend.set_kernel_threads.reset(token)
+
+
+@pytest.mark.parametrize("n, threads", [(0, 2), (5, 3), (1000, 3), (1001, 7), (64, 64)])
+def test_split_runs_every_index_once_in_ranges_of_whole_cache_lines(n, threads, monkeypatch):
+    monkeypatch.setattr(kernels, "PER_THREAD", 1)
+    counts, ranges = np.zeros(n, dtype=np.int64), []
+
+    def loop(start, stop, out):
+        ranges.append((start, stop))
+        out[start:stop] += 1
+    kernels.split(loop, n, threads, counts)
+    assert (counts == 1).all()
+    assert all(start % 16 == 0 for start, _ in ranges)
+    assert len(ranges) == max(1, min(threads, n))
+
+
+def test_fit_gives_the_kernels_the_threads_of_the_matrix_products_and_takes_them_back(rng):
+    seen = []
+
+    class Watch(bn.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs):
+            seen.append(backend.kernel_threads())
+    model = bn.Sequential(bn.Dense(4, 3), backend="numba", seed=0)
+    X, y = rng.normal(size=(32, 4)), rng.integers(0, 3, 32)
+    with bn.threads(1):
+        model.fit(X, y, loss=bn.CrossEntropy(), optimizer=bn.Adam(), epochs=2, verbose=0, callbacks=[Watch()])
+    assert seen == [1, 1] and backend.kernel_threads() is None
 
 
 def _recorded(kernel, calls):

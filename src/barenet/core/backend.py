@@ -32,7 +32,8 @@ import numpy
 from .backends.reference import Backend, CupyBackend, StrictBackend
 
 __all__ = ["Backend", "xp", "set_backend", "get_backend", "using_backend", "current", "backend_named",
-           "to_numpy", "to_device", "on_device", "flush_subnormals", "BACKENDS"]
+           "to_numpy", "to_device", "on_device", "flush_subnormals", "BACKENDS", "kernel_threads",
+           "set_kernel_threads"]
 
 BACKENDS = ("auto", "numpy", "numba", "cupy", "strict")
 
@@ -112,6 +113,24 @@ def enter(backend: Backend):
 def leave(token) -> None:
     if token is not None:
         _DEFAULT.reset(token)
+
+
+_KERNEL_THREADS = contextvars.ContextVar("barenet_kernel_threads", default=None)
+
+
+def kernel_threads():
+    """The threads a backend's compiled loops may use (the optimizer's update on a long
+    vector): the count ``fit`` gives the matrix products this epoch (``training.threads``), or
+    None outside ``fit`` (then the backend uses every core this process may run on)."""
+    return _KERNEL_THREADS.get()
+
+
+def set_kernel_threads(count):
+    """Set ``kernel_threads``; returns a token for ``set_kernel_threads.reset(token)``."""
+    return _KERNEL_THREADS.set(count)
+
+
+set_kernel_threads.reset = _KERNEL_THREADS.reset
 
 
 class _ArrayModule:

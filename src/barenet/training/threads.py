@@ -13,6 +13,9 @@ itself, through threadpoolctl (``pip install "barenet[fast]"``), and gives it ba
 - a number: exactly that many threads.
 - None: leave the BLAS library as it is (its own default, or what the program set).
 
+The numba backend's compiled loops (the optimizer's update of a long parameter vector) use the
+same count as the matrix products.
+
 ``bn.set_threads(n)`` sets the default for ``fit`` (and ``barenet train --threads N``);
 ``with bn.threads(n): ...`` sets it for a block. ``blas_info()`` names the library and its count.
 """
@@ -22,6 +25,8 @@ import contextlib
 import contextvars
 import os
 from pathlib import Path
+
+from ..core.backend import set_kernel_threads
 
 __all__ = ["set_threads", "get_threads", "threads", "blas_info", "ThreadLimit"]
 
@@ -115,12 +120,16 @@ class ThreadLimit:
         if self.controller is None and isinstance(self.setting, int):
             raise ImportError(f"threads={self.setting} needs threadpoolctl to set the BLAS library's thread count: "
                               f"pip install 'barenet[fast]' (or threadpoolctl)")
-        self.limiter = None
+        self.limiter = self.kernels = None
 
     def epoch(self):
         if self.controller is None:
             return None
         count = auto_threads() if self.setting == "auto" else self.setting
+        if self.kernels is None:  # the backend's compiled loops follow the matrix products' count
+            self.kernels = set_kernel_threads(count)
+        else:
+            set_kernel_threads(count)
         if self.limiter is None:
             self.limiter = self.controller.limit(limits=count, user_api="blas")
         else:
@@ -128,6 +137,9 @@ class ThreadLimit:
         return count
 
     def close(self):
+        if self.kernels is not None:
+            set_kernel_threads.reset(self.kernels)
+            self.kernels = None
         if self.limiter is not None:
             self.limiter.restore_original_limits()
             self.limiter = None

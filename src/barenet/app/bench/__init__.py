@@ -24,18 +24,23 @@ default: long enough to see a system slow down as it trains). Reported per syste
   carries one-time costs (compilation, JAX's copy of the data set), the second is every later one;
 - the test accuracy after the same number of epochs;
 - inference throughput at batch 1 and 1,000 (barenet, PyTorch and JAX);
-- the threads, and the BLAS library under NumPy (threadpoolctl).
+- the threads, and the BLAS library under NumPy (threadpoolctl);
+- the width sweep (``--widths``, by default 256, 1024, 2048 and 4096): 784-w-w-10 trained by every
+  system at batch 128 on the first 10,000 training images, each as a multiple of the matmul limit
+  of that network and of PyTorch's epoch, and the inference throughput at each width. The default
+  network's 235,146 parameters hide costs that grow with the parameter count (the optimizer's
+  passes over its vectors); at 2 to 17 million parameters they show.
 """
 from __future__ import annotations
 
 from .command import build_parser, main, run
 from .measure import (epoch_peak_memory, growth, inference_throughput, matmul_limit, numpy_blas, peak_memory,
                       set_threads)
-from .peers import SIZES, Barenet, BarenetNumba, Jax, Keras, Sklearn, Torch, load_data
+from .peers import SIZES, parameter_count, widths_network, Barenet, BarenetNumba, Jax, Keras, Sklearn, Torch, load_data
 from .systems import CPU_SYSTEMS, GPU_SYSTEMS, SYSTEMS, available_systems
-from .report import flagged, format_inference, format_table, plot
+from .report import flagged, format_inference, format_sweep, format_table, plot, plot_sweep
 
 __all__ = ["run", "main", "build_parser", "matmul_limit", "inference_throughput", "epoch_peak_memory", "peak_memory",
-           "set_threads", "numpy_blas", "growth", "CPU_SYSTEMS", "GPU_SYSTEMS", "SYSTEMS", "SIZES", "Barenet",
+           "set_threads", "numpy_blas", "growth", "CPU_SYSTEMS", "GPU_SYSTEMS", "SYSTEMS", "SIZES", "parameter_count", "widths_network", "Barenet",
            "BarenetNumba", "Torch", "Jax", "Keras", "Sklearn", "available_systems", "load_data", "flagged",
-           "format_table", "format_inference", "plot"]
+           "format_table", "format_inference", "format_sweep", "plot", "plot_sweep"]

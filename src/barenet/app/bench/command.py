@@ -17,16 +17,18 @@ from ...files.atomic import atomic_write
 from .measure import (GROWTH_LIMIT, SETTLE_SECONDS, growth, inference_throughput, matmul_limit, numpy_blas,
                       peak_memory, set_threads)
 from .gpu_peers import gpu_missing
-from .peers import load_data
+from .peers import SIZES, load_data, parameter_count, widths_network
 from .systems import CPU_SYSTEMS, GPU_SYSTEMS, SYSTEMS, available_systems
-from .report import flagged, format_inference, format_table, plot, processor, versions
+from .report import flagged, format_inference, format_sweep, format_table, plot, plot_sweep, processor, versions
 
 
 def run(batch_sizes=(32, 128, 512), epochs=5, systems=tuple(s.name for s in CPU_SYSTEMS), threads=None,
-        limit_train=None, memory=True, log=print, device="cpu"):
+        limit_train=None, memory=True, log=print, device="cpu", widths=(), sweep_batch_size=128,
+        sweep_train_size=10_000):
     """Train every available system ``epochs`` timed epochs (after one warm-up) per batch size,
-    interleaved, and return the report (a dict, as written to results.json). ``device="gpu"``
-    times the matmul limit with CuPy."""
+    interleaved, and return the report (a dict, as written to results.json). ``widths`` adds the
+    width sweep: 784-w-w-10 for each w at ``sweep_batch_size`` on the first ``sweep_train_size``
+    training images. ``device="gpu"`` times the matmul limit with CuPy."""
     if threads is None:
         threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     set_threads(threads)
@@ -48,42 +50,72 @@ def run(batch_sizes=(32, 128, 512), epochs=5, systems=tuple(s.name for s in CPU_
               "skipped": missing, "training": {}, "inference": {}}
     for batch_size in batch_sizes:
         instances = [SYSTEMS[name](batch_size) for name in names]
-        times = {s.name: [] for s in instances}
-        limits = []  # the matmul limit, timed in every round too: the machine's own drift
-        for round_ in range(epochs + 1):  # round 0 warms up (allocations, caches, compilation)
-            for system in instances:
-                gc.collect()
-                time.sleep(SETTLE_SECONDS)
-                seconds = system.epoch(X, y)
-                if round_:
-                    times[system.name].append(seconds)
-            time.sleep(SETTLE_SECONDS)
-            limits.append(matmul_limit(len(X), batch_size, device=device))
-            log(f"  batch {batch_size}, epoch {round_}: " + ", ".join(
-                f"{s.name} {times[s.name][-1]:.2f}s" for s in instances) + f", matmul limit {limits[-1]:.2f}s"
-                if round_ else f"  batch {batch_size}: warm-up epoch done")
-        limits = limits[1:]
+        times, limits = _interleaved(instances, X, y, epochs, batch_size, SIZES, device, log, f"batch {batch_size}")
         rows = {system.name: _row(system, times, reference, limits, (Xt, yt),
                                   peak_memory(system.name, batch_size, limit_train) if memory else None)
                 for system in instances}
-        report["training"][str(batch_size)] = {"matmul_limit_seconds": statistics.median(limits),
-                                               "matmul_limit_epoch_seconds": limits, "machine_drift": growth(limits),
-                                               "systems": rows}
+        report["training"][str(batch_size)] = _entry(limits, rows)
         if batch_size == batch_sizes[-1]:
             report["inference"] = inference_throughput(instances, Xt)
+    if widths:
+        report["sweep"] = sweep(names, reference, widths, sweep_batch_size, X[:sweep_train_size],
+                                y[:sweep_train_size], (Xt, yt), epochs, device, log)
     return report
+
+
+def sweep(names, reference, widths, batch_size, X, y, test, epochs, device, log):
+    """The width sweep: every system on 784-w-w-10 at one batch size, for each width; and the
+    inference throughput of each width."""
+    result = {"batch_size": batch_size, "train_size": len(X), "network": "784-w-w-10", "widths": {}}
+    for width in widths:
+        sizes = widths_network(width)
+        instances = [SYSTEMS[name](batch_size, sizes=sizes) for name in names]
+        times, limits = _interleaved(instances, X, y, epochs, batch_size, sizes, device, log, f"width {width}")
+        rows = {system.name: _row(system, times, reference, limits, test, None) for system in instances}
+        result["widths"][str(width)] = {"parameters": parameter_count(sizes), **_entry(limits, rows),
+                                        "inference": inference_throughput(instances, test[0])}
+        del instances
+        gc.collect()
+    return result
+
+
+def _interleaved(instances, X, y, epochs, batch_size, sizes, device, log, label):
+    """Epoch times of every system, the systems taking turns for ``epochs`` rounds after a
+    warm-up round, and the matmul limit timed once per round (the machine's own drift)."""
+    times = {s.name: [] for s in instances}
+    limits = []
+    for round_ in range(epochs + 1):  # round 0 warms up (allocations, caches, compilation)
+        for system in instances:
+            gc.collect()
+            time.sleep(SETTLE_SECONDS)
+            seconds = system.epoch(X, y)
+            if round_:
+                times[system.name].append(seconds)
+        time.sleep(SETTLE_SECONDS)
+        limits.append(matmul_limit(len(X), batch_size, device=device, sizes=sizes))
+        log(f"  {label}, epoch {round_}: " + ", ".join(
+            f"{s.name} {times[s.name][-1]:.2f}s" for s in instances) + f", matmul limit {limits[-1]:.2f}s"
+            if round_ else f"  {label}: warm-up epoch done")
+    return times, limits[1:]
+
+
+def _entry(limits, rows):
+    return {"matmul_limit_seconds": statistics.median(limits), "matmul_limit_epoch_seconds": limits,
+            "machine_drift": growth(limits), "systems": rows}
 
 
 def _row(system, times, reference, limits, test, memory):
     """One system's figures at one batch size: its epochs, their growth beyond the machine's own
-    drift, its speed against the reference and the matmul limit, its accuracy and memory."""
+    drift, its speed against the reference, PyTorch and the matmul limit, its accuracy and memory."""
     seconds, limit, drift = times[system.name], statistics.median(limits), growth(limits)
     median = statistics.median(seconds)
     base = statistics.median(times[reference]) if reference else None
+    torch = statistics.median(times["pytorch"]) if times.get("pytorch") else None
     return {"epoch_seconds": seconds, "median_epoch_seconds": median,
             "first_epoch_seconds": seconds[0], "last_epoch_seconds": seconds[-1],
             "growth": growth(seconds), "grows": growth(seconds) - max(drift, 0.0) > GROWTH_LIMIT,
             "reference_over_system": base / median if base else None,
+            "multiple_of_pytorch": median / torch if torch else None,
             "multiple_of_matmul_limit": median / limit, "test_accuracy": system.accuracy(*test),
             **dict(zip(("peak_rss_mib", "peak_rss_mib_later"), memory or (None, None)))}
 
@@ -103,7 +135,13 @@ def build_parser():
     parser.add_argument("--threads", type=int, default=None, help="threads for every system (default: all cores)")
     parser.add_argument("--train-size", type=int, default=None, help="use only this many training images")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
-    parser.add_argument("--out", default="bench-results", help="folder for results.json and the plot")
+    parser.add_argument("--widths", default="256,1024,2048,4096",
+                        help="the width sweep: 784-w-w-10 for each w, comma-separated (default: 256,1024,2048,4096; "
+                             "'none' to skip it)")
+    parser.add_argument("--sweep-batch-size", type=int, default=128, help="the width sweep's batch size (default 128)")
+    parser.add_argument("--sweep-train-size", type=int, default=10_000,
+                        help="the width sweep trains on this many training images (default 10,000)")
+    parser.add_argument("--out", default="bench-results", help="folder for results.json and the plots")
     return parser
 
 
@@ -123,14 +161,14 @@ def main(argv=None):
         parser.error("--epochs must be at least 2: the benchmark reports how epoch times change")
     if args.threads is not None and args.threads < 1:
         parser.error("--threads must be at least 1")
-    try:
-        batch_sizes = tuple(int(b) for b in args.batch_sizes.split(","))
-        if min(batch_sizes) < 1:
-            raise ValueError
-    except ValueError:
-        parser.error(f"--batch-sizes must be positive ints separated by commas, got {args.batch_sizes!r}")
+    batch_sizes = _positive_ints(parser, "--batch-sizes", args.batch_sizes)
+    widths = _positive_ints(parser, "--widths", args.widths, allow_none=True)
+    for option in ("sweep_batch_size", "sweep_train_size"):
+        if getattr(args, option) < 1:
+            parser.error(f"--{option.replace('_', '-')} must be at least 1, got {getattr(args, option)}")
     report = run(batch_sizes, args.epochs, systems, args.threads, args.train_size,
-                 not args.no_memory and args.device == "cpu", device=args.device)
+                 not args.no_memory and args.device == "cpu", device=args.device, widths=widths,
+                 sweep_batch_size=args.sweep_batch_size, sweep_train_size=args.sweep_train_size)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     with atomic_write(out / "results.json", "w") as handle:
@@ -140,12 +178,32 @@ def main(argv=None):
         print(f"\nepochs grew by more than {GROWTH_LIMIT:.0%} beyond the machine's drift: " + "; ".join(flagged(report)))
     if report["inference"]:
         print("\n" + format_inference(report["inference"]))
+    if "sweep" in report:
+        print("\n" + format_sweep(report))
     try:
         plot(report, out / "epoch_times.png")
-        print(f"\nwrote {out / 'results.json'} and {out / 'epoch_times.png'}")
+        written = [out / "epoch_times.png"]
+        if "sweep" in report:
+            plot_sweep(report, out / "width_sweep.png")
+            written.append(out / "width_sweep.png")
+        print(f"\nwrote {out / 'results.json'} and " + " and ".join(map(str, written)))
     except ImportError:
-        print(f"\nwrote {out / 'results.json'} (install matplotlib for the plot)")
+        print(f"\nwrote {out / 'results.json'} (install matplotlib for the plots)")
     return 0
+
+
+def _positive_ints(parser, option, text, allow_none=False):
+    """A comma-separated list of positive whole numbers (``none`` for an empty one where allowed)."""
+    if allow_none and text.strip().lower() in ("none", ""):
+        return ()
+    try:
+        values = tuple(int(v) for v in text.split(","))
+        if min(values) < 1:
+            raise ValueError
+    except ValueError:
+        parser.error(f"{option} must be positive whole numbers separated by commas"
+                     f"{' (or none)' if allow_none else ''}, got {text!r}")
+    return values
 
 
 if __name__ == "__main__":

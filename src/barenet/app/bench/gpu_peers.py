@@ -26,8 +26,8 @@ class TorchCuda(Torch):
 
     name = "pytorch-cuda"
 
-    def __init__(self, batch_size, seed=0):
-        super().__init__(batch_size, seed)
+    def __init__(self, batch_size, seed=0, sizes=SIZES):
+        super().__init__(batch_size, seed, sizes)
         self.model.cuda()
         self.optimizer = self.torch.optim.Adam(self.model.parameters(), lr=1e-3)
         self.data = None
@@ -78,11 +78,11 @@ class TorchCudaGraph(TorchCuda):
 
     name = "pytorch-cuda-graph"
 
-    def __init__(self, batch_size, seed=0):
-        super().__init__(batch_size, seed)
+    def __init__(self, batch_size, seed=0, sizes=SIZES):
+        super().__init__(batch_size, seed, sizes)
         torch = self.torch
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3, capturable=True)
-        self.static_x = torch.zeros(batch_size, SIZES[0], device="cuda")
+        self.static_x = torch.zeros(batch_size, sizes[0], device="cuda")
         self.static_y = torch.zeros(batch_size, dtype=torch.int64, device="cuda")
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())

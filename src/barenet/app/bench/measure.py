@@ -16,16 +16,17 @@ from .gpu_peers import cuda_synchronize
 from .peers import SIZES
 
 
-def matmul_limit(n, batch_size, repeats=1, device="cpu"):
-    """Seconds this machine needs for one epoch's matrix products alone (float32): NumPy's on the
-    CPU, CuPy's on the GPU (``device="gpu"``); the best of ``repeats`` timings."""
+def matmul_limit(n, batch_size, repeats=1, device="cpu", sizes=SIZES):
+    """Seconds this machine needs for one epoch's matrix products alone (float32) for the dense
+    network ``sizes``: NumPy's on the CPU, CuPy's on the GPU (``device="gpu"``); the best of
+    ``repeats`` timings."""
     if device == "gpu":
         import cupy as np_  # the same products, on the GPU
         synchronize = cuda_synchronize
     else:
         np_, synchronize = np, (lambda: None)
     rng = np.random.default_rng(0)
-    weights = [np_.asarray(rng.standard_normal((a, b), dtype=np.float32)) for a, b in zip(SIZES[:-1], SIZES[1:])]
+    weights = [np_.asarray(rng.standard_normal((a, b), dtype=np.float32)) for a, b in zip(sizes[:-1], sizes[1:])]
     counts = {batch_size: n // batch_size}
     if n % batch_size:
         counts[n % batch_size] = 1
@@ -33,8 +34,8 @@ def matmul_limit(n, batch_size, repeats=1, device="cpu"):
     for _ in range(repeats):
         total = 0.0
         for b, count in counts.items():
-            acts = [np_.asarray(rng.standard_normal((b, s), dtype=np.float32)) for s in SIZES]
-            outs = [np_.empty((b, s), np.float32) for s in SIZES]
+            acts = [np_.asarray(rng.standard_normal((b, s), dtype=np.float32)) for s in sizes]
+            outs = [np_.empty((b, s), np.float32) for s in sizes]
             grads_w = [np_.empty_like(w) for w in weights]
             synchronize()
             started = time.perf_counter()

@@ -14,7 +14,17 @@ from ...core.optimizers import Adam
 from ...training.model import Sequential
 
 
-SIZES = (784, 256, 128, 10)
+SIZES = (784, 256, 128, 10)  # the default network; the width sweep trains 784-w-w-10 too
+
+
+def widths_network(width: int) -> tuple:
+    """The width sweep's network: 784-w-w-10."""
+    return (784, width, width, 10)
+
+
+def parameter_count(sizes) -> int:
+    """Weights and biases of the dense network ``sizes``."""
+    return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
 
 
 def load_data(limit_train=None):
@@ -41,10 +51,10 @@ class Barenet:
     name = "barenet"
     backend = "numpy"
 
-    def __init__(self, batch_size, seed=0):
+    def __init__(self, batch_size, seed=0, sizes=SIZES):
         layers = []
-        for i, (a, b) in enumerate(zip(SIZES[:-1], SIZES[1:])):
-            layers += [Dense(a, b)] + ([ReLU()] if i < len(SIZES) - 2 else [])
+        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+            layers += [Dense(a, b)] + ([ReLU()] if i < len(sizes) - 2 else [])
         self.model = Sequential(*layers, seed=seed, backend=self.backend)  # imports numba now, not in an epoch
         self.loss, self.optimizer, self.batch_size = CrossEntropy(), Adam(1e-3), batch_size
 
@@ -73,13 +83,13 @@ class BarenetNumba(Barenet):
 class Torch:
     name = "pytorch"
 
-    def __init__(self, batch_size, seed=0):
+    def __init__(self, batch_size, seed=0, sizes=SIZES):
         import torch
 
         torch.manual_seed(seed)
         layers = []
-        for i, (a, b) in enumerate(zip(SIZES[:-1], SIZES[1:])):
-            layers += [torch.nn.Linear(a, b)] + ([torch.nn.ReLU()] if i < len(SIZES) - 2 else [])
+        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+            layers += [torch.nn.Linear(a, b)] + ([torch.nn.ReLU()] if i < len(sizes) - 2 else [])
         self.torch, self.model = torch, torch.nn.Sequential(*layers)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3)
         self.loss = torch.nn.CrossEntropyLoss()
@@ -120,15 +130,15 @@ class Jax:
 
     name = "jax"
 
-    def __init__(self, batch_size, seed=0):
+    def __init__(self, batch_size, seed=0, sizes=SIZES):
         import jax
         import jax.numpy as jnp
         import optax
 
         self.jax, self.jnp, self.batch_size = jax, jnp, batch_size
-        keys = jax.random.split(jax.random.PRNGKey(seed), len(SIZES) - 1)
+        keys = jax.random.split(jax.random.PRNGKey(seed), len(sizes) - 1)
         self.params = [(jax.random.normal(k, (a, b), jnp.float32) * np.sqrt(2.0 / a), jnp.zeros(b, jnp.float32))
-                       for k, a, b in zip(keys, SIZES[:-1], SIZES[1:])]
+                       for k, a, b in zip(keys, sizes[:-1], sizes[1:])]
         self.optimizer = optax.adam(1e-3)
         self.state = self.optimizer.init(self.params)
         self.rng = np.random.default_rng(seed)
@@ -182,14 +192,14 @@ class Keras:
 
     name = "keras"
 
-    def __init__(self, batch_size, seed=0):
+    def __init__(self, batch_size, seed=0, sizes=SIZES):
         import keras
 
         keras.utils.set_random_seed(seed)
         self.model = keras.Sequential(
-            [keras.Input((SIZES[0],))]
-            + [keras.layers.Dense(width, activation="relu" if i < len(SIZES) - 2 else None)
-               for i, width in enumerate(SIZES[1:])])
+            [keras.Input((sizes[0],))]
+            + [keras.layers.Dense(width, activation="relu" if i < len(sizes) - 2 else None)
+               for i, width in enumerate(sizes[1:])])
         self.model.compile(optimizer=keras.optimizers.Adam(1e-3),
                            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
         self.batch_size = batch_size
@@ -206,12 +216,12 @@ class Keras:
 class Sklearn:
     name = "scikit-learn"
 
-    def __init__(self, batch_size, seed=0):
+    def __init__(self, batch_size, seed=0, sizes=SIZES):
         from sklearn.neural_network import MLPClassifier
 
-        self.model = MLPClassifier(hidden_layer_sizes=SIZES[1:-1], solver="adam", learning_rate_init=1e-3,
+        self.model = MLPClassifier(hidden_layer_sizes=sizes[1:-1], solver="adam", learning_rate_init=1e-3,
                                    batch_size=batch_size, alpha=0.0, random_state=seed)
-        self.classes = np.arange(SIZES[-1])
+        self.classes = np.arange(sizes[-1])
 
     def epoch(self, X, y):
         started = time.perf_counter()

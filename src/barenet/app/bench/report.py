@@ -88,7 +88,70 @@ def plot(report, path):
 
 
 def flagged(report) -> list:
-    """One line for each system and batch size whose epochs grew beyond the machine's drift."""
-    return [f"{name} at batch {batch} ({row['growth']:+.0%}, the machine {entry['machine_drift']:+.0%})"
-            for batch, entry in report["training"].items() for name, row in entry["systems"].items()
-            if row["grows"]]
+    """One line for each system and batch size (and width of the sweep) whose epochs grew beyond
+    the machine's drift."""
+    runs = [(f"batch {batch}", entry) for batch, entry in report["training"].items()]
+    runs += [(f"width {width}", entry) for width, entry in report.get("sweep", {}).get("widths", {}).items()]
+    return [f"{name} at {where} ({row['growth']:+.0%}, the machine {entry['machine_drift']:+.0%})"
+            for where, entry in runs for name, row in entry["systems"].items() if row["grows"]]
+
+
+def format_sweep(report: dict) -> str:
+    """The width sweep: each system's epoch as a multiple of the matmul limit and of PyTorch's,
+    and inference at each width."""
+    sweep = report["sweep"]
+    lines = [f"width sweep: 784-w-w-10 at batch {sweep['batch_size']} on {sweep['train_size']:,} images",
+             "| width | parameters | system | epoch (s), median | growth | × matmul limit | × PyTorch |",
+             "|---:|---:|---|---:|---:|---:|---:|"]
+    for width, entry in sweep["widths"].items():
+        for name, row in entry["systems"].items():
+            torch = "–" if row.get("multiple_of_pytorch") is None else f"{row['multiple_of_pytorch']:.2f}"
+            flag = " ⚠ grows" if row["grows"] else ""
+            lines.append(f"| {width} | {entry['parameters']:,} | {name} | {row['median_epoch_seconds']:.2f} | "
+                         f"{row['growth']:+.0%}{flag} | {row['multiple_of_matmul_limit']:.2f} | {torch} |")
+        lines.append(f"| {width} | {entry['parameters']:,} | *matmul limit* | {entry['matmul_limit_seconds']:.2f} | "
+                     f"{entry['machine_drift']:+.0%} | 1.00 | |")
+    lines += ["", "inference across the widths:",
+              "| width | system | batch 1 latency (ms) | batch 1,000 (images/s) | batch 1,000 × PyTorch's time |",
+              "|---:|---|---:|---:|---:|"]
+    for width, entry in sweep["widths"].items():
+        torch = entry["inference"].get("pytorch")
+        for name, row in entry["inference"].items():
+            ratio = "–" if torch is None else \
+                f"{torch['batch_1000']['images_per_second'] / row['batch_1000']['images_per_second']:.2f}"
+            lines.append(f"| {width} | {name} | {row['batch_1']['latency_ms']:.3f} | "
+                         f"{row['batch_1000']['images_per_second']:,.0f} | {ratio} |")
+    return "\n".join(lines)
+
+
+def plot_sweep(report, path):
+    """The width sweep: each system's epoch as a multiple of the matmul limit (left) and of
+    PyTorch's epoch (right), against the network's parameter count."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sweep = report["sweep"]
+    widths = list(sweep["widths"])
+    counts = [sweep["widths"][w]["parameters"] for w in widths]
+    names = list(sweep["widths"][widths[0]]["systems"])
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
+    for ax, key, label in ((axes[0], "multiple_of_matmul_limit", "epoch time ÷ matmul limit"),
+                           (axes[1], "multiple_of_pytorch", "epoch time ÷ PyTorch's")):
+        for name in names:
+            values = [sweep["widths"][w]["systems"][name].get(key) for w in widths]
+            if None not in values:
+                ax.plot(counts, values, marker="o", label=name)
+        ax.axhline(1.0, color="0.4", linewidth=1)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xticks(counts, [f"{c / 1e6:.2g}M\nw={w}" for c, w in zip(counts, widths)])
+        ax.minorticks_off()
+        ax.set_xlabel("parameters (784-w-w-10)")
+        ax.set_ylabel(label)
+    axes[0].legend(fontsize="small")
+    fig.suptitle(f"Width sweep: Adam, batch {sweep['batch_size']}, {sweep['train_size']:,} images, "
+                 f"{report['threads']} threads (median of {report['epochs']} epochs)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

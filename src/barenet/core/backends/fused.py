@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backend import kernel_threads
 from . import kernels
 from .reference import Backend
 
@@ -31,25 +32,25 @@ def _relu_backward(layer, grad_out):
     return kernels.relu_backward(grad_out, layer.mask)
 
 
-def _sgd(optimizer, theta, g, state, c):
+def _sgd(optimizer, theta, g, state, c, threads):
     kernels.sgd(theta, g, state.get("momentum_buffer", theta), c["lr"], optimizer.weight_decay,
-                optimizer.momentum, optimizer.dampening, optimizer.nesterov, optimizer.steps == 1)
+                optimizer.momentum, optimizer.dampening, optimizer.nesterov, optimizer.steps == 1, threads)
 
 
-def _rmsprop(optimizer, theta, g, state, c):
+def _rmsprop(optimizer, theta, g, state, c, threads):
     kernels.rmsprop(theta, g, state["square_avg"], state.get("grad_avg", theta), state.get("momentum_buffer", theta),
                     c["lr"], optimizer.weight_decay, optimizer.alpha, optimizer.eps, optimizer.momentum,
-                    optimizer.centered)
+                    optimizer.centered, threads)
 
 
-def _adam(optimizer, theta, g, state, c, l2=None):
+def _adam(optimizer, theta, g, state, c, threads, l2=None):
     beta1, beta2 = optimizer.betas
     kernels.adam(theta, g, state["exp_avg"], state["exp_avg_sq"], beta1, beta2, c["step"], c["root_bias_correction2"],
-                 optimizer.eps, optimizer.weight_decay if l2 is None else l2, c["shrink"])
+                 optimizer.eps, optimizer.weight_decay if l2 is None else l2, c["shrink"], threads)
 
 
-def _adamw(optimizer, theta, g, state, c):
-    _adam(optimizer, theta, g, state, c, l2=0.0)  # its decay is the shrink, not a gradient term
+def _adamw(optimizer, theta, g, state, c, threads):
+    _adam(optimizer, theta, g, state, c, threads, l2=0.0)  # its decay is the shrink, not a gradient term
 
 
 _FORWARD = {"barenet.core.activations.ReLU": _relu_forward}
@@ -61,9 +62,12 @@ _CROSS_ENTROPY = "barenet.core.losses.CrossEntropy"
 
 class NumbaBackend(Backend):
     """NumPy arrays; ReLU, softmax cross-entropy from class ids and every optimizer's update as
-    one compiled pass each."""
+    one compiled pass each, the update split among threads on a long vector."""
 
     name = "numba"
+
+    def __init__(self):
+        self.threads = kernels.default_threads()  # outside fit; in fit, the epoch's count (kernel_threads)
 
     def forward(self, layer, x, training):
         fused = _FORWARD.get(_kind(layer))
@@ -94,7 +98,7 @@ class NumbaBackend(Backend):
         if fused is None:
             optimizer.update(theta, grad, state, constants)
         else:
-            fused(optimizer, theta, grad, state, constants)
+            fused(optimizer, theta, grad, state, constants, kernel_threads() or self.threads)
 
     def kernels(self) -> list:
         """The names of the classes this backend runs as compiled loops."""

@@ -7,19 +7,26 @@ NumPy reference (named in each docstring) operation by operation, in the same or
 same precision, and are compiled without "fast math": the optimizers give the same numbers bit
 for bit, which the tests check. Only the numba backend (``core.backends.fused``) imports this module.
 
-The loops run on one thread. Running them on both cores measured several times slower: the
-BLAS threads of the matrix products that come before and after keep spinning on the cores for a
-while, and the two thread pools fight over them.
+The optimizers' loops take a range of indices, so that a long vector is split among threads
+(``split``): the loops are compiled without the GIL (``nogil``), and a small pool of Python threads
+runs one range each while the calling thread runs the first. A vector shorter than
+``PER_THREAD`` elements a thread stays on one thread, where starting threads would cost more than
+it saves. Python threads, not numba's ``parallel=True``: numba's OpenMP workers keep spinning
+after a loop and fight the BLAS threads of the matrix product that follows for the same cores.
 
 Scalars are converted to the arrays' dtype before the call, as NumPy does with Python floats
 (a float32 array times 0.9 is computed in float32), so that the compiled loop rounds alike.
 """
 from __future__ import annotations
 
+import concurrent.futures
+import os
+import threading
+
 import numba
 import numpy as np
 
-__all__ = ["sgd", "rmsprop", "adam", "cross_entropy", "relu_forward", "relu_backward"]
+__all__ = ["sgd", "rmsprop", "adam", "cross_entropy", "relu_forward", "relu_backward", "split", "PER_THREAD"]
 
 _JIT = dict(cache=True, nogil=True, error_model="numpy", boundscheck=False)
 
@@ -36,13 +43,55 @@ def _flush(x, tiny):
 _flush = numba.njit(inline="always", **_JIT)(_flush)
 
 
+# -- threads -------------------------------------------------------------------------------------
+
+PER_THREAD = 1 << 17  # elements: below this many per thread, one thread does the whole vector
+_POOL = {}
+_POOL_LOCK = threading.Lock()
+
+
+def _pool(workers):
+    with _POOL_LOCK:  # made on first use, grown when a larger count is asked for
+        if _POOL.get("workers", 0) < workers:
+            if "pool" in _POOL:
+                _POOL["pool"].shutdown(wait=False)
+            _POOL["pool"] = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="barenet-kernel")
+            _POOL["workers"] = workers
+        return _POOL["pool"]
+
+
+def split(loop, n, threads, *args):
+    """Run ``loop(start, stop, *args)`` over [0, n) on up to ``threads`` threads, in contiguous
+    ranges (multiples of 16 elements, so that no two threads write the same cache line)."""
+    threads = max(1, min(int(threads), n // PER_THREAD))
+    if threads == 1:
+        loop(0, n, *args)
+        return
+    bounds = [n * i // threads // 16 * 16 for i in range(threads)] + [n]
+    pool = _pool(threads - 1)
+    futures = [pool.submit(loop, lo, hi, *args) for lo, hi in zip(bounds[1:-1], bounds[2:])]
+    try:
+        loop(bounds[0], bounds[1], *args)
+    finally:
+        for future in futures:
+            future.result()
+
+
+def default_threads() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 # -- optimizers ----------------------------------------------------------------------------------
 
 @numba.njit(**_JIT)
-def _sgd_loop(theta, g, b, lr, l2, momentum, one_minus_dampening, nesterov, first, tiny):
+def _sgd_loop(start, stop, theta, g, b, lr, l2, momentum, one_minus_dampening, nesterov, first, tiny):
     """optimizers.SGD: g ← g + λθ;  b ← g (first step) or μ b + (1 - τ) g;
     g ← g + μ b (Nesterov) or b;  θ ← θ - lr g."""
-    for i in range(theta.size):
+    for i in range(start, stop):
         gi = g[i]
         if l2 != 0:
             gi = gi + l2 * theta[i]
@@ -55,10 +104,10 @@ def _sgd_loop(theta, g, b, lr, l2, momentum, one_minus_dampening, nesterov, firs
 
 
 @numba.njit(**_JIT)
-def _rmsprop_loop(theta, g, s, a, b, lr, l2, alpha, one_minus_alpha, eps, momentum, centered, tiny):
+def _rmsprop_loop(start, stop, theta, g, s, a, b, lr, l2, alpha, one_minus_alpha, eps, momentum, centered, tiny):
     """optimizers.RMSProp: s ← α s + (1 - α) g²;  a ← α a + (1 - α) g;  d = g / (√max(s - a², 0) + ε);
     b ← μ b + d,  θ ← θ - lr b  (or θ ← θ - lr d without momentum)."""
-    for i in range(theta.size):
+    for i in range(start, stop):
         gi = g[i]
         if l2 != 0:
             gi = gi + l2 * theta[i]
@@ -82,12 +131,12 @@ def _rmsprop_loop(theta, g, s, a, b, lr, l2, alpha, one_minus_alpha, eps, moment
 
 
 @numba.njit(**_JIT)
-def _adam_loop(theta, g, m, v, beta1, one_minus_beta1, beta2, one_minus_beta2, step, root_bc2, eps, l2, shrink,
-               tiny):
+def _adam_loop(start, stop, theta, g, m, v, beta1, one_minus_beta1, beta2, one_minus_beta2, step, root_bc2, eps, l2,
+               shrink, tiny):
     """optimizers.Adam (and AdamW through ``shrink``): θ ← θ·shrink;  g ← g + λθ;
     m ← β₁ m + (1 - β₁) g;  v ← β₂ v + (1 - β₂) g²;  θ ← θ - step · m / (√v / √(1 - β₂ᵗ) + ε),
     step = lr / (1 - β₁ᵗ)."""
-    for i in range(theta.size):
+    for i in range(start, stop):
         t = theta[i]
         if shrink != 1:
             t = t * shrink
@@ -101,25 +150,26 @@ def _adam_loop(theta, g, m, v, beta1, one_minus_beta1, beta2, one_minus_beta2, s
         theta[i] = t - mi / (np.sqrt(vi) / root_bc2 + eps) * step
 
 
-def sgd(theta, g, b, lr, l2, momentum, dampening, nesterov, first):
+def sgd(theta, g, b, lr, l2, momentum, dampening, nesterov, first, threads=1):
     """``b`` is the momentum buffer (any array of θ's shape when momentum is 0: it is not read)."""
     lr, l2, momentum, one_minus_dampening, tiny = _constants(
         theta, lr, l2, momentum, 1.0 - dampening, np.finfo(theta.dtype).tiny)
-    _sgd_loop(theta, g, b, lr, l2, momentum, one_minus_dampening, bool(nesterov), bool(first), tiny)
+    split(_sgd_loop, theta.size, threads, theta, g, b, lr, l2, momentum, one_minus_dampening, bool(nesterov),
+          bool(first), tiny)
 
 
-def rmsprop(theta, g, s, a, b, lr, l2, alpha, eps, momentum, centered):
+def rmsprop(theta, g, s, a, b, lr, l2, alpha, eps, momentum, centered, threads=1):
     """``a`` (centered) and ``b`` (momentum) may be any array of θ's shape when unused."""
     lr, l2, alpha, one_minus_alpha, eps, momentum, tiny = _constants(
         theta, lr, l2, alpha, 1.0 - alpha, eps, momentum, np.finfo(theta.dtype).tiny)
-    _rmsprop_loop(theta, g, s, a, b, lr, l2, alpha, one_minus_alpha, eps, momentum,
-                                bool(centered), tiny)
+    split(_rmsprop_loop, theta.size, threads, theta, g, s, a, b, lr, l2, alpha, one_minus_alpha, eps, momentum,
+          bool(centered), tiny)
 
 
-def adam(theta, g, m, v, beta1, beta2, step, root_bc2, eps, l2, shrink):
+def adam(theta, g, m, v, beta1, beta2, step, root_bc2, eps, l2, shrink, threads=1):
     constants = _constants(theta, beta1, 1.0 - beta1, beta2, 1.0 - beta2, step, root_bc2, eps, l2, shrink,
                            np.finfo(theta.dtype).tiny)
-    _adam_loop(theta, g, m, v, *constants)
+    split(_adam_loop, theta.size, threads, theta, g, m, v, *constants)
 
 
 # -- softmax cross-entropy -----------------------------------------------------------------------
