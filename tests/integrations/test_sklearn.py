@@ -6,7 +6,6 @@ import re
 import subprocess
 import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,7 +21,6 @@ from barenet.core import checks  # noqa: E402
 from barenet.sklearn import EXPECTED_FAILED_CHECKS, MLPClassifier, MLPRegressor  # noqa: E402
 from barenet.training.settings import SETTINGS  # noqa: E402
 
-README = Path(__file__).resolve().parents[2] / "README.md"
 PAIRS = [(MLPClassifier, neural_network.MLPClassifier), (MLPRegressor, neural_network.MLPRegressor)]
 OWN = {"dropout", "label_smoothing", "schedule", "clip_norm", "backend"}
 
@@ -42,15 +40,26 @@ def test_scikit_learns_own_estimator_checks(estimator, check):
 
 
 @pytest.mark.slow
-def test_the_readme_pipeline_in_a_grid_search_runs():
-    """The README's example, run as written."""
-    text = README.read_text()
-    block = next(b for b in re.findall(r"```python\n(.*?)```", text, re.S) if "GridSearchCV" in b)
-    scope = {}
-    exec(compile(block, "README.md", "exec"), scope)
-    search = scope["search"]
-    assert search.best_score_ > 0.9 and search.score(scope["X_test"], scope["y_test"]) > 0.9
+def test_a_pipeline_in_a_grid_search_with_two_workers_and_a_joblib_round_trip():
+    import io
+
+    import joblib
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import GridSearchCV, train_test_split
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_digits(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, stratify=y, random_state=0)
+    pipeline = Pipeline([("scale", StandardScaler()), ("mlp", MLPClassifier(max_iter=30, random_state=0))])
+    search = GridSearchCV(pipeline, {"mlp__hidden_layer_sizes": [(32,), (64, 32)], "mlp__alpha": [1e-4, 1e-2]},
+                          cv=3, n_jobs=2).fit(X_train, y_train)
+    assert search.best_score_ > 0.9 and search.score(X_test, y_test) > 0.9
     assert set(search.best_params_) == {"mlp__hidden_layer_sizes", "mlp__alpha"}
+    buffer = io.BytesIO()
+    joblib.dump(search.best_estimator_, buffer)
+    buffer.seek(0)
+    np.testing.assert_array_equal(joblib.load(buffer).predict_proba(X_test), search.predict_proba(X_test))
 
 
 def _blobs(n=300, seed=0, classes=3):
