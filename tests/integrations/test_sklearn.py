@@ -435,6 +435,21 @@ def test_barenets_own_options_reach_the_model():
         MLPClassifier(solver="lbfgs", dropout=0.1).fit(X, y)
 
 
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+def test_on_a_device_backend_the_estimators_train_as_on_numpy(solver, monkeypatch):
+    """The strict stand-in for CuPy (device arrays that refuse NumPy's) finds every place where
+    host arrays would meet the network's: the initial weights, the targets, the penalty, lbfgs."""
+    from sklearn.utils._param_validation import StrOptions
+    monkeypatch.setattr(MLPClassifier, "_parameter_constraints",
+                        {**MLPClassifier._parameter_constraints, "backend": [StrOptions({"numpy", "strict"})]})
+    X, y = _blobs(120, classes=2)
+    args = dict(hidden_layer_sizes=(5,), solver=solver, max_iter=3, alpha=0.5, early_stopping=solver == "sgd",
+                random_state=0)
+    device = MLPClassifier(**args, backend="strict").fit(X, y, sample_weight=np.arange(120) % 3)
+    host = MLPClassifier(**args, backend="numpy").fit(X, y, sample_weight=np.arange(120) % 3)
+    np.testing.assert_allclose(device.predict_proba(X), host.predict_proba(X), rtol=1e-12)
+
+
 # -- what a pickle holds -------------------------------------------------------------------------------
 
 def _rows_in(blob, X):

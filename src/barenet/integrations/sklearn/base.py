@@ -103,10 +103,11 @@ class BaseMLP(BaseEstimator):
         """scikit-learn's initialisation, from the same draws: W and b of each layer uniform in
         ±√(6 / (fan_in + fan_out)) (Glorot's), ±√(2 / (fan_in + fan_out)) for logistic units."""
         factor = 2.0 if self.activation == "logistic" else 6.0
+        on_device = self.model_.ops.xp.asarray  # the network's arrays may live on a GPU
         for W, b in zip(self.coefs_, self.intercepts_):
             bound = np.sqrt(factor / sum(W.shape))
-            W[...] = rng.uniform(-bound, bound, W.shape)
-            b[...] = rng.uniform(-bound, bound, b.shape)
+            W[...] = on_device(rng.uniform(-bound, bound, W.shape).astype(W.dtype))
+            b[...] = on_device(rng.uniform(-bound, bound, b.shape).astype(b.dtype))
 
     def _continue(self, hidden):
         """Before a warm_start fit or a partial_fit: the network as the parameters now say, with
@@ -175,7 +176,7 @@ class BaseMLP(BaseEstimator):
                     if np.shape(array) != view.shape:
                         raise ValueError(f"{attribute}[{i}] has shape {np.shape(array)}, the network's layer needs "
                                          f"{view.shape}")
-                    view[...] = np.asarray(array)
+                    view[...] = self.model_.ops.xp.asarray(array, dtype=view.dtype)
         self._point_at_weights()
 
     def __getstate__(self):

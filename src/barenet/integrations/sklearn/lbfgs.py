@@ -15,7 +15,7 @@ import numpy as np
 import scipy.optimize
 from sklearn.exceptions import ConvergenceWarning
 
-from ...core.backend import to_device, to_numpy, using_backend
+from ...core.backend import to_numpy, using_backend
 
 __all__ = ["fit_lbfgs"]
 
@@ -26,13 +26,14 @@ def fit_lbfgs(estimator, X, targets, weight) -> None:
     if estimator.dropout:
         raise ValueError("solver='lbfgs' minimises one fixed function: it cannot train with dropout (set dropout=0)")
     X = model.check_features(X)
-    targets = to_device(model.check_targets(targets, X.shape[0], model.loss))
-    weight = None if weight is None else to_device(np.asarray(weight, dtype=np.float64))
+    on_device = model.ops.xp.asarray  # the targets go where the network computes (a GPU's memory)
+    targets = on_device(model.check_targets(targets, X.shape[0], model.loss))
+    weight = None if weight is None else on_device(np.asarray(weight, dtype=np.float64))
     theta, gradient = model.parameter_vectors()
     objective = estimator._objective()
 
     def value_and_gradient(point):
-        theta[...] = to_device(point.astype(theta.dtype, copy=False))
+        theta[...] = on_device(point.astype(theta.dtype, copy=False))
         value, _ = objective.evaluate(model, X, targets, weight)
         return float(value), to_numpy(gradient).astype(np.float64)
 
@@ -40,7 +41,7 @@ def fit_lbfgs(estimator, X, targets, weight) -> None:
         result = scipy.optimize.minimize(
             value_and_gradient, to_numpy(theta).astype(np.float64), method="L-BFGS-B", jac=True,
             options={"maxfun": estimator.max_fun, "maxiter": estimator.max_iter, "gtol": estimator.tol})
-        theta[...] = to_device(result.x.astype(theta.dtype))
+        theta[...] = on_device(result.x.astype(theta.dtype))
     estimator.n_iter_ = min(int(result.nit), estimator.max_iter)
     estimator.loss_ = float(result.fun)
     if result.status != 0:
