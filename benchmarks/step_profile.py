@@ -23,6 +23,7 @@ import numpy as np
 
 from barenet.app.bench import Barenet, BarenetNumba, load_data, matmul_limit
 from barenet.app.bench.peers import SIZES, widths_network
+from barenet.core import backend
 from barenet.training.steps import step as one_step
 
 
@@ -86,9 +87,15 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--backend", default="numpy", choices=("numpy", "numba"))
     parser.add_argument("--width", type=int, default=None, help="profile 784-W-W-10 instead of 784-256-128-10")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads for the matrix products and the kernels (default: the libraries' own)")
     parser.add_argument("--cprofile", type=int, default=0, metavar="BATCH",
                         help="also cProfile one epoch of fit at this batch size")
     args = parser.parse_args(argv)
+    if args.threads:
+        from barenet.app.bench import set_threads
+        set_threads(args.threads)
+        backend.set_kernel_threads(args.threads)
     name, X, y, _, _ = load_data()
     sizes = [int(b) for b in args.batch_sizes.split(",")]
     network = SIZES if args.width is None else widths_network(args.width)

@@ -72,10 +72,11 @@ def test_split_runs_every_index_once_in_ranges_of_whole_cache_lines(n, threads, 
     monkeypatch.setattr(kernels, "PER_THREAD", 1)
     counts, ranges = np.zeros(n, dtype=np.int64), []
 
-    def loop(start, stop, out):
-        ranges.append((start, stop))
-        out[start:stop] += 1
-    kernels.split(loop, n, threads, counts)
+    def loop(part, offset):
+        start = part.__array_interface__["data"][0] // 8 - counts.__array_interface__["data"][0] // 8
+        ranges.append((start, start + part.size))
+        part += offset
+    kernels.split(loop, n, threads, counts, 1)
     assert (counts == 1).all()
     assert all(start % 16 == 0 for start, _ in ranges)
     assert len(ranges) == max(1, min(threads, n))

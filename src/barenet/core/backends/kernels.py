@@ -61,17 +61,23 @@ def _pool(workers):
 
 
 def split(loop, n, threads, *args):
-    """Run ``loop(start, stop, *args)`` over [0, n) on up to ``threads`` threads, in contiguous
-    ranges (multiples of 16 elements, so that no two threads write the same cache line)."""
+    """Run ``loop(*args)`` on up to ``threads`` threads, each on a contiguous range of the
+    vectors among ``args`` (the arrays of length ``n``; other arguments are passed as they are).
+    Ranges are whole multiples of 16 elements, so that no two threads write the same cache line.
+    The loops index from 0 to the length of their own vectors: a loop that indexed a range of
+    the whole vector would have to allow for negative indices, and would not be vectorised."""
     threads = max(1, min(int(threads), n // PER_THREAD))
     if threads == 1:
-        loop(0, n, *args)
+        loop(*args)
         return
     bounds = [n * i // threads // 16 * 16 for i in range(threads)] + [n]
+
+    def part(lo, hi):
+        return [a[lo:hi] if isinstance(a, np.ndarray) and a.ndim == 1 and a.size == n else a for a in args]
     pool = _pool(threads - 1)
-    futures = [pool.submit(loop, lo, hi, *args) for lo, hi in zip(bounds[1:-1], bounds[2:])]
+    futures = [pool.submit(loop, *part(lo, hi)) for lo, hi in zip(bounds[1:-1], bounds[2:])]
     try:
-        loop(bounds[0], bounds[1], *args)
+        loop(*part(bounds[0], bounds[1]))
     finally:
         for future in futures:
             future.result()
@@ -88,10 +94,10 @@ def default_threads() -> int:
 # -- optimizers ----------------------------------------------------------------------------------
 
 @numba.njit(**_JIT)
-def _sgd_loop(start, stop, theta, g, b, lr, l2, momentum, one_minus_dampening, nesterov, first, tiny):
+def _sgd_loop(theta, g, b, lr, l2, momentum, one_minus_dampening, nesterov, first, tiny):
     """optimizers.SGD: g ← g + λθ;  b ← g (first step) or μ b + (1 - τ) g;
     g ← g + μ b (Nesterov) or b;  θ ← θ - lr g."""
-    for i in range(start, stop):
+    for i in range(theta.size):
         gi = g[i]
         if l2 != 0:
             gi = gi + l2 * theta[i]
@@ -104,10 +110,10 @@ def _sgd_loop(start, stop, theta, g, b, lr, l2, momentum, one_minus_dampening, n
 
 
 @numba.njit(**_JIT)
-def _rmsprop_loop(start, stop, theta, g, s, a, b, lr, l2, alpha, one_minus_alpha, eps, momentum, centered, tiny):
+def _rmsprop_loop(theta, g, s, a, b, lr, l2, alpha, one_minus_alpha, eps, momentum, centered, tiny):
     """optimizers.RMSProp: s ← α s + (1 - α) g²;  a ← α a + (1 - α) g;  d = g / (√max(s - a², 0) + ε);
     b ← μ b + d,  θ ← θ - lr b  (or θ ← θ - lr d without momentum)."""
-    for i in range(start, stop):
+    for i in range(theta.size):
         gi = g[i]
         if l2 != 0:
             gi = gi + l2 * theta[i]
@@ -131,12 +137,12 @@ def _rmsprop_loop(start, stop, theta, g, s, a, b, lr, l2, alpha, one_minus_alpha
 
 
 @numba.njit(**_JIT)
-def _adam_loop(start, stop, theta, g, m, v, beta1, one_minus_beta1, beta2, one_minus_beta2, step, root_bc2, eps, l2,
+def _adam_loop(theta, g, m, v, beta1, one_minus_beta1, beta2, one_minus_beta2, step, root_bc2, eps, l2,
                shrink, tiny):
     """optimizers.Adam (and AdamW through ``shrink``): θ ← θ·shrink;  g ← g + λθ;
     m ← β₁ m + (1 - β₁) g;  v ← β₂ v + (1 - β₂) g²;  θ ← θ - step · m / (√v / √(1 - β₂ᵗ) + ε),
     step = lr / (1 - β₁ᵗ)."""
-    for i in range(start, stop):
+    for i in range(theta.size):
         t = theta[i]
         if shrink != 1:
             t = t * shrink
