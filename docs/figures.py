@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import statistics
 import sys
 from pathlib import Path
 
@@ -139,6 +140,23 @@ def threads_figures(report) -> dict:
     return figures
 
 
+def sklearn_figures(report) -> dict:
+    """barenet.sklearn beside scikit-learn: each combination's mean test score and median fit time."""
+    lines = ["| data set | combination | barenet | scikit-learn | fit, barenet | fit, scikit-learn | scikit-learn ÷ barenet |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    ratios = []
+    for row in report["rows"]:
+        mine, theirs = row["barenet"], row["scikit-learn"]
+        ratios.append(theirs["median_fit_s"] / mine["median_fit_s"])
+        lines.append(f"| {row['dataset']} | {row['case']} | {mine['mean']:.4f} | {theirs['mean']:.4f} | "
+                     f"{mine['median_fit_s']:.2f} s | {theirs['median_fit_s']:.2f} s | {ratios[-1]:.2f} |")
+    largest = max(abs(row["barenet"]["mean"] - row["scikit-learn"]["mean"]) for row in report["rows"])
+    return {"sklearn.table": "\n".join(lines), "sklearn.machine": _machine(report), "sklearn.seeds": str(report["seeds"]),
+            "sklearn.rows": str(len(report["rows"])), "sklearn.largest_score_difference": f"{largest:.2g}",
+            "sklearn.median_ratio": f"{statistics.median(ratios):.2f}",
+            "sklearn.one_epoch": f"{max(report['one_epoch_weight_difference'].values()):.1e}"}
+
+
 def figures() -> dict:
     """{name: the figure as text (a table as Markdown)} from every results file present."""
     found = {}
@@ -149,6 +167,9 @@ def figures() -> dict:
     threads = _json("threads.json")
     if threads:
         found.update(threads_figures(threads))
+    parity = _json("sklearn_parity.json")
+    if parity and "rows" in parity:
+        found.update(sklearn_figures(parity))
     scaling = _json("mpi_scaling.json")
     if scaling:
         found.update(scaling_figures(scaling))

@@ -156,7 +156,7 @@ def test_the_registry_knows_every_built_in_kind():
                                             "Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D", "BatchNorm1D",
                                             "BatchNorm2D"}
     assert set(registry.activations.aliases()) == {"relu", "leaky_relu", "sigmoid", "tanh", "gelu"}
-    assert set(registry.losses.names()) == {"MSE", "MAE", "BinaryCrossEntropy", "CrossEntropy"}
+    assert set(registry.losses.names()) == {"MSE", "MAE", "Poisson", "BinaryCrossEntropy", "CrossEntropy"}
     assert set(registry.optimizers.aliases()) == {"sgd", "rmsprop", "adam", "adamw"}
     assert set(registry.schedules.names()) == {"Constant", "StepDecay", "ExponentialDecay", "CosineDecay"}
 

@@ -68,7 +68,7 @@ SCHEDULE_EXAMPLES = {"Constant": lambda: bn.schedules.Constant(0.01),
                      "CosineDecay": lambda: bn.schedules.CosineDecay(0.01, epochs=3, warmup_epochs=1)}
 LOSS_EXAMPLES = {"CrossEntropy": (lambda: bn.CrossEntropy(label_smoothing=0.1), 3),
                  "BinaryCrossEntropy": (lambda: bn.BinaryCrossEntropy(), 3),
-                 "MSE": (lambda: bn.MSE(), 3), "MAE": (lambda: bn.MAE(), 3)}
+                 "MSE": (lambda: bn.MSE(), 3), "MAE": (lambda: bn.MAE(), 3), "Poisson": (lambda: bn.Poisson(), 3)}
 
 
 def test_every_built_in_kind_has_an_example_here():

@@ -24,6 +24,7 @@ OPTIMIZERS = {
     "Adam": lambda: bn.Adam(1e-3),
     "Adam-decay": lambda: bn.Adam(3e-3, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1),
     "AdamW": lambda: bn.AdamW(1e-2, weight_decay=0.05),
+    "Adam-eps-hat": lambda: bn.Adam(1e-2, eps=1e-4, eps_hat=True),
     "Adam-clipped-scheduled": lambda: bn.Adam(bn.schedules.CosineDecay(1e-2, epochs=3), clip_norm=0.5),
 }
 

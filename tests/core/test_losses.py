@@ -11,10 +11,12 @@ def _targets(loss, rng, n, k):
         return rng.integers(0, k, n)
     if isinstance(loss, bn.BinaryCrossEntropy):
         return rng.uniform(size=(n, k))
+    if isinstance(loss, bn.Poisson):
+        return rng.poisson(2.0, size=(n, k)).astype(float)
     return rng.normal(size=(n, k))
 
 
-LOSSES = {"MSE": bn.MSE, "MAE": bn.MAE, "BinaryCrossEntropy": bn.BinaryCrossEntropy,
+LOSSES = {"MSE": bn.MSE, "MAE": bn.MAE, "Poisson": bn.Poisson, "BinaryCrossEntropy": bn.BinaryCrossEntropy,
           "CrossEntropy": bn.CrossEntropy, "CrossEntropy-smoothed": lambda: bn.CrossEntropy(0.1)}
 
 
@@ -48,6 +50,17 @@ def test_mse_mae_are_means_over_all_elements(rng):
     assert np.isclose(bn.MAE().forward(o, t), np.abs(o - t).mean())
     # one output column with 1-D targets
     assert np.isclose(bn.MSE().forward(o[:, :1], t[:, 0]), ((o[:, 0] - t[:, 0]) ** 2).mean())
+
+
+def test_poisson_is_half_the_deviance_of_the_rates_and_predicts_them(rng):
+    z, t = rng.normal(size=(5, 2)), rng.poisson(1.5, size=(5, 2)).astype(float)
+    mu = np.exp(z)
+    t_log_t = np.where(t > 0, t * np.log(np.where(t > 0, t, 1) / mu), 0.0)
+    assert np.isclose(bn.Poisson().forward(z, t), (t_log_t - t + mu).mean())
+    assert bn.Poisson().forward(np.log(t + (t == 0)), t) < bn.Poisson().forward(z, t)  # μ = t (t > 0) fits best
+    np.testing.assert_allclose(bn.Poisson().predict(z[:, :1]), mu[:, 0])
+    with pytest.raises(ValueError, match="non-negative"):
+        bn.Poisson().check_targets(-t, "y", 5, 2, np.float64)
 
 
 def test_cross_entropy_accepts_ids_one_hot_and_probabilities(rng):

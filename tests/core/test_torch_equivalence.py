@@ -170,6 +170,20 @@ def test_optimizer_follows_torch_for_20_steps(name, rng, cpu_backend):
     _run_twins(*OPTIMIZERS[name], rng)
 
 
+def test_adam_with_eps_hat_adds_epsilon_before_the_bias_correction(rng):
+    """Keras's and scikit-learn's Adam: θ ← θ - lr·√(1-β₂ᵗ)/(1-β₁ᵗ) · m/(√v + ε), written out."""
+    network = bn.Network(bn.Dense(4, 3), dtype="float64", seed=0, backend="numpy")
+    theta, grad = network.parameter_vectors()
+    expected, m, v = theta.copy(), np.zeros_like(theta), np.zeros_like(theta)
+    optimizer = bn.Adam(0.05, betas=(0.8, 0.99), eps=1e-3, eps_hat=True)
+    for t in range(1, 21):
+        grad[...] = rng.normal(scale=10.0 ** -rng.integers(0, 6), size=grad.shape)
+        m, v = 0.8 * m + 0.2 * grad, 0.99 * v + 0.01 * grad ** 2
+        expected -= 0.05 * np.sqrt(1 - 0.99 ** t) / (1 - 0.8 ** t) * m / (np.sqrt(v) + 1e-3)
+        optimizer.step(network)
+    np.testing.assert_allclose(theta, expected, rtol=1e-12, atol=1e-15)
+
+
 def test_gradient_clipping_matches_torch_clip_grad_norm(rng, cpu_backend):
     _run_twins(lambda: bn.SGD(0.3, momentum=0.5, clip_norm=0.05),
                lambda p: torch.optim.SGD(p, lr=0.3, momentum=0.5), rng, clip=0.05)

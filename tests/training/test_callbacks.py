@@ -74,6 +74,65 @@ def test_early_stopping_restores_the_best_weights_also_when_epochs_run_out(probl
     assert model.evaluate(Xv, yv)["accuracy"] == best
 
 
+def _feed(stopper, losses, model=None):
+    """Give an EarlyStopping the values of successive epochs, as fit would; the epochs it ran."""
+    model = model or _model()
+    stopper.set_model(model)
+    model.stop_training = False
+    stopper.on_train_begin({})
+    ran = 0
+    for epoch, loss in enumerate(losses, 1):
+        model.parameter_vectors()[0][0] = epoch  # weights that say which epoch they are from
+        stopper.on_epoch_end(epoch, {"loss": loss})
+        ran = epoch
+        if model.stop_training:
+            break
+    stopper.on_train_end({})
+    return ran
+
+
+def test_early_stopping_compared_to_the_best_follows_every_better_value():
+    """Losses 1.0, 0.95, 0.94, 0.935 with min_delta 0.02: compared with the last improvement
+    (Keras) 0.935 beats 0.95 by less than 0.02 but 0.94 is not the reference; compared with the
+    best (scikit-learn) each smaller loss becomes the best, and patience counts the epochs that
+    fail to beat it by 0.02."""
+    losses = [1.0, 0.95, 0.94, 0.935, 0.934, 0.933]
+    keras = cb.EarlyStopping("loss", patience=1, min_delta=0.02)
+    scikit = cb.EarlyStopping("loss", patience=1, min_delta=0.02, compare_to="best")
+    model_k, model_s = _model(), _model()
+    assert _feed(keras, losses, model_k) == 4 and keras.best_value == 0.95 and keras.best_epoch == 2
+    assert _feed(scikit, losses, model_s) == 4 and scikit.best_value == 0.935 and scikit.best_epoch == 4
+    assert model_k.parameter_vectors()[0][0] == 2 and model_s.parameter_vectors()[0][0] == 4  # the best epoch's weights
+    with pytest.raises(ValueError, match="compare_to must be"):
+        cb.EarlyStopping(compare_to="last")
+
+
+def test_a_tie_with_the_best_plus_min_delta_counts_as_progress_when_compared_to_the_best():
+    stopper = cb.EarlyStopping("loss", patience=0, min_delta=0.0, compare_to="best", restore_best_weights=False)
+    assert _feed(stopper, [1.0, 1.0, 1.0, 2.0, 3.0]) == 4  # scikit-learn's "loss > best - tol" to count a miss
+
+
+def test_on_plateau_can_keep_training_going_and_restart_the_patience():
+    calls = []
+    stopper = cb.EarlyStopping("loss", patience=1, on_plateau=lambda: calls.append(1) or len(calls) < 2)
+    ran = _feed(stopper, [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0])
+    assert len(calls) == 2 and ran == 5 and stopper.stopped_epoch == 5  # kept going once, then stopped
+    with pytest.raises(TypeError, match="on_plateau must be a function"):
+        cb.EarlyStopping(on_plateau=3)
+
+
+def test_resume_replays_the_history_through_the_same_rule():
+    history = bn.History()
+    for epoch, loss in enumerate([None, 1.0, 0.95, 0.94, 0.935]):
+        history.append(epoch, {"loss": loss})
+    stopper = cb.EarlyStopping("loss", patience=5, min_delta=0.02, compare_to="best")
+    stopper.resume(history)
+    assert stopper.best_value == 0.935 and stopper.best_epoch == 4 and stopper.wait == 2
+    keras = cb.EarlyStopping("loss", patience=5, min_delta=0.02)
+    keras.resume(history)
+    assert keras.best_value == 0.95 and keras.wait == 2
+
+
 def test_a_monitor_that_training_does_not_report_is_a_clear_error(problem):
     X, y, _, _ = problem
     with pytest.raises(ValueError, match="monitors 'val_loss'.*pass validation data"):

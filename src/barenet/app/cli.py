@@ -114,7 +114,8 @@ def build_parser():
     summary.set_defaults(run=cmd_summary)
 
     export = commands.add_parser("export", help="write a model as JSON, ONNX or a static web page for use outside Python")
-    export.add_argument("model")
+    export.add_argument("model", help="a model file (.npz), or a fitted barenet.sklearn estimator or Pipeline "
+                                      "pickled in a .pkl file (--format onnx; read without running code from it)")
     export.add_argument("--format", choices=("json", "onnx", "web"), default="json",
                         help="json (barenet's own), onnx (for onnxruntime in any language) or web (a folder: the "
                              "draw page running the model in any browser, from disk or a static host)")
@@ -122,6 +123,8 @@ def build_parser():
                                       "folder for web")
     export.add_argument("--quantize", choices=("int8",), help="web: store the weights as int8, one scale per "
                                                               "output channel (about a quarter of the size)")
+    export.add_argument("--input-dtype", choices=("float32", "float64"),
+                        help="onnx, for an estimator: the input's type (default: the one it was fitted on)")
     export.set_defaults(run=cmd_export)
 
     bench = commands.add_parser("bench", help="speed against PyTorch, JAX, Keras and scikit-learn "

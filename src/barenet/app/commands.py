@@ -212,9 +212,16 @@ def cmd_summary(args):
     return EXIT_OK
 
 
+PICKLES = (".pkl", ".pickle")  # a pickled scikit-learn estimator (integrations.sklearn.files)
+
+
 def cmd_export(args):
     from ..files.export import to_json
 
+    if Path(args.model).suffix in PICKLES + (".joblib",):
+        return _export_estimator(args)
+    if args.input_dtype:
+        raise UsageError("--input-dtype applies to a pickled estimator (a .pkl file); a model's graph takes float32")
     model = _load_model(args.model)
     if args.quantize and args.format != "web":
         raise UsageError(f"--quantize applies to --format web only (the format is {args.format})")
@@ -248,6 +255,33 @@ def _export_web(model, args):
         raise UsageError(str(error)) from None
     print(f"wrote {args.out}/ ({sum(sizes.values()):,} bytes; the model in model.js, {sizes['model.js']:,} bytes): "
           f"open {Path(args.out) / 'index.html'} in a browser, or put the folder on any static host")
+    return EXIT_OK
+
+
+def _export_estimator(args):
+    """A pickled barenet.sklearn estimator or Pipeline, as ONNX."""
+    if Path(args.model).suffix == ".joblib":
+        raise UsageError("a joblib file can run code when it is read (it reads arrays of objects with plain pickle); "
+                         "pickle the estimator instead (pickle.dump), or call bn.to_onnx on it in Python")
+    if args.format != "onnx" or not args.out:
+        raise UsageError("a pickled estimator exports to ONNX: --format onnx --out MODEL.onnx")
+    if not Path(args.model).is_file():
+        raise UsageError(f"no file at {args.model}")
+    try:
+        from ..integrations.onnx import to_onnx
+        from ..integrations.sklearn.files import load_estimator
+    except ImportError as error:
+        raise UsageError(f"exporting an estimator needs scikit-learn and onnx: pip install 'barenet[sklearn,onnx]' "
+                         f"({error})") from None
+    try:
+        estimator = load_estimator(args.model)
+        proto = to_onnx(estimator, args.out, input_dtype=args.input_dtype)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    outputs = ", ".join(output.name for output in proto.graph.output)
+    dtype = {entry.key: entry.value for entry in proto.metadata_props}["input_dtype"]
+    print(f"wrote {args.out} ({Path(args.out).stat().st_size:,} bytes): input 'input' (n, {estimator.n_features_in_}) "
+          f"{dtype}, outputs {outputs}")
     return EXIT_OK
 
 

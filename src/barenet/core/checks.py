@@ -18,6 +18,8 @@ import math
 
 import numpy as np
 
+from .sparse import SparseRows, is_sparse
+
 _FLOAT_LIMITS = {np.dtype("float32"): float(np.finfo(np.float32).max)}
 
 
@@ -300,7 +302,14 @@ def features(X, name: str, shape, dtype) -> np.ndarray:
     """X as a finite C-ordered array of the model's dtype, one sample of ``shape`` per entry of
     its first axis: ``(width,)`` for rows (n, width), ``(channels, None, None)`` for images
     (n, channels, height, width) of any size (None: any size; an int is a width); samples of any
-    shape if ``shape`` is None."""
+    shape if ``shape`` is None. A scipy sparse matrix (rows only) becomes ``SparseRows`` of its
+    values in that dtype, never a dense copy."""
+    if is_sparse(X):
+        width = shape if isinstance(shape, int) or shape is None else shape[0] if len(shape) == 1 else False
+        if width is False:
+            raise ValueError(f"{name}: a sparse matrix holds rows (samples, features); this model takes samples "
+                             f"of shape {tuple(shape)}")
+        return sparse_features(X, name, width, dtype)
     X = as_array(X, name)
     shape = (shape,) if isinstance(shape, int) else shape or (None,) * max(X.ndim - 1, 1)
     if X.ndim != 1 + len(shape):
@@ -322,6 +331,20 @@ def _wrong_shape(X, name, shape) -> str:
     hint = {1: "; use X.reshape(1, -1) for one sample or X.reshape(-1, 1) for one feature",
             3: "; flatten images with X.reshape(len(X), -1)"}.get(X.ndim, "")
     return f"{name} must be 2-D (samples, features), got shape {X.shape}{hint}"
+
+
+def sparse_features(X, name: str, width: int | None, dtype) -> SparseRows:
+    """A scipy sparse X, checked as ``features`` checks arrays: its stored values are what can be
+    NaN or of another dtype."""
+    X = X.matrix if isinstance(X, SparseRows) else X
+    if X.ndim != 2 or X.shape[0] == 0:
+        raise ValueError(f"{name} must be a non-empty 2-D sparse matrix (samples, features), got shape {X.shape}")
+    if width is not None and X.shape[1] != width:
+        raise ValueError(f"{name} has {X.shape[1]} features per sample but the model expects {width}")
+    if X.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}")
+    require_finite(X.data, name)
+    return SparseRows(X.astype(dtype, copy=False))
 
 
 def sample_weights(weight, name: str, n: int) -> np.ndarray:

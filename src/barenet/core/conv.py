@@ -101,7 +101,7 @@ class Conv2D(Layer):
         y = self.cols @ self.params["W"].reshape(self.out_channels, -1).T
         if self.bias:
             y += self.params["b"]
-        return y.reshape(len(x), oh, ow, self.out_channels).transpose(0, 3, 1, 2)
+        return xp.ascontiguousarray(y.reshape(len(x), oh, ow, self.out_channels).transpose(0, 3, 1, 2))
 
     def backward(self, grad_out):
         grad_rows = self._parameter_gradients(grad_out)

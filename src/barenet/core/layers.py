@@ -14,6 +14,7 @@ import numpy as np
 from . import checks as check
 from .backend import to_device, xp
 from .sampling import per_sample
+from .sparse import is_sparse
 
 __all__ = ["Layer", "Identity", "Dense", "Dropout", "INITIALIZERS"]
 
@@ -68,6 +69,7 @@ class Layer:
     constraints: dict = {}      # constructor argument -> checks.Constraint (see checks.arguments)
     identity_at_inference = False  # True for layers that change nothing once trained (Dropout...)
     cached: tuple = ()          # attributes forward keeps for backward: dropped by forget(), never pickled
+    sparse_input = False        # True for layers whose forward takes a scipy sparse batch (core.sparse)
 
     def __init__(self):
         self.params: dict = {}
@@ -187,9 +189,13 @@ class Dense(Layer):
     for ReLU networks), ``"xavier"``/``"glorot"`` (normal, std √(2/(fan_in+fan_out)), for tanh and
     sigmoid), ``"lecun"`` (normal, std √(1/fan_in)); each with a ``"_uniform"`` variant of the same
     variance. Biases start at zero.
+
+    X may be a scipy sparse batch (``core.sparse``) when the layer comes first: X W and Xᵀ dY
+    are then scipy's products, dense results of sparse data.
     """
 
     cached = ("x",)  # what backward needs from forward, released once it has run
+    sparse_input = True
 
     constraints = {"in_features": check.Integer(1), "out_features": check.Integer(1),
                    "init": check.Options(*INITIALIZERS), "bias": check.Boolean()}
@@ -224,7 +230,10 @@ class Dense(Layer):
     def backward_params(self, grad_out):
         # Written straight into the gradient arrays (out=), which in a network are views of its
         # flat gradient vector: the same as assigning them, without a copy of the largest array.
-        xp.matmul(self.x.T, grad_out, out=self.grads["W"])
+        if is_sparse(self.x):  # scipy's product has no out=
+            self.grads["W"] = self.x.T @ grad_out
+        else:
+            xp.matmul(self.x.T, grad_out, out=self.grads["W"])
         if self.bias:
             grad_out.sum(axis=0, out=self.grads["b"])
 

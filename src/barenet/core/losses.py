@@ -22,7 +22,7 @@ from . import registry
 from .activations import sigmoid, softmax
 from .backend import flush_subnormals, xp
 
-__all__ = ["Loss", "MSE", "MAE", "BinaryCrossEntropy", "CrossEntropy", "get_loss"]
+__all__ = ["Loss", "MSE", "MAE", "Poisson", "BinaryCrossEntropy", "CrossEntropy", "get_loss"]
 
 
 class Loss:
@@ -151,6 +151,44 @@ class MAE(Loss):
 
     def backward(self):
         return (1.0 / self.diff.size) * self.weight * xp.sign(self.diff)
+
+
+class Poisson(Loss):
+    """Poisson deviance for counts and rates t ≥ 0, from log-rates z (the outputs): the model
+    predicts the rate μ = e^z. Half the deviance, averaged over all N·K elements::
+
+        L = 1/(N K) Σ [ t log(t / μ) - t + μ ]        (t log t = 0 where t = 0)
+        dL/dz = (μ - t) / (N K)
+
+    It is the negative log-likelihood of a Poisson variable less a term that depends on t alone
+    (PyTorch's ``PoissonNLLLoss(log_input=True)`` leaves that term out): 0 for a perfect fit.
+    """
+
+    cached = ("rate", "t", "weight")  # what backward needs from forward, released once it has run
+
+    aliases = ("poisson",)
+
+    def check_targets(self, y, name, n, outputs, dtype):
+        """Non-negative values (counts or rates), shaped like the outputs."""
+        y = _rows(y, name, n)
+        _shaped_like_outputs(y, name, n, outputs)
+        if y.size and y.min() < 0:
+            raise ValueError(f"{name} must be non-negative for the Poisson loss (counts or rates), got {y.min()}")
+        return check.convert(y, dtype, name)
+
+    def predict(self, outputs):
+        """The rates e^z: (n,) for one output."""
+        return super().predict(xp.exp(outputs))
+
+    def value(self, outputs, targets, sample_weight=None):
+        self.rate = xp.exp(outputs)
+        self.t = targets.reshape(outputs.shape)
+        self.weight = _row_weights(sample_weight, outputs)
+        t_log_t_over_rate = self.t * (xp.log(xp.where(self.t > 0, self.t, 1.0)) - outputs)  # log(t/μ) = log t - z
+        return (self.weight * (t_log_t_over_rate - self.t + self.rate)).mean().astype(xp.float64)
+
+    def backward(self):
+        return (1.0 / self.rate.size) * self.weight * (self.rate - self.t)
 
 
 class BinaryCrossEntropy(Loss):

@@ -17,6 +17,7 @@ import numpy as np
 from .backend import backend_named, current, enter, leave
 from .layers import Layer
 from .parameters import Parameters
+from .sparse import SparseRows, is_sparse
 
 __all__ = ["Network", "DTYPES", "describe_shape"]
 
@@ -124,7 +125,7 @@ class Network(Layer):
     def forward(self, x, training=True):
         ops, token = self.ops, enter(self.ops)
         try:
-            x = ops.xp.asarray(x, dtype=self.dtype)
+            x = self._sparse_input(x) if is_sparse(x) else ops.xp.asarray(x, dtype=self.dtype)
             for layer in self.layers:
                 x = ops.forward(layer, x, training)
                 if not training:  # nothing will go backward: keep nothing of this input
@@ -132,6 +133,14 @@ class Network(Layer):
         finally:
             leave(token)
         return x
+
+    def _sparse_input(self, x):
+        """A scipy sparse batch, for a first layer that multiplies it (a Dense layer) on the CPU."""
+        if not self.layers[0].sparse_input or self.ops.device:
+            raise TypeError(f"sparse input needs a first layer that takes it (Dense) on a CPU backend; this "
+                            f"network starts with {self.layers[0]!r} on {self.ops.name!r}")
+        matrix = x.matrix if isinstance(x, SparseRows) else x
+        return matrix.astype(self.dtype, copy=False)
 
     def backward(self, grad_out):
         ops, token = self.ops, enter(self.ops)

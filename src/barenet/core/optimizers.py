@@ -95,6 +95,13 @@ class Optimizer:
         """g + λθ (L2 regularisation), as a new array; g itself when λ = 0."""
         return g + self._l2() * theta if self._l2() else g
 
+    def __getstate__(self):
+        """Copies and pickles hold the settings and the state vectors, not the work space (the
+        last step, made from the last batch's gradient)."""
+        state = dict(self.__dict__)
+        state["state"] = {k: v for k, v in self.state.items() if k != "scratch"}
+        return state
+
     def get_config(self) -> dict:
         return {"lr": self.lr, "weight_decay": self.weight_decay, "clip_norm": self.clip_norm}
 
@@ -208,6 +215,10 @@ class Adam(Optimizer):
         m ← β₁ m + (1 - β₁) g            v ← β₂ v + (1 - β₂) g²
         m̂ = m / (1 - β₁ᵗ)                v̂ = v / (1 - β₂ᵗ)
         θ ← θ - lr · m̂ / (√v̂ + ε)
+
+    With ``eps_hat=True``, ε is the paper's ε̂ (as in Keras and scikit-learn), added to √v
+    before the bias correction: θ ← θ - lr · √(1 - β₂ᵗ)/(1 - β₁ᵗ) · m / (√v + ε). The two agree
+    but where √v is near ε, early in training or for gradients near 0.
     """
 
     aliases = ("adam",)
@@ -217,18 +228,24 @@ class Adam(Optimizer):
     constraints = Optimizer.constraints | {"eps": _NON_NEGATIVE}
     _BETA = check.Real(0, 1, closed="left")
 
-    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, clip_norm=None):
+    constraints = constraints | {"eps_hat": check.Boolean()}
+
+    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, clip_norm=None, eps_hat=False):
         super().__init__(lr, weight_decay, clip_norm)
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
         self.betas = tuple(self._BETA(b, f"betas[{i}]") for i, b in enumerate(betas))
-        check.arguments(self, eps=eps)
+        check.arguments(self, eps=eps, eps_hat=eps_hat)
 
     def constants(self, lr):
         beta1, beta2 = self.betas
+        correction1, root_correction2 = 1.0 - beta1 ** self.steps, math.sqrt(1.0 - beta2 ** self.steps)
+        if self.eps_hat:  # lr · √(1-β₂ᵗ)/(1-β₁ᵗ) · m / (√v + ε): the whole correction in the step
+            return {"lr": lr, "step": lr * root_correction2 / correction1, "root_bias_correction2": 1.0,
+                    "shrink": self._shrink(lr)}
         # lr · m̂/(√v̂ + ε) = (lr / (1-β₁ᵗ)) · m / (√v / √(1-β₂ᵗ) + ε), as PyTorch computes it
-        return {"lr": lr, "step": lr / (1.0 - beta1 ** self.steps),
-                "root_bias_correction2": math.sqrt(1.0 - beta2 ** self.steps), "shrink": self._shrink(lr)}
+        return {"lr": lr, "step": lr / correction1, "root_bias_correction2": root_correction2,
+                "shrink": self._shrink(lr)}
 
     def update(self, theta, g, state, c):
         beta1, beta2 = self.betas
@@ -256,7 +273,7 @@ class Adam(Optimizer):
         return 1.0
 
     def get_config(self):
-        return super().get_config() | {"betas": list(self.betas), "eps": self.eps}
+        return super().get_config() | {"betas": list(self.betas), "eps": self.eps, "eps_hat": self.eps_hat}
 
 
 class AdamW(Adam):
@@ -266,8 +283,8 @@ class AdamW(Adam):
 
     aliases = ("adamw",)
 
-    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, clip_norm=None):
-        super().__init__(lr, betas, eps, weight_decay, clip_norm)
+    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, clip_norm=None, eps_hat=False):
+        super().__init__(lr, betas, eps, weight_decay, clip_norm, eps_hat)
 
     def _l2(self):
         return 0.0  # the decay acts on θ (``_shrink``), not through the gradient

@@ -34,9 +34,12 @@ class Slots(dict):
         if value is not view:
             view[...] = to_device(value)  # a host array (a file's, a user's) goes to the device
 
-    def __init__(self, entries=(), fill=None):
+    def __init__(self, entries=(), fill=None, copied=True):
         super().__init__(entries)
         self._fill = fill  # called once, on first use, to put the entries in (the gradients' views)
+        # Whether copies and pickles carry the values: not the gradients, which the next backward
+        # pass recomputes and which were made from the last batch's data.
+        self._copied = copied
 
     def _filled(self):
         if self._fill is not None:
@@ -71,10 +74,12 @@ class Slots(dict):
     def __deepcopy__(self, memo):
         """A copy is a plain dict of copies: views mean nothing outside their network, and the
         network that is being copied gathers them again (``Network.__deepcopy__``)."""
+        if not self._copied:
+            return {}
         return {name: copy.deepcopy(value, memo) for name, value in dict.items(self)}  # unfilled: none
 
     def __reduce__(self):
-        return dict, (dict(dict.items(self)),)
+        return dict, (dict(dict.items(self)) if self._copied else {},)
 
 
 class Parameters:
@@ -104,7 +109,7 @@ class Parameters:
         for layer in {id(layer): layer for _, layer, _ in entries}.values():
             layer.params = Slots({name: self._view(self.theta, start, size, shape)
                                   for owner, name, start, size, shape in self._layout if owner is layer})
-            layer.grads = Slots(fill=lambda: self.grad)
+            layer.grads = Slots(fill=lambda: self.grad, copied=False)
 
     @staticmethod
     def _view(vector, start, size, shape):

@@ -36,6 +36,7 @@ from ..core.pooling import AvgPool2D, GlobalAvgPool2D, MaxPool2D
 from ..core.preprocessing import Standardizer
 from ..core.shaping import Flatten, Reshape
 from ..training.ensemble import Ensemble
+from . import onnx_sklearn
 
 __all__ = ["to_onnx", "OPSET"]
 
@@ -157,9 +158,15 @@ def _dims(shape):
     return ["n"] + [f"size{i}" if size is None else size for i, size in enumerate(shape, 1)]
 
 
-def to_onnx(model, path=None, *, opset: int = OPSET):
+def to_onnx(model, path=None, *, opset: int = OPSET, input_dtype=None):
     """An ONNX ``ModelProto`` computing ``model`` (a Sequential or an Ensemble); written to
-    ``path`` (atomically) when given. The graph is checked with ``onnx.checker`` first."""
+    ``path`` (atomically) when given. The graph is checked with ``onnx.checker`` first. A fitted
+    barenet.sklearn estimator, or a Pipeline of a StandardScaler and one, is drawn by
+    ``integrations.onnx_sklearn`` around its network, with ``input_dtype`` float64 or float32."""
+    if onnx_sklearn.is_estimator(model):
+        return onnx_sklearn.estimator_to_onnx(model, path, opset=opset, network=to_onnx, input_dtype=input_dtype)
+    if input_dtype is not None:
+        raise ValueError("input_dtype is for scikit-learn estimators; a network's graph takes float32")
     onnx = _onnx()
     helper = onnx.helper
     graph = _Graph(onnx)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from ..core import registry
 from ..core.layers import Dense, Dropout
-from ..core.losses import MSE, CrossEntropy
-from ..core.optimizers import SGD
+from ..core.losses import MSE, BinaryCrossEntropy, CrossEntropy, Poisson
+from ..core.optimizers import SGD, Adam
 from ..core.schedules import CosineDecay, StepDecay
 from .model import Sequential
 
@@ -31,9 +31,12 @@ def build_network(settings, n_features: int, n_outputs: int, *, first=(), seed=0
     return Sequential(*layers, seed=seed, dtype=dtype, backend=backend)
 
 
-def build_optimizer(settings, epochs: int | None = None, weight_decay: float | None = None):
+def build_optimizer(settings, epochs: int | None = None, weight_decay: float | None = None, *,
+                    nesterov: bool = True, betas=None, eps=None, eps_hat: bool = False):
     """The optimizer the settings name, with its learning rate on the schedule they name (over
-    ``epochs``, by default ``settings.epochs``); SGD with Nesterov momentum where momentum > 0."""
+    ``epochs``, by default ``settings.epochs``); SGD with Nesterov momentum where momentum > 0
+    (``nesterov=False``: plain momentum); ``betas``, ``eps`` and ``eps_hat`` for Adam and AdamW
+    (their own defaults where None)."""
     epochs = settings.epochs if epochs is None else epochs
     decay = settings.weight_decay if weight_decay is None else weight_decay
     lr = settings.lr
@@ -43,11 +46,17 @@ def build_optimizer(settings, epochs: int | None = None, weight_decay: float | N
         lr = StepDecay(settings.lr, step_size=max(1, epochs // 3), gamma=0.1)
     kind = registry.optimizers[settings.optimizer]
     if kind is SGD:
-        return SGD(lr, momentum=settings.momentum, nesterov=settings.momentum > 0, weight_decay=decay,
+        return SGD(lr, momentum=settings.momentum, nesterov=nesterov and settings.momentum > 0, weight_decay=decay,
                    clip_norm=settings.clip_norm)
-    return kind(lr, weight_decay=decay, clip_norm=settings.clip_norm)
+    moments = {} if not issubclass(kind, Adam) else \
+        {name: value for name, value in (("betas", betas), ("eps", eps)) if value is not None} | {"eps_hat": eps_hat}
+    return kind(lr, weight_decay=decay, clip_norm=settings.clip_norm, **moments)
 
 
-def build_loss(classifies: bool, label_smoothing: float = 0.0):
-    """Softmax cross-entropy (with label smoothing) for classes, the mean squared error otherwise."""
-    return CrossEntropy(label_smoothing) if classifies else MSE()
+def build_loss(classifies: bool, label_smoothing: float = 0.0, *, logistic: bool = False, poisson: bool = False):
+    """Softmax cross-entropy (with label smoothing) for classes, the binary cross-entropy of one
+    logistic output per label where ``logistic`` (binary and multilabel problems), the mean
+    squared error for values, the Poisson deviance for counts where ``poisson``."""
+    if classifies:
+        return BinaryCrossEntropy() if logistic else CrossEntropy(label_smoothing)
+    return Poisson() if poisson else MSE()

@@ -203,8 +203,14 @@ def _direction(monitor: str, mode: str) -> int:
 
 
 class _Monitor(Callback):
-    def __init__(self, monitor, mode, min_delta=0.0):
+    """Watches one figure. ``compare_to`` says what a new value must beat by ``min_delta`` to
+    count as an improvement: ``"improvement"``, the value of the last improvement (Keras), or
+    ``"best"``, the best value so far, which then follows every better value, however small
+    (scikit-learn's MLP: its stopping counts epochs that fail to beat the best by ``tol``)."""
+
+    def __init__(self, monitor, mode, min_delta=0.0, compare_to="improvement"):
         self.monitor, self.sign, self.min_delta = monitor, _direction(monitor, mode), float(min_delta)
+        self.compare_to = check.argument(compare_to, "compare_to", check.Options("improvement", "best"))
         self.best, self.best_epoch = -math.inf, None
 
     def _value(self, logs):
@@ -216,37 +222,51 @@ class _Monitor(Callback):
         return value
 
     def _improved(self, epoch, logs) -> bool:
-        score = self.sign * self._value(logs)
-        if score > self.best + self.min_delta:
+        return self._update(epoch, self._value(logs))
+
+    def _update(self, epoch, value) -> bool:
+        """Take in one epoch's value; whether it improved by min_delta on what it is compared to."""
+        score, best = self.sign * value, self.compare_to == "best"
+        improved = score >= self.best + self.min_delta if best else score > self.best + self.min_delta  # as each does
+        if score > self.best and (improved or best):
             self.best, self.best_epoch = score, epoch
-            return True
-        return False
+        return improved
 
     @property
     def best_value(self):
         return None if self.best_epoch is None else self.sign * self.best
 
     def resume(self, history):
-        """Take up the best value so far from an earlier run's history (continuing a run)."""
+        """Take up an earlier run's history (continuing a run): its values go through the same
+        rule as new epochs'; returns the epochs since the last improvement."""
         values = [(e, v) for e, v in zip(history.epochs, history[self.monitor]) if e >= 1 and v is not None] \
             if self.monitor in history else []
-        self.best, self.best_epoch = -math.inf, None
+        self.best, self.best_epoch, waited = -math.inf, None, 0
         for epoch, value in values:
-            if self.sign * value > self.best + self.min_delta:
-                self.best, self.best_epoch = self.sign * value, epoch
+            waited = 0 if self._update(epoch, value) else waited + 1
         self._resumed = True
+        return waited
 
 
 class EarlyStopping(_Monitor):
     """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs,
     and, with ``restore_best_weights`` (the default), put back the weights of the best epoch
-    whenever training ends: by patience, by running out of epochs, or by an interruption."""
+    whenever training ends: by patience, by running out of epochs, or by an interruption.
+
+    ``compare_to`` (see ``_Monitor``): ``"improvement"`` (Keras) or ``"best"`` (scikit-learn).
+    ``on_plateau``, a function of no arguments, is asked when the patience runs out: if it
+    returns True, training goes on and the patience starts again (scikit-learn's adaptive
+    learning rate divides the rate by 5 there); otherwise training stops."""
 
     constraints = {"patience": check.Integer(0), "restore_best_weights": check.Boolean()}
 
-    def __init__(self, monitor="val_loss", patience=5, min_delta=0.0, mode="auto", restore_best_weights=True):
-        super().__init__(monitor, mode, min_delta)
+    def __init__(self, monitor="val_loss", patience=5, min_delta=0.0, mode="auto", restore_best_weights=True,
+                 compare_to="improvement", on_plateau=None):
+        super().__init__(monitor, mode, min_delta, compare_to)
         check.arguments(self, patience=patience, restore_best_weights=restore_best_weights)
+        if on_plateau is not None and not callable(on_plateau):
+            raise TypeError(f"on_plateau must be a function of no arguments or None, got {on_plateau!r}")
+        self.on_plateau = on_plateau
         self.stopped_epoch = None
 
     def on_train_begin(self, logs=None):
@@ -257,20 +277,23 @@ class EarlyStopping(_Monitor):
         self.best, self.best_epoch, self.wait, self.weights = -math.inf, None, 0, None
 
     def resume(self, history, best_weights=None):
-        """Continue an earlier run: its best epoch, the epochs waited since, and (given) the
-        weights of that best epoch."""
-        super().resume(history)
-        self.wait = 0 if self.best_epoch is None else history.epochs[-1] - self.best_epoch
+        """Continue an earlier run: its best epoch, the epochs waited since its last improvement,
+        and (given) the weights of that best epoch."""
+        self.wait = super().resume(history)
         self.weights = None if best_weights is None else best_weights.copy()
 
     def on_epoch_end(self, epoch, logs=None):
-        if self._improved(epoch, logs):
+        improved = self._improved(epoch, logs)
+        if self.best_epoch == epoch and self.restore_best_weights:
+            self.weights = self.model.parameter_vectors()[0].copy()
+        if improved:
             self.wait = 0
-            if self.restore_best_weights:
-                self.weights = self.model.parameter_vectors()[0].copy()
-        else:
-            self.wait += 1
-            if self.wait > self.patience:
+            return
+        self.wait += 1
+        if self.wait > self.patience:
+            if self.on_plateau is not None and self.on_plateau():
+                self.wait = 0
+            else:
                 self.stopped_epoch = epoch
                 self.model.stop_training = True
 

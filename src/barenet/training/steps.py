@@ -17,6 +17,7 @@ import threading
 import numpy as np
 
 from ..core.backend import on_device, to_device, xp
+from ..core.sparse import is_sparse
 
 __all__ = ["NonFiniteError", "OneProcess", "step", "gradients", "Rollback", "diagnose", "StopOnCtrlC",
            "DEVICE_CHECK_EVERY"]
@@ -203,7 +204,7 @@ def diagnose(model, xb, yb, wb, epoch, batch, value, grad_sq):
     is not finite."""
     loss = model.loss
     where = f"the loss {loss!r}"
-    x = xp.asarray(xb, dtype=model.dtype)
+    x = xb.astype(model.dtype) if is_sparse(xb) else xp.asarray(xb, dtype=model.dtype)
     for i, layer in enumerate(model.layers):
         x = layer.forward(x, True)
         if not bool(xp.isfinite(x).all()):
