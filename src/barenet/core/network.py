@@ -126,10 +126,11 @@ class Network(Layer):
         ops, token = self.ops, enter(self.ops)
         try:
             x = self._sparse_input(x) if is_sparse(x) else ops.xp.asarray(x, dtype=self.dtype)
-            for layer in self.layers:
-                x = ops.forward(layer, x, training)
+            for group in ops.groups(self.layers):  # each layer alone, or a few the backend fuses
+                x = ops.forward_group(group, x, training)
                 if not training:  # nothing will go backward: keep nothing of this input
-                    layer.forget()
+                    for layer in group:
+                        layer.forget()
         finally:
             leave(token)
         return x
@@ -146,9 +147,10 @@ class Network(Layer):
         ops, token = self.ops, enter(self.ops)
         try:
             self.parameters.grad  # the gradients' vector, made before the first backward pass
-            for layer in reversed(self.layers):
-                grad_out = ops.backward(layer, grad_out)
-                layer.forget()
+            for group in reversed(ops.groups(self.layers)):
+                grad_out = ops.backward_group(group, grad_out)
+                for layer in group:
+                    layer.forget()
         finally:
             leave(token)
         return grad_out
@@ -162,9 +164,10 @@ class Network(Layer):
         try:
             self.parameters.grad
             trainable = self.layers[self._first_trainable:]
-            for layer in reversed(trainable[1:]):
-                grad_out = ops.backward(layer, grad_out)
-                layer.forget()
+            for group in reversed(ops.groups(trainable[1:])):
+                grad_out = ops.backward_group(group, grad_out)
+                for layer in group:
+                    layer.forget()
             ops.backward_params(trainable[0], grad_out)
             for layer in self.layers[:self._first_trainable + 1]:  # and the layers in front, never gone through
                 layer.forget()

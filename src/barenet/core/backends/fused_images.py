@@ -26,7 +26,8 @@ MATRIX_ROWS = 16  # a matrix product is cut into parts of at least, and a multip
 # fewer, and the BLAS library may take another path (one row: a matrix-vector product), which adds
 # in another order than the whole product does
 
-__all__ = ["MATRIX_ROWS", "conv_forward", "conv_backward", "conv_backward_params", "max_pool_forward", "max_pool_backward"]
+__all__ = ["MATRIX_ROWS", "conv_forward", "conv_backward", "conv_backward_params", "max_pool_forward", "max_pool_backward",
+           "relu_max_pool_forward", "relu_max_pool_backward"]
 
 
 def conv_forward(layer, x, training, threads):
@@ -117,5 +118,30 @@ def max_pool_backward(layer, grad_out, threads):
     argmax = layer.argmax
     run(lambda lo, hi: image_kernels.max_pool_backward(grad_out[lo:hi], argmax[lo:hi], grad[lo:hi],
                                                         layer.kernel_size, layer.stride),
+        ranges(len(grad), threads, work=grad.size))
+    return grad
+
+
+def relu_max_pool_forward(relu, pool, x, training, threads):
+    """``ReLU`` then ``MaxPool2D`` in one pass (``image_kernels.relu_max_pool``): the ReLU's mask
+    is kept at the pooled size."""
+    _, oh, ow = pool.output_shape(x.shape[1:])
+    pool.x_shape = x.shape
+    n, channels = x.shape[:2]
+    y = np.empty((n, channels, oh, ow), dtype=x.dtype)
+    pool.argmax = argmax = np.empty((n, channels, oh, ow, 1), dtype=np.int64)
+    relu.mask = mask = np.empty((n, channels, oh, ow), dtype=bool)
+    run(lambda lo, hi: image_kernels.relu_max_pool(x[lo:hi], y[lo:hi], argmax[lo:hi], mask[lo:hi], pool.kernel_size,
+                                                    pool.stride),
+        ranges(n, threads, work=x.size))
+    return y
+
+
+def relu_max_pool_backward(relu, pool, grad_out, threads):
+    """``MaxPool2D.backward`` then ``ReLU.backward`` in one pass."""
+    grad = np.zeros(pool.x_shape, dtype=grad_out.dtype)
+    argmax, mask = pool.argmax, relu.mask
+    run(lambda lo, hi: image_kernels.relu_max_pool_backward(grad_out[lo:hi], argmax[lo:hi], mask[lo:hi], grad[lo:hi],
+                                                             pool.kernel_size, pool.stride),
         ranges(len(grad), threads, work=grad.size))
     return grad

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["pad", "im2col", "col2im", "max_pool", "max_pool_backward"]
+__all__ = ["pad", "im2col", "col2im", "max_pool", "max_pool_backward", "relu_max_pool", "relu_max_pool_backward"]
 
 _JIT = dict(cache=True, nogil=True, error_model="numpy", boundscheck=False)
 _MADE = {}
@@ -134,6 +134,61 @@ def max_pool(x, y, argmax, kernel, stride):
     """``core.pooling.MaxPool2D.forward`` into y (n, C, oh, ow) and argmax (n, C, oh, ow, 1),
     the window offset of each maximum, as the reference keeps it."""
     _compiled(_make_max_pool, *kernel)(np.ascontiguousarray(x), y, argmax, *stride)
+
+
+def _make_relu_max_pool(kh, kw):
+    def loop(x, y, argmax, mask, sh, sw):
+        n, channels, height, width = x.shape
+        oh, ow = y.shape[2], y.shape[3]
+        source, out, won_at, positive = x.reshape(-1), y.reshape(-1), argmax.reshape(-1), mask.reshape(-1)
+        o = 0
+        for plane in range(n * channels):
+            for i in range(oh):
+                for j in range(ow):
+                    corner = (plane * height + sh * i) * width + sw * j
+                    best = source[corner]
+                    won = 0
+                    for p in range(kh):
+                        for q in range(kw):
+                            value = source[corner + p * width + q]
+                            take = (value > best) | ((value != value) & (best == best))
+                            best = value if take else best
+                            won = p * kw + q if take else won
+                    positive[o] = best > 0
+                    out[o] = best if best > 0 else best * (best - best)  # · 0 keeps NaN, as x * mask does
+                    won_at[o] = won
+                    o += 1
+    return loop
+
+
+def relu_max_pool(x, y, argmax, mask, kernel, stride):
+    """``activations.ReLU`` then ``MaxPool2D``, as max-pooling then ReLU (the same numbers: the
+    maximum of the rectified window is the rectified maximum) in one pass over the larger
+    input: y, argmax as ``max_pool`` gives them, and the mask of the maxima above zero."""
+    _compiled(_make_relu_max_pool, *kernel)(np.ascontiguousarray(x), y, argmax, mask, *stride)
+
+
+def _make_relu_max_pool_backward(kh, kw):
+    def loop(grad_out, argmax, mask, grad, sh, sw):
+        n, channels, height, width = grad.shape
+        oh, ow = grad_out.shape[2], grad_out.shape[3]
+        source, won_at, positive, out = grad_out.reshape(-1), argmax.reshape(-1), mask.reshape(-1), grad.reshape(-1)
+        o = 0
+        for plane in range(n * channels):
+            for i in range(oh):
+                for j in range(ow):
+                    won = won_at[o]
+                    g = source[o]
+                    out[(plane * height + sh * i + won // kw) * width + sw * j + won % kw] += \
+                        g if positive[o] else g * (g - g)
+                    o += 1
+    return loop
+
+
+def relu_max_pool_backward(grad_out, argmax, mask, grad, kernel, stride):
+    """``MaxPool2D.backward`` then ``ReLU.backward``: each dY, where its maximum was above zero,
+    added to the pixel of ``grad`` (which starts at zero) that won its window."""
+    _compiled(_make_relu_max_pool_backward, *kernel)(np.ascontiguousarray(grad_out), argmax, mask, grad, *stride)
 
 
 def _make_max_pool_backward(kh, kw):
