@@ -62,7 +62,9 @@ class Sequential(Network):
     # -- training -------------------------------------------------------------------------------
 
     fit = loop.fit                  # model.fit(X, y, ...): the arguments and what they do are there
+    """Train the model: [`training.loop.fit`][barenet.training.loop.fit] says what each argument does."""
     train_step = loop.train_step    # one optimizer step on one batch, for a loop of your own
+    """Take one optimizer step on one batch: [`training.loop.train_step`][barenet.training.loop.train_step]."""
 
     # -- using a trained model ------------------------------------------------------------------
 
