@@ -11,7 +11,7 @@ import barenet as bn
 numba = pytest.importorskip("numba", reason="the numba backend needs numba (pip install 'barenet[fast]')")
 from barenet.core import backend  # noqa: E402
 from barenet.core.backends import fused as numba_backend  # noqa: E402
-from barenet.core.backends import kernels  # noqa: E402
+from barenet.core.backends import pool  # noqa: E402
 
 OPTIMIZERS = {
     "SGD": lambda: bn.SGD(0.1),
@@ -52,7 +52,7 @@ def _trajectory(make_optimizer, dtype, backend_name, steps=40, fused_loss=True):
 @pytest.mark.parametrize("name", OPTIMIZERS)
 def test_fused_optimizer_gives_the_numpy_reference_bit_for_bit(name, dtype, threads, monkeypatch):
     """On one thread, and split among three (a short vector made long by lowering PER_THREAD)."""
-    monkeypatch.setattr(kernels, "PER_THREAD", 40)  # the 276 parameters in ranges of about 92
+    monkeypatch.setattr(pool, "PER_THREAD", 40)  # the 276 parameters in ranges of about 92
     token = backend.set_kernel_threads(threads)
     calls = []
     fused = dict(numba_backend._UPDATE)
@@ -69,30 +69,43 @@ def test_fused_optimizer_gives_the_numpy_reference_bit_for_bit(name, dtype, thre
 
 @pytest.mark.parametrize("n, threads", [(0, 2), (5, 3), (1000, 3), (1001, 7), (64, 64)])
 def test_split_runs_every_index_once_in_ranges_of_whole_cache_lines(n, threads, monkeypatch):
-    monkeypatch.setattr(kernels, "PER_THREAD", 1)
+    monkeypatch.setattr(pool, "PER_THREAD", 1)
     counts, ranges = np.zeros(n, dtype=np.int64), []
 
     def loop(part, offset):
         start = part.__array_interface__["data"][0] // 8 - counts.__array_interface__["data"][0] // 8
         ranges.append((start, start + part.size))
         part += offset
-    kernels.split(loop, n, threads, counts, 1)
+    pool.split(loop, n, threads, counts, 1)
     assert (counts == 1).all()
     assert all(start % 16 == 0 for start, _ in ranges)
-    assert len(ranges) == max(1, min(threads, n))
+    assert len(ranges) == max(1, min(threads, n // 16))
 
 
-def test_fit_gives_the_kernels_the_threads_of_the_matrix_products_and_takes_them_back(rng):
+@pytest.mark.parametrize("layers, own", [
+    (lambda: [bn.Dense(16, 3)], False),
+    (lambda: [bn.Reshape((1, 4, 4)), bn.Conv2D(1, 2, 3), bn.MaxPool2D(2), bn.Flatten(), bn.Dense(2, 3)], True),
+])
+def test_fit_gives_the_threads_to_the_blas_library_or_to_the_backend_and_takes_them_back(rng, layers, own):
+    """A dense network's matrix products run on the BLAS library's threads, the backend's loops
+    on one; a convolutional network's threads are the backend's own, the BLAS library's one."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
     seen = []
+
+    def blas_threads():
+        return next(p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas")
 
     class Watch(bn.callbacks.Callback):
         def on_epoch_end(self, epoch, logs):
-            seen.append(backend.kernel_threads())
-    model = bn.Sequential(bn.Dense(4, 3), backend="numba", seed=0)
-    X, y = rng.normal(size=(32, 4)), rng.integers(0, 3, 32)
-    with bn.threads(1):
+            seen.append((backend.kernel_threads(), blas_threads()))
+    model = bn.Sequential(*layers(), backend="numba", seed=0)
+    assert model.ops.own_threads(model) is own
+    X, y = rng.normal(size=(32, 16)), rng.integers(0, 3, 32)
+    before = blas_threads()
+    with bn.threads(2):
         model.fit(X, y, loss=bn.CrossEntropy(), optimizer=bn.Adam(), epochs=2, verbose=0, callbacks=[Watch()])
-    assert seen == [1, 1] and backend.kernel_threads() is None
+    assert seen == ([(2, 1)] * 2 if own else [(1, 2)] * 2)
+    assert backend.kernel_threads() is None and blas_threads() == before
 
 
 def _recorded(kernel, calls):

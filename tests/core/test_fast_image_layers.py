@@ -1,7 +1,11 @@
 """The numba backend's image kernels (im2col and col2im without the padded copy, the rows and
 images of a convolution, max-pooling with its argmax, ReLU on images) give the NumPy reference's
-numbers bit for bit: forward, the input's gradient and every parameter's, on one thread and split
-among threads, across kernel sizes, strides, paddings, odd image sizes and overlapping windows."""
+numbers: forward, the input's gradient and every parameter's, across kernel sizes, strides,
+paddings, odd image sizes and overlapping windows. Bit for bit for the layers without a matrix
+product (pooling, ReLU) and for Dense on one thread; to rounding (a few units in the last place)
+for the convolution, whose products the fast path takes one image at a time (the same sums, added
+in another order), and for Dense where the threads share a product, each taking some of its
+rows (the BLAS library may add a few rows' products in another order than the whole's)."""
 import numpy as np
 import pytest
 
@@ -9,7 +13,7 @@ import barenet as bn
 
 pytest.importorskip("numba", reason="the numba backend needs numba (pip install 'barenet[fast]')")
 from barenet.core import backend  # noqa: E402
-from barenet.core.backends import fused, kernels  # noqa: E402
+from barenet.core.backends import fused, pool  # noqa: E402
 
 CONVOLUTIONS = [
     dict(in_channels=1, out_channels=4, kernel_size=3, padding=1),
@@ -19,6 +23,7 @@ CONVOLUTIONS = [
     dict(in_channels=3, out_channels=2, kernel_size=5, padding=4, bias=False),
     dict(in_channels=1, out_channels=2, kernel_size=1),
     dict(in_channels=2, out_channels=2, kernel_size=(9, 7)),  # as large as the image
+    dict(in_channels=3, out_channels=40, kernel_size=3, padding=1),  # dW cut by filters among threads
 ]
 
 
@@ -35,7 +40,7 @@ def _run(layer, x, grad_out, name, threads):
 
 
 def _same(layer_fn, x, monkeypatch, threads):
-    monkeypatch.setattr(kernels, "PER_THREAD", 8)  # small arrays split among threads too
+    monkeypatch.setattr(pool, "PER_THREAD", 8)  # small arrays split among threads too
     calls = []
     for table in ("_FORWARD", "_BACKWARD"):
         monkeypatch.setattr(fused, table, {kind: _recorded(kernel, calls)
@@ -44,12 +49,21 @@ def _same(layer_fn, x, monkeypatch, threads):
     assert calls == []
     fast = _run(layer_fn(), x, _grad(layer_fn, x), "numba", threads)
     assert len(calls) == 2, "the numba backend did not run its kernels forward and backward"
-    np.testing.assert_array_equal(fast[0], reference[0])
-    np.testing.assert_array_equal(fast[1], reference[1])
+    layer = layer_fn()
+    products = isinstance(layer, bn.Conv2D) or (threads > 1 and isinstance(layer, bn.Dense))
+    same = _close if products else np.testing.assert_array_equal
+    same(fast[0], reference[0])
+    same(fast[1], reference[1])
     assert fast[2].keys() == reference[2].keys()
     for key in reference[2]:
-        np.testing.assert_array_equal(fast[2][key], reference[2][key], err_msg=key)
+        same(fast[2][key], reference[2][key], err_msg=key)
     return reference
+
+
+def _close(actual, desired, err_msg=""):
+    """Equal to a few units in the last place of the largest value."""
+    ulp = np.finfo(desired.dtype).eps * max(1.0, float(np.abs(desired).max()))
+    np.testing.assert_allclose(actual, desired, rtol=8 * np.finfo(desired.dtype).eps, atol=8 * ulp, err_msg=err_msg)
 
 
 def _recorded(kernel, calls):
@@ -67,7 +81,7 @@ def _grad(layer_fn, x):
 @pytest.mark.parametrize("threads", [1, 3])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("config", CONVOLUTIONS, ids=lambda c: ",".join(f"{k}={v}" for k, v in c.items()))
-def test_fused_convolution_is_the_reference_bit_for_bit(config, dtype, threads, monkeypatch):
+def test_fused_convolution_is_the_reference(config, dtype, threads, monkeypatch):
     x = np.random.default_rng(0).normal(size=(5, config["in_channels"], 9, 7)).astype(dtype)
     _same(lambda: bn.Conv2D(**config), x, monkeypatch, threads)
 
@@ -97,7 +111,7 @@ def _cnn(name):
                          bn.Dense(54, 16), bn.ReLU(), bn.Dense(16, 3), seed=4, backend=name)
 
 
-def test_a_convolutional_network_trains_to_the_reference_weights_bit_for_bit_on_the_numba_backend():
+def test_a_convolutional_network_trains_to_the_reference_weights_on_the_numba_backend():
     rng = np.random.default_rng(0)
     X = rng.random((64, 144), dtype=np.float32)
     targets = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 64)]  # one-hot: the reference loss on both
@@ -107,9 +121,15 @@ def test_a_convolutional_network_trains_to_the_reference_weights_bit_for_bit_on_
         model.fit(X, targets, loss=bn.CrossEntropy(), optimizer=bn.Adam(1e-2), epochs=3, batch_size=16,
                   verbose=0, shuffle=False)
         weights.append(model.parameter_vectors()[0])
-    np.testing.assert_array_equal(weights[1], weights[0])
+    np.testing.assert_allclose(weights[1], weights[0], rtol=1e-4, atol=1e-6)  # rounding, over 12 Adam steps
 
 
 def test_the_numba_backend_lists_its_image_kernels():
     names = fused.NumbaBackend.shared().kernels()
     assert {"barenet.core.conv.Conv2D", "barenet.core.pooling.MaxPool2D", "barenet.core.activations.ReLU"} <= set(names)
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_fused_dense_is_the_reference_its_rows_and_its_gradient_cut_among_threads(threads, monkeypatch):
+    x = np.random.default_rng(0).normal(size=(70, 33)).astype(np.float32)
+    _same(lambda: bn.Dense(33, 40), x, monkeypatch, threads)

@@ -93,7 +93,9 @@ def col2im(grad_windows, image_shape: tuple, stride: tuple):
     n, channels, oh, ow, kh, kw = grad_windows.shape
     sh, sw = stride
     grad = xp.zeros(image_shape, dtype=grad_windows.dtype)
-    for p in range(kh):
-        for q in range(kw):
+    # The offsets last to first, so that a pixel in several windows adds their gradients in the
+    # order the windows come, row by row (as the compiled loops do: the same sum, rounded alike).
+    for p in reversed(range(kh)):
+        for q in reversed(range(kw)):
             grad[:, :, p:p + sh * oh:sh, q:q + sw * ow:sw] += grad_windows[:, :, :, :, p, q]
     return grad

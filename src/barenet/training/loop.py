@@ -134,7 +134,7 @@ def _train(model, run, strategy):
         if strategy.leads else None
     run.hooks = CallbackList((run.callbacks if strategy.leads else []) + ([progress] if progress else []), model)
     model.stop_training = False
-    blas = ThreadLimit()
+    blas = ThreadLimit(own=model.ops.own_threads(model))
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"), \
             StopOnCtrlC(model, active=strategy.stops_mid_epoch) as ctrl_c, contextlib.closing(blas):
         if not model.history.epochs:

@@ -13,8 +13,8 @@ itself, through threadpoolctl (``pip install "barenet[fast]"``), and gives it ba
 - a number: exactly that many threads.
 - None: leave the BLAS library as it is (its own default, or what the program set).
 
-The numba backend's compiled loops (the optimizer's update of a long parameter vector) use the
-same count as the matrix products.
+For a convolutional network the numba backend runs the count itself (``ThreadLimit``): it splits
+the matrix products and its compiled loops among its own threads, and holds the BLAS library at one.
 
 ``bn.set_threads(n)`` sets the default for ``fit`` (and ``barenet train --threads N``);
 ``with bn.threads(n): ...`` sets it for a block. ``blas_info()`` names the library and its count.
@@ -122,13 +122,21 @@ def auto_threads() -> int:
 class ThreadLimit:
     """What ``fit`` does with the setting.
 
-    ``epoch()`` at the start of every epoch applies it and returns the count in force, ``close()``
-    restores the library's count from before.
+    ``epoch()`` at the start of every epoch applies it and returns the count in force (None where it
+    is left alone or unknown), ``close()`` restores the library's count from before.
+
+    With ``own=True`` (a backend that splits its heavy operations among its own threads, as the
+    numba backend does for convolutional networks: ``Backend.own_threads``) the count goes to the
+    backend and the BLAS library is held at one thread; else the count goes to the BLAS library
+    and the backend's compiled loops run on one thread. Either way one pool of threads owns the
+    cores: two pools that each spin while they wait slow each other down.
 
     Parameters
     ----------
     setting : "auto", int or None, optional
         By default ``get_threads()``.
+    own : bool, default False
+        Whether the backend runs the count on its own threads (the BLAS library then on one).
 
     Raises
     ------
@@ -136,8 +144,9 @@ class ThreadLimit:
         For a number, where threadpoolctl is missing (it sets the count).
     """
 
-    def __init__(self, setting="unset"):
+    def __init__(self, setting="unset", own=False):
         self.setting = get_threads() if setting == "unset" else _checked(setting)
+        self.own = own
         self.controller = None if self.setting is None else _controller()
         if self.controller is None and isinstance(self.setting, int):
             raise ImportError(f"threads={self.setting} needs threadpoolctl to set the BLAS library's thread count: "
@@ -145,18 +154,19 @@ class ThreadLimit:
         self.limiter = self.kernels = None
 
     def epoch(self):
-        """Apply the setting to the BLAS library and the compiled loops; return the count (None: left alone)."""
+        """Apply the setting: the count to the BLAS library or the backend's threads (see the class); return it."""
         if self.controller is None:
             return None
         count = auto_threads() if self.setting == "auto" else self.setting
-        if self.kernels is None:  # the backend's compiled loops follow the matrix products' count
-            self.kernels = set_kernel_threads(count)
+        blas, backend = (1, count) if self.own else (count, 1)
+        if self.kernels is None:
+            self.kernels = set_kernel_threads(backend)
         else:
-            set_kernel_threads(count)
+            set_kernel_threads(backend)
         if self.limiter is None:
-            self.limiter = self.controller.limit(limits=count, user_api="blas")
+            self.limiter = self.controller.limit(limits=blas, user_api="blas")
         else:
-            self.controller.limit(limits=count, user_api="blas")  # the first limiter restores at close
+            self.controller.limit(limits=blas, user_api="blas")  # the first limiter restores at close
         return count
 
     def close(self):

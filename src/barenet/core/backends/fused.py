@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import image_kernels, kernels
+from . import fused_images, kernels
+from .fused_images import MATRIX_ROWS
+from .pool import ranges, run
 from .reference import Backend
 from .threads import kernel_threads
 
@@ -32,58 +34,43 @@ def _relu_backward(layer, grad_out, threads):
     return kernels.relu_backward(grad_out, layer.mask, threads)
 
 
-def _conv_forward(layer, x, training, threads):
-    """``core.conv.Conv2D.forward``: im2col without the padded copy, the product, the bias added
-    as the rows become images."""
-    if not layer.built:
+def _dense_forward(layer, x, training, threads):
+    """``core.layers.Dense.forward``: y = x W + b, each range of rows on its own thread."""
+    if not layer.built or x.ndim != 2 or not isinstance(x, np.ndarray):
         return layer.forward(x, training)
-    _, oh, ow = layer.output_shape(x.shape[1:])
-    top, bottom, left, right = layer.pads
-    n, channels, height, width = x.shape
-    layer.padded_shape = (n, channels, height + top + bottom, width + left + right)
-    layer.cols = image_kernels.im2col(x, layer.kernel_size, layer.stride, layer.pads, oh, ow, threads)
-    rows = layer.cols @ layer.params["W"].reshape(layer.out_channels, -1).T
-    return image_kernels.rows_to_images(rows, layer.params["b"] if layer.bias else None, n, oh, ow, threads)
+    layer.x = x
+    W = layer.params["W"]
+    y = np.empty((len(x), W.shape[1]), dtype=np.result_type(x, W))
 
-
-def _conv_gradients(layer, grad_out, threads):
-    """``Conv2D._parameter_gradients``: dW and db written into the network's gradient vector."""
-    grad_rows = image_kernels.images_to_rows(grad_out, threads)
-    dW = layer.grads["W"]
-    if dW.flags.c_contiguous:  # a view of the network's gradient vector: write into it
-        np.matmul(grad_rows.T, layer.cols, out=dW.reshape(layer.out_channels, -1))
-    else:
-        layer.grads["W"] = (grad_rows.T @ layer.cols).reshape(dW.shape)
-    if layer.bias:
-        layer.grads["b"] = grad_rows.sum(axis=0)
-    return grad_rows
-
-
-def _conv_backward(layer, grad_out, threads):
-    grad_rows = _conv_gradients(layer, grad_out, threads)
-    grad_cols = grad_rows @ layer.params["W"].reshape(layer.out_channels, -1)
-    n, _, oh, ow = grad_out.shape
-    top, bottom, left, right = layer.pads
-    n, channels, height, width = layer.padded_shape
-    image = (n, channels, height - top - bottom, width - left - right)
-    return image_kernels.col2im(grad_cols, image, layer.kernel_size, layer.stride, layer.pads, oh, ow, threads)
-
-
-def _conv_backward_params(layer, grad_out, threads):
-    _conv_gradients(layer, grad_out, threads)
-
-
-def _max_pool_forward(layer, x, training, threads):
-    """``core.pooling.MaxPool2D.forward``: the maxima and their argmax in one pass."""
-    _, oh, ow = layer.output_shape(x.shape[1:])
-    layer.x_shape = x.shape
-    y, layer.argmax = image_kernels.max_pool(x, layer.kernel_size, layer.stride, oh, ow, threads)
+    def rows(lo, hi):
+        np.matmul(x[lo:hi], W, out=y[lo:hi])
+        if layer.bias:
+            y[lo:hi] += layer.params["b"]
+    run(rows, ranges(len(x), threads, work=x.size * W.shape[1] // 64, align=MATRIX_ROWS))
     return y
 
 
-def _max_pool_backward(layer, grad_out, threads):
-    return image_kernels.max_pool_backward(grad_out, layer.argmax, layer.x_shape, layer.kernel_size, layer.stride,
-                                           threads)
+def _dense_gradients(layer, grad_out, threads):
+    """``Dense.backward_params``: dW = xᵀ dY cut by input features (rows of dW), db = Σ dY."""
+    x, dW = layer.x, layer.grads["W"]
+    if not isinstance(x, np.ndarray) or not dW.flags.c_contiguous:
+        layer.backward_params(grad_out)
+        return
+    run(lambda lo, hi: np.matmul(x[:, lo:hi].T, grad_out, out=dW[lo:hi]),
+        ranges(dW.shape[0], threads, work=x.size * dW.shape[1] // 64, align=MATRIX_ROWS))
+    if layer.bias:
+        grad_out.sum(axis=0, out=layer.grads["b"])
+
+
+def _dense_backward(layer, grad_out, threads):
+    """``Dense.backward``: the parameters' gradients, then dX = dY Wᵀ, each range of rows on its
+    own thread."""
+    _dense_gradients(layer, grad_out, threads)
+    W = layer.params["W"]
+    grad = np.empty((len(grad_out), W.shape[0]), dtype=grad_out.dtype)
+    run(lambda lo, hi: np.matmul(grad_out[lo:hi], W.T, out=grad[lo:hi]),
+        ranges(len(grad_out), threads, work=grad.size * W.shape[1] // 64, align=MATRIX_ROWS))
+    return grad
 
 
 def _sgd(optimizer, theta, g, state, c, threads):
@@ -107,11 +94,15 @@ def _adamw(optimizer, theta, g, state, c, threads):
     _adam(optimizer, theta, g, state, c, threads, l2=0.0)  # its decay is the shrink, not a gradient term
 
 
-_FORWARD = {"barenet.core.activations.ReLU": _relu_forward, "barenet.core.conv.Conv2D": _conv_forward,
-            "barenet.core.pooling.MaxPool2D": _max_pool_forward}
-_BACKWARD = {"barenet.core.activations.ReLU": _relu_backward, "barenet.core.conv.Conv2D": _conv_backward,
-             "barenet.core.pooling.MaxPool2D": _max_pool_backward}
-_BACKWARD_PARAMS = {"barenet.core.conv.Conv2D": _conv_backward_params}
+_DENSE, _CONV, _MAX_POOL = "barenet.core.layers.Dense", "barenet.core.conv.Conv2D", "barenet.core.pooling.MaxPool2D"
+_FORWARD = {"barenet.core.activations.ReLU": _relu_forward, _DENSE: _dense_forward,
+            _CONV: fused_images.conv_forward, _MAX_POOL: fused_images.max_pool_forward}
+_BACKWARD = {"barenet.core.activations.ReLU": _relu_backward, _DENSE: _dense_backward,
+             _CONV: fused_images.conv_backward, _MAX_POOL: fused_images.max_pool_backward}
+_BACKWARD_PARAMS = {_DENSE: _dense_gradients, _CONV: fused_images.conv_backward_params}
+# Networks with these layers train faster with the backend's own threads than with the BLAS
+# library's (``own_threads``): their loops are as heavy as their matrix products.
+_OWN_THREADS = {_CONV, _MAX_POOL}
 _UPDATE = {"barenet.core.optimizers.SGD": _sgd, "barenet.core.optimizers.RMSProp": _rmsprop,
            "barenet.core.optimizers.Adam": _adam, "barenet.core.optimizers.AdamW": _adamw}
 _CROSS_ENTROPY = "barenet.core.losses.CrossEntropy"
@@ -123,8 +114,13 @@ class NumbaBackend(Backend):
 
     name = "numba"
 
-    def __init__(self):
-        self.threads = kernels.default_threads()  # outside fit; in fit, the epoch's count (kernel_threads)
+    def own_threads(self, model) -> bool:
+        """Whether ``model`` trains faster with this backend's threads than with the BLAS
+        library's: then ``fit`` holds the BLAS library at one thread and gives its count to the
+        backend, which splits every heavy operation itself (``core.backends.pool``). True for
+        networks with convolutions or max-pooling, whose loops weigh as much as their products;
+        a dense network leaves its products to the BLAS library's threads."""
+        return any(_kind(layer) in _OWN_THREADS for layer in model.layers)
 
     def forward(self, layer, x, training):
         fused = _FORWARD.get(_kind(layer))
@@ -142,7 +138,9 @@ class NumbaBackend(Backend):
             fused(layer, grad_out, self._threads())
 
     def _threads(self):
-        return kernel_threads() or self.threads
+        """The threads this epoch gives the backend (``kernel_threads``; 1 outside fit, where the
+        BLAS library keeps its own)."""
+        return kernel_threads() or 1
 
     def loss_value(self, loss, outputs, targets, sample_weight):
         """Softmax cross-entropy from class ids: the loss and its gradient in one pass over each

@@ -1,175 +1,157 @@
-"""Compiled loops for the image layers on the ``"numba"`` backend: im2col and col2im without the
-padded copy, the layout changes between a convolution's rows and its images with the bias, and
-max-pooling with its argmax, each one pass.
+"""Compiled loops for the image layers on the ``"numba"`` backend: padding, im2col and col2im,
+and max-pooling with its argmax, each one pass over the images it is given (``core.backends.fused_images`` gives each
+thread its own range of images).
 
 Each follows the NumPy code of its layer (``core.conv``, ``core.pooling``, ``core.im2col``),
-named in its docstring, and gives its numbers bit for bit: where the reference adds several
-terms into one pixel (col2im, where windows overlap), the loop adds them in the same order (the
-kernel offset (p, q) outermost), so that the rounding is the same. The tests check each against
-the reference (``tests/core/test_fast_image_layers.py``). Only the numba backend
-(``core.backends.fused``) imports this module.
+named in its docstring, and gives its numbers bit for bit: where several windows add into one
+pixel (col2im, where windows overlap), the loop adds them in the reference's order (the windows
+row by row), so that the rounding is the same.
+
+The loops over a window are compiled once for each window size (``_compiled``): a loop of 3
+known steps is unrolled and its indices folded, which makes im2col twice as fast as a loop
+whose window size is an argument. Each size is compiled on its first use and cached on disk.
+Only the numba backend imports this module.
 """
 from __future__ import annotations
 
 import numba
 import numpy as np
 
-from .kernels import Batch, split_images
-
-__all__ = ["im2col", "col2im", "rows_to_images", "images_to_rows", "max_pool", "max_pool_backward"]
+__all__ = ["pad", "im2col", "col2im", "max_pool", "max_pool_backward"]
 
 _JIT = dict(cache=True, nogil=True, error_model="numpy", boundscheck=False)
+_MADE = {}
 
 
-# -- im2col and col2im ------------------------------------------------------------------------------
+def _compiled(make, kh, kw):
+    """``make(kh, kw)``'s loop, compiled for that window size (once per process; numba caches it)."""
+    key = (make.__name__, kh, kw)
+    if key not in _MADE:
+        loop = make(kh, kw)
+        loop.__name__ = loop.__qualname__ = f"{make.__name__.removeprefix('_make_')}_{kh}x{kw}"
+        _MADE[key] = numba.njit(**_JIT)(loop)
+    return _MADE[key]
+
+
+# -- padding, im2col and col2im ---------------------------------------------------------------------
 
 @numba.njit(**_JIT)
-def _im2col_loop(x, cols, kh, kw, sh, sw, top, left, oh, ow):
+def _pad_loop(x, padded, top, left):
     n, channels, height, width = x.shape
-    zero = x.dtype.type(0)
-    for m in range(n):
-        for i in range(oh):
-            for j in range(ow):
-                row = (m * oh + i) * ow + j
-                for c in range(channels):
-                    for p in range(kh):
-                        r = sh * i + p - top
-                        for q in range(kw):
-                            s = sw * j + q - left
-                            inside = 0 <= r < height and 0 <= s < width
-                            cols[row, (c * kh + p) * kw + q] = x[m, c, r, s] if inside else zero
-
-
-def im2col(x, kernel, stride, pads, oh, ow, threads=1):
-    """``core.conv.Conv2D.forward``'s ``cols``: every window of the zero-padded images x
-    (n, C, H, W) as a row (n·oh·ow, C·kh·kw), the padding written as zeros, not copied first."""
-    (kh, kw), (sh, sw), (top, _, left, _) = kernel, stride, pads
-    x = np.ascontiguousarray(x)
-    cols = np.empty((len(x) * oh * ow, x.shape[1] * kh * kw), dtype=x.dtype)
-    split_images(_im2col_loop, len(x), threads, Batch(x), Batch(cols, oh * ow), kh, kw, sh, sw, top, left, oh, ow)
-    return cols
-
-
-@numba.njit(**_JIT)
-def _col2im_loop(grad_cols, grad, kh, kw, sh, sw, top, left, oh, ow):
-    n, channels, height, width = grad.shape
     for m in range(n):
         for c in range(channels):
-            for p in range(kh):  # the reference's order: one kernel offset at a time
-                for q in range(kw):
-                    column = (c * kh + p) * kw + q
-                    for i in range(oh):
-                        r = sh * i + p - top
-                        if 0 <= r < height:
-                            for j in range(ow):
-                                s = sw * j + q - left
-                                if 0 <= s < width:
-                                    grad[m, c, r, s] += grad_cols[(m * oh + i) * ow + j, column]
+            for r in range(height):
+                for s in range(width):
+                    padded[m, c, top + r, left + s] = x[m, c, r, s]
 
 
-def col2im(grad_cols, image_shape, kernel, stride, pads, oh, ow, threads=1):
-    """``core.im2col.col2im`` for a convolution's rows: the gradient (n·oh·ow, C·kh·kw) of
-    ``cols`` added back onto the images' pixels (n, C, H, W); what fell on the padding is
-    dropped (the reference adds it to a padded image and then cuts the padding off)."""
-    (kh, kw), (sh, sw), (top, _, left, _) = kernel, stride, pads
-    grad = np.zeros(image_shape, dtype=grad_cols.dtype)
-    split_images(_col2im_loop, image_shape[0], threads, Batch(grad_cols, oh * ow), Batch(grad), kh, kw, sh, sw, top,
-                 left, oh, ow)
-    return grad
+def pad(x, pads):
+    """The images x (n, C, H, W) inside a border of zeros (top, bottom, left, right)."""
+    top, bottom, left, right = pads
+    if not any(pads):
+        return np.ascontiguousarray(x)
+    n, channels, height, width = x.shape
+    padded = np.zeros((n, channels, height + top + bottom, width + left + right), dtype=x.dtype)
+    _pad_loop(x, padded, top, left)
+    return padded
 
 
-# -- a convolution's rows and its images ------------------------------------------------------------
-
-@numba.njit(**_JIT)
-def _rows_to_images_loop(rows, bias, has_bias, images):
-    n, filters, oh, ow = images.shape
-    for m in range(n):
-        for f in range(filters):
+def _make_im2col(kh, kw):
+    def loop(padded, cols, sh, sw, oh, ow):
+        n, channels, height, width = padded.shape
+        source, out = padded.reshape(-1), cols.reshape(-1)
+        o = 0
+        for m in range(n):
             for i in range(oh):
                 for j in range(ow):
-                    value = rows[(m * oh + i) * ow + j, f]
-                    images[m, f, i, j] = value + bias[f] if has_bias else value
+                    for c in range(channels):
+                        corner = ((m * channels + c) * height + sh * i) * width + sw * j
+                        for p in range(kh):
+                            for q in range(kw):
+                                out[o] = source[corner + p * width + q]
+                                o += 1
+    return loop
 
 
-def rows_to_images(rows, bias, n, oh, ow, threads=1):
-    """``Conv2D.forward``'s last lines: Y = rows + b, seen as (n, F, oh, ow) and copied into that
-    layout (the next layer reads it contiguous)."""
-    filters = rows.shape[1]
-    images = np.empty((n, filters, oh, ow), dtype=rows.dtype)
-    has_bias = bias is not None
-    split_images(_rows_to_images_loop, n, threads, Batch(rows, oh * ow), bias if has_bias else rows[0], has_bias,
-                 Batch(images))
-    return images
+def im2col(padded, cols, kernel, stride, oh, ow):
+    """``core.conv.Conv2D.forward``'s ``cols``, written into ``cols`` (n·oh·ow, C·kh·kw): every
+    window of the padded images (n, C, H, W) as a row."""
+    _compiled(_make_im2col, *kernel)(padded, cols, stride[0], stride[1], oh, ow)
 
 
-@numba.njit(**_JIT)
-def _images_to_rows_loop(images, rows):
-    n, filters, oh, ow = images.shape
-    for m in range(n):
-        for i in range(oh):
-            for j in range(ow):
-                for f in range(filters):
-                    rows[(m * oh + i) * ow + j, f] = images[m, f, i, j]
+def _make_col2im(kh, kw):
+    def loop(grad_cols, grad, sh, sw, oh, ow):
+        n, channels, height, width = grad.shape
+        source, out = grad_cols.reshape(-1), grad.reshape(-1)
+        o = 0
+        for m in range(n):
+            for i in range(oh):
+                for j in range(ow):
+                    for c in range(channels):
+                        corner = ((m * channels + c) * height + sh * i) * width + sw * j
+                        for p in range(kh):
+                            for q in range(kw):
+                                out[corner + p * width + q] += source[o]
+                                o += 1
+    return loop
 
 
-def images_to_rows(images, threads=1):
-    """``Conv2D._parameter_gradients``'s first line: dY (n, F, oh, ow) as rows (n·oh·ow, F)."""
-    n, filters, oh, ow = images.shape
-    rows = np.empty((n * oh * ow, filters), dtype=images.dtype)
-    split_images(_images_to_rows_loop, n, threads, Batch(np.ascontiguousarray(images)), Batch(rows, oh * ow))
-    return rows
+def col2im(grad_cols, grad, kernel, stride, oh, ow):
+    """``core.im2col.col2im`` for a convolution's rows: the gradient (n·oh·ow, C·kh·kw) of
+    ``cols`` added onto ``grad``, the padded images' pixels (n, C, H, W), which start at zero;
+    each pixel adds its windows' gradients in the order the windows come, row by row."""
+    _compiled(_make_col2im, *kernel)(grad_cols, grad, stride[0], stride[1], oh, ow)
 
 
 # -- max-pooling ------------------------------------------------------------------------------------
 
-@numba.njit(**_JIT)
-def _max_pool_loop(x, y, argmax, kh, kw, sh, sw):
-    n, channels, oh, ow = y.shape
-    for m in range(n):
-        for c in range(channels):
+def _make_max_pool(kh, kw):
+    def loop(x, y, argmax, sh, sw):
+        n, channels, height, width = x.shape
+        oh, ow = y.shape[2], y.shape[3]
+        source, out, won_at = x.reshape(-1), y.reshape(-1), argmax.reshape(-1)
+        o = 0
+        for plane in range(n * channels):
             for i in range(oh):
                 for j in range(ow):
-                    best = x[m, c, sh * i, sw * j]
+                    corner = (plane * height + sh * i) * width + sw * j
+                    best = source[corner]
                     won = 0
                     for p in range(kh):
                         for q in range(kw):
-                            value = x[m, c, sh * i + p, sw * j + q]
+                            value = source[corner + p * width + q]
                             # np.argmax's rule: the first maximum, and the first NaN above all
-                            if value > best or (value != value and best == best):
-                                best = value
-                                won = p * kw + q
-                    y[m, c, i, j] = best
-                    argmax[m, c, i, j, 0] = won
+                            take = (value > best) | ((value != value) & (best == best))
+                            best = value if take else best
+                            won = p * kw + q if take else won
+                    out[o] = best
+                    won_at[o] = won
+                    o += 1
+    return loop
 
 
-def max_pool(x, kernel, stride, oh, ow, threads=1):
-    """``core.pooling.MaxPool2D.forward``: (Y, argmax), argmax shaped (n, C, oh, ow, 1) as the
-    reference keeps it."""
-    n, channels = x.shape[:2]
-    x = np.ascontiguousarray(x)
-    y = np.empty((n, channels, oh, ow), dtype=x.dtype)
-    argmax = np.empty((n, channels, oh, ow, 1), dtype=np.int64)
-    split_images(_max_pool_loop, n, threads, Batch(x), Batch(y), Batch(argmax), *kernel, *stride)
-    return y, argmax
+def max_pool(x, y, argmax, kernel, stride):
+    """``core.pooling.MaxPool2D.forward`` into y (n, C, oh, ow) and argmax (n, C, oh, ow, 1),
+    the window offset of each maximum, as the reference keeps it."""
+    _compiled(_make_max_pool, *kernel)(np.ascontiguousarray(x), y, argmax, *stride)
 
 
-@numba.njit(**_JIT)
-def _max_pool_backward_loop(grad_out, argmax, grad, kh, kw, sh, sw):
-    n, channels, oh, ow = grad_out.shape
-    for m in range(n):
-        for c in range(channels):
-            for p in range(kh):  # the reference's order, for windows that overlap
-                for q in range(kw):
-                    k = p * kw + q
-                    for i in range(oh):
-                        for j in range(ow):
-                            if argmax[m, c, i, j, 0] == k:
-                                grad[m, c, sh * i + p, sw * j + q] += grad_out[m, c, i, j]
+def _make_max_pool_backward(kh, kw):
+    def loop(grad_out, argmax, grad, sh, sw):
+        n, channels, height, width = grad.shape
+        oh, ow = grad_out.shape[2], grad_out.shape[3]
+        source, won_at, out = grad_out.reshape(-1), argmax.reshape(-1), grad.reshape(-1)
+        o = 0
+        for plane in range(n * channels):
+            for i in range(oh):
+                for j in range(ow):
+                    won = won_at[o]
+                    out[(plane * height + sh * i + won // kw) * width + sw * j + won % kw] += source[o]
+                    o += 1
+    return loop
 
 
-def max_pool_backward(grad_out, argmax, image_shape, kernel, stride, threads=1):
-    """``core.pooling.MaxPool2D.backward``: each dY to the pixel that won its window."""
-    grad = np.zeros(image_shape, dtype=grad_out.dtype)
-    split_images(_max_pool_backward_loop, image_shape[0], threads, Batch(np.ascontiguousarray(grad_out)),
-                 Batch(argmax), Batch(grad), *kernel, *stride)
-    return grad
+def max_pool_backward(grad_out, argmax, grad, kernel, stride):
+    """``core.pooling.MaxPool2D.backward``: each dY added to the pixel of ``grad`` (which starts
+    at zero) that won its window, the windows row by row."""
+    _compiled(_make_max_pool_backward, *kernel)(np.ascontiguousarray(grad_out), argmax, grad, *stride)

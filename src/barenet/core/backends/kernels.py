@@ -7,27 +7,20 @@ NumPy reference (named in each docstring) operation by operation, in the same or
 same precision, and are compiled without "fast math": the optimizers give the same numbers bit
 for bit, which the tests check. Only the numba backend (``core.backends.fused``) imports this module.
 
-The optimizers' loops take a range of indices, so that a long vector is split among threads
-(``split``): the loops are compiled without the GIL (``nogil``), and a small pool of Python threads
-runs one range each while the calling thread runs the first. A vector shorter than
-``PER_THREAD`` elements a thread stays on one thread, where starting threads would cost more than
-it saves. Python threads, not numba's ``parallel=True``: numba's OpenMP workers keep spinning
-after a loop and fight the BLAS threads of the matrix product that follows for the same cores.
+The loops are compiled without the GIL (``nogil``), so that ``core.backends.pool`` can run
+them on several threads, each on its own part of the arrays.
 
 Scalars are converted to the arrays' dtype before the call, as NumPy does with Python floats
 (a float32 array times 0.9 is computed in float32), so that the compiled loop rounds alike.
 """
 from __future__ import annotations
 
-import concurrent.futures
-import os
-import threading
-
 import numba
 import numpy as np
 
-__all__ = ["sgd", "rmsprop", "adam", "cross_entropy", "relu_forward", "relu_backward", "split", "split_images", "Batch",
-           "PER_THREAD"]
+from .pool import split
+
+__all__ = ["sgd", "rmsprop", "adam", "cross_entropy", "relu_forward", "relu_backward"]
 
 _JIT = dict(cache=True, nogil=True, error_model="numpy", boundscheck=False)
 
@@ -42,88 +35,6 @@ def _flush(x, tiny):
 
 
 _flush = numba.njit(inline="always", **_JIT)(_flush)
-
-
-# -- threads -------------------------------------------------------------------------------------
-
-PER_THREAD = 1 << 17  # elements: below this many per thread, one thread does the whole vector
-_POOL = {}
-_POOL_LOCK = threading.Lock()
-
-
-def _pool(workers):
-    with _POOL_LOCK:  # made on first use, grown when a larger count is asked for
-        if _POOL.get("workers", 0) < workers:
-            if "pool" in _POOL:
-                _POOL["pool"].shutdown(wait=False)
-            _POOL["pool"] = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="barenet-kernel")
-            _POOL["workers"] = workers
-        return _POOL["pool"]
-
-
-def split(loop, n, threads, *args):
-    """Run ``loop(*args)`` on up to ``threads`` threads, each on a contiguous range of the
-    vectors among ``args`` (the arrays of length ``n``; other arguments are passed as they are).
-    Ranges are whole multiples of 16 elements, so that no two threads write the same cache line.
-    The loops index from 0 to the length of their own vectors: a loop that indexed a range of
-    the whole vector would have to allow for negative indices, and would not be vectorised."""
-    threads = max(1, min(int(threads), n // PER_THREAD))
-    if threads == 1:
-        loop(*args)
-        return
-    bounds = [n * i // threads // 16 * 16 for i in range(threads)] + [n]
-
-    def part(lo, hi):
-        return [a[lo:hi] if isinstance(a, np.ndarray) and a.ndim == 1 and a.size == n else a for a in args]
-    pool = _pool(threads - 1)
-    futures = [pool.submit(loop, *part(lo, hi)) for lo, hi in zip(bounds[1:-1], bounds[2:])]
-    try:
-        loop(*part(bounds[0], bounds[1]))
-    finally:
-        for future in futures:
-            future.result()
-
-
-class Batch:
-    """A loop's argument that ``split_images`` cuts by images: its first axis holds ``per_image``
-    entries for each image (1 for images; oh·ow for a convolution's rows)."""
-
-    __slots__ = ("array", "per_image")
-
-    def __init__(self, array, per_image=1):
-        self.array, self.per_image = array, per_image
-
-
-def split_images(loop, n, threads, *args, work=None):
-    """Run ``loop(*args)`` on up to ``threads`` threads, each on a range of the batch's ``n``
-    images: every ``Batch`` argument is cut to that range, the others are passed as they are.
-    ``work`` (elements touched; by default the first Batch's size) decides, as in ``split``,
-    whether threads are worth starting."""
-    if work is None:
-        work = next(a.array.size for a in args if isinstance(a, Batch))
-    threads = max(1, min(int(threads), n, work // PER_THREAD))
-
-    def part(lo, hi):
-        return [a.array[lo * a.per_image:hi * a.per_image] if isinstance(a, Batch) else a for a in args]
-    if threads == 1:
-        loop(*part(0, n))
-        return
-    bounds = [n * i // threads for i in range(threads + 1)]
-    pool = _pool(threads - 1)
-    futures = [pool.submit(loop, *part(lo, hi)) for lo, hi in zip(bounds[1:-1], bounds[2:])]
-    try:
-        loop(*part(bounds[0], bounds[1]))
-    finally:
-        for future in futures:
-            future.result()
-
-
-def default_threads() -> int:
-    """The cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 # -- optimizers ----------------------------------------------------------------------------------

@@ -39,6 +39,11 @@ class Backend:
         """One optimizer step on the flat vectors θ and g (``core.optimizers``)."""
         optimizer.update(theta, grad, state, constants)
 
+    def own_threads(self, model) -> bool:
+        """Whether this backend splits ``model``'s heavy operations among its own threads (then
+        ``fit`` holds the BLAS library at one thread). The reference leaves them to the BLAS library."""
+        return False
+
     def squared_norm(self, vector):
         """|v|², a 0-d array (on the device: no wait for it)."""
         return self.xp.dot(vector, vector)
