@@ -21,8 +21,22 @@ MAX_SIZE = 1 << 16  # kernels, strides, padding and channels: far beyond any rea
 
 
 def pair(value, name: str, low: int = 1) -> tuple:
-    """(a, b) from an int or a pair of ints, each in [low, MAX_SIZE] (PyTorch's ``kernel_size=3``
-    means (3, 3)); ValueError or TypeError naming the argument otherwise."""
+    """Return (a, b) from an int or a pair of ints (PyTorch's ``kernel_size=3`` means (3, 3)).
+
+    Parameters
+    ----------
+    value : int or (int, int)
+        The argument.
+    name : str
+        Its name, for the error.
+    low : int, default 1
+        The smallest value allowed; the largest is ``MAX_SIZE``.
+
+    Raises
+    ------
+    ValueError
+        If the value is not one or two ints in [low, MAX_SIZE].
+    """
     items = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
     size = check.Integer(low, MAX_SIZE)
     if len(items) != 2 or not all(size.accepts(v) for v in items):
@@ -31,22 +45,51 @@ def pair(value, name: str, low: int = 1) -> tuple:
 
 
 def output_size(size, kernel: int, stride: int, padding: int = 0):
-    """How many windows of ``kernel`` fit along ``size`` pixels with ``padding`` in all and
-    ``stride``: ⌊(size + padding − kernel) / stride⌋ + 1 (None when size is unknown)."""
+    """Return how many windows of ``kernel`` fit along ``size`` pixels: ⌊(size + padding − kernel) / stride⌋ + 1.
+
+    ``padding`` is the zeros added in all (both sides); None when ``size`` is None (unknown).
+    """
     return None if size is None else (size + padding - kernel) // stride + 1
 
 
 def windows(x, kernel: tuple, stride: tuple):
-    """Every kh × kw window of images x (n, C, H, W), a stride apart: a read-only view of shape
-    (n, C, oh, ow, kh, kw) into x; element [n, c, i, j, p, q] is x[n, c, sh·i + p, sw·j + q]."""
+    """Return every kh × kw window of images x (n, C, H, W), a stride apart, without copying.
+
+    Parameters
+    ----------
+    x : array (n, C, H, W)
+        Images.
+    kernel, stride : (int, int)
+        (kh, kw) and (sh, sw).
+
+    Returns
+    -------
+    array (n, C, oh, ow, kh, kw)
+        A read-only view into x: element [n, c, i, j, p, q] is x[n, c, sh·i + p, sw·j + q].
+    """
     view = xp.lib.stride_tricks.sliding_window_view(x, kernel, axis=(2, 3))
     return view[:, :, ::stride[0], ::stride[1]]
 
 
 def col2im(grad_windows, image_shape: tuple, stride: tuple):
-    """The gradient with respect to images of ``image_shape`` (n, C, H, W), from the gradient
-    with respect to their windows (n, C, oh, ow, kh, kw): each window element adds its gradient
-    to the pixel it was read from. One strided addition per kernel offset (p, q)."""
+    """Return the gradient with respect to images from the gradient with respect to their windows.
+
+    Each window element adds its gradient to the pixel it was read from, where overlapping windows
+    meet: one strided addition per kernel offset (p, q).
+
+    Parameters
+    ----------
+    grad_windows : array (n, C, oh, ow, kh, kw)
+        The gradient with respect to the windows.
+    image_shape : tuple
+        (n, C, H, W), the images' shape.
+    stride : (int, int)
+        (sh, sw).
+
+    Returns
+    -------
+    array (n, C, H, W)
+    """
     n, channels, oh, ow, kh, kw = grad_windows.shape
     sh, sw = stride
     grad = xp.zeros(image_shape, dtype=grad_windows.dtype)

@@ -25,8 +25,11 @@ UNITS = 25     # first-layer units shown as pictures (a 5×5 square)
 
 
 def describe(data, X_val, y_val, seed: int = 0):
-    """(the fixed part as a dict, ``picture(model) -> dict``), or (None, None) for data sets this
-    view has no picture of."""
+    """Return (the fixed part as a dict, ``picture(model) -> dict``) for a data set.
+
+    Or (None, None) for data sets this view has no picture of; ``X_val, y_val`` are the held-out
+    samples of the regression view, ``seed`` draws the samples shown.
+    """
     rng = np.random.default_rng(seed)
     if data.image_shape is not None:
         return {"kind": "weights", "image_shape": list(data.image_shape)}, _first_layer
@@ -44,7 +47,7 @@ def _rounded(values, digits: int = 3):
 
 
 def _regions(data, rng):
-    """The grid over the data (10% margin on each side) and a sample of the training points."""
+    """Return the grid over the data (10% margin on each side) and a sample of the training points."""
     low, high = data.X_train.min(axis=0), data.X_train.max(axis=0)
     margin = 0.1 * (high - low)
     low, high = low - margin, high + margin
@@ -64,8 +67,11 @@ def _regions(data, rng):
 
 
 def _first_layer(model):
-    """The first Dense layer's weights into the first UNITS units, each scaled by its largest
-    magnitude into whole numbers from -127 to 127 (a picture needs no more)."""
+    """Return the first Dense layer's weights into the first UNITS units, as whole numbers.
+
+    Each unit's scaled by its largest magnitude into whole numbers from -127 to 127 (a picture needs
+    no more).
+    """
     layer = next(layer for layer in model.layers if isinstance(layer, Dense))
     W = np.asarray(to_numpy(layer.params["W"])[:, :UNITS], dtype=np.float64).T   # (units, inputs)
     peak = np.abs(W).max(axis=1, keepdims=True)
