@@ -307,10 +307,8 @@ class Adam(Optimizer):
 
     state_names = ("exp_avg", "exp_avg_sq")  # m and v, as PyTorch names them
 
-    constraints = Optimizer.constraints | {"eps": _NON_NEGATIVE}
+    constraints = Optimizer.constraints | {"eps": _NON_NEGATIVE, "eps_hat": check.Boolean()}
     _BETA = check.Real(0, 1, closed="left")
-
-    constraints = constraints | {"eps_hat": check.Boolean()}
 
     def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, clip_norm=None, eps_hat=False):
         super().__init__(lr, weight_decay, clip_norm)

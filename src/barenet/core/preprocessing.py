@@ -101,7 +101,15 @@ class Standardizer(Layer):
         return self.fit(X).transform(X)
 
     def inverse_transform(self, Y):
-        """Return Y σ + μ: values back in the data's units (the inverse of ``transform``)."""
+        """Return Y σ + μ: values back in the data's units (the inverse of ``transform``).
+
+        Raises
+        ------
+        RuntimeError
+            Before ``fit``.
+        """
+        if not self.fitted:
+            raise RuntimeError("call fit(X_train) before inverse_transform")
         return (np.asarray(Y) * self.buffers["scale"] + self.buffers["mean"]).astype(self.dtype)
 
     def build(self, rng, dtype):
