@@ -5,7 +5,7 @@ Or a whole channel (``GlobalAvgPool2D``). Images are (n, C, H, W); pooling keeps
 from __future__ import annotations
 
 from .backend import xp
-from .im2col import col2im, output_size, pair, windows
+from .im2col import offset, output_size, pair
 from .layers import Layer
 
 __all__ = ["MaxPool2D", "AvgPool2D", "GlobalAvgPool2D"]
@@ -50,12 +50,28 @@ class _Pool2D(Layer):
             raise ValueError(f"{self!r}: its {self.kernel_size} window does not fit in {(h, w)} images")
         return (channels, oh, ow)
 
-    def _windows(self, x):
-        """Return the windows of x (n, C, oh, ow, kh·kw): a copy, one window's pixels along the last axis."""
-        self.output_shape(x.shape[1:])  # checks that x holds images and that the window fits
+    def _offsets(self, x):
+        """Return (oh, ow) and, for each offset (p, q) of the window in reading order, its pixel of every window.
+
+        Checks that x holds images and that the window fits, and keeps x's shape for backward.
+        """
+        _, oh, ow = self.output_shape(x.shape[1:])
         self.x_shape = x.shape
-        view = windows(x, self.kernel_size, self.stride)
-        return view.reshape(view.shape[:4] + (-1,))
+        kh, kw = self.kernel_size
+        return (oh, ow), [offset(x, p, q, (oh, ow), self.stride) for p in range(kh) for q in range(kw)]
+
+    def _spread(self, shares):
+        """Return dX from each window offset's share of dY (k = p·kw + q → (n, C, oh, ow)).
+
+        Each share is added to the pixel that offset read; the offsets last to first, so that a
+        pixel in overlapping windows adds them in the order the windows come, row by row.
+        """
+        grad = xp.zeros(self.x_shape, dtype=shares(0).dtype)
+        kh, kw = self.kernel_size
+        out_shape = self._out_shape
+        for k in reversed(range(kh * kw)):
+            offset(grad, k // kw, k % kw, out_shape, self.stride)[...] += shares(k)
+        return grad
 
     def get_config(self):
         """Return kernel_size and stride."""
@@ -89,19 +105,24 @@ class MaxPool2D(_Pool2D):
         (sh, sw); the window's size by default.
     """
 
-    cached = ("x_shape", "argmax")
+    cached = ("x_shape", "_out_shape", "argmax")
 
     def forward(self, x, training=True):
-        """Y = the maximum of each window; A, which pixel won it, kept for backward."""
-        values = self._windows(x)
-        self.argmax = values.argmax(axis=-1)[..., None]  # (n, C, oh, ow, 1): which pixel won
-        return xp.take_along_axis(values, self.argmax, axis=-1)[..., 0]
+        """Y = the maximum of each window; A, which pixel won it (k = p·kw + q), kept for backward."""
+        self._out_shape, values = self._offsets(x)
+        y = values[0].copy()
+        self.argmax = xp.zeros(y.shape, dtype=xp.int64)
+        for k, value in enumerate(values[1:], 1):
+            # np.argmax's rule: the first maximum wins a tie, and a NaN beats every number
+            larger = (value > y) | (xp.isnan(value) & ~xp.isnan(y))
+            xp.copyto(y, value, where=larger)
+            self.argmax[larger] = k
+        return y
 
     def backward(self, grad_out):
-        """dX[winner of each window] += dY; 0 elsewhere."""
-        routed = xp.zeros(grad_out.shape + (self.kernel_size[0] * self.kernel_size[1],), dtype=grad_out.dtype)
-        xp.put_along_axis(routed, self.argmax, grad_out[..., None], axis=-1)  # dY to the winners, 0 elsewhere
-        return col2im(routed.reshape(grad_out.shape + self.kernel_size), self.x_shape, self.stride)
+        """dX[the winner of each window] += dY; 0 elsewhere."""
+        zero = xp.zeros((), dtype=grad_out.dtype)
+        return self._spread(lambda k: xp.where(self.argmax == k, grad_out, zero))
 
 
 class AvgPool2D(_Pool2D):
@@ -121,15 +142,20 @@ class AvgPool2D(_Pool2D):
         (sh, sw); the window's size by default.
     """
 
+    cached = ("x_shape", "_out_shape")
+
     def forward(self, x, training=True):
-        """Y = the mean of each window."""
-        return self._windows(x).mean(axis=-1)
+        """Y = the mean of each window: the sum of its offsets' pixels over kh·kw."""
+        self._out_shape, values = self._offsets(x)
+        total = values[0].copy()
+        for value in values[1:]:
+            total += value
+        return total / len(values)
 
     def backward(self, grad_out):
         """dX[each pixel of a window] += dY / (kh·kw)."""
         share = grad_out / (self.kernel_size[0] * self.kernel_size[1])
-        shared = xp.broadcast_to(share[..., None, None], grad_out.shape + self.kernel_size)
-        return col2im(shared, self.x_shape, self.stride)
+        return self._spread(lambda k: share)
 
 
 class GlobalAvgPool2D(Layer):

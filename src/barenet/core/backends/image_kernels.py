@@ -4,8 +4,8 @@ thread its own range of images).
 
 Each follows the NumPy code of its layer (``core.conv``, ``core.pooling``, ``core.im2col``),
 named in its docstring, and gives its numbers bit for bit: where several windows add into one
-pixel (col2im, where windows overlap), the loop adds them in the reference's order (the windows
-row by row), so that the rounding is the same.
+pixel (col2im, where windows overlap), the loop adds them in the reference's order, so that the
+rounding is the same.
 
 The loops over a window are compiled once for each window size (``_compiled``): a loop of 3
 known steps is unrolled and its indices folded, which makes im2col twice as fast as a loop
@@ -61,21 +61,20 @@ def _make_im2col(kh, kw):
         n, channels, height, width = padded.shape
         source, out = padded.reshape(-1), cols.reshape(-1)
         o = 0
-        for m in range(n):
-            for i in range(oh):
-                for j in range(ow):
-                    for c in range(channels):
-                        corner = ((m * channels + c) * height + sh * i) * width + sw * j
-                        for p in range(kh):
-                            for q in range(kw):
-                                out[o] = source[corner + p * width + q]
-                                o += 1
+        for plane in range(n * channels):
+            for p in range(kh):
+                for q in range(kw):
+                    for i in range(oh):
+                        row = (plane * height + sh * i + p) * width + q
+                        for j in range(ow):
+                            out[o] = source[row + sw * j]
+                            o += 1
     return loop
 
 
 def im2col(padded, cols, kernel, stride, oh, ow):
-    """``core.conv.Conv2D.forward``'s ``cols``, written into ``cols`` (n·oh·ow, C·kh·kw): every
-    window of the padded images (n, C, H, W) as a row."""
+    """``core.im2col.im2col`` into ``cols`` (n, C·kh·kw, oh·ow): every window of the padded images
+    (n, C, H, W) as a column, one kernel offset's row of pixels at a time."""
     _compiled(_make_im2col, *kernel)(padded, cols, stride[0], stride[1], oh, ow)
 
 
@@ -83,23 +82,22 @@ def _make_col2im(kh, kw):
     def loop(grad_cols, grad, sh, sw, oh, ow):
         n, channels, height, width = grad.shape
         source, out = grad_cols.reshape(-1), grad.reshape(-1)
-        o = 0
-        for m in range(n):
-            for i in range(oh):
-                for j in range(ow):
-                    for c in range(channels):
-                        corner = ((m * channels + c) * height + sh * i) * width + sw * j
-                        for p in range(kh):
-                            for q in range(kw):
-                                out[corner + p * width + q] += source[o]
-                                o += 1
+        for plane in range(n * channels):
+            for p in range(kh - 1, -1, -1):  # the offsets last to first, as the reference adds them
+                for q in range(kw - 1, -1, -1):
+                    o = ((plane * kh + p) * kw + q) * oh * ow
+                    for i in range(oh):
+                        row = (plane * height + sh * i + p) * width + q
+                        for j in range(ow):
+                            out[row + sw * j] += source[o]
+                            o += 1
     return loop
 
 
 def col2im(grad_cols, grad, kernel, stride, oh, ow):
-    """``core.im2col.col2im`` for a convolution's rows: the gradient (n·oh·ow, C·kh·kw) of
-    ``cols`` added onto ``grad``, the padded images' pixels (n, C, H, W), which start at zero;
-    each pixel adds its windows' gradients in the order the windows come, row by row."""
+    """``core.im2col.col2im``: the gradient (n, C·kh·kw, oh·ow) of the columns added onto
+    ``grad``, the padded images' pixels (n, C, H, W), which start at zero; each pixel adds its
+    windows' gradients in the reference's order (the offsets last to first)."""
     _compiled(_make_col2im, *kernel)(grad_cols, grad, stride[0], stride[1], oh, ow)
 
 
@@ -131,8 +129,8 @@ def _make_max_pool(kh, kw):
 
 
 def max_pool(x, y, argmax, kernel, stride):
-    """``core.pooling.MaxPool2D.forward`` into y (n, C, oh, ow) and argmax (n, C, oh, ow, 1),
-    the window offset of each maximum, as the reference keeps it."""
+    """``core.pooling.MaxPool2D.forward`` into y and argmax (n, C, oh, ow), the window offset
+    (p·kw + q) of each maximum, as the reference keeps it."""
     _compiled(_make_max_pool, *kernel)(np.ascontiguousarray(x), y, argmax, *stride)
 
 
