@@ -86,6 +86,8 @@ POOLINGS = {  # name: (barenet layer, torch function, image height and width)
     "max-3-stride2-overlapping": (lambda: bn.MaxPool2D(3, 2), lambda x: F.max_pool2d(x, 3, 2), (9, 8)),
     "max-3-stride1": (lambda: bn.MaxPool2D(3, 1), lambda x: F.max_pool2d(x, 3, 1), (5, 6)),
     "max-2x3-stride(1,2)": (lambda: bn.MaxPool2D((2, 3), (1, 2)), lambda x: F.max_pool2d(x, (2, 3), (1, 2)), (6, 9)),
+    # 272 offsets: more than the 256 a byte counts, so the argmax is kept in a wider integer
+    "max-17x16-window": (lambda: bn.MaxPool2D((17, 16), 1), lambda x: F.max_pool2d(x, (17, 16), 1), (18, 18)),
     "avg-2": (lambda: bn.AvgPool2D(2), lambda x: F.avg_pool2d(x, 2), (8, 8)),
     "avg-2-odd-image": (lambda: bn.AvgPool2D(2), lambda x: F.avg_pool2d(x, 2), (7, 9)),
     "avg-3-stride2-overlapping": (lambda: bn.AvgPool2D(3, 2), lambda x: F.avg_pool2d(x, 3, 2), (9, 8)),
@@ -106,6 +108,21 @@ def test_max_pooling_breaks_ties_as_torch_does(rng, cpu_backend):
     x = np.maximum(np.round(rng.normal(size=(3, 2, 9, 9))), 0.0)
     _compare(bn.MaxPool2D(3, 2), lambda t: F.max_pool2d(t, 3, 2), x, rng)
     _compare(bn.MaxPool2D(2), lambda t: F.max_pool2d(t, 2), x, rng)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_max_pooling_routes_a_non_finite_gradient_only_to_the_winner_as_torch_does(bad, rng, cpu_backend):
+    """0 · NaN is NaN: the gradient of the pixels that lost stays 0 however bad dY is."""
+    x = rng.normal(size=(2, 3, 6, 6))
+    layer = bn.MaxPool2D(2)
+    layer.forward(bn.to_device(x))
+    grad_out = rng.normal(size=(2, 3, 3, 3))
+    grad_out[0, 1, 1, 2] = bad
+    ours = bn.to_numpy(layer.backward(bn.to_device(grad_out)))
+    t = torch.tensor(x, requires_grad=True)
+    F.max_pool2d(t, 2).backward(torch.tensor(grad_out))
+    np.testing.assert_array_equal(ours, t.grad.numpy())
+    assert np.count_nonzero(~np.isfinite(ours)) == 1
 
 
 def test_flatten_and_reshape_match_torch(rng, cpu_backend):

@@ -72,7 +72,8 @@ INSIDE = ["barenet.core.layers.init_weights", "barenet.core.activations.sigmoid"
           "barenet.core.activations.log_softmax", "barenet.core.parameters.Parameters", "barenet.core.backend",
           "barenet.core.backends.fused.NumbaBackend", "barenet.training.loop", "barenet.training.steps",
           "barenet.training.parallel", "barenet.training.settings", "barenet.training.builder",
-          "barenet.core.im2col.windows", "barenet.core.im2col.col2im", "barenet.core.im2col.output_size"]
+          "barenet.core.im2col.im2col", "barenet.core.im2col.col2im", "barenet.core.im2col.offset",
+          "barenet.core.im2col.windows", "barenet.core.im2col.output_size"]
 
 
 def api_markdown() -> str:

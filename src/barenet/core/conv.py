@@ -122,8 +122,9 @@ class Conv2D(Layer):
 
     def backward(self, grad_out):
         """dX[m] = col2im(Wᵀ dY[m]), the padding cut off; dW and db into the gradients."""
-        grad_rows = self._parameter_gradients(grad_out)
-        grad_cols = xp.matmul(self._weights().T, grad_rows)  # (n, C·kh·kw, oh·ow)
+        grad_flat = self._parameter_gradients(grad_out)
+        # Wᵀ copied to rows first: NumPy's stacked matmul takes a transposed view ~5× slower
+        grad_cols = xp.matmul(xp.ascontiguousarray(self._weights().T), grad_flat)  # (n, C·kh·kw, oh·ow)
         grad = col2im(grad_cols, self.padded_shape, self.kernel_size, self.stride)
         top, bottom, left, right = self.pads
         return grad[:, :, top:grad.shape[2] - bottom, left:grad.shape[3] - right]  # the padding had none
@@ -138,11 +139,11 @@ class Conv2D(Layer):
 
     def _parameter_gradients(self, grad_out):
         """Set dW and db; return dY as (n, F, oh·ow), which dX needs too."""
-        grad_rows = grad_out.reshape(len(grad_out), self.out_channels, -1)
-        self.grads["W"] = xp.matmul(grad_rows, self.cols.transpose(0, 2, 1)).sum(axis=0).reshape(self.grads["W"].shape)
+        grad_flat = grad_out.reshape(len(grad_out), self.out_channels, -1)
+        self.grads["W"] = xp.matmul(grad_flat, self.cols.transpose(0, 2, 1)).sum(axis=0).reshape(self.grads["W"].shape)
         if self.bias:
-            self.grads["b"] = grad_rows.sum(axis=(0, 2))
-        return grad_rows
+            self.grads["b"] = grad_flat.sum(axis=(0, 2))
+        return grad_flat
 
     def get_config(self):
         """Return in_channels, out_channels, kernel_size, stride, padding and bias."""

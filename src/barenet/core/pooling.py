@@ -111,16 +111,19 @@ class MaxPool2D(_Pool2D):
         """Y = the maximum of each window; A, which pixel won it (k = p·kw + q), kept for backward."""
         self._out_shape, values = self._offsets(x)
         y = values[0].copy()
-        self.argmax = xp.zeros(y.shape, dtype=xp.int64)
+        # The offset's number k, in the smallest integer that holds it (uint8 for windows up to 16 × 16)
+        self.argmax = xp.zeros(y.shape, dtype=xp.min_scalar_type(len(values) - 1))
         for k, value in enumerate(values[1:], 1):
             # np.argmax's rule: the first maximum wins a tie, and a NaN beats every number
             larger = (value > y) | (xp.isnan(value) & ~xp.isnan(y))
-            xp.copyto(y, value, where=larger)
-            self.argmax[larger] = k
+            xp.maximum(y, value, out=y)  # the same rule for the value: a NaN stays
+            self.argmax += larger * (k - self.argmax)  # argmax = k where larger (a masked write is slower)
         return y
 
     def backward(self, grad_out):
         """dX[the winner of each window] += dY; 0 elsewhere."""
+        if xp.isfinite(grad_out).all():  # then 0 · dY is 0, and a product is faster than xp.where
+            return self._spread(lambda k: (self.argmax == k) * grad_out)
         zero = xp.zeros((), dtype=grad_out.dtype)
         return self._spread(lambda k: xp.where(self.argmax == k, grad_out, zero))
 
