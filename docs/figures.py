@@ -56,7 +56,12 @@ def speed_figures(report) -> dict:
     torch, ours = middle["systems"].get("pytorch"), middle["systems"].get(reference)
     headline = f"{torch['median_epoch_seconds'] / ours['median_epoch_seconds']:.1f}×" if torch and ours else "n/a"
     blas = report.get("blas", {})
-    return {"speed.table": "\n".join(lines), "speed.inference": "\n".join(table), "speed.machine": _machine(report),
+    sweep = "(this run had no width sweep: `barenet bench --widths ...`)"
+    if "sweep" in report:
+        from barenet.app.bench.report import format_sweep
+        sweep = (format_sweep(report).split("\n", 1)[1]
+                 + "\n\n![Each system's epoch against the parameter count](../../images/results/width_sweep.png)")
+    return {"speed.sweep": sweep, "speed.table": "\n".join(lines), "speed.inference": "\n".join(table), "speed.machine": _machine(report),
             "speed.data": report.get("data", "?"), "speed.epochs": str(report.get("epochs")),
             "speed.threads": str(report.get("threads")), "speed.vs_pytorch_b128": headline,
             "speed.reference": reference,
@@ -157,6 +162,32 @@ def sklearn_figures(report) -> dict:
             "sklearn.one_epoch": f"{max(report['one_epoch_weight_difference'].values()):.1e}"}
 
 
+def conv_figures(report) -> dict:
+    """The convolutional network's speed (benchmarks/conv_speed.py): milliseconds per step of each
+    system at each batch size, as multiples of PyTorch's and of the im2col floor; memory; the profile."""
+    sizes = [str(b) for b in report["batch_sizes"]]
+    ms = report["ms_per_step"]
+    lines = ["| system | " + " | ".join(f"batch {b}" for b in sizes) + " |", "|---|" + "---:|" * len(sizes)]
+    for system, row in ms.items():
+        lines.append(f"| {system} | " + " | ".join(
+            f"{row[b]:.1f} ms ({row[b] / ms['pytorch'][b]:.2f}× PyTorch, {row[b] / ms['im2col floor'][b]:.2f}× floor)"
+            for b in sizes) + " |")
+    memory = ["| backend | peak a step allocates | held after each of three epochs |", "|---|---:|---:|"]
+    memory += [f"| {system} | {m['peak_bytes_per_step'] / 2**20:.0f} MiB | "
+               + ", ".join(f"{h / 1024:.1f} KiB" for h in m["held_after_each_epoch"]) + " |"
+               for system, m in report["memory"].items()]
+    profile = []
+    for system, parts in report["profile"].items():
+        total = sum(parts.values())
+        profile += [f"**{system}**", "", "| part | ms | share |", "|---|---:|---:|"]
+        profile += [f"| {name} | {value:.2f} | {value / total:.0%} |" for name, value in parts.items() if value >= 0.05]
+        profile += [f"| **a whole step** | **{total:.1f}** | |", ""]
+    return {"conv.table": "\n".join(lines), "conv.memory": "\n".join(memory), "conv.profile": "\n".join(profile),
+            "conv.machine": _machine(report), "conv.threads": str(report["threads"]),
+            "conv.steps": str(report["steps"]), "conv.rounds": str(report["rounds"] - 1),
+            "conv.profile_batch": str(report["profile_batch_size"])}
+
+
 def figures() -> dict:
     """{name: the figure as text (a table as Markdown)} from every results file present."""
     found = {}
@@ -164,6 +195,9 @@ def figures() -> dict:
     if speed:
         found.update(speed_figures(speed))
     found.update(recipe_figures())
+    conv = _json("conv_speed.json")
+    if conv:
+        found.update(conv_figures(conv))
     threads = _json("threads.json")
     if threads:
         found.update(threads_figures(threads))
