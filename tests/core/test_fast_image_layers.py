@@ -84,6 +84,17 @@ def test_fused_convolution_is_the_reference(config, dtype, threads, monkeypatch)
     _same(lambda: bn.Conv2D(**config), x, monkeypatch, threads)
 
 
+@pytest.mark.parametrize("chunk_bytes", [1, 10_000])
+def test_fused_convolution_taking_its_images_a_few_at_a_time_is_the_reference(chunk_bytes, monkeypatch):
+    """A thread's range cut into chunks of one image (1 byte) or of two (10,000 bytes, at 4,536
+    bytes of columns an image), the last one shorter: the same numbers as the whole range at once."""
+    from barenet.core.backends import fused_images
+    monkeypatch.setattr(fused_images, "CHUNK_BYTES", chunk_bytes)
+    x = np.random.default_rng(0).normal(size=(7, 2, 9, 7)).astype(np.float32)
+    _same(lambda: bn.Conv2D(2, 3, 3, padding=1), x, monkeypatch, 1)
+    _same(lambda: bn.Conv2D(2, 3, (2, 3), stride=2), x, monkeypatch, 2)
+
+
 @pytest.mark.parametrize("threads", [1, 3])
 @pytest.mark.parametrize("kernel_size, stride", [(2, None), (3, 1), (3, 2), ((2, 3), (2, 1))])
 def test_fused_max_pooling_is_the_reference_bit_for_bit_ties_and_nan_included(kernel_size, stride, threads,

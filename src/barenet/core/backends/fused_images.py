@@ -16,11 +16,13 @@ import numpy as np
 from . import image_kernels
 from .pool import ranges, run
 
+CHUNK_BYTES = 1 << 20  # a thread takes its images a few at a time, their columns about 1 MiB: in cache
+# from one loop to the next, where a whole range's would have gone out to memory and back
 MATRIX_ROWS = 16  # a matrix product is cut into parts of at least, and a multiple of, this many rows:
 # fewer, and the BLAS library may take another path (one row: a matrix-vector product), which adds
 # in another order than the whole product does
 
-__all__ = ["MATRIX_ROWS", "conv_forward", "conv_backward", "conv_backward_params", "max_pool_forward", "max_pool_backward",
+__all__ = ["CHUNK_BYTES", "MATRIX_ROWS", "conv_forward", "conv_backward", "conv_backward_params", "max_pool_forward", "max_pool_backward",
            "relu_max_pool_forward", "relu_max_pool_backward"]
 
 
@@ -38,13 +40,20 @@ def conv_forward(layer, x, training, threads):
     y = np.empty((n, layer.out_channels, oh * ow), dtype=x.dtype)
 
     def part(lo, hi):
-        image_kernels.im2col(image_kernels.pad(x[lo:hi], layer.pads), cols[lo:hi], layer.kernel_size, layer.stride,
-                             oh, ow)
-        np.matmul(weights, cols[lo:hi], out=y[lo:hi])
-        if layer.bias:
-            y[lo:hi] += layer.params["b"][:, None]
+        for a, b in _chunks(lo, hi, cols[0].nbytes):  # each chunk's columns still in cache for the product
+            image_kernels.im2col(image_kernels.pad(x[a:b], layer.pads), cols[a:b], layer.kernel_size, layer.stride,
+                                 oh, ow)
+            np.matmul(weights, cols[a:b], out=y[a:b])
+            if layer.bias:
+                y[a:b] += layer.params["b"][:, None]
     run(part, ranges(n, threads, work=cols.size))
     return y.reshape(n, layer.out_channels, oh, ow)
+
+
+def _chunks(lo, hi, image_bytes):
+    """Cut images [lo, hi) into runs of consecutive images of about ``CHUNK_BYTES`` each."""
+    step = max(1, CHUNK_BYTES // max(image_bytes, 1))
+    return [(a, min(a + step, hi)) for a in range(lo, hi, step)]
 
 
 def _gradients(layer, grad_out, threads):
@@ -80,10 +89,15 @@ def conv_backward(layer, grad_out, threads):
     grad = np.empty((n, channels, height - top - bottom, width - left - right), dtype=grad_out.dtype)
 
     def part(lo, hi):
-        grad_cols = np.matmul(weights_t, grad_flat[lo:hi])  # (images, C·kh·kw, oh·ow)
-        padded = np.zeros((hi - lo, channels, height, width), dtype=grad_out.dtype)
-        image_kernels.col2im(grad_cols, padded, layer.kernel_size, layer.stride, oh, ow)
-        grad[lo:hi] = padded[:, :, top:height - bottom, left:width - right]  # the padding had none
+        chunks = _chunks(lo, hi, layer.cols[0].nbytes)  # a chunk's column gradient: from the product to
+        most = max(b - a for a, b in chunks)           # col2im in cache, and one buffer for all of them
+        grad_cols = np.empty((most, *layer.cols.shape[1:]), dtype=grad_out.dtype)
+        padded = np.empty((most, channels, height, width), dtype=grad_out.dtype)
+        for a, b in chunks:
+            np.matmul(weights_t, grad_flat[a:b], out=grad_cols[:b - a])  # (images, C·kh·kw, oh·ow)
+            padded[:b - a] = 0
+            image_kernels.col2im(grad_cols[:b - a], padded[:b - a], layer.kernel_size, layer.stride, oh, ow)
+            grad[a:b] = padded[:b - a, :, top:height - bottom, left:width - right]  # the padding had none
     run(part, ranges(n, threads, work=layer.cols.size))
     return grad
 
