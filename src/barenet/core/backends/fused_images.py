@@ -57,21 +57,24 @@ def _chunks(lo, hi, image_bytes):
 
 
 def _gradients(layer, grad_out, threads):
-    """``Conv2D._parameter_gradients``: dW = Σ_m dY[m] cols[m]ᵀ (cut among the threads by
-    filters) and db = Σ dY, written into the network's gradient vector. Returns dY as
-    (n, F, oh·ow)."""
+    """``Conv2D._parameter_gradients``: dW = Σ_m dY[m] cols[m]ᵀ, each thread summing over its own
+    range of images and the ranges' sums then added in order (cut by filters instead, every
+    thread would read every image's columns), and db = Σ dY, written into the network's gradient
+    vector. Returns dY as (n, F, oh·ow)."""
     n, filters = grad_out.shape[:2]
     grad_flat = np.ascontiguousarray(grad_out).reshape(n, filters, -1)
     columns = layer.cols.transpose(0, 2, 1)
-    target = layer.grads["W"]  # in a network, a view of its gradient vector: written in place
-    in_place = target.flags.c_contiguous
-    dW = target.reshape(filters, -1) if in_place else np.empty((filters, target[0].size), dtype=target.dtype)
 
-    def by_filters(lo, hi):
-        np.matmul(grad_flat[:, lo:hi], columns).sum(axis=0, out=dW[lo:hi])
-    run(by_filters, ranges(filters, threads, work=layer.cols.size * filters // 64, align=MATRIX_ROWS))
-    if not in_place:
-        layer.grads["W"] = dW.reshape(target.shape)
+    def over_images(lo, hi):
+        return np.matmul(grad_flat[lo:hi], columns[lo:hi]).sum(axis=0)  # (F, C·kh·kw)
+    sums = run(over_images, ranges(n, threads, work=layer.cols.size * filters // 64))
+    for more in sums[1:]:
+        sums[0] += more
+    target = layer.grads["W"]  # in a network, a view of its gradient vector: written in place
+    if target.flags.c_contiguous:
+        target.reshape(filters, -1)[...] = sums[0]
+    else:
+        layer.grads["W"] = sums[0].reshape(target.shape)
     if layer.bias:
         layer.grads["b"] = grad_flat.sum(axis=(0, 2))
     return grad_flat
