@@ -25,10 +25,27 @@ from .report import flagged, format_inference, format_sweep, format_table, plot,
 def run(batch_sizes=(32, 128, 512), epochs=5, systems=tuple(s.name for s in CPU_SYSTEMS), threads=None,
         limit_train=None, memory=True, log=print, device="cpu", widths=(), sweep_batch_size=128,
         sweep_train_size=10_000):
-    """Train every available system ``epochs`` timed epochs (after one warm-up) per batch size,
-    interleaved, and return the report (a dict, as written to results.json). ``widths`` adds the
-    width sweep: 784-w-w-10 for each w at ``sweep_batch_size`` on the first ``sweep_train_size``
-    training images. ``device="gpu"`` times the matmul limit with CuPy."""
+    """Run every available system ``epochs`` timed epochs per batch size, interleaved; return the report.
+
+    Fresh systems per batch size: a warm-up round, ``epochs`` rounds in turn, the matmul limit each
+    round; then inference, on the last batch size's systems. The report is a dict, as written to
+    results.json.
+
+    Parameters
+    ----------
+    batch_sizes, epochs : sequence of int, int
+        One run per batch size; timed epochs per system and batch size.
+    systems : sequence of str
+        Names from ``SYSTEMS``; those that cannot run here are skipped, and logged.
+    threads, limit_train : int, optional
+        Threads for every system (default: the cores this process may use); training images kept.
+    memory : bool
+        Whether to measure each system's peak memory in a fresh process (``peak_memory``).
+    log, device : callable, "cpu" or "gpu"
+        Takes each progress line; where the matmul limit is timed (NumPy, or CuPy).
+    widths, sweep_batch_size, sweep_train_size
+        The width sweep's widths (empty: none), batch size and training images (``sweep``).
+    """
     if threads is None:
         threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     set_threads(threads)
@@ -64,8 +81,11 @@ def run(batch_sizes=(32, 128, 512), epochs=5, systems=tuple(s.name for s in CPU_
 
 
 def sweep(names, reference, widths, batch_size, X, y, test, epochs, device, log):
-    """The width sweep: every system on 784-w-w-10 at one batch size, for each width; and the
-    inference throughput of each width."""
+    """Return the width sweep: every system on 784-w-w-10 at one batch size, for each width w.
+
+    For each width, the systems' epochs interleaved as in ``run`` (after a warm-up round), their
+    rows as ``_row`` gives them (no memory), and the inference throughput of that width.
+    """
     result = {"batch_size": batch_size, "train_size": len(X), "network": "784-w-w-10", "widths": {}}
     for width in widths:
         sizes = widths_network(width)
@@ -80,8 +100,12 @@ def sweep(names, reference, widths, batch_size, X, y, test, epochs, device, log)
 
 
 def _interleaved(instances, X, y, epochs, batch_size, sizes, device, log, label):
-    """Epoch times of every system, the systems taking turns for ``epochs`` rounds after a
-    warm-up round, and the matmul limit timed once per round (the machine's own drift)."""
+    """Return the epoch times of every system and the matmul limit of every round.
+
+    The systems take turns for ``epochs`` rounds after a warm-up round, each after a collection
+    and a pause (``SETTLE_SECONDS``); the matmul limit is timed once per round (the machine's
+    own drift). The warm-up round's times are left out.
+    """
     times = {s.name: [] for s in instances}
     limits = []
     for round_ in range(epochs + 1):  # round 0 warms up (allocations, caches, compilation)
@@ -105,8 +129,11 @@ def _entry(limits, rows):
 
 
 def _row(system, times, reference, limits, test, memory):
-    """One system's figures at one batch size: its epochs, their growth beyond the machine's own
-    drift, its speed against the reference, PyTorch and the matmul limit, its accuracy and memory."""
+    """Return one system's figures at one batch size.
+
+    Its epochs, their growth and whether it exceeds the machine's own drift by ``GROWTH_LIMIT``,
+    its speed against the reference, PyTorch and the matmul limit, its test accuracy and memory.
+    """
     seconds, limit, drift = times[system.name], statistics.median(limits), growth(limits)
     median = statistics.median(seconds)
     base = statistics.median(times[reference]) if reference else None
@@ -121,6 +148,7 @@ def _row(system, times, reference, limits, test, memory):
 
 
 def build_parser():
+    """Return the argument parser of ``barenet bench``."""
     parser = argparse.ArgumentParser(
         prog="barenet bench", description=__doc__.split("\n\n")[0].replace("``", ""),
         epilog="Peers that are not installed are skipped, with a note.")
@@ -146,6 +174,10 @@ def build_parser():
 
 
 def main(argv=None):
+    """Run ``barenet bench`` from the command line: write results.json, print the tables, plot.
+
+    Returns 0; a wrong argument in ``argv`` (default ``sys.argv[1:]``) exits through the parser.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     default = CPU_SYSTEMS if args.device == "cpu" else GPU_SYSTEMS
@@ -193,7 +225,7 @@ def main(argv=None):
 
 
 def _positive_ints(parser, option, text, allow_none=False):
-    """A comma-separated list of positive whole numbers (``none`` for an empty one where allowed)."""
+    """Return a comma-separated list of positive whole numbers as a tuple (``none``: empty, where allowed)."""
     if allow_none and text.strip().lower() in ("none", ""):
         return ()
     try:

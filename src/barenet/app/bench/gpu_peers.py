@@ -1,5 +1,7 @@
-"""The systems ``barenet bench --device gpu`` adds: barenet on CuPy, PyTorch CUDA eager and a
-whole-step CUDA graph; and why one cannot run here."""
+"""The systems ``barenet bench --device gpu`` adds, and why one cannot run here.
+
+barenet on CuPy, PyTorch CUDA eager, and PyTorch's whole step as a CUDA graph.
+"""
 from __future__ import annotations
 
 import time
@@ -16,13 +18,20 @@ class BarenetCupy(Barenet):
     backend = "cupy"
 
     def epoch(self, X, y):
+        """Train one epoch through fit; return fit's time of it, then wait for the GPU."""
         seconds = super().epoch(X, y)
         cuda_synchronize()
         return seconds
 
 
 class TorchCuda(Torch):
-    """PyTorch eager on the GPU, the data set on the device."""
+    """PyTorch eager on the GPU, the data set on the device.
+
+    Parameters
+    ----------
+    batch_size, seed, sizes
+        As for ``peers.Barenet``.
+    """
 
     name = "pytorch-cuda"
 
@@ -38,6 +47,7 @@ class TorchCuda(Torch):
         return self.data[1:]
 
     def epoch(self, X, y):
+        """Train one epoch in a new random order on the GPU; return its seconds, the GPU synchronised."""
         torch = self.torch
         Xt, yt = self._on_device(X, y)
         torch.cuda.synchronize()
@@ -55,11 +65,13 @@ class TorchCuda(Torch):
         self.optimizer.step()
 
     def accuracy(self, X, y):
+        """Return the fraction of X's rows whose largest output is their class in y."""
         with self.torch.no_grad():
             self.model.eval()
             return float((self.model(self.torch.from_numpy(X).cuda()).argmax(1).cpu().numpy() == y).mean())
 
     def predictor(self, x):
+        """Return a function that computes softmax(model(x)) on the GPU and waits for it (x copied there once)."""
         torch, xt = self.torch, self.torch.from_numpy(x).cuda()
         self.model.eval()
 
@@ -72,9 +84,18 @@ class TorchCuda(Torch):
 
 
 class TorchCudaGraph(TorchCuda):
-    """A reference line, not a peer users run: PyTorch's whole training step (forward, backward,
-    Adam) captured once as a CUDA graph and replayed for every full batch, as in PyTorch's
-    documentation ("whole network capture"); the last, smaller batch runs eagerly."""
+    """PyTorch's whole training step captured once as a CUDA graph: a reference line, not a peer users run.
+
+    Forward, backward and Adam (``capturable``) are captured after three warm-up steps on a side
+    stream, as in PyTorch's documentation ("whole network capture"), and replayed for every full
+    batch; the last, smaller batch runs eagerly. The warm-up steps, on zeros, update the weights
+    before the first epoch.
+
+    Parameters
+    ----------
+    batch_size, seed, sizes
+        As for ``peers.Barenet``.
+    """
 
     name = "pytorch-cuda-graph"
 
@@ -105,12 +126,17 @@ class TorchCudaGraph(TorchCuda):
 
 
 def cuda_synchronize():
+    """Wait for the current CUDA device to finish its queued work (through CuPy)."""
     import cupy
     cupy.cuda.Device().synchronize()
 
 
 def gpu_missing(name):
-    """Why a GPU system cannot run here, or None."""
+    """Return why a GPU system cannot run here, or None.
+
+    barenet-cupy: the cupy backend's error, if it cannot start; the PyTorch systems: whether
+    PyTorch sees a CUDA device.
+    """
     if name == "barenet-cupy":
         try:
             with using_backend("cupy"):

@@ -1,5 +1,8 @@
-"""How ``barenet bench`` measures: the matrix-product limit, inference throughput, peak memory
-per epoch, the threads every system gets, the BLAS under NumPy, and the growth of epoch times."""
+"""How ``barenet bench`` measures.
+
+The matrix-product limit, inference throughput, peak memory per epoch, the threads every system
+gets, the BLAS under NumPy, and the growth of epoch times.
+"""
 from __future__ import annotations
 
 import ctypes
@@ -17,9 +20,24 @@ from .peers import SIZES
 
 
 def matmul_limit(n, batch_size, repeats=1, device="cpu", sizes=SIZES):
-    """Seconds this machine needs for one epoch's matrix products alone (float32) for the dense
-    network ``sizes``: NumPy's on the CPU, CuPy's on the GPU (``device="gpu"``); the best of
-    ``repeats`` timings."""
+    """Return the seconds this machine needs for one epoch's matrix products alone.
+
+    For the dense network ``sizes`` in float32, per minibatch: X·W for every layer, Xᵀ·G for
+    every weight gradient, G·Wᵀ for every layer but the first, into preallocated outputs (random
+    data: the time does not depend on it). ``n // batch_size`` full batches and the smaller last
+    one. NumPy's products on the CPU, CuPy's on the GPU (``device="gpu"``).
+
+    Parameters
+    ----------
+    n, batch_size : int
+        The training images and the batch size.
+    repeats : int, default 1
+        Timings; the best is returned.
+    device : "cpu" or "gpu", default "cpu"
+        NumPy's products, or CuPy's (synchronised before the clock stops).
+    sizes : tuple of int, default SIZES
+        The layer widths, 784-256-128-10 by default.
+    """
     if device == "gpu":
         import cupy as np_  # the same products, on the GPU
         synchronize = cuda_synchronize
@@ -53,8 +71,12 @@ def matmul_limit(n, batch_size, repeats=1, device="cpu", sizes=SIZES):
 
 
 def inference_throughput(systems, X, repeats=7):
-    """Images per second at batch 1 and 1,000 and the batch-1 latency, for systems with a
-    predictor; the systems take turns, and each keeps its best of ``repeats`` timings."""
+    """Return images per second and latency at batch 1 and 1,000, for the systems with a predictor.
+
+    x is the first rows of X. Each predictor is called once to warm up; then the systems take
+    turns, ``repeats`` times, each timing 1,000 calls at batch 1 (10 at batch 1,000), and each
+    keeps its best: {system: {"batch_1": {"images_per_second", "latency_ms"}, "batch_1000": ...}}.
+    """
     results = {}
     for batch, count in ((1, 1000), (1000, 10)):
         x = np.ascontiguousarray(X[:batch])
@@ -79,6 +101,7 @@ def _timed(function, count):
 
 
 def status_kib(field):
+    """Return a field of /proc/self/status in KiB (``VmRSS``, ``VmHWM``); KeyError if absent."""
     for line in open("/proc/self/status"):
         if line.startswith(field + ":"):
             return int(line.split()[1])
@@ -86,9 +109,11 @@ def status_kib(field):
 
 
 def release_free_memory():
-    """Hand memory that Python and NumPy have freed back to the system (glibc's malloc_trim), so
-    that what the next epoch allocates shows in the resident set instead of reusing pages that
-    loading the data left resident."""
+    """Hand memory that Python and NumPy have freed back to the system (glibc's malloc_trim).
+
+    So that what the next epoch allocates shows in the resident set instead of reusing pages
+    that loading the data left resident. Without glibc, nothing is handed back.
+    """
     gc.collect()
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
@@ -97,8 +122,11 @@ def release_free_memory():
 
 
 def epoch_peak_memory(system):
-    """Peak resident memory (MiB) above the resident memory before, during one epoch: Linux's
-    high-water mark (VmHWM), reset through /proc/self/clear_refs just before the epoch."""
+    """Return the peak resident memory (MiB) of one call of ``system``, above the resident memory before.
+
+    Linux's high-water mark (VmHWM), reset through /proc/self/clear_refs (writing 5) just
+    before the call, after freed memory is handed back (``release_free_memory``).
+    """
     release_free_memory()
     with open("/proc/self/clear_refs", "w") as handle:
         handle.write("5")
@@ -108,11 +136,13 @@ def epoch_peak_memory(system):
 
 
 def peak_memory(system_name, batch_size, limit_train):
-    """(first, later): the peak memory of a system's first epoch and of its second, in a fresh
-    process that has loaded the data and built the system before counting starts; None where
-    unsupported. The first epoch carries one-time costs (compiling numba's or XLA's code, JAX's
-    copy of the data set into its own arrays, the optimizer's state); the second shows what
-    every later epoch needs."""
+    """Return (first, later): the peak memory (MiB) of a system's first epoch and of its second.
+
+    Measured in a fresh Python process that has loaded the data and built the system before
+    counting starts; None where that process fails (not Linux, the system missing). The first
+    epoch carries one-time costs (compiling numba's or XLA's code, JAX's copy of the data set
+    into its own arrays, the optimizer's state); the second shows what every later epoch needs.
+    """
     code = ("from barenet.app import bench; "
             f"_, X, y, _, _ = bench.load_data({limit_train!r}); "
             f"s = bench.SYSTEMS[{system_name!r}]({batch_size}); "
@@ -125,9 +155,12 @@ def peak_memory(system_name, batch_size, limit_train):
 
 
 def set_threads(threads):
-    """Give every system ``threads`` threads: the BLAS under NumPy and scikit-learn, PyTorch's
-    pool and numba's; with fewer threads than cores the process is also pinned to that many cores,
-    which is what limits XLA (JAX), so this runs before any peer is imported."""
+    """Give every system ``threads`` threads.
+
+    The BLAS under NumPy and scikit-learn (threadpoolctl), barenet's ``fit``, PyTorch's pool and
+    numba's; with fewer threads than cores the process is also pinned to the first that many
+    cores, which is what limits XLA (JAX), so this runs before any peer is imported.
+    """
     if hasattr(os, "sched_setaffinity") and threads < len(os.sched_getaffinity(0)):
         # XLA has no thread setting of its own: it sizes its pool by the cores it may run on
         os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:threads])
@@ -146,8 +179,11 @@ def set_threads(threads):
 
 
 def numpy_blas() -> dict:
-    """The BLAS library under NumPy (which does barenet's matrix products), its version, kernel
-    and threads: from NumPy's build configuration and threadpoolctl."""
+    """Return the BLAS library under NumPy (which does barenet's matrix products), its version, kernel and threads.
+
+    From NumPy's build configuration and threadpoolctl; what neither says stays None (or
+    ``"unknown"`` for the library; no ``"kernel"`` unless threadpoolctl finds NumPy's BLAS).
+    """
     blas = {"library": "unknown", "version": None, "threads": None}
     try:
         config = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
@@ -172,12 +208,15 @@ SETTLE_SECONDS = 0.25  # a pause before each epoch, so that the thread pools of 
 
 
 def growth(times) -> float:
-    """How much slower the last timed epoch is than the first, read off a straight line through
-    all of them: 0.25 means the epochs grew by 25% over the run. The line is Theil and Sen's
-    (its slope is the median of the slopes between every pair of epochs), so that one epoch
-    slowed by the machine neither hides nor fakes a trend. A system is flagged when its growth
-    exceeds the growth of the matmul limit timed in the same rounds (the machine's own drift)
-    by GROWTH_LIMIT."""
+    """Return how much slower the last timed epoch is than the first, read off a line through all of them.
+
+    0.25 means the epochs grew by 25% over the run: slope · (n - 1) / intercept. The line is
+    Theil and Sen's (its slope is the median of the slopes between every pair of epochs, its
+    intercept the median of tᵢ - slope · i), so that one epoch slowed by the machine neither
+    hides nor fakes a trend; 0 for fewer than two epochs, or an intercept at or below 0. A system
+    is flagged when its growth exceeds the growth of the matmul limit timed in the same rounds
+    (the machine's own drift) by GROWTH_LIMIT.
+    """
     n = len(times)
     if n < 2:
         return 0.0

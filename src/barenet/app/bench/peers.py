@@ -1,6 +1,10 @@
-"""The systems ``barenet bench`` trains side by side on the CPU: barenet (NumPy and numba
-backends), PyTorch, JAX, Keras and scikit-learn, each building the same network and training one
-epoch per call."""
+"""The systems ``barenet bench`` trains side by side on the CPU.
+
+barenet (NumPy and numba backends), PyTorch, JAX, Keras and scikit-learn, each building the same
+dense ReLU network with Adam (lr 1e-3) and softmax cross-entropy, and training one epoch per
+call. Every system has ``epoch(X, y)`` (returns its seconds) and ``accuracy(X, y)``; those that
+are timed for inference have ``predictor(x)``, a function of no arguments that predicts x.
+"""
 from __future__ import annotations
 
 import time
@@ -18,16 +22,21 @@ SIZES = (784, 256, 128, 10)  # the default network; the width sweep trains 784-w
 
 
 def widths_network(width: int) -> tuple:
-    """The width sweep's network: 784-w-w-10."""
+    """Return the width sweep's network: 784-w-w-10."""
     return (784, width, width, 10)
 
 
 def parameter_count(sizes) -> int:
-    """Weights and biases of the dense network ``sizes``."""
+    """Return the number of weights and biases of the dense network ``sizes``: Σ (a·b + b)."""
     return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
 
 
 def load_data(limit_train=None):
+    """Return (name, X, y, X_test, y_test): Fashion-MNIST, or random data of its shapes if not found.
+
+    X (60,000, 784) float32 in [0, 1], y (60,000,) class ids 0-9, the 10,000 test images alike;
+    only the first ``limit_train`` training images when given.
+    """
     from ...training.datasets import DatasetNotFoundError, load_fashion_mnist
 
     try:
@@ -46,7 +55,17 @@ def load_data(limit_train=None):
 # -- the systems: each builds a model and trains one epoch per call ------------------------------
 
 class Barenet:
-    """barenet's ``fit``, one epoch per call, on the NumPy backend (the reference code)."""
+    """barenet's ``fit``, one epoch per call, on the NumPy backend (the reference code).
+
+    Parameters
+    ----------
+    batch_size : int
+        The minibatch size.
+    seed : int, default 0
+        The random seed: of the initial weights and, where the system draws one, the epochs' order.
+    sizes : tuple of int, default SIZES
+        The layer widths: Dense layers with ReLU between them.
+    """
 
     name = "barenet"
     backend = "numpy"
@@ -65,9 +84,11 @@ class Barenet:
         return self.model.history["time"][-1]
 
     def accuracy(self, X, y):
+        """Return the fraction of X's rows predicted as their class in y."""
         return float((self.model.predict(X) == y).mean())
 
     def predictor(self, x):
+        """Return a function that computes the model's class probabilities for x."""
         def predict():
             return self.model.predict_proba(x)
         return predict
@@ -81,6 +102,14 @@ class BarenetNumba(Barenet):
 
 
 class Torch:
+    """PyTorch eager: ``nn.Sequential`` of Linear and ReLU, ``optim.Adam``, a hand-written loop.
+
+    Parameters
+    ----------
+    batch_size, seed, sizes
+        As for ``Barenet``.
+    """
+
     name = "pytorch"
 
     def __init__(self, batch_size, seed=0, sizes=SIZES):
@@ -97,6 +126,7 @@ class Torch:
         self.generator = torch.Generator().manual_seed(seed)
 
     def epoch(self, X, y):
+        """Train one epoch in a new random order; return its seconds."""
         torch = self.torch
         Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
         started = time.perf_counter()
@@ -110,11 +140,13 @@ class Torch:
         return time.perf_counter() - started
 
     def accuracy(self, X, y):
+        """Return the fraction of X's rows whose largest output is their class in y."""
         with self.torch.no_grad():
             self.model.eval()
             return float((self.model(self.torch.from_numpy(X)).argmax(1).numpy() == y).mean())
 
     def predictor(self, x):
+        """Return a function that computes softmax(model(x)) without gradients."""
         torch, xt = self.torch, self.torch.from_numpy(x)
         self.model.eval()
 
@@ -125,8 +157,16 @@ class Torch:
 
 
 class Jax:
-    """JAX at its fastest: the whole step (forward, loss, gradients, optax's Adam) compiled by
-    ``jax.jit`` into one XLA program, the data set kept in JAX arrays and gathered inside it."""
+    """JAX at its fastest: the whole step compiled by ``jax.jit`` into one XLA program.
+
+    Forward, loss, gradients and optax's Adam in one program; the data set kept in JAX arrays and
+    each minibatch gathered inside it. Weights start He-normal, biases at zero.
+
+    Parameters
+    ----------
+    batch_size, seed, sizes
+        As for ``Barenet``.
+    """
 
     name = "jax"
 
@@ -162,12 +202,13 @@ class Jax:
         self.logits, self.step = jax.jit(logits), jax.jit(step)
 
     def _on_device(self, X, y):
-        """The data set as JAX arrays, copied once (kept while X is the data set trained on)."""
+        """Return the data set as JAX arrays, copied once (kept while X is the data set trained on)."""
         if self.data is None or self.data[0] is not X:
             self.data = (X, self.jnp.asarray(X), self.jnp.asarray(y.astype(np.int32)))
         return self.data[1:]
 
     def epoch(self, X, y):
+        """Train one epoch in a new random order; return its seconds, the last step waited for."""
         Xd, yd = self._on_device(X, y)
         started = time.perf_counter()
         order = self.rng.permutation(len(X)).astype(np.int32)
@@ -178,17 +219,27 @@ class Jax:
         return time.perf_counter() - started
 
     def accuracy(self, X, y):
+        """Return the fraction of X's rows whose largest logit is their class in y."""
         return float((np.asarray(self.logits(self.params, X)).argmax(1) == y).mean())
 
     def predictor(self, x):
+        """Return a function that computes the jitted softmax(logits(x)) and waits for it."""
         xd = self.jnp.asarray(x)
         predict = self.jax.jit(lambda params, x: self.jax.nn.softmax(self.logits(params, x), axis=1))
         return lambda: predict(self.params, xd).block_until_ready()
 
 
 class Keras:
-    """Keras 3's ``fit``, one epoch per call, on the PyTorch backend (``KERAS_BACKEND=torch``,
-    set here unless the environment chose another backend)."""
+    """Keras 3's ``fit``, one epoch per call, on the PyTorch backend.
+
+    ``KERAS_BACKEND=torch`` is set by ``systems.available_systems``, unless the environment chose
+    another backend.
+
+    Parameters
+    ----------
+    batch_size, seed, sizes
+        As for ``Barenet``.
+    """
 
     name = "keras"
 
@@ -205,15 +256,25 @@ class Keras:
         self.batch_size = batch_size
 
     def epoch(self, X, y):
+        """Train one epoch through ``fit`` (shuffled); return its seconds."""
         started = time.perf_counter()
         self.model.fit(X, y, batch_size=self.batch_size, epochs=1, shuffle=True, verbose=0)
         return time.perf_counter() - started
 
     def accuracy(self, X, y):
+        """Return the fraction of X's rows whose largest output is their class in y."""
         return float((self.model.predict(X, batch_size=1024, verbose=0).argmax(1) == y).mean())
 
 
 class Sklearn:
+    """scikit-learn's ``MLPClassifier`` (Adam, no L2), one ``partial_fit`` per epoch.
+
+    Parameters
+    ----------
+    batch_size, seed, sizes
+        As for ``Barenet``.
+    """
+
     name = "scikit-learn"
 
     def __init__(self, batch_size, seed=0, sizes=SIZES):
@@ -224,9 +285,11 @@ class Sklearn:
         self.classes = np.arange(sizes[-1])
 
     def epoch(self, X, y):
+        """Train one epoch through ``partial_fit``; return its seconds."""
         started = time.perf_counter()
         self.model.partial_fit(X, y, classes=self.classes)
         return time.perf_counter() - started
 
     def accuracy(self, X, y):
+        """Return the fraction of X's rows predicted as their class in y."""
         return float((self.model.predict(X) == y).mean())

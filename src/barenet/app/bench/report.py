@@ -9,6 +9,7 @@ from .systems import REQUIRES
 
 
 def processor():
+    """Return the processor's model name (/proc/cpuinfo; else what ``platform`` says)."""
     try:
         for line in open("/proc/cpuinfo"):
             if line.startswith("model name"):
@@ -19,6 +20,7 @@ def processor():
 
 
 def versions(names):
+    """Return {module: version} of the peers among ``names``, and Keras's backend where Keras runs."""
     versions = {}
     for name in names:
         module = REQUIRES.get(name)
@@ -31,6 +33,7 @@ def versions(names):
 
 
 def format_table(report: dict) -> str:
+    """Return the training results as a Markdown table: a row per batch size and system, and the matmul limit's."""
     reference = report.get("reference") or "barenet"
     lines = [f"| batch | system | epoch (s), median | first → last (s) | growth | {reference} ÷ system "
              f"| × matmul limit | peak RSS, epoch 1 / 2 (MiB) | test accuracy |",
@@ -51,6 +54,7 @@ def format_table(report: dict) -> str:
 
 
 def format_inference(inference: dict) -> str:
+    """Return the inference results as a Markdown table: a row per system."""
     lines = ["| system | batch 1 (images/s) | batch 1 latency (ms) | batch 1,000 (images/s) |", "|---|---:|---:|---:|"]
     for name, row in inference.items():
         lines.append(f"| {name} | {row['batch_1']['images_per_second']:,.0f} | {row['batch_1']['latency_ms']:.3f} | "
@@ -59,8 +63,10 @@ def format_inference(inference: dict) -> str:
 
 
 def plot(report, path):
-    """Each system's median epoch as a multiple of the matmul limit, per batch size (log scale:
-    the systems span a factor of 20)."""
+    """Plot each system's median epoch as a multiple of the matmul limit, per batch size, to ``path``.
+
+    Bars on a log scale: the systems span a factor of 20.
+    """
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -88,8 +94,10 @@ def plot(report, path):
 
 
 def flagged(report) -> list:
-    """One line for each system and batch size (and width of the sweep) whose epochs grew beyond
-    the machine's drift."""
+    """Return a line for each system and batch size (and width of the sweep) whose epochs grew.
+
+    Grew: by more than ``GROWTH_LIMIT`` beyond the machine's own drift (``measure.growth``).
+    """
     runs = [(f"batch {batch}", entry) for batch, entry in report["training"].items()]
     runs += [(f"width {width}", entry) for width, entry in report.get("sweep", {}).get("widths", {}).items()]
     return [f"{name} at {where} ({row['growth']:+.0%}, the machine {entry['machine_drift']:+.0%})"
@@ -97,8 +105,11 @@ def flagged(report) -> list:
 
 
 def format_sweep(report: dict) -> str:
-    """The width sweep: each system's epoch as a multiple of the matmul limit and of PyTorch's,
-    and inference at each width."""
+    """Return the width sweep as Markdown tables: training, then inference, at each width.
+
+    Each system's epoch as a multiple of the matmul limit and of PyTorch's; its inference latency
+    and throughput, and its time at batch 1,000 as a multiple of PyTorch's.
+    """
     sweep = report["sweep"]
     lines = [f"width sweep: 784-w-w-10 at batch {sweep['batch_size']} on {sweep['train_size']:,} images",
              "| width | parameters | system | epoch (s), median | growth | × matmul limit | × PyTorch |",
@@ -125,8 +136,10 @@ def format_sweep(report: dict) -> str:
 
 
 def plot_sweep(report, path):
-    """The width sweep: each system's epoch as a multiple of the matmul limit (left) and of
-    PyTorch's epoch (right), against the network's parameter count."""
+    """Plot the width sweep to ``path``, against the network's parameter count.
+
+    Each system's epoch as a multiple of the matmul limit (left) and of PyTorch's epoch (right).
+    """
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -15,7 +15,10 @@ REQUIRES = {"barenet-numba": "numba", "pytorch": "torch", "jax": "jax", "keras":
 
 
 def available_systems(names):
-    """(the systems that can run, {system: why not} for the others)."""
+    """Return (the systems among ``names`` that can run here, {system: why not} for the others).
+
+    Sets ``KERAS_BACKEND=torch`` unless the environment chose another, before Keras is imported.
+    """
     os.environ.setdefault("KERAS_BACKEND", "torch")  # read when keras is first imported
     found, missing = [], {}
     for name in names:

@@ -63,8 +63,7 @@ def _dense_gradients(layer, grad_out, threads):
 
 
 def _dense_backward(layer, grad_out, threads):
-    """``Dense.backward``: the parameters' gradients, then dX = dY Wᵀ, each range of rows on its
-    own thread."""
+    """dX = dY Wᵀ: ``Dense.backward``, after the parameters' gradients, each range of rows on its own thread."""
     _dense_gradients(layer, grad_out, threads)
     W = layer.params["W"]
     grad = np.empty((len(grad_out), W.shape[0]), dtype=grad_out.dtype)
@@ -110,28 +109,39 @@ _CROSS_ENTROPY = "barenet.core.losses.CrossEntropy"
 
 
 class NumbaBackend(Backend):
-    """NumPy arrays; ReLU, softmax cross-entropy from class ids and every optimizer's update as
-    one compiled pass each, the update split among threads on a long vector."""
+    """NumPy arrays, with the hottest operations run as compiled loops or split among threads.
+
+    Fused, by the exact class of the object (``kernels`` lists them): ReLU; Dense (its products
+    cut by rows among the threads); Conv2D and MaxPool2D (``fused_images``), and a ReLU followed by
+    a MaxPool2D as one pass; softmax cross-entropy from class ids, its value and gradient in one
+    pass; the updates of SGD, RMSProp, Adam and AdamW, one pass each, split among threads on a
+    long vector. Everything else runs the reference's code.
+    """
 
     name = "numba"
 
     def own_threads(self, model) -> bool:
-        """Whether ``model`` trains faster with this backend's threads than with the BLAS
-        library's: then ``fit`` holds the BLAS library at one thread and gives its count to the
-        backend, which splits every heavy operation itself (``core.backends.pool``). True for
-        networks with convolutions or max-pooling, whose loops weigh as much as their products;
-        a dense network leaves its products to the BLAS library's threads."""
+        """Return whether ``model`` trains faster with this backend's threads than with the BLAS library's.
+
+        Then ``fit`` holds the BLAS library at one thread and gives its count to the backend,
+        which splits every heavy operation itself (``core.backends.pool``). True for networks with
+        convolutions or max-pooling, whose loops weigh as much as their products; a dense network
+        leaves its products to the BLAS library's threads.
+        """
         return any(_kind(layer) in _OWN_THREADS for layer in model.layers)
 
     def forward(self, layer, x, training):
+        """Return the layer's output: its fused forward where there is one, else its own."""
         fused = _FORWARD.get(_kind(layer))
         return layer.forward(x, training) if fused is None else fused(layer, x, training, self._threads())
 
     def backward(self, layer, grad_out):
+        """Return dX, the parameters' gradients set: the layer's fused backward, else its own."""
         fused = _BACKWARD.get(_kind(layer))
         return layer.backward(grad_out) if fused is None else fused(layer, grad_out, self._threads())
 
     def backward_params(self, layer, grad_out):
+        """Set the parameters' gradients without dX (Dense and Conv2D fused, others their own)."""
         fused = _BACKWARD_PARAMS.get(_kind(layer))
         if fused is None:
             layer.backward_params(grad_out)
@@ -139,8 +149,11 @@ class NumbaBackend(Backend):
             fused(layer, grad_out, self._threads())
 
     def groups(self, layers) -> list:
-        """Each layer alone, but a ReLU followed by a max-pooling as one pair: pooled first,
-        rectified after, in one pass over the larger image (``fused_images.relu_max_pool_forward``)."""
+        """Return each layer alone, but a ReLU followed by a max-pooling as one pair.
+
+        The pair runs in one pass over the larger image, pooled first and rectified after
+        (``fused_images.relu_max_pool_forward``).
+        """
         groups, i = [], 0
         while i < len(layers):
             if i + 1 < len(layers) and (_kind(layers[i]), _kind(layers[i + 1])) == (_RELU, _MAX_POOL):
@@ -152,23 +165,30 @@ class NumbaBackend(Backend):
         return groups
 
     def forward_group(self, group, x, training):
+        """Return a group's output: the ReLU-max-pooling pair in one pass, else the layer's forward."""
         if len(group) == 2:
             return fused_images.relu_max_pool_forward(*group, x, training, self._threads())
         return self.forward(group[0], x, training)
 
     def backward_group(self, group, grad_out):
+        """Return a group's dX: the ReLU-max-pooling pair in one pass, else the layer's backward."""
         if len(group) == 2:
             return fused_images.relu_max_pool_backward(*group, grad_out, self._threads())
         return self.backward(group[0], grad_out)
 
     def _threads(self):
-        """The threads this epoch gives the backend (``kernel_threads``; 1 outside fit, where the
-        BLAS library keeps its own)."""
+        """Return the threads this epoch gives the backend (``kernel_threads``).
+
+        1 outside fit, where the BLAS library keeps its own.
+        """
         return kernel_threads() or 1
 
     def loss_value(self, loss, outputs, targets, sample_weight):
-        """Softmax cross-entropy from class ids: the loss and its gradient in one pass over each
-        row (the gradient waits on the loss for ``loss_gradient``)."""
+        """Return the loss as a 0-d array; for CrossEntropy from class ids, with its gradient in one pass.
+
+        The gradient waits on the loss (``fused_gradient``) for ``loss_gradient``. Other losses,
+        and CrossEntropy from probability rows, run the reference's ``value``.
+        """
         if _kind(loss) != _CROSS_ENTROPY or targets.ndim != 1:
             loss.fused_gradient = None
             return loss.value(outputs, targets, sample_weight)
@@ -176,6 +196,7 @@ class NumbaBackend(Backend):
         return np.float64(value)
 
     def loss_gradient(self, loss):
+        """Return d loss / d outputs: the one ``loss_value`` computed, else the loss's ``backward``."""
         gradient = getattr(loss, "fused_gradient", None)
         if gradient is None:
             return loss.backward()
@@ -183,6 +204,7 @@ class NumbaBackend(Backend):
         return gradient
 
     def update(self, optimizer, theta, grad, state, constants):
+        """Run one optimizer step on θ in place: one compiled pass for SGD, RMSProp, Adam, AdamW."""
         fused = _UPDATE.get(_kind(optimizer))
         if fused is None:
             optimizer.update(theta, grad, state, constants)
@@ -190,5 +212,5 @@ class NumbaBackend(Backend):
             fused(optimizer, theta, grad, state, constants, self._threads())
 
     def kernels(self) -> list:
-        """The names of the classes this backend runs as compiled loops."""
+        """Return the names of the classes whose operations this backend fuses, sorted."""
         return sorted({*_FORWARD, *_BACKWARD, *_BACKWARD_PARAMS, *_UPDATE, _CROSS_ENTROPY})

@@ -1,6 +1,9 @@
-"""The image layers on the ``"numba"`` backend: ``Conv2D`` and ``MaxPool2D`` as the compiled loops
-of ``core.backends.image_kernels`` and NumPy's matrix products, each batch cut into ranges of
-images that the backend's threads take one each (``core.backends.pool``).
+"""The image layers on the ``"numba"`` backend: ``Conv2D`` and ``MaxPool2D``.
+
+They run as the compiled loops of ``core.backends.image_kernels`` and NumPy's matrix products,
+each batch cut into ranges of images that the backend's threads take one each
+(``core.backends.pool``). Arrays are NCHW, as the reference's: X (n, C, H, W), W (F, C, kh, kw),
+the columns (n, C·kh·kw, oh·ow).
 
 The reference's formulas, computed the same way: the same products one image at a time, the
 loops in place of the strided copies. A range of images goes through the whole of a forward
@@ -22,13 +25,18 @@ MATRIX_ROWS = 16  # a matrix product is cut into parts of at least, and a multip
 # fewer, and the BLAS library may take another path (one row: a matrix-vector product), which adds
 # in another order than the whole product does
 
-__all__ = ["CHUNK_BYTES", "MATRIX_ROWS", "conv_forward", "conv_backward", "conv_backward_params", "max_pool_forward", "max_pool_backward",
-           "relu_max_pool_forward", "relu_max_pool_backward"]
+__all__ = ["CHUNK_BYTES", "MATRIX_ROWS", "conv_forward", "conv_backward", "conv_backward_params", "max_pool_forward",
+           "max_pool_backward", "relu_max_pool_forward", "relu_max_pool_backward"]
 
 
 def conv_forward(layer, x, training, threads):
-    """``core.conv.Conv2D.forward``: for each range of images, the padding, im2col, the products
-    Y[m] = W cols[m] and the bias."""
+    """Y[m] = W cols[m] + b: ``core.conv.Conv2D.forward``, each range of images on its own thread.
+
+    A range goes through its padding, im2col into ``layer.cols`` (n, C·kh·kw, oh·ow), the
+    products with W (F, C·kh·kw) and the bias, a chunk of images at a time (``_chunks``); returns
+    Y (n, F, oh, ow). An unbuilt layer runs
+    its own forward (which builds it).
+    """
     if not layer.built:
         return layer.forward(x, training)
     _, oh, ow = layer.output_shape(x.shape[1:])
@@ -57,10 +65,13 @@ def _chunks(lo, hi, image_bytes):
 
 
 def _gradients(layer, grad_out, threads):
-    """``Conv2D._parameter_gradients``: dW = Σ_m dY[m] cols[m]ᵀ, each thread summing over its own
-    range of images and the ranges' sums then added in order (cut by filters instead, every
-    thread would read every image's columns), and db = Σ dY, written into the network's gradient
-    vector. Returns dY as (n, F, oh·ow)."""
+    """dW = Σ_m dY[m] cols[m]ᵀ, db = Σ dY: ``Conv2D._parameter_gradients``, dW cut among the threads by images.
+
+    Each thread sums dY[m] cols[m]ᵀ over its own range of images and the ranges' sums are then
+    added in order (cut by filters instead, every thread would read every image's columns); one
+    thread gives the reference's numbers bit for bit. dW is written into the network's gradient
+    vector where ``layer.grads["W"]`` is a contiguous view of it. Returns dY as (n, F, oh·ow).
+    """
     n, filters = grad_out.shape[:2]
     grad_flat = np.ascontiguousarray(grad_out).reshape(n, filters, -1)
     columns = layer.cols.transpose(0, 2, 1)
@@ -81,8 +92,12 @@ def _gradients(layer, grad_out, threads):
 
 
 def conv_backward(layer, grad_out, threads):
-    """``Conv2D.backward``: the parameters' gradients, then for each range of images the products
-    Wᵀ dY[m], col2im onto the padded images, and their padding cut off."""
+    """dX[m] = col2im(Wᵀ dY[m]): ``Conv2D.backward``, after the parameters' gradients.
+
+    Each range of images on its own thread, a chunk of images at a time: the products Wᵀ dY[m]
+    (C·kh·kw, oh·ow), col2im onto zeroed padded images, and their padding cut off; returns dX
+    (n, C, H, W).
+    """
     grad_flat = _gradients(layer, grad_out, threads)  # (n, F, oh·ow)
     # Wᵀ copied to rows, as in the reference: NumPy's stacked matmul takes a transposed view ~5× slower
     weights_t = np.ascontiguousarray(layer.params["W"].reshape(layer.out_channels, -1).T)  # (C·kh·kw, F)
@@ -106,11 +121,16 @@ def conv_backward(layer, grad_out, threads):
 
 
 def conv_backward_params(layer, grad_out, threads):
+    """dW = Σ_m dY[m] cols[m]ᵀ, db = Σ dY: ``Conv2D.backward_params``, without dX."""
     _gradients(layer, grad_out, threads)
 
 
 def max_pool_forward(layer, x, training, threads):
-    """``core.pooling.MaxPool2D.forward``: the maxima and their argmax in one pass."""
+    """Y = the maximum of each window: ``core.pooling.MaxPool2D.forward``, maxima and argmax in one pass.
+
+    Keeps the argmax (n, C, oh, ow), int64, the offset p·kw + q of each window's winner, for
+    backward; returns Y (n, C, oh, ow).
+    """
     _, oh, ow = layer.output_shape(x.shape[1:])
     layer.x_shape, layer._out_shape = x.shape, (oh, ow)
     n, channels = x.shape[:2]
@@ -122,7 +142,7 @@ def max_pool_forward(layer, x, training, threads):
 
 
 def max_pool_backward(layer, grad_out, threads):
-    """``core.pooling.MaxPool2D.backward``: each dY to the pixel that won its window."""
+    """dX[winner] += dY: ``core.pooling.MaxPool2D.backward``, each dY to the pixel that won its window."""
     grad = np.zeros(layer.x_shape, dtype=grad_out.dtype)
     argmax = layer.argmax
     run(lambda lo, hi: image_kernels.max_pool_backward(grad_out[lo:hi], argmax[lo:hi], grad[lo:hi],
@@ -132,8 +152,10 @@ def max_pool_backward(layer, grad_out, threads):
 
 
 def relu_max_pool_forward(relu, pool, x, training, threads):
-    """``ReLU`` then ``MaxPool2D`` in one pass (``image_kernels.relu_max_pool``): the ReLU's mask
-    is kept at the pooled size."""
+    """Y = max-pool(max(0, X)): ``ReLU`` then ``MaxPool2D`` in one pass (``image_kernels.relu_max_pool``).
+
+    The ReLU's mask is kept at the pooled size (n, C, oh, ow), for ``relu_max_pool_backward``.
+    """
     _, oh, ow = pool.output_shape(x.shape[1:])
     pool.x_shape, pool._out_shape = x.shape, (oh, ow)
     n, channels = x.shape[:2]
@@ -147,7 +169,7 @@ def relu_max_pool_forward(relu, pool, x, training, threads):
 
 
 def relu_max_pool_backward(relu, pool, grad_out, threads):
-    """``MaxPool2D.backward`` then ``ReLU.backward`` in one pass."""
+    """dX[winner] += dY where the maximum was above 0: ``MaxPool2D.backward`` then ``ReLU.backward`` in one pass."""
     grad = np.zeros(pool.x_shape, dtype=grad_out.dtype)
     argmax, mask = pool.argmax, relu.mask
     run(lambda lo, hi: image_kernels.relu_max_pool_backward(grad_out[lo:hi], argmax[lo:hi], mask[lo:hi], grad[lo:hi],

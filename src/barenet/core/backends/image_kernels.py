@@ -1,6 +1,9 @@
-"""Compiled loops for the image layers on the ``"numba"`` backend: padding, im2col and col2im,
-and max-pooling with its argmax, each one pass over the images it is given (``core.backends.fused_images`` gives each
-thread its own range of images).
+"""Compiled loops for the image layers on the ``"numba"`` backend.
+
+Padding, im2col and col2im, and max-pooling with its argmax, each one pass over the images it
+is given (``core.backends.fused_images`` gives each thread its own range of images). Images are
+NCHW, C-contiguous: pixel (m, c, r, s) of an (n, C, H, W) batch is element
+((m·C + c)·H + r)·W + s of the flat array, which is how the loops index them ("plane" = m·C + c).
 
 Each follows the NumPy code of its layer (``core.conv``, ``core.pooling``, ``core.im2col``),
 named in its docstring, and gives its numbers bit for bit: where several windows add into one
@@ -37,6 +40,7 @@ def _compiled(make, kh, kw):
 
 @numba.njit(**_JIT)
 def _pad_loop(x, padded, top, left):
+    """padded[m, c, top + r, left + s] = x[m, c, r, s] for every pixel of x (n, C, H, W)."""
     n, channels, height, width = x.shape
     for m in range(n):
         for c in range(channels):
@@ -46,7 +50,11 @@ def _pad_loop(x, padded, top, left):
 
 
 def pad(x, pads):
-    """The images x (n, C, H, W) inside a border of zeros (top, bottom, left, right)."""
+    """Return the images x (n, C, H, W) inside a border of zeros, ``pads`` = (top, bottom, left, right).
+
+    The result is a new C-contiguous array (n, C, H + top + bottom, W + left + right), or x
+    made contiguous where every pad is 0.
+    """
     top, bottom, left, right = pads
     if not any(pads):
         return np.ascontiguousarray(x)
@@ -73,8 +81,13 @@ def _make_im2col(kh, kw):
 
 
 def im2col(padded, cols, kernel, stride, oh, ow):
-    """``core.im2col.im2col`` into ``cols`` (n, C·kh·kw, oh·ow): every window of the padded images
-    (n, C, H, W) as a column, one kernel offset's row of pixels at a time."""
+    """cols[m, (c·kh + p)·kw + q, i·ow + j] = padded[m, c, sh·i + p, sw·j + q]: ``core.im2col.im2col``.
+
+    Every window of the padded images (n, C, H, W) becomes a column of ``cols``
+    (n, C·kh·kw, oh·ow), C-contiguous, which the loop fills in memory order: for each plane and
+    kernel offset (p, q), one row of oh·ow pixels. Compiled for the window (kh, kw) = ``kernel``;
+    ``stride`` is (sh, sw). Bit for bit the reference's (``tests/core/test_fast_image_layers.py``).
+    """
     _compiled(_make_im2col, *kernel)(padded, cols, stride[0], stride[1], oh, ow)
 
 
@@ -95,9 +108,13 @@ def _make_col2im(kh, kw):
 
 
 def col2im(grad_cols, grad, kernel, stride, oh, ow):
-    """``core.im2col.col2im``: the gradient (n, C·kh·kw, oh·ow) of the columns added onto
-    ``grad``, the padded images' pixels (n, C, H, W), which start at zero; each pixel adds its
-    windows' gradients in the reference's order (the offsets last to first)."""
+    """grad[m, c, sh·i + p, sw·j + q] += grad_cols[m, (c·kh + p)·kw + q, i·ow + j]: ``core.im2col.col2im``.
+
+    The gradient of the columns (n, C·kh·kw, oh·ow), C-contiguous, added onto ``grad``, the
+    padded images' pixels (n, C, H, W), which start at zero. Where windows overlap, each pixel
+    adds its windows' gradients in the reference's order (the offsets (p, q) last to first), so
+    the rounding is the same: bit for bit (``tests/core/test_fast_image_layers.py``).
+    """
     _compiled(_make_col2im, *kernel)(grad_cols, grad, stride[0], stride[1], oh, ow)
 
 
@@ -129,8 +146,13 @@ def _make_max_pool(kh, kw):
 
 
 def max_pool(x, y, argmax, kernel, stride):
-    """``core.pooling.MaxPool2D.forward`` into y and argmax (n, C, oh, ow), the window offset
-    (p·kw + q) of each maximum, as the reference keeps it."""
+    """y[m, c, i, j] = max over (p, q) of x[m, c, sh·i + p, sw·j + q]: ``core.pooling.MaxPool2D.forward``.
+
+    Writes y and argmax (n, C, oh, ow), the window offset p·kw + q of each maximum, as the
+    reference keeps it: np.argmax's rule, the first maximum wins a tie and the first NaN wins
+    over every number (the NaN is the maximum). x is (n, C, H, W). Bit for bit the reference's,
+    ties and NaN included (``tests/core/test_fast_image_layers.py``).
+    """
     _compiled(_make_max_pool, *kernel)(np.ascontiguousarray(x), y, argmax, *stride)
 
 
@@ -160,9 +182,12 @@ def _make_relu_max_pool(kh, kw):
 
 
 def relu_max_pool(x, y, argmax, mask, kernel, stride):
-    """``activations.ReLU`` then ``MaxPool2D``, as max-pooling then ReLU (the same numbers: the
-    maximum of the rectified window is the rectified maximum) in one pass over the larger
-    input: y, argmax as ``max_pool`` gives them, and the mask of the maxima above zero."""
+    """y = max(0, max-pool(x)): ``activations.ReLU`` then ``MaxPool2D``, in one pass over the larger input.
+
+    Computed as max-pooling then ReLU (the same numbers: the maximum of the rectified window is
+    the rectified maximum). Writes y and argmax (n, C, oh, ow) as ``max_pool`` gives them, and
+    ``mask`` (n, C, oh, ow), the maxima above zero; a maximum at or below zero becomes it · 0.
+    """
     _compiled(_make_relu_max_pool, *kernel)(np.ascontiguousarray(x), y, argmax, mask, *stride)
 
 
@@ -184,8 +209,11 @@ def _make_relu_max_pool_backward(kh, kw):
 
 
 def relu_max_pool_backward(grad_out, argmax, mask, grad, kernel, stride):
-    """``MaxPool2D.backward`` then ``ReLU.backward``: each dY, where its maximum was above zero,
-    added to the pixel of ``grad`` (which starts at zero) that won its window."""
+    """grad[winner] += dY · [maximum > 0]: ``MaxPool2D.backward`` then ``ReLU.backward``.
+
+    Each dY (n, C, oh, ow) where ``mask`` holds (dY · 0 where it does not) added to the pixel of
+    ``grad`` (n, C, H, W), which starts at zero, that won its window (``argmax``).
+    """
     _compiled(_make_relu_max_pool_backward, *kernel)(np.ascontiguousarray(grad_out), argmax, mask, grad, *stride)
 
 
@@ -205,6 +233,10 @@ def _make_max_pool_backward(kh, kw):
 
 
 def max_pool_backward(grad_out, argmax, grad, kernel, stride):
-    """``core.pooling.MaxPool2D.backward``: each dY added to the pixel of ``grad`` (which starts
-    at zero) that won its window, the windows row by row."""
+    """grad[m, c, sh·i + p, sw·j + q] += dY[m, c, i, j], (p, q) from argmax: ``MaxPool2D.backward``.
+
+    Each dY (n, C, oh, ow) added to the pixel of ``grad`` (n, C, H, W), which starts at zero, that
+    won its window, the windows row by row; bit for bit the reference's
+    (``tests/core/test_fast_image_layers.py``).
+    """
     _compiled(_make_max_pool_backward, *kernel)(np.ascontiguousarray(grad_out), argmax, grad, *stride)

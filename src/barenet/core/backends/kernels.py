@@ -41,8 +41,10 @@ _flush = numba.njit(inline="always", **_JIT)(_flush)
 
 @numba.njit(**_JIT)
 def _sgd_loop(theta, g, b, lr, l2, momentum, one_minus_dampening, nesterov, first, tiny):
-    """optimizers.SGD: g ← g + λθ;  b ← g (first step) or μ b + (1 - τ) g;
-    g ← g + μ b (Nesterov) or b;  θ ← θ - lr g."""
+    """θ ← θ - lr g, with g ← g + λθ; b ← g (first step) or μ b + (1 - τ) g; g ← g + μ b (Nesterov) or b.
+
+    ``optimizers.SGD.update``, element by element over the flat vectors θ, g and b (n,).
+    """
     for i in range(theta.size):
         gi = g[i]
         if l2 != 0:
@@ -57,8 +59,11 @@ def _sgd_loop(theta, g, b, lr, l2, momentum, one_minus_dampening, nesterov, firs
 
 @numba.njit(**_JIT)
 def _rmsprop_loop(theta, g, s, a, b, lr, l2, alpha, one_minus_alpha, eps, momentum, centered, tiny):
-    """optimizers.RMSProp: s ← α s + (1 - α) g²;  a ← α a + (1 - α) g;  d = g / (√max(s - a², 0) + ε);
-    b ← μ b + d,  θ ← θ - lr b  (or θ ← θ - lr d without momentum)."""
+    """θ ← θ - lr b, b ← μ b + d, d = g / (√max(s - a², 0) + ε), s ← α s + (1 - α) g², a ← α a + (1 - α) g.
+
+    ``optimizers.RMSProp.update``, element by element over the flat vectors θ, g, s, a, b (n,):
+    g ← g + λθ first; a only when centered (else d = g / (√s + ε)); θ ← θ - lr d without momentum.
+    """
     for i in range(theta.size):
         gi = g[i]
         if l2 != 0:
@@ -85,9 +90,12 @@ def _rmsprop_loop(theta, g, s, a, b, lr, l2, alpha, one_minus_alpha, eps, moment
 @numba.njit(**_JIT)
 def _adam_loop(theta, g, m, v, beta1, one_minus_beta1, beta2, one_minus_beta2, step, root_bc2, eps, l2,
                shrink, tiny):
-    """optimizers.Adam (and AdamW through ``shrink``): θ ← θ·shrink;  g ← g + λθ;
-    m ← β₁ m + (1 - β₁) g;  v ← β₂ v + (1 - β₂) g²;  θ ← θ - step · m / (√v / √(1 - β₂ᵗ) + ε),
-    step = lr / (1 - β₁ᵗ)."""
+    """θ ← θ - step · m / (√v / √(1 - β₂ᵗ) + ε), m ← β₁ m + (1 - β₁) g, v ← β₂ v + (1 - β₂) g².
+
+    ``optimizers.Adam.update`` (and AdamW's, through ``shrink``), element by element over the flat
+    vectors θ, g, m, v (n,): θ ← θ·shrink and g ← g + λθ first; step = lr / (1 - β₁ᵗ) and
+    ``root_bc2`` = √(1 - β₂ᵗ) are ``Adam.constants``'.
+    """
     for i in range(theta.size):
         t = theta[i]
         if shrink != 1:
@@ -103,7 +111,25 @@ def _adam_loop(theta, g, m, v, beta1, one_minus_beta1, beta2, one_minus_beta2, s
 
 
 def sgd(theta, g, b, lr, l2, momentum, dampening, nesterov, first, threads=1):
-    """``b`` is the momentum buffer (any array of θ's shape when momentum is 0: it is not read)."""
+    """Run ``optimizers.SGD``'s step on θ in place, in one compiled pass (``_sgd_loop``).
+
+    g ← g + λθ;  b ← g on the first step, μ b + (1 - τ) g after;  θ ← θ - lr (g + μ b) with
+    Nesterov's momentum, θ ← θ - lr b without; without momentum θ ← θ - lr g. The new b is
+    flushed of subnormals. Bit for bit the reference's (``tests/core/test_fast_backend.py``).
+
+    Parameters
+    ----------
+    theta, g : numpy.ndarray (n,)
+        The flat parameter and gradient vectors, of one dtype; θ is updated, g is not.
+    b : numpy.ndarray (n,)
+        The momentum buffer, updated (any array of θ's shape when momentum is 0: it is not read).
+    lr, l2, momentum, dampening : float
+        lr, λ, μ and τ.
+    nesterov, first : bool
+        Nesterov's momentum; whether this is the first step (b starts as g).
+    threads : int, default 1
+        The most threads to cut the vectors among (``pool.split``).
+    """
     lr, l2, momentum, one_minus_dampening, tiny = _constants(
         theta, lr, l2, momentum, 1.0 - dampening, np.finfo(theta.dtype).tiny)
     split(_sgd_loop, theta.size, threads, theta, g, b, lr, l2, momentum, one_minus_dampening, bool(nesterov),
@@ -111,7 +137,26 @@ def sgd(theta, g, b, lr, l2, momentum, dampening, nesterov, first, threads=1):
 
 
 def rmsprop(theta, g, s, a, b, lr, l2, alpha, eps, momentum, centered, threads=1):
-    """``a`` (centered) and ``b`` (momentum) may be any array of θ's shape when unused."""
+    """Run ``optimizers.RMSProp``'s step on θ in place, in one compiled pass (``_rmsprop_loop``).
+
+    g ← g + λθ;  s ← α s + (1 - α) g²;  a ← α a + (1 - α) g (centered);  d = g / (√max(s - a², 0) + ε)
+    (d = g / (√s + ε) uncentered);  b ← μ b + d and θ ← θ - lr b (momentum), else θ ← θ - lr d.
+    s, a and b are flushed of subnormals. Bit for bit the reference's (``tests/core/test_fast_backend.py``).
+
+    Parameters
+    ----------
+    theta, g : numpy.ndarray (n,)
+        The flat parameter and gradient vectors, of one dtype; θ is updated, g is not.
+    s, a, b : numpy.ndarray (n,)
+        The mean square, the mean gradient and the momentum buffer, updated; ``a`` (centered only)
+        and ``b`` (momentum only) may be any array of θ's shape when unused.
+    lr, l2, alpha, eps, momentum : float
+        lr, λ, α, ε and μ.
+    centered : bool
+        Whether to subtract the mean gradient's square from s.
+    threads : int, default 1
+        The most threads to cut the vectors among (``pool.split``).
+    """
     lr, l2, alpha, one_minus_alpha, eps, momentum, tiny = _constants(
         theta, lr, l2, alpha, 1.0 - alpha, eps, momentum, np.finfo(theta.dtype).tiny)
     split(_rmsprop_loop, theta.size, threads, theta, g, s, a, b, lr, l2, alpha, one_minus_alpha, eps, momentum,
@@ -119,6 +164,29 @@ def rmsprop(theta, g, s, a, b, lr, l2, alpha, eps, momentum, centered, threads=1
 
 
 def adam(theta, g, m, v, beta1, beta2, step, root_bc2, eps, l2, shrink, threads=1):
+    """Run ``optimizers.Adam``'s (or AdamW's) step on θ in place, in one compiled pass (``_adam_loop``).
+
+    θ ← θ·shrink;  g ← g + λθ;  m ← β₁ m + (1 - β₁) g;  v ← β₂ v + (1 - β₂) g²;
+    θ ← θ - step · m / (√v / root_bc2 + ε). m and v are flushed of subnormals. Bit for bit the
+    reference's (``tests/core/test_fast_backend.py``).
+
+    Parameters
+    ----------
+    theta, g : numpy.ndarray (n,)
+        The flat parameter and gradient vectors, of one dtype; θ is updated, g is not.
+    m, v : numpy.ndarray (n,)
+        The first and second moments, updated.
+    beta1, beta2, eps : float
+        β₁, β₂ and ε.
+    step, root_bc2 : float
+        ``Adam.constants``: lr / (1 - β₁ᵗ) and √(1 - β₂ᵗ) (with eps_hat, the whole correction
+        in the step and 1).
+    l2, shrink : float
+        λ of the L2 term (Adam; 0 for AdamW), and the factor θ shrinks by first (1 - lr λ for
+        AdamW, 1 for Adam).
+    threads : int, default 1
+        The most threads to cut the vectors among (``pool.split``).
+    """
     constants = _constants(theta, beta1, 1.0 - beta1, beta2, 1.0 - beta2, step, root_bc2, eps, l2, shrink,
                            np.finfo(theta.dtype).tiny)
     split(_adam_loop, theta.size, threads, theta, g, m, v, *constants)
@@ -131,6 +199,7 @@ _TINY = {np.dtype(t).char: np.finfo(t).tiny for t in ("float32", "float64")}
 
 @numba.njit(**_JIT)
 def _cross_entropy_loop(z, ids, weight, weighted, smoothing, grad, tiny):
+    """Return L and write dL/dz into ``grad`` (N, C), one row of the logits z (N, C) at a time (``cross_entropy``)."""
     n, classes = z.shape
     total = 0.0
     for r in range(n):
@@ -158,9 +227,34 @@ def _cross_entropy_loop(z, ids, weight, weighted, smoothing, grad, tiny):
 
 
 def cross_entropy(outputs, ids, weight, smoothing):
-    """losses.CrossEntropy from class ids, forward and backward in one pass over each row:
-    L = 1/N Σₙ wₙ [log Σⱼ e^zₙⱼ - (1-ε) zₙ,ᵧ - ε/C Σⱼ zₙⱼ]  (rows shifted by their maximum),
-    dL/dz = wₙ/N (softmax(zₙ) - (1-ε) one_hot(yₙ) - ε/C), subnormals flushed. Returns (L, dL/dz)."""
+    """Return the softmax cross-entropy from class ids and its gradient, in one pass over each row.
+
+    ``losses.CrossEntropy.value`` and ``backward`` for class ids, with label smoothing ε::
+
+        L     = 1/N Σₙ wₙ [log Σⱼ e^zₙⱼ - (1-ε) zₙ,yₙ - ε/C Σⱼ zₙⱼ]   (each row shifted by its maximum)
+        dL/dz = wₙ/N (softmax(zₙ) - (1-ε) one_hot(yₙ) - ε/C)         (subnormals flushed to 0)
+
+    The loop (``_cross_entropy_loop``) takes one row at a time: its maximum, e^(z - max) into the
+    gradient's row and their sum, the row's loss, then the row scaled into dL/dz. L is summed in
+    float64, the gradient in the logits' dtype; both agree with the reference to rounding
+    (``tests/core/test_fast_backend.py``).
+
+    Parameters
+    ----------
+    outputs : numpy.ndarray (N, C)
+        The logits z, float32 or float64.
+    ids : numpy.ndarray (N,)
+        The class ids y, integers in [0, C).
+    weight : array-like (N,) or None
+        wₙ, each sample's weight (None: 1).
+    smoothing : float
+        ε, the label smoothing.
+
+    Returns
+    -------
+    (float, numpy.ndarray (N, C))
+        L, and dL/dz in the logits' dtype.
+    """
     grad = np.empty_like(outputs)
     weighted = weight is not None
     weight = np.asarray(weight, dtype=outputs.dtype) if weighted else _NO_WEIGHTS[outputs.dtype.char]
@@ -173,6 +267,7 @@ def cross_entropy(outputs, ids, weight, smoothing):
 
 @numba.njit(**_JIT)
 def _relu_forward_loop(x, y, mask):
+    """mask = [x > 0], y = x where the mask holds, else x · 0; over flat vectors x, y, mask (n,)."""
     for i in range(x.size):
         mask[i] = x[i] > 0
         y[i] = x[i] if mask[i] else x[i] * (x[i] - x[i])  # x · 0 keeps NaN, as x * mask
@@ -180,13 +275,31 @@ def _relu_forward_loop(x, y, mask):
 
 @numba.njit(**_JIT)
 def _relu_backward_loop(grad_out, mask, grad_in):
+    """dx = dy where the mask holds, else dy · 0; over flat vectors (n,)."""
     for i in range(grad_out.size):
         g = grad_out[i]
         grad_in[i] = g if mask[i] else g * (g - g)
 
 
 def relu_forward(x, threads=1):
-    """activations.ReLU: mask = [x > 0], y = x ⊙ mask, on an array of any shape. Returns (y, mask)."""
+    """mask = [x > 0], y = x ⊙ mask: ``activations.ReLU.forward`` in one pass, on an array of any shape.
+
+    The negative entries become x · 0 (−0.0 for a negative x, NaN stays NaN), as the reference's
+    x * mask gives them, bit for bit (``tests/core/test_fast_backend.py``). A non-contiguous x
+    takes the reference's two passes.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Any shape.
+    threads : int, default 1
+        The most threads to cut it among (``pool.split``).
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray of bool)
+        y and the mask, both of x's shape.
+    """
     if not x.flags.c_contiguous:  # a view with gaps: the reference's two passes
         mask = x > 0
         return x * mask, mask
@@ -196,7 +309,25 @@ def relu_forward(x, threads=1):
 
 
 def relu_backward(grad_out, mask, threads=1):
-    """activations.ReLU: dx = dy ⊙ mask."""
+    """dx = dy ⊙ mask: ``activations.ReLU.backward`` in one pass.
+
+    Bit for bit the reference's dy * mask (an infinite dy under a False mask gives NaN, as there);
+    a non-contiguous dY, or a mask of another shape, takes the reference's product.
+
+    Parameters
+    ----------
+    grad_out : numpy.ndarray
+        dY, of the forward input's shape.
+    mask : numpy.ndarray of bool
+        [x > 0], from ``relu_forward``.
+    threads : int, default 1
+        The most threads to cut it among (``pool.split``).
+
+    Returns
+    -------
+    numpy.ndarray
+        dX, of dY's shape and dtype.
+    """
     if not grad_out.flags.c_contiguous or grad_out.shape != mask.shape:
         return grad_out * mask
     grad_in = np.empty(grad_out.shape, dtype=grad_out.dtype)

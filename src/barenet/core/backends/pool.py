@@ -1,5 +1,7 @@
-"""The numba backend's threads: a small pool of Python threads that runs compiled loops (which
-release the GIL) and NumPy's matrix products (which do too) on parts of their arrays at once.
+"""The numba backend's threads, which run compiled loops and matrix products on parts of their arrays.
+
+A small pool of Python threads: the compiled loops release the GIL (``nogil``), and NumPy's
+matrix products do too, so the parts run at once.
 
 Python threads, not numba's ``parallel=True``: numba's OpenMP workers keep spinning after a loop,
 as OpenBLAS's do after a matrix product, and the two pools then fight for the same cores. Where
@@ -40,7 +42,7 @@ def _pool(workers):
 
 
 def default_threads() -> int:
-    """The cores this process may run on."""
+    """Return how many cores this process may run on (its affinity mask, else the CPU count)."""
     try:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
@@ -48,17 +50,42 @@ def default_threads() -> int:
 
 
 def ranges(n, threads, work=None, align=1):
-    """[(lo, hi), ...]: [0, n) cut into up to ``threads`` contiguous ranges whose bounds are
-    multiples of ``align`` and none shorter than ``align``, as many as ``work`` (elements, n by
-    default) makes worth it."""
+    """Cut [0, n) into up to ``threads`` contiguous ranges, as many as the work makes worth it.
+
+    count = max(1, min(threads, n // align, work // PER_THREAD)); range i starts at
+    ⌊n·i / count / align⌋·align, so every bound but the last (n) is a multiple of ``align``.
+
+    Parameters
+    ----------
+    n : int
+        The length to cut.
+    threads : int
+        The most ranges.
+    work : int, optional
+        Elements the whole job touches (n by default): at least ``PER_THREAD`` a range.
+    align : int, default 1
+        What the bounds are multiples of (whole cache lines, or rows of a matrix product).
+
+    Returns
+    -------
+    list of (int, int)
+        [(lo, hi), ...], in order, covering [0, n).
+    """
     count = max(1, min(int(threads), n // align, (n if work is None else work) // PER_THREAD))
     bounds = [n * i // count // align * align for i in range(count)] + [n]
     return list(zip(bounds, bounds[1:]))
 
 
 def run(function, parts):
-    """``function(lo, hi)`` for each range of ``parts``: the first on the calling thread, the
-    others on the pool; returns their results in order, once all have finished."""
+    """Run ``function(lo, hi)`` for each range of ``parts``, in parallel.
+
+    The first range runs on the calling thread, the others on the pool (grown to their number).
+
+    Returns
+    -------
+    list
+        Their results in the order of ``parts``, once all have finished.
+    """
     if len(parts) == 1:
         return [function(*parts[0])]
     pool = _pool(len(parts) - 1)
@@ -71,19 +98,29 @@ def run(function, parts):
 
 
 def split(loop, n, threads, *args):
-    """Run ``loop(*args)`` on up to ``threads`` threads, each on a contiguous range of the
-    vectors among ``args`` (the arrays of length ``n``; other arguments are passed as they are).
-    Ranges are whole multiples of 16 elements, so that no two threads write the same cache line.
-    The loops index from 0 to the length of their own vectors: a loop that indexed a range of
-    the whole vector would have to allow for negative indices, and would not be vectorised."""
+    """Run ``loop(*args)`` on up to ``threads`` threads, each on a contiguous range of the vectors.
+
+    The vectors are the 1-D arrays of length ``n`` among ``args``, each cut to the thread's range;
+    other arguments are passed as they are. Range bounds are multiples of 16 elements, so that no
+    two threads write the same cache line. The loops index from 0 to the length of their own
+    vectors: a loop that indexed a range of the whole vector would have to allow for negative
+    indices, and would not be vectorised.
+    """
     def part(lo, hi):
         loop(*[a[lo:hi] if isinstance(a, np.ndarray) and a.ndim == 1 and a.size == n else a for a in args])
     run(part, ranges(n, threads, align=16))
 
 
 class Batch:
-    """A loop's argument that ``split_images`` cuts by images: its first axis holds ``per_image``
-    entries for each image (1 for images; oh·ow for a convolution's rows)."""
+    """A loop's argument that ``split_images`` cuts by images.
+
+    Parameters
+    ----------
+    array : numpy.ndarray
+        Its first axis holds ``per_image`` entries for each image.
+    per_image : int, default 1
+        1 for images; oh·ow for a convolution's rows.
+    """
 
     __slots__ = ("array", "per_image")
 
@@ -92,10 +129,12 @@ class Batch:
 
 
 def split_images(loop, n, threads, *args, work=None):
-    """Run ``loop(*args)`` on up to ``threads`` threads, each on a range of the batch's ``n``
-    images: every ``Batch`` argument is cut to that range, the others are passed as they are.
-    ``work`` (elements touched; by default the first Batch's size) decides, as in ``split``,
-    whether threads are worth starting."""
+    """Run ``loop(*args)`` on up to ``threads`` threads, each on a range of the batch's ``n`` images.
+
+    Every ``Batch`` argument is cut to that range, the others are passed as they are. ``work``
+    (elements touched; by default the first Batch's size) decides, as in ``split``, whether
+    threads are worth starting.
+    """
     if work is None:
         work = next(a.array.size for a in args if isinstance(a, Batch))
 

@@ -10,8 +10,12 @@ __all__ = ["Backend", "CupyBackend", "StrictBackend"]
 
 
 class Backend:
-    """The NumPy backend, and the reference every other one is tested against: each operation
-    is the owning class's own code."""
+    """The NumPy backend: the reference every other backend is tested against.
+
+    Each operation is the code of the class that owns it (a layer's ``forward``, a loss's
+    ``value``, an optimizer's ``update``), the formula of that class's docstring. A faster backend
+    subclasses this one and overrides the methods it fuses; what it does not override stays this.
+    """
 
     name = "numpy"
     xp = numpy
@@ -20,53 +24,65 @@ class Backend:
     # -- the operations a backend may fuse ----------------------------------------------------------
 
     def forward(self, layer, x, training):
+        """Return ``layer.forward(x, training)``: the layer's output."""
         return layer.forward(x, training)
 
     def backward(self, layer, grad_out):
+        """Return ``layer.backward(grad_out)``: dX, with the parameters' gradients set."""
         return layer.backward(grad_out)
 
     def backward_params(self, layer, grad_out):
+        """Run ``layer.backward_params(grad_out)``: the parameters' gradients, no dX (a first layer)."""
         layer.backward_params(grad_out)
 
     def groups(self, layers) -> list:
-        """``layers`` cut into the groups this backend runs as one (``forward_group``): a fast
-        backend fuses some neighbours (ReLU then max-pooling) into one pass; here each layer is
-        its own group."""
+        """Return ``layers`` cut into the tuples this backend runs as one (``forward_group``).
+
+        A fast backend fuses some neighbours (ReLU then max-pooling) into one pass; here each
+        layer is its own group.
+        """
         return [(layer,) for layer in layers]
 
     def forward_group(self, group, x, training):
+        """Return the output of a group of ``groups``: each layer's ``forward`` in turn."""
         for layer in group:
             x = self.forward(layer, x, training)
         return x
 
     def backward_group(self, group, grad_out):
+        """Return dX of a group of ``groups``: each layer's ``backward``, last to first."""
         for layer in reversed(group):
             grad_out = self.backward(layer, grad_out)
         return grad_out
 
     def loss_value(self, loss, outputs, targets, sample_weight):
-        """The loss as a 0-d array; ``loss_gradient`` then gives d loss / d outputs."""
+        """Return the loss as a 0-d array; ``loss_gradient`` then gives d loss / d outputs."""
         return loss.value(outputs, targets, sample_weight)
 
     def loss_gradient(self, loss):
+        """Return d loss / d outputs for the outputs of the last ``loss_value``."""
         return loss.backward()
 
     def update(self, optimizer, theta, grad, state, constants):
-        """One optimizer step on the flat vectors θ and g (``core.optimizers``)."""
+        """Run one optimizer step on the flat vectors θ and g, in place (``core.optimizers``)."""
         optimizer.update(theta, grad, state, constants)
 
     def own_threads(self, model) -> bool:
-        """Whether this backend splits ``model``'s heavy operations among its own threads (then
-        ``fit`` holds the BLAS library at one thread). The reference leaves them to the BLAS library."""
+        """Return whether this backend splits ``model``'s heavy operations among its own threads.
+
+        Where it does, ``fit`` holds the BLAS library at one thread. The reference leaves them to
+        the BLAS library: False.
+        """
         return False
 
     def squared_norm(self, vector):
-        """|v|², a 0-d array (on the device: no wait for it)."""
+        """Return |v|², a 0-d array (on the device: no wait for it)."""
         return self.xp.dot(vector, vector)
 
     # -- arrays ----------------------------------------------------------------------------------------
 
     def asarray(self, array, dtype=None):
+        """Return ``array`` as this backend's array: itself on NumPy when no dtype is asked for."""
         return array if not self.device and dtype is None else self.xp.asarray(array, dtype=dtype)
 
     def __repr__(self):
@@ -74,7 +90,7 @@ class Backend:
 
     @classmethod
     def shared(cls):
-        """The one object of this backend (made on first use): every network on it holds this."""
+        """Return the one object of this backend (made on first use): every network on it holds it."""
         if cls.__dict__.get("_shared") is None:
             cls._shared = cls()
         return cls._shared
@@ -106,8 +122,10 @@ class CupyBackend(Backend):
 
 
 class StrictBackend(Backend):
-    """For tests: CuPy's discipline on a CPU (``core.backends.strict``): device arrays that refuse NumPy
-    arrays and count every read back to the host."""
+    """For tests: CuPy's discipline on a CPU (``core.backends.strict``).
+
+    Device arrays that refuse NumPy arrays and count every read back to the host.
+    """
 
     name = "strict"
     device = True

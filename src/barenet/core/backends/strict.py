@@ -1,5 +1,7 @@
-"""A stand-in for CuPy that runs on any CPU, for tests: NumPy underneath, but its arrays behave
-like arrays on a GPU where a mix-up would go unnoticed on NumPy.
+"""A stand-in for CuPy that runs on any CPU, for tests.
+
+NumPy underneath, but its arrays behave like arrays on a GPU where a mix-up would go unnoticed
+on NumPy.
 
 - They refuse implicit conversion to NumPy (``numpy.asarray(a)``, ``numpy.exp(a)`` with a NumPy
   array beside it, ``a[...] = numpy_array``), as ``cupy.ndarray`` does: host data must come in
@@ -48,14 +50,17 @@ class StrictArray:
     # -- reading it on the host ------------------------------------------------------------------
 
     def get(self):
+        """Return a NumPy copy, as ``cupy.ndarray.get`` does: a read back to the host, counted."""
         StrictArray.syncs += 1
         return self.a.copy()
 
     def item(self):
+        """Return the one element as a Python number: a read back to the host, counted."""
         StrictArray.syncs += 1
         return self.a.item()
 
     def tolist(self):
+        """Return the elements as nested Python lists: a read back to the host, counted."""
         StrictArray.syncs += 1
         return self.a.tolist()
 
