@@ -114,6 +114,39 @@ def test_fused_relu_takes_any_shape(shape, monkeypatch):
     _same(bn.ReLU, x, monkeypatch, 2)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_fused_relu_then_max_pooling_is_the_reference_on_windows_with_nothing_above_zero(threads, monkeypatch):
+    """The pair runs as one pass on numba; a window of the rectified image with nothing above zero
+    is a tie that its first pixel wins, as in the reference, so that an infinite dY there turns
+    into NaN (inf · 0) at the same pixel; NaN, -inf and +inf pixels as the reference has them."""
+    from barenet.core.backends import image_kernels
+    monkeypatch.setattr(pool, "PER_THREAD", 8)
+    calls = []
+    monkeypatch.setattr(image_kernels, "relu_max_pool", _recorded(image_kernels.relu_max_pool, calls))
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3, 2, 6, 6)).astype(np.float32)
+    x[0, 0, :2, :2] = [[-3, -1], [-2, -4]]  # nothing above zero: the first pixel wins, not -1
+    x[0, 1, :2, :2] = [[-1, np.nan], [2, 0]]
+    x[1, 0, :2, :2] = [[-np.inf, -1], [-2, -3]]  # -inf · 0 is NaN in the reference's ReLU
+    x[1, 1, 2:4, 2:4] = [[np.inf, 1], [0, -1]]
+    grad_out = rng.normal(size=(3, 2, 3, 3)).astype(np.float32)
+    grad_out[0, 0, 0, 0] = np.inf
+    grad_out[1, 0, 0, 0] = -np.inf
+    results = {}
+    for name in ("numpy", "numba"):
+        model = bn.Sequential(bn.ReLU(), bn.MaxPool2D(2), backend=name, dtype="float32")
+        token = backend.set_kernel_threads(threads)
+        try:
+            with np.errstate(invalid="ignore"):  # -inf · 0 and inf · 0, on purpose
+                results[name] = model.forward(x, training=True), model.backward(grad_out)
+        finally:
+            backend.set_kernel_threads.reset(token)
+    assert calls, "the numba backend did not run the pair as one pass"
+    for ours, reference in zip(results["numba"], results["numpy"]):
+        np.testing.assert_array_equal(ours, reference)
+    assert np.isnan(results["numpy"][1][0, 0, 0, 0])  # the NaN lands on the window's first pixel
+
+
 def _cnn(name):
     return bn.Sequential(bn.Reshape((1, 12, 12)), bn.Conv2D(1, 4, 3, padding=1), bn.ReLU(), bn.MaxPool2D(2),
                          bn.Conv2D(4, 6, 3, padding="same"), bn.ReLU(), bn.MaxPool2D(2), bn.Flatten(),

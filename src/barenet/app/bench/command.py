@@ -150,7 +150,9 @@ def _row(system, times, reference, limits, test, memory):
 def build_parser():
     """Return the argument parser of ``barenet bench``."""
     parser = argparse.ArgumentParser(
-        prog="barenet bench", description=__doc__.split("\n\n")[0].replace("``", ""),
+        prog="barenet bench",
+        description="Training speed against PyTorch, JAX, Keras and scikit-learn, side by side: the same network "
+                    "at each batch size, a sweep of wider networks, and inference.",
         epilog="Peers that are not installed are skipped, with a note.")
     parser.add_argument("--batch-sizes", default="32,128,512", help="comma-separated (default: 32,128,512)")
     parser.add_argument("--epochs", type=int, default=5,

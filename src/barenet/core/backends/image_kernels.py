@@ -167,15 +167,19 @@ def _make_relu_max_pool(kh, kw):
                 for j in range(ow):
                     corner = (plane * height + sh * i) * width + sw * j
                     best = source[corner]
+                    best = best if best > 0 else best * (best - best)  # rectified: x · [x > 0], NaN kept
                     won = 0
                     for p in range(kh):
                         for q in range(kw):
                             value = source[corner + p * width + q]
+                            # the window of the rectified image, as the reference pools it: a window
+                            # with nothing above zero is a tie of zeros, which its first pixel wins
+                            value = value if value > 0 else value * (value - value)
                             take = (value > best) | ((value != value) & (best == best))
                             best = value if take else best
                             won = p * kw + q if take else won
                     positive[o] = best > 0
-                    out[o] = best if best > 0 else best * (best - best)  # · 0 keeps NaN, as x * mask does
+                    out[o] = best
                     won_at[o] = won
                     o += 1
     return loop
@@ -184,9 +188,10 @@ def _make_relu_max_pool(kh, kw):
 def relu_max_pool(x, y, argmax, mask, kernel, stride):
     """y = max(0, max-pool(x)): ``activations.ReLU`` then ``MaxPool2D``, in one pass over the larger input.
 
-    Computed as max-pooling then ReLU (the same numbers: the maximum of the rectified window is
-    the rectified maximum). Writes y and argmax (n, C, oh, ow) as ``max_pool`` gives them, and
-    ``mask`` (n, C, oh, ow), the maxima above zero; a maximum at or below zero becomes it · 0.
+    Each pixel rectified as it is read, then the window's maximum, so that y and argmax
+    (n, C, oh, ow) are what the reference's max-pooling of the rectified image gives (a window
+    with nothing above zero is a tie that its first pixel wins); ``mask`` (n, C, oh, ow) holds
+    the maxima above zero, the ReLU's mask at each window's winner.
     """
     _compiled(_make_relu_max_pool, *kernel)(np.ascontiguousarray(x), y, argmax, mask, *stride)
 

@@ -9,9 +9,8 @@ the backend runs its own threads (``NumbaBackend.own_threads``), the BLAS librar
 thread and every heavy operation is split here, so that one pool owns the cores.
 
 - ``split``: a loop over flat vectors (the optimizer's update), in ranges of whole cache lines;
-- ``split_images``: a loop over a batch of images, each thread taking a range of images;
 - ``run``: any function of a range (lo, hi), for the parts of a layer that go together (im2col,
-  the product and the bias for a range of images).
+  the product and the bias for a range of images), with ``ranges`` to cut them.
 
 Work smaller than ``PER_THREAD`` elements a thread stays on the calling thread, where starting
 threads would cost more than it saves.
@@ -19,12 +18,11 @@ threads would cost more than it saves.
 from __future__ import annotations
 
 import concurrent.futures
-import os
 import threading
 
 import numpy as np
 
-__all__ = ["PER_THREAD", "Batch", "split", "split_images", "run", "ranges", "default_threads"]
+__all__ = ["PER_THREAD", "split", "run", "ranges"]
 
 PER_THREAD = 1 << 17  # elements: below this many per thread, one thread does the whole work
 _POOL = {}
@@ -39,14 +37,6 @@ def _pool(workers):
             _POOL["pool"] = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="barenet-kernel")
             _POOL["workers"] = workers
         return _POOL["pool"]
-
-
-def default_threads() -> int:
-    """Return how many cores this process may run on (its affinity mask, else the CPU count)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def ranges(n, threads, work=None, align=1):
@@ -109,35 +99,3 @@ def split(loop, n, threads, *args):
     def part(lo, hi):
         loop(*[a[lo:hi] if isinstance(a, np.ndarray) and a.ndim == 1 and a.size == n else a for a in args])
     run(part, ranges(n, threads, align=16))
-
-
-class Batch:
-    """A loop's argument that ``split_images`` cuts by images.
-
-    Parameters
-    ----------
-    array : numpy.ndarray
-        Its first axis holds ``per_image`` entries for each image.
-    per_image : int, default 1
-        1 for images; oh·ow for a convolution's rows.
-    """
-
-    __slots__ = ("array", "per_image")
-
-    def __init__(self, array, per_image=1):
-        self.array, self.per_image = array, per_image
-
-
-def split_images(loop, n, threads, *args, work=None):
-    """Run ``loop(*args)`` on up to ``threads`` threads, each on a range of the batch's ``n`` images.
-
-    Every ``Batch`` argument is cut to that range, the others are passed as they are. ``work``
-    (elements touched; by default the first Batch's size) decides, as in ``split``, whether
-    threads are worth starting.
-    """
-    if work is None:
-        work = next(a.array.size for a in args if isinstance(a, Batch))
-
-    def part(lo, hi):
-        loop(*[a.array[lo * a.per_image:hi * a.per_image] if isinstance(a, Batch) else a for a in args])
-    run(part, ranges(n, threads, work))
