@@ -2,6 +2,8 @@
 one's backward matches finite differences inside a network, backward leaves its argument alone,
 shapes pass through a network and a mismatch names both layers, and bad arguments are refused
 with the argument's name."""
+import re
+
 import numpy as np
 import pytest
 
@@ -213,3 +215,26 @@ def test_conv2d_starts_with_he_initialisation_and_zero_biases():
     assert W.shape == (64, 16, 3, 5) and W.dtype == np.float32 and not b.any()
     assert W.std() == pytest.approx(np.sqrt(2 / (16 * 3 * 5)), rel=0.03)  # fan_in = in · kh · kw
     assert abs(W.mean()) < 0.01
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("layers, batch, says", [
+    (lambda: [bn.Dense(2, 8), bn.ReLU(), bn.Dense(8, 3)], (4, 3), "Dense(2, 8) expects 2 input features, got 3"),
+    (lambda: [bn.Reshape((1, 8, 8)), bn.Conv2D(1, 4, 3, padding=1), bn.Flatten(), bn.Dense(256, 3)], (5, 63),
+     "needs samples of 64 values"),
+    (lambda: [bn.Conv2D(1, 4, 3, padding=1), bn.ReLU(), bn.MaxPool2D(2), bn.Flatten(), bn.Dense(64, 3)],
+     (4, 1, 10, 10), "Dense(64, 3) expects 64 input features, got 100"),
+    (lambda: [bn.Conv2D(3, 4, 3)], (2, 1, 8, 8), "channels"),
+])
+def test_a_batch_the_network_cannot_take_is_refused_naming_the_layer(layers, batch, says, backend):
+    """forward and predict, not only fit: where NumPy would raise from its matmul or its reshape."""
+    if backend == "numba":
+        pytest.importorskip("numba")
+    model = bn.Sequential(*layers(), seed=0, backend=backend)
+    X = np.ones(batch, dtype=np.float32)
+    with pytest.raises(ValueError, match=f"samples of shape {re.escape(str(batch[1:]))} cannot go through") as raised:
+        model.forward(X)
+    assert says in str(raised.value)
+    with pytest.raises(ValueError) as raised:  # predict checks X first; either way, no word from NumPy's insides
+        model.predict(X)
+    assert "matmul" not in str(raised.value) and "reshape array" not in str(raised.value)

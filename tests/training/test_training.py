@@ -2,6 +2,7 @@
 import time
 
 import numpy as np
+import pytest
 
 import barenet as bn
 from barenet.training.datasets import make_blobs, make_xor
@@ -57,3 +58,14 @@ def test_regression_reaches_near_the_noise_floor():
     mse = model.evaluate(X_test, y_test)["loss"]
     assert mse < 2.5 * info["noise_variance"]  # the floor is noise²; y itself varies far more
     assert np.var(y_test) > 10 * mse
+
+
+@pytest.mark.parametrize("name", ["numpy", "numba"])
+def test_the_history_says_which_backend_fit_ran_on(name):
+    if name == "numba":
+        pytest.importorskip("numba", reason="the numba backend needs numba (pip install 'barenet[fast]')")
+    X, y = bn.datasets.make_clusters(64, seed=0)
+    model = bn.Sequential(bn.Dense(2, 4), bn.ReLU(), bn.Dense(4, 3), seed=0, backend=name)
+    assert model.history.backend is None
+    history = model.fit(X, y, loss=bn.CrossEntropy(), epochs=1, verbose=0)
+    assert history.backend == name and repr(history).endswith(f", on {name})")

@@ -11,6 +11,7 @@ Training it is ``barenet.training``; saving it is ``barenet.files``. This module
 from __future__ import annotations
 
 import copy
+import functools
 
 import numpy as np
 
@@ -32,6 +33,21 @@ def describe_shape(shape) -> str:
     """Return how the summary prints a batch of samples of ``shape``: ``(batch, 32, 14, 14)``, ``?`` if unknown."""
     sizes = ["?"] if shape is None else ["?" if size is None else str(size) for size in shape]
     return f"(batch, {', '.join(sizes)})"
+
+
+def check_input(layers, sample_shape):
+    """Return ``sample_shape`` once it has gone through every layer's ``output_shape``.
+
+    Raises
+    ------
+    ValueError
+        Naming the layer that cannot take it and what it takes, where NumPy would name its matmul.
+    """
+    try:
+        functools.reduce(lambda shape, layer: layer.output_shape(shape), layers, sample_shape)
+    except ValueError as error:
+        raise ValueError(f"samples of shape {sample_shape} cannot go through this network: {error}") from None
+    return sample_shape
 
 
 def _dtype(dtype) -> np.dtype:
@@ -142,6 +158,8 @@ class Network(Layer):
         ops, token = self.ops, enter(self.ops)
         try:
             x = self._sparse_input(x) if is_sparse(x) else ops.xp.asarray(x, dtype=self.dtype)
+            if tuple(x.shape[1:]) != self.__dict__.get("_shape_seen"):  # a new shape: checked once
+                self._shape_seen = check_input(self.layers, tuple(x.shape[1:]))
             for group in ops.groups(self.layers):  # each layer alone, or a few the backend fuses
                 x = ops.forward_group(group, x, training)
                 if not training:  # nothing will go backward: keep nothing of this input

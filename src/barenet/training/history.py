@@ -10,12 +10,14 @@ class History:
     Epoch 0 is the model before any update (full passes over the data); for later epochs, ``loss``
     and ``accuracy`` are running means over the epoch's batches (the weights change during the
     epoch) and ``val_*`` are full passes at the end of the epoch. A later ``fit`` appends to the same
-    history; a figure an epoch lacks is None.
+    history; a figure an epoch lacks is None. ``backend`` names the backend the last ``fit`` ran on
+    (``"numpy"``, ``"numba"``, ``"cupy"``; None before any, and in a history read from a file).
     """
 
     def __init__(self):
         self.epochs: list[int] = []
         self.history: dict[str, list] = {}
+        self.backend: str | None = None
 
     def append(self, epoch: int, logs: dict) -> None:
         """Add an epoch's figures.
@@ -63,7 +65,8 @@ class History:
         return history
 
     def __repr__(self):
-        return f"History({len(self)} epochs: {', '.join(self.history)})"
+        ran = f", on {self.backend}" if self.backend else ""
+        return f"History({len(self)} epochs: {', '.join(self.history)}{ran})"
 
     def _repr_html_(self):
         """Return a table, epoch by epoch: what a notebook shows for a cell that ends with a history."""

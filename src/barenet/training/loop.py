@@ -134,6 +134,7 @@ def _train(model, run, strategy):
         if strategy.leads else None
     run.hooks = CallbackList((run.callbacks if strategy.leads else []) + ([progress] if progress else []), model)
     model.stop_training = False
+    model.history.backend = model.ops.name  # which backend ran, for the user who asks (repr, .backend)
     blas = ThreadLimit(own=model.ops.own_threads(model))
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"), \
             StopOnCtrlC(model, active=strategy.stops_mid_epoch) as ctrl_c, contextlib.closing(blas):

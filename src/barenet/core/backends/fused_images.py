@@ -7,10 +7,11 @@ the columns (n, C·kh·kw, oh·ow).
 
 The reference's formulas, computed the same way: the same products one image at a time, the
 loops in place of the strided copies. A range of images goes through the whole of a forward
-pass on one thread (its padding, its columns, their products, the bias), so the threads never
-wait on each other inside a layer. The weight gradient sums over every image, so it is cut the
-other way, by filters. Bit for bit on one thread; where threads share a product, to rounding
-(``tests/core/test_fast_image_layers.py``).
+pass on one thread (its padding, its columns, their products, the bias), a chunk of images at a
+time so that each chunk's columns are still in cache for the next step, and the threads never
+wait on each other inside a layer. The weight gradient sums over every image: each thread sums
+over its own images, and the threads' sums are added in order. Bit for bit on one thread; with
+several, to rounding (``tests/core/test_fast_image_layers.py``).
 """
 from __future__ import annotations
 
