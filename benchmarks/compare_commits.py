@@ -68,12 +68,14 @@ def epoch(process, batch: int) -> float:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--old", default="2d73cbc", help="the older commit (default: before issue 25's restructuring)")
-    parser.add_argument("--backends", default="numpy,numba")
-    parser.add_argument("--batch-sizes", default="32,128,512")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] + " Run it in a git checkout; it prints "
+                                     "each median epoch of both and their ratio.")
+    parser.add_argument("--old", default="2d73cbc",
+                        help="the older commit (default: 2d73cbc, before issue 25's restructuring)")
+    parser.add_argument("--backends", default="numpy,numba", help="comma-separated (default: numpy,numba)")
+    parser.add_argument("--batch-sizes", default="32,128,512", help="comma-separated (default: 32,128,512)")
     parser.add_argument("--epochs", type=int, default=5, help="timed epochs each, after a warm-up epoch")
-    parser.add_argument("--train-size", type=int, default=10_000)
+    parser.add_argument("--train-size", type=int, default=10_000, help="training images (default 10,000)")
     parser.add_argument("--out", type=Path, default=None, help="also write the figures here as JSON")
     args = parser.parse_args(argv)
     backends, sizes = args.backends.split(","), [int(b) for b in args.batch_sizes.split(",")]

@@ -304,12 +304,15 @@ def report(result):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--batch-sizes", default="64,128,256")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] + " The network: the convolution "
+                                     "chapter's reference, on MNIST where found, else random images.")
+    parser.add_argument("--batch-sizes", default="64,128,256", help="comma-separated (default: 64,128,256)")
     parser.add_argument("--steps", type=int, default=30, help="batches in each timed epoch")
     parser.add_argument("--rounds", type=int, default=6, help="timed epochs of each system (the first a warm-up)")
-    parser.add_argument("--threads", type=int, default=os.cpu_count())
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "conv_speed.json")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(),
+                        help="threads for every system (default: all cores)")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "conv_speed.json",
+                        help="the JSON the docs' speed page is made from (default: benchmarks/results/conv_speed.json)")
     parser.add_argument("--worker", choices=SYSTEMS, help=argparse.SUPPRESS)
     parser.add_argument("--rows", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -37,7 +37,8 @@ def data_set_missing(name: str) -> str | None:
     try:
         getattr(bn.datasets, loader)(download=False)
     except (bn.datasets.DatasetNotFoundError, ValueError) as error:
-        return f"{title} is not on this machine: {str(error).splitlines()[0]} (see the README's Data section)"
+        where = " ".join(str(error).split())  # the folders it looked in, on one line
+        return f"{title} is not on this machine: {where} (docs/how-to/datasets.md says how to get it)"
     return None
 
 

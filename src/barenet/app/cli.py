@@ -77,6 +77,16 @@ def _train_parser(train):
     train.set_defaults(run=cmd_train)
 
 
+_SAYS = {  # what a command's --help says first
+    "evaluate": "Score a saved model on the test split of a data set: its test loss and accuracy (R² for "
+                "regression) and, for classes, the classification report.",
+    "summary": "Print a saved model's layers with their output shapes and parameter counts, and the figures "
+               "its history recorded.",
+    "export": "Write a saved model in a form other programs read: barenet's JSON, an ONNX graph, or the draw "
+              "page as a folder of static files.",
+}
+
+
 def build_parser():
     """Return the ``barenet`` command's parser, with its subcommands (bench and serve parse their own)."""
     from .data import DATASETS
@@ -92,8 +102,9 @@ def build_parser():
         "train", help="train a model and write a run folder",
         description="Train a network. With no options: MNIST where its files are on disk, else the 8×8 digits. "
                     "Settings not given come from the recipe, then from the data set's defaults."))
-    evaluate = commands.add_parser("evaluate", help="a saved model's test figures and classification report")
-    evaluate.add_argument("model")
+    evaluate = commands.add_parser("evaluate", help="a saved model's test figures and classification report",
+                                   description=_SAYS["evaluate"])
+    evaluate.add_argument("model", help="a model file (.npz), such as a run folder's model.npz")
     evaluate.add_argument("--dataset", choices=DATASETS, help="default: the data set the model was trained on")
     evaluate.add_argument("--device", choices=("cpu", "gpu"), default="cpu", help="gpu: run the model on CuPy")
     evaluate.set_defaults(run=cmd_evaluate)
@@ -101,7 +112,7 @@ def build_parser():
     predict = commands.add_parser("predict", help="read digits from image files",
                                   description="Classify pictures of digits (PNG, JPEG...; white-on-black or "
                                               "black-on-white, any size), prepared the MNIST way.")
-    predict.add_argument("model")
+    predict.add_argument("model", help="a model file (.npz) of 784 inputs, such as a run folder's model.npz")
     predict.add_argument("images", nargs="+", metavar="IMAGE")
     predict.add_argument("--invert", choices=("auto", "yes", "no"), default="auto",
                          help="dark ink on light paper? auto decides from the border")
@@ -109,11 +120,13 @@ def build_parser():
     predict.add_argument("--save-input", metavar="DIR", help="save the 28×28 images the model saw")
     predict.set_defaults(run=cmd_predict)
 
-    summary = commands.add_parser("summary", help="layers, parameters and recorded figures of a model")
-    summary.add_argument("model")
+    summary = commands.add_parser("summary", help="layers, parameters and recorded figures of a model",
+                                  description=_SAYS["summary"])
+    summary.add_argument("model", help="a model file (.npz), such as a run folder's model.npz")
     summary.set_defaults(run=cmd_summary)
 
-    export = commands.add_parser("export", help="write a model as JSON, ONNX or a static web page for use outside Python")
+    export = commands.add_parser("export", help="write a model as JSON, ONNX or a static web page for use outside Python",
+                                 description=_SAYS["export"])
     export.add_argument("model", help="a model file (.npz), or a fitted barenet.sklearn estimator or Pipeline "
                                       "pickled in a .pkl file (--format onnx; read without running code from it)")
     export.add_argument("--format", choices=("json", "onnx", "web"), default="json",

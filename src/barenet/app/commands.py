@@ -264,7 +264,7 @@ def _export_web(model, args):
         sizes = export_web(model, args.out, quantize=args.quantize, source=source)
     except ValueError as error:  # a layer the browser cannot run, a model the page cannot draw for
         raise UsageError(str(error)) from None
-    print(f"wrote {args.out}/ ({sum(sizes.values()):,} bytes; the model in model.js, {sizes['model.js']:,} bytes): "
+    print(f"wrote {args.out.rstrip('/')}/ ({sum(sizes.values()):,} bytes; the model in model.js, {sizes['model.js']:,} bytes): "
           f"open {Path(args.out) / 'index.html'} in a browser, or put the folder on any static host")
     return EXIT_OK
 

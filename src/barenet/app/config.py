@@ -34,7 +34,7 @@ RUN_SETTINGS = {
     "dataset": Setting("dataset", check.Options(*DATASETS), "digits", "data set"),
     **SETTINGS,
     "augment": Setting("augment", check.Options(*AUGMENTATIONS) | check.Instance(dict, "a dict of settings"),
-                       None, "augment 28×28 images: light (shifts, rotations, zoom; the default), elastic (also "
+                       None, "augment images (random affine moves of each picture): light (shifts, rotations, zoom; the default), elastic (also "
                        "elastic distortion), flip (also mirroring; not for digits), mirror (mirroring alone, exact: "
                        "no interpolation)"),
     "ensemble": Setting("ensemble", check.Integer(1, 20), 1, "train this many models and average them"),
