@@ -43,13 +43,25 @@ class Constraint:
         """The value a word of text means (from the command line), or None if it means none."""
         return text
 
+    def why(self, value) -> str:
+        """What is wrong with a value it refuses, where there is more to say than ``describe``."""
+        return ""
+
     def __call__(self, value, name: str):
         if not self.accepts(value):
-            raise self.error(f"{name} must be {self.describe()}, got {value!r}")
+            raise self.error(refusal(f"{name} must be", self, value))
         return self.convert(value)
 
     def __or__(self, other):
         return AnyOf(self, other)
+
+
+def refusal(start: str, constraint: Constraint, value) -> str:
+    """"<start> <what it takes>, got <the value>[: why]", the value cut short where it is long."""
+    shown = repr(value)
+    shown = shown if len(shown) <= 120 else shown[:100] + f"... ({len(shown)} characters)"
+    why = constraint.why(value)
+    return f"{start} {constraint.describe()}, got {shown}" + (f": {why}" if why else "")
 
 
 def _is_number(value) -> bool:

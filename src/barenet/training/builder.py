@@ -4,24 +4,33 @@ and the scikit-learn estimators all build through it."""
 from __future__ import annotations
 
 from ..core import registry
+from ..core.conv import Conv2D
 from ..core.layers import Dense, Dropout
 from ..core.losses import MSE, BinaryCrossEntropy, CrossEntropy, Poisson
+from ..core.normalization import BatchNorm2D
 from ..core.optimizers import SGD, Adam
+from ..core.pooling import MaxPool2D
 from ..core.schedules import CosineDecay, StepDecay
+from ..core.shaping import Flatten, Reshape
+from . import convolutions
 from .model import Sequential
 
-__all__ = ["build_network", "build_optimizer", "build_loss"]
+__all__ = ["build_network", "conv_layers", "build_optimizer", "build_loss"]
 
 
-def build_network(settings, n_features: int, n_outputs: int, *, first=(), seed=0, dtype="float32",
-                  backend=None) -> Sequential:
-    """``first`` layers (augmentation, standardisation), then per hidden width a Dense layer, the
-    activation (``None``: no activation, a linear network) and dropout where set, then a Dense
-    layer to the outputs. Dense layers start as suits the activation: He for the ReLU family,
-    Xavier for sigmoid and tanh."""
+def build_network(settings, n_features: int, n_outputs: int, *, first=(), image_shape=None, seed=0,
+                  dtype="float32", backend=None) -> Sequential:
+    """``first`` layers (augmentation, standardisation), then the convolutional layers where
+    ``settings.conv`` names some (on flat rows of ``image_shape`` (height, width) images), then per
+    hidden width a Dense layer, the activation (``None``: no activation, a linear network) and
+    dropout where set, then a Dense layer to the outputs. Dense layers start as suits the
+    activation: He for the ReLU family, Xavier for sigmoid and tanh."""
     activation = None if settings.activation is None else registry.activations[settings.activation]
     init = "he" if activation is None else activation.init
     layers, width = list(first), n_features
+    if settings.conv:
+        convolutions, width = conv_layers(settings.conv, image_shape, activation)
+        layers += convolutions
     for hidden in settings.hidden:
         layers.append(Dense(width, int(hidden), init=init))
         layers += [activation()] if activation is not None else []
@@ -29,6 +38,28 @@ def build_network(settings, n_features: int, n_outputs: int, *, first=(), seed=0
         width = int(hidden)
     layers.append(Dense(width, n_outputs, init="xavier" if init == "xavier" else "he"))
     return Sequential(*layers, seed=seed, dtype=dtype, backend=backend)
+
+
+def conv_layers(text: str, image_shape, activation=None):
+    """(the layers ``text`` describes (``training.convolutions``), from flat rows of one-channel
+    ``image_shape`` images to flat rows again; the width of those rows)."""
+    if image_shape is None:
+        raise ValueError("convolutional layers (conv) need images, and this data has none")
+    items = convolutions.parse(text)
+    channels, height, width = convolutions.output_shape(items, image_shape)
+    layers, now = [Reshape((1, *image_shape))], 1
+    for item in items:
+        if item[0] == "conv":
+            layers.append(Conv2D(now, item[1], item[2], padding="same"))
+            layers += [activation()] if activation is not None else []
+            now = item[1]
+        elif item[0] == "pool":
+            layers.append(MaxPool2D(item[1]))
+        elif item[0] == "norm":
+            layers.append(BatchNorm2D(now))
+        else:
+            layers.append(Dropout(item[1]))
+    return layers + [Flatten()], channels * height * width
 
 
 def build_optimizer(settings, epochs: int | None = None, weight_decay: float | None = None, *,
