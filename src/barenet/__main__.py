@@ -1,3 +1,4 @@
+"""``python -m barenet``: the ``barenet`` command (``barenet.app.entry``)."""
 import sys
 
 from .app.entry import main

@@ -192,7 +192,7 @@ def test_step_profile_reports_each_part_of_a_step(capsys):
     module = runpy.run_path(str(ROOT / "benchmarks" / "step_profile.py"))
     module["main"](["--batch-sizes", "16", "--steps", "3", "--backend", "numba"])
     out = capsys.readouterr().out
-    for part in ("gather", "forward", "loss", "backward", "grad norm", "adam", "whole step", "matmul limit"):
+    for part in ("gather", "forward", "loss", "backward", "grad norm", "update", "whole step", "matmul limit"):
         assert part in out
     assert "whole step / matmul limit: batch 16:" in out
 

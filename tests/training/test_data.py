@@ -74,6 +74,8 @@ def test_standardizer_fits_on_train_and_applies_everywhere(rng):
         scaler.transform(X[:, :2])
     with pytest.raises(RuntimeError, match="fit"):
         bn.Standardizer().transform(X)
+    with pytest.raises(RuntimeError, match=r"fit\(X_train\) before inverse_transform"):
+        bn.Standardizer().inverse_transform(Z)
 
 
 def test_standardizer_inside_a_model_lets_the_model_take_raw_data(rng):

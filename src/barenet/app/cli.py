@@ -1,9 +1,8 @@
-"""The ``barenet`` command line: the parser and the way out (exit codes, errors, Ctrl-C). What
-each subcommand does is in ``app.commands``.
+"""The ``barenet`` command line: the parser and the way out (exit codes, errors, Ctrl-C).
 
-Exit codes: 0 success; 1 the run failed (training diverged, data not found, a file could not be
-written); 2 bad usage or an unreadable input file (a model, an image); 130 interrupted by Ctrl-C
-(after saving what there was).
+What each subcommand does is in ``app.commands``. Exit codes: 0 success; 1 the run failed
+(training diverged, data not found, a file could not be written); 2 bad usage or an unreadable
+input file (a model, an image); 130 interrupted by Ctrl-C (after saving what there was).
 
 ``barenet train``'s options are made from the settings' declarations (``training.settings``,
 ``app.config``): each ``--name`` takes what the setting takes, with its help, and says what it
@@ -24,14 +23,14 @@ from .pipes import survive_closed_pipes
 __all__ = ["main", "build_parser", "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE", "EXIT_INTERRUPTED"]
 
 def _option_extras():
-    """The command line's own touches on a few options: --augment alone means the light preset."""
+    """Return the command line's own touches on a few options: --augment alone means the light preset."""
     from .config import AUGMENTATIONS
     return {"augment": dict(nargs="?", const="light", choices=tuple(AUGMENTATIONS), metavar=None),
             "dataset": dict(help="data set (default: mnist if on disk, else digits)")}
 
 
 def _typed(setting):
-    """An argparse type for a setting: its word parsed and checked, or argparse's usage error."""
+    """Return an argparse type for a setting: its word parsed and checked, or argparse's usage error."""
     def parse(text):
         try:
             return setting.from_text(text)
@@ -79,6 +78,7 @@ def _train_parser(train):
 
 
 def build_parser():
+    """Return the ``barenet`` command's parser, with its subcommands (bench and serve parse their own)."""
     from .data import DATASETS
 
     parser = argparse.ArgumentParser(
@@ -137,11 +137,13 @@ def build_parser():
 
 
 def cmd_bench(args, rest):
+    """Run ``barenet bench`` with the words after it (``rest``); return its exit code."""
     from .bench import main as bench_main
     return bench_main(rest)
 
 
 def cmd_serve(args, rest):
+    """Run ``barenet serve`` with the words after it (``rest``); return its exit code."""
     from .web.server import main as serve_main
     return serve_main(rest)
 
@@ -155,8 +157,10 @@ def _version():
 
 
 def _end_mpi_job_on_failure(code: int) -> int:
-    """Under MPI, a command that fails in one process ends every process of the job (the others
-    would wait for it for ever); elsewhere, returns the exit code."""
+    """Return the exit code; under MPI, a failed command ends every process of the job first.
+
+    The others would wait for it for ever.
+    """
     MPI = sys.modules.get("mpi4py.MPI")
     if code != EXIT_OK and MPI is not None and MPI.Is_initialized() and not MPI.Is_finalized() \
             and MPI.COMM_WORLD.Get_size() > 1:
@@ -166,6 +170,18 @@ def _end_mpi_job_on_failure(code: int) -> int:
 
 
 def main(argv=None) -> int:
+    """Run the ``barenet`` command.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The words after ``barenet`` (by default the process's arguments).
+
+    Returns
+    -------
+    int
+        The exit code: 0, 1 (the run failed), 2 (bad usage), 130 (interrupted).
+    """
     survive_closed_pipes()  # barenet train | head: the run goes on and is saved
     return _end_mpi_job_on_failure(_main(argv))
 

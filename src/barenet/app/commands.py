@@ -1,5 +1,7 @@
-"""What each ``barenet`` subcommand does (the parser is ``app.cli``): train, evaluate, predict,
-summary, export. Each returns an exit code, or raises ``UsageError`` (exit code 2)."""
+"""What each ``barenet`` subcommand does (the parser is ``app.cli``): train, evaluate, predict, ...
+
+Also summary and export. Each returns an exit code, or raises ``UsageError`` (exit code 2).
+"""
 from __future__ import annotations
 
 import contextlib
@@ -80,8 +82,10 @@ def _run_folder(args):
 
 
 def _mpi_processes():
-    """(this process's rank, the number of processes) when an MPI launcher started this command
-    among several, else (0, 1)."""
+    """Return (this process's rank, the number of processes), (0, 1) without an MPI launcher.
+
+    A launcher starting this command among several processes needs mpi4py (UsageError otherwise).
+    """
     from ..training.parallel import launched_by_mpi
 
     if launched_by_mpi() < 2:
@@ -95,8 +99,11 @@ def _mpi_processes():
 
 
 def cmd_train(args):
-    """Train, or resume, a run. Under ``mpiexec -n K`` the K processes train it data-parallel:
-    process 0 prints and writes the run folder, the others train in step with it, silently."""
+    """Train, or resume, a run, as the parsed ``args`` say; return the exit code.
+
+    Under ``mpiexec -n K`` the K processes train it data-parallel: process 0 prints and writes the
+    run folder, the others train in step with it, silently.
+    """
     rank, size = _mpi_processes()
     if rank == 0:
         return _train(args, "mpi" if size > 1 else None)
@@ -142,6 +149,7 @@ def _train(args, parallel, leader=True):
 # -- evaluate, predict, summary, export ----------------------------------------------------------
 
 def cmd_evaluate(args):
+    """Print a saved model's test figures and, for a classifier, its classification report."""
     from . import runs
     from ..training import metrics
 
@@ -164,6 +172,7 @@ def cmd_evaluate(args):
 
 
 def cmd_predict(args):
+    """Print the classes a model reads in image files of digits; exit code 2 if an image cannot be read."""
     import numpy as np
 
     from .images import no_digit_reason, prepare_digit
@@ -203,6 +212,7 @@ def _save_input(image, path):
 
 
 def cmd_summary(args):
+    """Print a saved model's layers, parameter counts and recorded figures."""
     from .runs import describe
 
     model = _load_model(args.model)
@@ -216,6 +226,7 @@ PICKLES = (".pkl", ".pickle")  # a pickled scikit-learn estimator (integrations.
 
 
 def cmd_export(args):
+    """Write a model as JSON, ONNX or a static web page (or a pickled estimator as ONNX)."""
     from ..files.export import to_json
 
     if Path(args.model).suffix in PICKLES + (".joblib",):
@@ -259,7 +270,7 @@ def _export_web(model, args):
 
 
 def _export_estimator(args):
-    """A pickled barenet.sklearn estimator or Pipeline, as ONNX."""
+    """Write a pickled barenet.sklearn estimator or Pipeline as ONNX."""
     if Path(args.model).suffix == ".joblib":
         raise UsageError("a joblib file can run code when it is read (it reads arrays of objects with plain pickle); "
                          "pickle the estimator instead (pickle.dump), or call bn.to_onnx on it in Python")

@@ -1,9 +1,10 @@
-"""A run's configuration: the training settings (``training.settings``), the run's own (the data
-set, augmentation, an ensemble, the recipe), the rules between them, and what they build.
+"""A run's configuration: the training settings, the run's own, the rules between them, what they build.
 
-``RunConfig`` has one field per setting, with the declared defaults; ``validate()`` checks each
-value against its declaration and the settings against each other, refusing settings that would
-do nothing (a warm-up without the cosine schedule, patience without validation data).
+The training settings are ``training.settings``'; the run's own are the data set, augmentation, an
+ensemble and the recipe. ``RunConfig`` has one field per setting, with the declared defaults;
+``validate()`` checks each value against its declaration and the settings against each other,
+refusing settings that would do nothing (a warm-up without the cosine schedule, patience without
+validation data).
 """
 from __future__ import annotations
 
@@ -61,7 +62,10 @@ class _Rules:
     """What ``RunConfig`` does beyond holding its fields."""
 
     def validate(self):
-        """Each setting checked against its declaration (and converted), then against the others."""
+        """Check each setting against its declaration (and convert it), then against the others; return self.
+
+        Raises ValueError or TypeError naming the setting.
+        """
         if self.augment is True or self.augment is False:  # the web form's switch
             self.augment = "light" if self.augment else None
         for name, setting in RUN_SETTINGS.items():
@@ -82,7 +86,7 @@ class _Rules:
         return self
 
     def _check_conv(self):
-        """The convolutions need images, and their pooling must leave some of the data set's."""
+        """Refuse convolutions on data without images, and pooling that leaves none of the data set's."""
         if self.dataset not in IMAGE_DATASETS:
             raise ValueError(f"conv: convolutional layers read images, and {self.dataset} is not an image data set "
                              f"(images: {', '.join(IMAGE_DATASETS)}): drop conv")
@@ -92,10 +96,12 @@ class _Rules:
             raise ValueError(f"conv {self.conv!r} on {self.dataset}: {error}") from None
 
     def to_dict(self) -> dict:
+        """Return the settings as a dict of plain data (what config.json holds)."""
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, values: dict):
+        """Return the validated RunConfig of a dict of settings; ValueError for a name that is no setting."""
         unknown = set(values) - set(RUN_SETTINGS)
         if unknown:
             raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}")
@@ -110,8 +116,11 @@ RunConfig.__doc__ = ("Everything that decides a run, one field per setting (RUN_
 
 
 def build_model(config, data, member: int = 0):
-    """The network a configuration describes: augmentation (images) or standardisation (points
-    and values) first, then the convolutions and the hidden layers (``training.builder``)."""
+    """Return the network a configuration describes, for member ``member`` of an ensemble.
+
+    Augmentation (images) or standardisation (points and values) first, then the convolutions and
+    the hidden layers (``training.builder``); the seed is the config's + 1000 × member.
+    """
     first = []
     if config.augment and data.image_shape is not None:
         settings = dict(AUGMENTATIONS[config.augment] if isinstance(config.augment, str) else config.augment)
@@ -126,8 +135,10 @@ def build_model(config, data, member: int = 0):
 
 
 def make_optimizer(config):
+    """Return the optimizer the configuration names (``training.builder.build_optimizer``)."""
     return build_optimizer(config)
 
 
 def make_loss(config, data):
+    """Return the loss for the data set's task, with the configuration's label smoothing."""
     return build_loss(data.task == "classification", config.label_smoothing)

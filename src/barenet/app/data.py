@@ -1,5 +1,7 @@
-"""The data sets a run can train on, by name, each with its test set and what it is: images (and
-their shape), points, or values to regress."""
+"""The data sets a run can train on, by name, each with its test set and what it is.
+
+Images (and their shape), points, or values to regress.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -15,6 +17,24 @@ __all__ = ["Dataset", "DATASETS", "IMAGE_DATASETS", "IMAGE_SHAPES", "load_datase
 
 @dataclass
 class Dataset:
+    """A data set as a run uses it: train and test parts, the task, and what describes it.
+
+    Parameters
+    ----------
+    name : str
+        One of ``DATASETS``.
+    X_train, y_train, X_test, y_test : numpy.ndarray
+        The parts.
+    task : str
+        "classification" or "regression".
+    class_names : list, optional
+        One name per class.
+    image_shape : tuple, optional
+        (height, width) of images; None for points and values.
+    info : dict
+        Figures about the data (the Bayes-optimal accuracy, the noise floor).
+    """
+
     name: str
     X_train: np.ndarray
     y_train: np.ndarray
@@ -98,6 +118,7 @@ IMAGE_SHAPES = {"digits": (8, 8), "mnist": (28, 28), "mnist-10k": (28, 28), "fas
 IMAGE_DATASETS = tuple(IMAGE_SHAPES)
 
 def load_dataset(name: str, seed: int = 0) -> Dataset:
+    """Return the data set called ``name``, split by ``seed`` where it has no test set of its own."""
     loaders = _datasets()
     if name not in loaders:
         raise ValueError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
@@ -105,8 +126,10 @@ def load_dataset(name: str, seed: int = 0) -> Dataset:
 
 
 def default_dataset(log=None) -> str:
-    """MNIST where its files are on disk already (no download), else the 8×8 digits; ``log``
-    hears why MNIST was not taken, and how to provide it."""
+    """Return MNIST's name where its files are on disk already (no download), else the 8×8 digits'.
+
+    ``log`` hears why MNIST was not taken, and how to provide it.
+    """
     try:
         load_mnist(download=False)
         return "mnist"
@@ -120,7 +143,10 @@ def default_dataset(log=None) -> str:
 
 
 def split_validation(config, data):
-    """(X, y, (X_val, y_val) or None): the seeded, stratified validation split a run holds out."""
+    """Return (X, y, (X_val, y_val) or None): the validation split a run holds out.
+
+    Seeded by the configuration, stratified for classes; None where ``validation_split`` is 0.
+    """
     if not config.validation_split:
         return data.X_train, data.y_train, None
     stratify = data.y_train if data.task == "classification" else None

@@ -12,6 +12,7 @@ INTERRUPTED = 130
 
 
 def main() -> int:
+    """Run the ``barenet`` command from its first instant; return the exit code (130 for an early Ctrl-C)."""
     install()
     try:
         from .cli import main as cli_main

@@ -49,11 +49,23 @@ def _pil():
 
 
 def read_image(source, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """An ink map in [0, 1] (float32, 2-D) from a file path, bytes, a PIL image or an array.
+    """Return an ink map in [0, 1] (float32, 2-D) from a file path, bytes, a PIL image or an array.
 
     Colour is reduced to luminance; a picture with transparent pixels is read from its alpha
     channel (ink = opacity). Arrays are taken as grey levels: uint8 0-255 or floats 0-1.
-    Raises ValueError for anything that is not a readable picture or has more than ``max_pixels``.
+
+    Parameters
+    ----------
+    source : str, Path, bytes, PIL.Image.Image or numpy.ndarray
+        The picture.
+    max_pixels : int, default 40,000,000
+        Larger pictures are refused before they are decoded (and so are ones with a side over
+        ``MAX_SIDE``).
+
+    Raises
+    ------
+    ValueError
+        For anything that is not a readable picture, or is too large.
     """
     Image = _pil() if not isinstance(source, np.ndarray) else None
     if isinstance(source, np.ndarray):
@@ -101,14 +113,20 @@ def _without_buffer(error) -> str:
 
 
 def has_ink(image: np.ndarray) -> bool:
-    """Whether a prepared image shows anything: ``prepare_digit`` gives an all-black image for a
-    blank picture, and a model's answer about it means nothing."""
+    """Return whether a prepared image shows anything.
+
+    ``prepare_digit`` gives an all-black image for a blank picture, and a model's answer about it
+    means nothing.
+    """
     return bool(np.asarray(image).max() > 0.1)
 
 
 def no_digit_reason(source, image: np.ndarray, invert: bool | None = None, max_pixels: int = MAX_PIXELS):
-    """Why ``image``, prepared from ``source``, shows no digit (None where it shows one): the
-    picture is blank, or what is on it vanishes at 28×28 (a chart's one-pixel grid lines)."""
+    """Return why ``image``, prepared from ``source``, shows no digit (None where it shows one).
+
+    The picture is blank, or what is on it vanishes at 28×28 (a chart's one-pixel grid lines).
+    ``invert`` and ``max_pixels`` as for ``prepare_digit``.
+    """
     if has_ink(image):
         return None
     if _ink_map(read_image(source, max_pixels), invert) is None:
@@ -117,7 +135,7 @@ def no_digit_reason(source, image: np.ndarray, invert: bool | None = None, max_p
 
 
 def stroke_width(mask: np.ndarray) -> float:
-    """Mean stroke width of a binary mask, 2·area/perimeter (exact for long thin strokes)."""
+    """Return the mean stroke width of a binary mask, 2·area/perimeter (exact for long thin strokes)."""
     area = int(mask.sum())
     if area == 0:
         return 0.0
@@ -139,11 +157,12 @@ def _disk_filter(image, radius, reduce):
 
 
 def _resize(image, height, width):
-    """Area-averaging resize (anti-aliased when shrinking), through Pillow's 32-bit float mode.
+    """Resize by area averaging (anti-aliased when shrinking), through Pillow's 32-bit float mode.
 
     The two passes are asked of Pillow one at a time, rows first, because Pillow 13 picks their
     order by the picture's shape, and the order changes the last bit of the result: fixing it
-    keeps the result the same under every Pillow, and lets the browser's copy equal it."""
+    keeps the result the same under every Pillow, and lets the browser's copy equal it.
+    """
     Image = _pil()
     shrinking = height < image.shape[0] or width < image.shape[1]
     resampling = Image.Resampling.BOX if shrinking else Image.Resampling.BILINEAR
@@ -153,7 +172,7 @@ def _resize(image, height, width):
 
 
 def _ink_map(grey, invert):
-    """White ink on black, background removed, scaled so the darkest ink is 1."""
+    """Return white ink on black, background removed, scaled so the darkest ink is 1 (None: no ink)."""
     border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
     background = float(np.median(border))
     if invert is None:
@@ -171,11 +190,23 @@ def _ink_map(grey, invert):
 
 def prepare_digit(source, *, invert: bool | None = None, adjust_strokes: bool = True, size: int = 28,
                   max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """A (28, 28) float32 image in [0, 1], white on black, prepared like MNIST's digits (see the
-    module docstring). ``source`` is anything ``read_image`` takes. ``invert`` forces the polarity
-    (None: decided from the border, dark-on-light pictures are inverted). An empty picture gives
-    an all-black image. ``size=8`` gives instead an 8×8 image like scikit-learn's small digits,
-    whose ink fills the frame."""
+    """Return a (28, 28) float32 image in [0, 1], white on black, prepared like MNIST's digits.
+
+    The steps are the module's. An empty picture gives an all-black image.
+
+    Parameters
+    ----------
+    source
+        Anything ``read_image`` takes.
+    invert : bool, optional
+        Force the polarity; None decides from the border (dark-on-light pictures are inverted).
+    adjust_strokes : bool, default True
+        Thicken or thin the strokes to MNIST's width.
+    size : {28, 8}, default 28
+        8 gives instead an 8×8 image like scikit-learn's small digits, whose ink fills the frame.
+    max_pixels : int
+        As for ``read_image``.
+    """
     if size not in (28, 8):
         raise ValueError(f"size must be 28 (MNIST) or 8 (the 8×8 digits), got {size!r}")
     ink = _ink_map(read_image(source, max_pixels), invert)
@@ -202,10 +233,13 @@ def prepare_digit(source, *, invert: bool | None = None, adjust_strokes: bool = 
 
 
 def prepare_silhouette(source, *, invert: bool | None = None, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """A (28, 28) float32 image in [0, 1], white on black, prepared like Fashion-MNIST's pictures
-    from a drawing of a piece of clothing: cropped to the ink, what the outline encloses filled
+    """Return a (28, 28) float32 image in [0, 1], white on black, prepared like Fashion-MNIST's pictures.
+
+    From a drawing of a piece of clothing: cropped to the ink, what the outline encloses filled
     (Fashion-MNIST's clothes are filled silhouettes), the longer side scaled to 28 pixels with
-    anti-aliasing, the box centred in 28×28. ``source`` and ``invert`` as for ``prepare_digit``."""
+    anti-aliasing, the box centred in 28×28. ``source``, ``invert`` and ``max_pixels`` as for
+    ``prepare_digit``.
+    """
     ink = _ink_map(read_image(source, max_pixels), invert)
     if ink is None:
         return np.zeros((28, 28), dtype=np.float32)
@@ -213,14 +247,14 @@ def prepare_silhouette(source, *, invert: bool | None = None, max_pixels: int = 
 
 
 def _fit(image, side):
-    """Scaled, keeping the aspect ratio, so that the longer side is ``side`` pixels."""
+    """Return the image scaled, keeping the aspect ratio, so that the longer side is ``side`` pixels."""
     h, w = image.shape
     scale = side / max(h, w)
     return _resize(image, max(1, round(h * scale)), max(1, round(w * scale)))
 
 
 def _centred(image):
-    """The image in the middle of a black 28×28 field."""
+    """Return the image in the middle of a black 28×28 field."""
     out = np.zeros((28, 28), dtype=np.float32)
     h, w = image.shape
     top, left = (28 - h) // 2, (28 - w) // 2
@@ -229,8 +263,10 @@ def _centred(image):
 
 
 def _fill_outline(ink):
-    """Fill with SILHOUETTE_FILL the pixels without ink that the border cannot reach through
-    other pixels without ink (4-connected): what a closed outline encloses."""
+    """Fill with SILHOUETTE_FILL the pixels without ink that the border cannot reach.
+
+    Through other pixels without ink (4-connected): what a closed outline encloses.
+    """
     free = ~(ink > 0.1)
     reached = np.zeros_like(free)
     h, w = free.shape
@@ -244,13 +280,13 @@ def _fill_outline(ink):
 
 
 def _crop(ink):
-    """The smallest rectangle holding all the ink (pixels above 0.1)."""
+    """Return the smallest rectangle holding all the ink (pixels above 0.1)."""
     rows, cols = np.flatnonzero((ink > 0.1).any(axis=1)), np.flatnonzero((ink > 0.1).any(axis=0))
     return ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1] if rows.size else ink
 
 
 def _small_digit(ink):
-    """8×8 like scikit-learn's digits: cropped to the ink, the longer side scaled to fill the frame."""
+    """Return an 8×8 digit like scikit-learn's: cropped to the ink, the longer side scaled to fill the frame."""
     ink = _crop(ink)
     h, w = ink.shape
     scale = 32 / max(h, w)  # their 32×32 bitmaps were counted in 4×4 blocks
@@ -262,7 +298,7 @@ def _small_digit(ink):
 
 
 def _shift(image, dy, dx):
-    """Move an image by whole pixels, filling with black."""
+    """Return the image moved by whole pixels, filled with black."""
     out = np.zeros_like(image)
     h, w = image.shape
     src_rows = slice(max(0, -dy), min(h, h - dy))

@@ -35,16 +35,18 @@ def _unraisable(unraisable):
 
 
 def on_interrupt(signum, frame):
-    """The command's SIGINT handler: count, then interrupt as Python's own handler does."""
+    """Count a Ctrl-C, then interrupt as Python's own handler does: the command's SIGINT handler."""
     global _interrupts
     _interrupts += 1
     raise KeyboardInterrupt
 
 
 def raise_if_interrupted(hand_over: bool = False) -> None:
-    """Raise KeyboardInterrupt if Ctrl-C was pressed and something swallowed it. (Had the
-    interrupt been handled, the command would have ended: still running means it was lost.)
-    ``hand_over``: afterwards, Ctrl-C goes to Python's own handler again."""
+    """Raise KeyboardInterrupt if Ctrl-C was pressed and something swallowed it.
+
+    Had the interrupt been handled, the command would have ended: still running means it was lost.
+    ``hand_over``: afterwards, Ctrl-C goes to Python's own handler again.
+    """
     if hand_over and signal.getsignal(signal.SIGINT) is on_interrupt:
         signal.signal(signal.SIGINT, signal.default_int_handler)
     if _interrupts:

@@ -15,7 +15,13 @@ __all__ = ["survive_closed_pipes", "Survivor"]
 
 
 class Survivor:
-    """A text stream that turns a closed pipe into silence (see the module)."""
+    """A text stream that turns a closed pipe into silence (see the module).
+
+    Parameters
+    ----------
+    stream : file
+        The stream it writes to (standard output or error).
+    """
 
     def __init__(self, stream):
         self._stream = stream
@@ -31,6 +37,7 @@ class Survivor:
             pass
 
     def write(self, text):
+        """Write ``text``, or nothing once the reader is gone; return its length either way."""
         if not self.reader_gone:
             try:
                 return self._stream.write(text)
@@ -39,6 +46,7 @@ class Survivor:
         return len(text)
 
     def flush(self):
+        """Flush the stream; a closed pipe silences it."""
         try:
             self._stream.flush()
         except BrokenPipeError:

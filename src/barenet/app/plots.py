@@ -1,6 +1,6 @@
-"""Plots of training and of what a model learned. Each function returns a matplotlib ``Figure``
-(save it with ``fig.savefig("name.png")``); ``barenet train`` writes them into its run folder.
+"""Plots of training and of what a model learned; each function returns a matplotlib ``Figure``.
 
+Save one with ``fig.savefig("name.png")``; ``barenet train`` writes them into its run folder.
 Needs matplotlib: ``pip install "barenet[plot]"``.
 """
 from __future__ import annotations
@@ -21,8 +21,10 @@ __all__ = ["html", "learning_curves", "confusion_matrix", "activation_functions"
 
 @functools.cache
 def _figure_class():
-    """matplotlib's Figure, able to show itself: a notebook displays one that ends a cell (as a
-    PNG), without pyplot or an inline backend."""
+    """Return matplotlib's Figure, able to show itself.
+
+    A notebook displays one that ends a cell (as a PNG), without pyplot or an inline backend.
+    """
     try:
         from matplotlib.figure import Figure
     except ImportError:
@@ -42,8 +44,18 @@ def _figure(width, height):
 
 
 def learning_curves(history, title: str | None = None):
-    """Loss and accuracy per epoch, training against validation. Training figures of epochs ≥ 1
-    are running means over the epoch; full passes (epoch 0, ``train_*``) are drawn as markers."""
+    """Plot loss and accuracy per epoch, training against validation.
+
+    Training figures of epochs ≥ 1 are running means over the epoch; full passes (epoch 0,
+    ``train_*``) are drawn as markers.
+
+    Parameters
+    ----------
+    history : History or dict
+        A model's history, or its ``to_dict()``.
+    title : str, optional
+        The figure's title.
+    """
     history = history.to_dict() if hasattr(history, "to_dict") else dict(history)
     epochs = history["epochs"]
     kinds = [k for k in ("loss", "accuracy") if k in history]
@@ -81,8 +93,10 @@ def learning_curves(history, title: str | None = None):
 
 
 def _zoom_past_epoch_0(ax, series):
-    """Fit the y-range to epochs ≥ 1, so that 95% against 99% is not a sliver beside the untrained
-    model's 10%; epoch 0's figures, then below the view, are written in the corner."""
+    """Fit the y-range to epochs ≥ 1, so that 95% against 99% is not a sliver beside epoch 0's 10%.
+
+    Epoch 0's figures, then below the view, are written in the corner.
+    """
     later = np.concatenate([s[s[:, 0] >= 1, 1] for s in series]) if series else np.array([])
     first = np.concatenate([s[s[:, 0] == 0, 1] for s in series]) if series else np.array([])
     if not later.size or not first.size:
@@ -97,7 +111,19 @@ def _zoom_past_epoch_0(ax, series):
 
 
 def confusion_matrix(cm, class_names=None, normalize: bool = False, title: str = "Confusion matrix"):
-    """Counts of true class (rows) against predicted class (columns)."""
+    """Plot counts of true class (rows) against predicted class (columns).
+
+    Parameters
+    ----------
+    cm : array (classes, classes)
+        A confusion matrix (``metrics.confusion_matrix``).
+    class_names : list, optional
+        The classes' names (their ids by default).
+    normalize : bool, default False
+        Show each row's fractions instead of counts.
+    title : str, default "Confusion matrix"
+        The figure's title.
+    """
     cm = np.asarray(cm)
     k = len(cm)
     shown = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1) if normalize else cm
@@ -121,7 +147,7 @@ def confusion_matrix(cm, class_names=None, normalize: bool = False, title: str =
 
 
 def activation_functions(x=None):
-    """Every activation and its derivative, computed by the layers' own forward and backward."""
+    """Plot every activation and its derivative, computed by the layers' own forward and backward, over ``x``."""
     x = np.linspace(-4, 4, 401)[:, None] if x is None else np.asarray(x, dtype=np.float64).reshape(-1, 1)
     layers = []
     for cls in registry.activations.aliases().values():
@@ -144,16 +170,31 @@ def activation_functions(x=None):
 
 
 def class_colours(classes: int):
-    """One colour per class, the same wherever a plot draws that class (regions, points, legend)."""
+    """Return one colour per class, the same wherever a plot draws that class (regions, points, legend)."""
     from matplotlib import colormaps
     palette = colormaps["tab10" if classes <= 10 else "tab20"].colors
     return [palette[k % len(palette)] for k in range(classes)]
 
 
 def decision_boundary(model, X, y, resolution: int = 300, title: str = "Decision boundary", class_names=None):
-    """The class the model predicts over the plane (the regions' colour), with every sample drawn
-    in its true class's colour, as a dot when classified correctly and a cross when not. One
-    colour per class throughout, named in the legend. For models with two input features."""
+    """Plot the class the model predicts over the plane, with every sample in its true class's colour.
+
+    A dot when classified correctly and a cross when not; one colour per class throughout, named in
+    the legend. For models with two input features.
+
+    Parameters
+    ----------
+    model : Sequential or Ensemble
+        A classifier of points in the plane.
+    X, y : array
+        The points (n, 2) and their classes.
+    resolution : int, default 300
+        Grid cells per side.
+    title : str, default "Decision boundary"
+        The figure's title (the accuracy is added).
+    class_names : list, optional
+        The classes' names.
+    """
     from matplotlib.colors import ListedColormap
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
@@ -201,7 +242,25 @@ def _image_grid(images, titles, colors, columns, image_shape, caption=None):
 
 
 def sample_grid(images, y_true, y_pred=None, class_names=None, n: int = 25, image_shape=(28, 28), columns: int = 5):
-    """The first n images, titled 'predicted (true)' in green when right and red when wrong."""
+    """Plot the first n images, titled 'predicted (true)' in green when right and red when wrong.
+
+    Parameters
+    ----------
+    images : array (n, pixels)
+        Flattened images.
+    y_true : array (n,)
+        Their classes.
+    y_pred : array (n,), optional
+        The model's answers (without them, the titles are the true classes).
+    class_names : list, optional
+        The classes' names.
+    n : int, default 25
+        How many images.
+    image_shape : (int, int), default (28, 28)
+        An image's (height, width).
+    columns : int, default 5
+        Images per row.
+    """
     names = (lambda c: str(class_names[c])) if class_names is not None else str
     images, y_true = np.asarray(images)[:n], np.asarray(y_true)[:n]
     if y_pred is None:
@@ -218,8 +277,11 @@ def sample_grid(images, y_true, y_pred=None, class_names=None, n: int = 25, imag
 
 
 def confident_errors(model, X, y, n: int = 16, class_names=None, image_shape=(28, 28), columns: int = 8):
-    """The n wrongly classified images the model was most sure of, titled with the predicted
-    class, its probability and the true class."""
+    """Plot the n wrongly classified images the model was most sure of.
+
+    Titled with the predicted class, its probability and the true class. ``class_names``,
+    ``image_shape`` and ``columns`` as for ``sample_grid``.
+    """
     proba = model.predict_proba(X)
     predicted = proba.argmax(axis=1)
     wrong = np.flatnonzero(predicted != np.asarray(y))
@@ -230,9 +292,24 @@ def confident_errors(model, X, y, n: int = 16, class_names=None, image_shape=(28
 
 
 def first_layer_pictures(model, image_shape=(28, 28), n: int = 64):
-    """(pictures (k, height, width), what they are): the incoming weights of the first dense
-    layer's first ``n`` units, each the size of an image ("units"), or a first convolution's
-    first ``n`` filters ("filters"): the patterns the first layer responds to."""
+    """Return the patterns the first layer responds to, as pictures, and what they are.
+
+    The incoming weights of the first dense layer's first ``n`` units, each the size of an
+    ``image_shape`` image ("units"), or a first convolution's first ``n`` filters ("filters").
+
+    Returns
+    -------
+    pictures : ndarray
+        (k, height, width).
+    what : str
+        "units" or "filters".
+
+    Raises
+    ------
+    ValueError
+        Where the first layer with parameters is neither such a Dense layer nor a Conv2D on images
+        of one channel.
+    """
     first = next((layer for layer in model.layers if layer.params), None)
     if isinstance(first, Conv2D) and first.in_channels == 1:
         return to_numpy(first.params["W"])[:n, 0], "filters"
@@ -243,8 +320,11 @@ def first_layer_pictures(model, image_shape=(28, 28), n: int = 64):
 
 
 def first_layer_weights(model, image_shape=(28, 28), n: int = 64, columns: int = 8):
-    """The incoming weights of the first dense layer's units, each drawn as an image, or a first
-    convolution's filters: the patterns the first layer responds to."""
+    """Plot the incoming weights of the first dense layer's units, or a first convolution's filters.
+
+    The patterns the first layer responds to: the first ``n`` units or filters, ``columns`` per
+    row, each drawn as an image (``first_layer_pictures``).
+    """
     W, what = first_layer_pictures(model, image_shape, n)
     fig = _figure(1.1 * columns, 1.1 * int(np.ceil(len(W) / columns)))
     axes = np.atleast_1d(fig.subplots(int(np.ceil(len(W) / columns)), columns)).ravel()
@@ -258,7 +338,7 @@ def first_layer_weights(model, image_shape=(28, 28), n: int = 64, columns: int =
 
 
 def predicted_vs_true(y_true, y_pred, noise_variance: float | None = None):
-    """Regression: predicted against true values, with the identity line."""
+    """Plot regression's predicted against true values, with the identity line (and the noise floor in the title)."""
     y_true, y_pred = np.ravel(y_true), np.ravel(y_pred)
     fig = _figure(4.8, 4.5)
     ax = fig.subplots()
@@ -273,8 +353,11 @@ def predicted_vs_true(y_true, y_pred, noise_variance: float | None = None):
 
 
 def html(figure, alt: str = "") -> str:
-    """The figure as an HTML ``<img>`` holding the PNG itself (no file): for a notebook's or a
-    page's output, where ``print(plots.html(fig))`` shows it in place."""
+    """Return the figure as an HTML ``<img>`` holding the PNG itself (no file).
+
+    For a notebook's or a page's output, where ``print(plots.html(fig))`` shows it in place; ``alt``
+    is the image's text.
+    """
     import base64
     import io
     from html import escape

@@ -1,6 +1,8 @@
-"""The command line's reference, made from its parsers: every subcommand and every option, with
-what it takes and its help (the site's reference page prints it at build time, so it cannot
-drift from the code)."""
+"""The command line's reference, made from its parsers: every subcommand and option, what it takes.
+
+With its help (the site's reference page prints it at build time, so it cannot drift from the
+code); and the API page's list of names, ``api_markdown``.
+"""
 from __future__ import annotations
 
 import argparse
@@ -9,7 +11,7 @@ __all__ = ["parsers", "reference_markdown", "api_markdown", "API_PAGE_HEAD"]
 
 
 def parsers() -> dict:
-    """{"barenet train": its parser, ...}: every parser of the command line."""
+    """Return {"barenet train": its parser, ...}: every parser of the command line."""
     from .bench import build_parser as bench_parser
     from .cli import build_parser
     from .web.server import build_parser as serve_parser
@@ -39,7 +41,7 @@ def _row(action) -> str:
 
 
 def reference_markdown() -> str:
-    """Markdown: a section per command, with its description and a table of its arguments."""
+    """Return Markdown: a section per command, with its description and a table of its arguments."""
     sections = []
     for command, parser in parsers().items():
         rows = [_row(a) for a in parser._actions if not isinstance(a, (argparse._HelpAction,
@@ -52,7 +54,7 @@ def reference_markdown() -> str:
 
 
 def _path(obj, namespace, name) -> str:
-    """The dotted path mkdocstrings documents an object under (where it is defined)."""
+    """Return the dotted path mkdocstrings documents an object under (where it is defined)."""
     module = getattr(obj, "__module__", None)
     if module is None or not module.startswith("barenet") or isinstance(obj, (dict, tuple, list, str, int, float)):
         return f"{namespace.__name__}.{name}"  # a constant: documented where it is defined
@@ -74,8 +76,11 @@ INSIDE = ["barenet.core.layers.init_weights", "barenet.core.activations.sigmoid"
 
 
 def api_markdown() -> str:
-    """Markdown for mkdocstrings: every name ``barenet`` exports, then every name of each of its
-    namespaces (``bn.datasets``, ``bn.callbacks``...), each under the module that defines it."""
+    """Return Markdown for mkdocstrings: every name ``barenet`` exports, then each namespace's.
+
+    The namespaces are ``bn.datasets``, ``bn.callbacks``...; each name under the module that
+    defines it.
+    """
     import importlib
     import re
 

@@ -13,6 +13,11 @@ __all__ = ["evaluate_run", "format_report", "write_plots", "describe"]
 
 
 def evaluate_run(model, data, seconds: float, interrupted: bool) -> dict:
+    """Return a run's report: its test figures, the time it took, and the BLAS threads of each epoch.
+
+    For classifiers also the confusion matrix and the classification report; ``interrupted`` says
+    whether Ctrl-C ended the training.
+    """
     history = model.history if len(model.history) else getattr(model, "members", [model])[0].history
     report = {"seconds": seconds, "interrupted": interrupted, "test": {},
               "threads": history["threads"] if "threads" in history else []}
@@ -31,6 +36,7 @@ def evaluate_run(model, data, seconds: float, interrupted: bool) -> dict:
 
 
 def format_report(config, data, report: dict) -> str:
+    """Return report.txt's text: the data, the backend, the settings, the time and the test figures."""
     lines = [f"barenet run: {data.name}" + (f" (recipe {config.recipe})" if config.recipe else ""),
              f"training {'images' if data.image_shape else 'samples'}: {len(data.X_train)} (of which "
              f"{config.validation_split:.0%} held out for validation), test: {len(data.X_test)}",
@@ -49,7 +55,7 @@ def format_report(config, data, report: dict) -> str:
 
 
 def _threads_line(threads, setting) -> str:
-    """What the matrix products ran on: the BLAS library and its threads per epoch."""
+    """Return what the matrix products ran on: the BLAS library and its threads per epoch."""
     library = blas_info()["library"] or "the BLAS library (thread count unknown: pip install threadpoolctl)"
     counts = sorted({int(t) for t in threads or [] if t is not None})
     used = "" if not counts else f", {counts[0]}" + (f" to {counts[-1]}" if len(counts) > 1 else "")
@@ -57,7 +63,7 @@ def _threads_line(threads, setting) -> str:
 
 
 def write_plots(model, data, out: Path, log=print) -> list:
-    """The run's pictures as PNG files; skipped (with a note) where matplotlib is missing."""
+    """Write the run's pictures as PNG files into ``out``; return their names (none without matplotlib)."""
     try:
         from . import plots
     except ImportError:
@@ -97,7 +103,7 @@ def write_plots(model, data, out: Path, log=print) -> list:
 
 
 def describe(model) -> list:
-    """Lines describing a saved model's origin and figures (for ``barenet summary``)."""
+    """Return lines describing a saved model's origin and figures (for ``barenet summary``)."""
     meta = getattr(model, "metadata", {}) or {}
     lines = []
     if meta.get("dataset"):

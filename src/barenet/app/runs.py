@@ -41,7 +41,7 @@ def _member_dir(out: Path, config: RunConfig, member: int) -> Path:
 
 
 def _fit_member(config, data, out, member, log, verbose, callbacks, resume, parallel=None):
-    """Train (or continue) one model; returns it. Checkpoints go to <out>/checkpoint.npz."""
+    """Train (or continue) one model; return it. Checkpoints go to <out>/checkpoint.npz."""
     if leads(parallel):
         out.mkdir(parents=True, exist_ok=True)
     X, y, validation = split_validation(config, data)
@@ -80,13 +80,12 @@ def _fit_member(config, data, out, member, log, verbose, callbacks, resume, para
 def train_run(config: RunConfig, out, *, log=print, verbose=1, callbacks=(), resume=False, plots=True,
               parallel=None, new_folder=False, on_folder=None):
     """Train the configured model(s) on the configured data, writing the run folder ``out``.
-    Returns (model, report dict). Ctrl-C stops after the current batch; what exists is saved
-    (model.npz, history, report) and KeyboardInterrupt is raised again.
 
-    ``new_folder``: ``out`` is a name to make unique (``out-2``, ``out-3``... where it is taken,
-    even by a run started the same second); ``on_folder(path)`` hears the folder once it exists.
-    ``parallel``: as for ``fit`` ("mpi" under mpiexec). Every process trains; process 0 alone
-    writes the run folder and evaluates, and the others return (model, None)."""
+    Returns (model, report dict). Ctrl-C stops after the current batch: what exists is saved and
+    KeyboardInterrupt raised again. ``new_folder``: make ``out`` unique (``out-2``..., even against
+    a run started the same second); ``on_folder(path)`` hears the folder once made. ``parallel``: as
+    for ``fit``; process 0 alone writes the folder and evaluates, the others return (model, None).
+    """
     config.validate()
     started = time.perf_counter()
     data = load_dataset(config.dataset, config.seed)  # before the folder exists: missing data leaves nothing behind
@@ -142,8 +141,11 @@ def train_run(config: RunConfig, out, *, log=print, verbose=1, callbacks=(), res
 
 def resume_run(run_dir, *, log=print, verbose=1, epochs=None, parallel=None, **kwargs):
     """Continue the run in ``run_dir`` from its last checkpoint (optionally to more ``epochs``).
-    Refused (ValueError) where a member's checkpoint is gone after it trained: the run cannot go
-    on exactly, and its finished model is never replaced unasked."""
+
+    Refused (ValueError) where a member's checkpoint is gone after it trained: the run cannot go on
+    exactly, and its finished model is never replaced unasked. The other arguments are
+    ``train_run``'s.
+    """
     run_dir = Path(run_dir)
     config_path = run_dir / "config.json"
     if not config_path.is_file():
@@ -174,8 +176,10 @@ def resume_run(run_dir, *, log=print, verbose=1, epochs=None, parallel=None, **k
 
 
 def unused_folder(path: Path) -> Path:
-    """``path``, or ``path-2``, ``path-3``... the first that did not exist, made now (atomically:
-    two runs started in the same second by a loop or two terminals get different folders)."""
+    """Return ``path``, or ``path-2``, ``path-3``... the first that did not exist, made now.
+
+    Atomically: two runs started in the same second by a loop or two terminals get different folders.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     for k in range(1, 10_000):
         candidate = path if k == 1 else path.with_name(f"{path.name}-{k}")
@@ -188,12 +192,12 @@ def unused_folder(path: Path) -> Path:
 
 
 def plural(count: int, word: str) -> str:
-    """'1 epoch', '3 epochs'."""
+    """Return '1 epoch', '3 epochs'."""
     return f"{count} {word}" + ("" if count == 1 else "s")
 
 
 def _epochs_done(member_dir: Path) -> int:
-    """The last epoch in a member's history.json (written after every epoch), 0 if none yet."""
+    """Return the last epoch in a member's history.json (written after every epoch), 0 if none yet."""
     try:
         return int(json.loads((member_dir / "history.json").read_text())["epochs"][-1])
     except (FileNotFoundError, KeyError, IndexError, ValueError, TypeError):

@@ -1,10 +1,10 @@
-"""Image augmentation: random small shifts, rotations, zooms, shears and elastic distortions of
-a batch of images, all at once (no Python loop over images).
+"""Image augmentation: random small shifts, rotations, zooms, shears and elastic distortions.
 
-Each output pixel p is read from the input at A⁻¹(p - c - t) + c (+ an elastic displacement),
-where c is the image centre, A = s·R(θ)·Shear(φ) and t the shift, with bilinear interpolation
-and black outside the image. Use ``random_affine`` on arrays, or ``RandomAffine`` as the first
-layer of a model: it augments every training batch and is the identity at inference.
+Of a batch of images, all at once (no Python loop over images). Each output pixel p is read from
+the input at A⁻¹(p - c - t) + c (+ an elastic displacement), where c is the image centre,
+A = s·R(θ)·Shear(φ) and t the shift, with bilinear interpolation and black outside the image.
+Use ``random_affine`` on arrays, or ``RandomAffine`` as the first layer of a model: it augments
+every training batch and is the identity at inference.
 """
 from __future__ import annotations
 
@@ -31,15 +31,25 @@ def _smoothed_noise(rng, n, h, w, sigma):
 
 def random_affine(images, rng, *, shift=2.0, rotation=12.0, scale=0.1, shear=0.0,
                   elastic_alpha=0.0, elastic_sigma=4.0, flip=False) -> np.ndarray:
-    """Randomly transformed copies of ``images`` (n, height, width).
+    """Return randomly transformed copies of ``images``, of their shape and dtype.
 
-    Per image: a shift of up to ±``shift`` pixels in each direction, a rotation of up to
-    ±``rotation`` degrees, a zoom by a factor in [1 - scale, 1 + scale], a shear of up to
-    ±``shear`` degrees, and, with ``elastic_alpha`` > 0, an elastic distortion (Simard et al.
-    2003): a random displacement field blurred by a Gaussian of ``elastic_sigma`` pixels and
-    scaled by ``elastic_alpha``. With ``flip``, half the images (at random) are mirrored left to
-    right, for data where that keeps the label (clothes, not digits). ``rng`` is a
-    ``numpy.random.Generator`` (or a seed).
+    Per image: a shift, a rotation, a zoom and a shear drawn uniformly within the bounds below and,
+    with ``elastic_alpha`` > 0, an elastic distortion (Simard et al. 2003): a random displacement
+    field blurred by a Gaussian of ``elastic_sigma`` pixels and scaled by ``elastic_alpha``.
+
+    Parameters
+    ----------
+    images : array (n, height, width)
+    rng : numpy.random.Generator or int
+        The generator, or a seed.
+    shift, rotation, scale, shear : float
+        Up to ±shift pixels in each direction (default 2), ±rotation degrees (12), a zoom by a factor
+        in [1 - scale, 1 + scale] (0.1), ±shear degrees (0).
+    elastic_alpha, elastic_sigma : float
+        The elastic distortion's scale (default 0: none) and blur (default 4 pixels).
+    flip : bool, default False
+        Mirror half the images (at random) left to right, for data where that keeps the label
+        (clothes, not digits).
     """
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     images = np.asarray(images)
@@ -102,12 +112,22 @@ _AMOUNT = check.Real(0, 1e6, closed="left", what="a non-negative number")
 
 
 class RandomAffine(Layer):
-    """Augmentation as a layer: each training batch of flattened images (n, height·width) is
-    transformed by ``random_affine``; at inference the layer is the identity. Put it first in
-    the model; inside a model it draws from the model's generator, so the seed fixes it::
+    """Augmentation as a layer: each training batch of flattened images goes through ``random_affine``.
+
+    At inference the layer is the identity. Put it first in the model; inside a model it draws from
+    the model's generator, so the seed fixes it::
 
         model = bn.Sequential(bn.RandomAffine((28, 28), shift=2, rotation=12),
                               bn.Dense(784, 256), bn.ReLU(), bn.Dense(256, 10), seed=0)
+
+    Parameters
+    ----------
+    image_shape : (int, int), default (28, 28)
+        (height, width) of the images the rows hold.
+    shift, rotation, scale, shear, elastic_alpha, elastic_sigma, flip
+        As for ``random_affine``.
+    seed : int, optional
+        Seeds the layer's own generator, used on its own.
     """
 
     constraints = {"shift": _AMOUNT, "rotation": _AMOUNT, "scale": check.Real(0, 1, closed="left"),
@@ -129,9 +149,11 @@ class RandomAffine(Layer):
 
     @property
     def in_features(self):
+        """height · width: the width of the rows it takes."""
         return self.image_shape[0] * self.image_shape[1]
 
     def forward(self, x, training=True):
+        """Y = random_affine(X) while training; Y = X at inference."""
         self.applied = training
         if not training:
             return x
@@ -139,16 +161,19 @@ class RandomAffine(Layer):
         return to_device(random_affine(images, self.rng, **self.settings).reshape(x.shape))
 
     def backward(self, grad_out):
+        """dX = dY at inference; none after a training forward (NotImplementedError: put it first)."""
         if self.applied:
             raise NotImplementedError("RandomAffine has no input gradient: put it first in the model, "
                                       "where none is needed")
         return grad_out
 
     def output_shape(self, input_shape):
+        """Return rows of height · width; ValueError for other input."""
         if input_shape is not None and (len(input_shape) != 1 or input_shape[0] not in (None, self.in_features)):
             raise ValueError(f"{self!r} expects {self.in_features} features (image_shape "
                              f"{self.image_shape}), got samples of shape {input_shape}")
         return (self.in_features,)
 
     def get_config(self):
+        """Return image_shape and the transformation's settings."""
         return {"image_shape": list(self.image_shape), **self.settings}

@@ -52,8 +52,25 @@ _MADE: dict = {}
 
 
 def backend_named(name) -> Backend:
-    """The backend object for a name, or a backend object itself. Each is made once, when first
-    asked for; ``"auto"`` is numba where it is installed and imports, else NumPy."""
+    """Return the backend object for a name, made once, when first asked for.
+
+    Parameters
+    ----------
+    name : str or Backend
+        ``"auto"`` (numba where it is installed and imports, else NumPy), ``"numpy"``, ``"numba"``,
+        ``"cupy"`` or ``"strict"``; a backend object is returned as it is.
+
+    Returns
+    -------
+    Backend
+
+    Raises
+    ------
+    ValueError
+        For another name.
+    ImportError, RuntimeError
+        Where the backend cannot start here (numba or CuPy missing, no GPU).
+    """
     if isinstance(name, Backend):
         return name
     made = _MADE.get(name)
@@ -76,28 +93,49 @@ _DEFAULT = contextvars.ContextVar("barenet_backend", default="auto")
 
 
 def set_backend(name) -> None:
-    """Choose the backend for the networks built from now on in this thread (and those that
-    follow the default, such as ``bn.load``'s): ``"auto"`` (numba where installed, else
-    NumPy), ``"numpy"``, ``"numba"``, ``"cupy"`` (an NVIDIA GPU) or ``"strict"`` (tests). Raises
-    at once if that backend cannot start here (numba or CuPy missing, no GPU)."""
+    """Choose the backend for the networks built from now on in this thread (or asyncio task).
+
+    Networks that follow the default, such as ``bn.load``'s, take it too.
+
+    Parameters
+    ----------
+    name : str or Backend
+        ``"auto"`` (numba where installed, else NumPy), ``"numpy"``, ``"numba"``, ``"cupy"`` (an
+        NVIDIA GPU) or ``"strict"`` (tests).
+
+    Raises
+    ------
+    ImportError, RuntimeError
+        At once, if that backend cannot start here (numba or CuPy missing, no GPU).
+    """
     _DEFAULT.set(backend_named(name))
 
 
 def current() -> Backend:
-    """The backend in use here: the network's while it computes, else the default."""
+    """Return the backend in use here: the network's while it computes, else the default."""
     value = _DEFAULT.get()
     return value if isinstance(value, Backend) else backend_named(value)
 
 
 def get_backend() -> str:
-    """The name of the backend in use here (``"auto"`` resolved: ``"numba"`` or ``"numpy"``)."""
+    """Return the name of the backend in use here (``"auto"`` resolved: ``"numba"`` or ``"numpy"``)."""
     return current().name
 
 
 @contextlib.contextmanager
 def using_backend(name):
-    """``with using_backend("numba"): ...`` runs the block on that backend (a name or a backend
-    object), then restores the previous one."""
+    """Run a block on a backend, then restore the previous one: ``with using_backend("numba"): ...``.
+
+    Parameters
+    ----------
+    name : str or Backend
+        As for ``set_backend``.
+
+    Yields
+    ------
+    Backend
+        The backend in use within the block.
+    """
     token = _DEFAULT.set(backend_named(name))
     try:
         yield current()
@@ -106,19 +144,24 @@ def using_backend(name):
 
 
 def enter(backend: Backend):
-    """Make ``backend`` the one in use, cheaply, for code that runs often (a forward pass);
-    returns a token for ``leave``, or None where it already was."""
+    """Make ``backend`` the one in use, cheaply, for code that runs often (a forward pass).
+
+    Returns
+    -------
+    token or None
+        The token for ``leave``, or None where it already was the one in use.
+    """
     return None if _DEFAULT.get() is backend else _DEFAULT.set(backend)
 
 
 def leave(token) -> None:
+    """Restore the backend that was in use before ``enter`` returned ``token`` (None: nothing to do)."""
     if token is not None:
         _DEFAULT.reset(token)
 
 
 class _ArrayModule:
-    """``xp``: every attribute is the array module's of the backend in use, so ``xp.exp`` is
-    NumPy's or CuPy's."""
+    """``xp``: every attribute is the array module's of the backend in use, so ``xp.exp`` is NumPy's or CuPy's."""
 
     __slots__ = ()
 
@@ -133,7 +176,7 @@ xp = _ArrayModule()
 
 
 def to_numpy(array):
-    """A NumPy array holding ``array``'s values, wherever the array lives."""
+    """Return a NumPy array holding ``array``'s values, wherever the array lives (a copy from a GPU)."""
     if isinstance(array, numpy.ndarray):
         return array
     if hasattr(array, "get"):  # a CuPy (or strict) array: copy it from the device
@@ -142,27 +185,32 @@ def to_numpy(array):
 
 
 def to_device(array):
-    """``array`` on the device of the backend in use (a no-op on the CPU backends)."""
+    """Return ``array`` on the device of the backend in use (itself on the CPU backends)."""
     backend = current()
     return backend.xp.asarray(array) if backend.device else array
 
 
 def on_device() -> bool:
-    """Whether the backend in use keeps its arrays apart from NumPy's (CuPy, the strict stand-in)."""
+    """Return whether the backend in use keeps its arrays apart from NumPy's (CuPy, the strict stand-in)."""
     return current().device
 
 
 def flush_subnormals(array, scratch=None) -> None:
-    """Set the entries of ``array`` smaller in magnitude than its dtype's smallest normal number
-    (float32: 1.2e-38) to zero, in place; ``scratch``, a work array of the same shape, saves an
-    allocation.
+    """Set the entries smaller in magnitude than the dtype's smallest normal number to zero, in place.
 
     Why: where a gradient entry is exactly zero (the weights of a pixel that is blank in the whole
     batch), a momentum or a moment decays as m ← β m and sinks into the *subnormal* numbers below
-    1.2e-38, on which many CPUs compute 10 to 100 times slower; so do the probabilities of a
-    confident softmax (e^-88 and below). Left alone, epochs grow slower as training goes on. The
-    values removed are below 1.2e-38: nothing changes by more than it would on a CPU that flushes
-    subnormals itself (as XLA, JAX's compiler, has the CPU do by default).
+    1.2e-38 (float32), on which many CPUs compute 10 to 100 times slower; so do the probabilities
+    of a confident softmax (e^-88 and below). Left alone, epochs grow slower as training goes on.
+    The values removed are below 1.2e-38: nothing changes by more than it would on a CPU that
+    flushes subnormals itself (as XLA, JAX's compiler, has the CPU do by default).
+
+    Parameters
+    ----------
+    array : array
+        Floats, changed in place (NaN stays NaN).
+    scratch : array, optional
+        A work array of the same shape, which saves an allocation.
     """
     scratch = xp.abs(array) if scratch is None else xp.abs(array, out=scratch)
     array *= scratch >= xp.finfo(array.dtype).tiny  # NaN stays NaN (NaN · 0)

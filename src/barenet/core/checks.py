@@ -1,8 +1,7 @@
-"""Checks at the public boundary: every argument is validated and converted once, before any
-work, and a bad one gets a ValueError or TypeError that names it and says what was expected.
+"""Checks at the public boundary: every argument is validated and converted once, before any work.
 
-Constructor arguments are declared, one line each, in the spirit of scikit-learn's
-``_parameter_constraints``::
+A bad one gets a ValueError or TypeError that names it and says what was expected. Constructor
+arguments are declared, one line each, in the spirit of scikit-learn's ``_parameter_constraints``::
 
     class Dropout(Layer):
         constraints = {"p": Real(0, 1, closed="left", what="a probability")}
@@ -10,7 +9,8 @@ Constructor arguments are declared, one line each, in the spirit of scikit-learn
         def __init__(self, p=0.5):
             check.arguments(self, p=p)        # sets self.p, converted, or raises naming "p"
 
-Arrays (features, targets, weights) are checked by the functions further down.
+Each kind of constraint (``Real``, ``Integer``, ``Options``...) implements the methods of
+``Constraint`` for its values. Arrays (features, targets, weights) are checked further down.
 """
 from __future__ import annotations
 
@@ -29,39 +29,40 @@ class Constraint:
     """Checks one value: ``constraint(value, name)`` returns it (converted) or raises."""
 
     def accepts(self, value) -> bool:
+        """Return whether ``value`` is acceptable."""
         raise NotImplementedError
 
     def convert(self, value):
+        """Return ``value`` (accepted) in the form the code uses: a float, an int..."""
         return value
 
     def describe(self) -> str:
+        """Return what is acceptable, in words: "a positive number"."""
         raise NotImplementedError
 
     error = ValueError  # the exception a value of the right type but out of range gets
 
     def parse(self, text: str):
-        """The value a word of text means (from the command line), or None if it means none."""
+        """Return the value a word of text means (from the command line), or None if it means none."""
         return text
 
     def why(self, value) -> str:
-        """What is wrong with a value it refuses, where there is more to say than ``describe``."""
+        """Return what is wrong with a value it refuses, where there is more to say than ``describe``."""
         return ""
 
     def __call__(self, value, name: str):
+        """Return ``value`` converted, or raise ``error`` (TypeError for Boolean) naming it ``name``."""
         if not self.accepts(value):
-            raise self.error(refusal(f"{name} must be", self, value))
+            raise self.error(self.refusal(f"{name} must be", value))
         return self.convert(value)
 
     def __or__(self, other):
         return AnyOf(self, other)
 
-
-def refusal(start: str, constraint: Constraint, value) -> str:
-    """"<start> <what it takes>, got <the value>[: why]", the value cut short where it is long."""
-    shown = repr(value)
-    shown = shown if len(shown) <= 120 else shown[:100] + f"... ({len(shown)} characters)"
-    why = constraint.why(value)
-    return f"{start} {constraint.describe()}, got {shown}" + (f": {why}" if why else "")
+    def refusal(self, start: str, value) -> str:
+        """Return "<start> <what it takes>, got <the value>[: why]", a long value cut short."""
+        shown = repr(value) if len(repr(value)) <= 120 else f"{repr(value)[:100]}... ({len(repr(value))} characters)"
+        return f"{start} {self.describe()}, got {shown}" + (f": {why}" if (why := self.why(value)) else "")
 
 
 def _is_number(value) -> bool:
@@ -69,7 +70,7 @@ def _is_number(value) -> bool:
 
 
 class Real(Constraint):
-    """A finite number in an interval; ``closed`` is "both", "left", "right" or "neither"."""
+    """A finite number from ``low`` to ``high``; ``closed`` ("both", "left", "right", "neither") says which ends."""
 
     def __init__(self, low=-math.inf, high=math.inf, closed="both", what="a number"):
         self.low, self.high, self.closed, self.what = low, high, closed, what
@@ -130,8 +131,7 @@ class Integer(Constraint):
 
 
 class Widths(Constraint):
-    """Layer widths: a non-empty list of positive ints (each at most ``high``, at most ``most`` of
-    them); from text, comma-separated ("256,128")."""
+    """Layer widths: a non-empty list of ints from 1 to ``high``, at most ``most`` of them; as text "256,128"."""
 
     def __init__(self, high=None, most=None):
         self.each, self.most = Integer(1, high), most
@@ -156,7 +156,7 @@ class Widths(Constraint):
 
 
 class Options(Constraint):
-    """One of a few values."""
+    """One of a few ``values`` (strings, or None)."""
 
     def __init__(self, *values):
         self.values = values
@@ -187,7 +187,7 @@ class Boolean(Constraint):
 
 
 class Instance(Constraint):
-    """An instance of a class."""
+    """An instance of the class ``cls``, described as ``what``."""
 
     def __init__(self, cls, what=None):
         self.cls, self.what = cls, what or f"a {cls.__name__}"
@@ -226,25 +226,25 @@ NONE = Options(None)
 
 
 def arguments(obj, **values) -> None:
-    """Check each value against ``obj.constraints[name]`` and set it as ``obj.name``."""
+    """Check each value against ``obj.constraints[name]`` and set it, converted, as ``obj.name``."""
     for name, value in values.items():
         setattr(obj, name, obj.constraints[name](value, name))
 
 
 def argument(value, name: str, constraint: Constraint):
-    """One value checked against a constraint (for function arguments)."""
+    """Return one value checked against a constraint and converted (for a function's arguments)."""
     return constraint(value, name)
 
 
 # -- arrays ---------------------------------------------------------------------------------------
 
 def positive_int(value, name: str) -> int:
-    """An int of at least 1 (TypeError for another type, ValueError below 1)."""
+    """Return ``value`` as an int of at least 1 (TypeError for another type, ValueError below 1)."""
     return _int_at_least(value, name, 1)
 
 
 def non_negative_int(value, name: str) -> int:
-    """An int of at least 0."""
+    """Return ``value`` as an int of at least 0 (TypeError for another type, ValueError below 0)."""
     return _int_at_least(value, name, 0)
 
 
@@ -257,6 +257,7 @@ def _int_at_least(value, name: str, low: int) -> int:
 
 
 def as_array(value, name: str) -> np.ndarray:
+    """Return ``value`` as a NumPy array of real numbers (from the host, for a CuPy array); else raise."""
     if hasattr(value, "get") and not isinstance(value, (np.ndarray, dict)):  # a CuPy array
         value = value.get()
     try:
@@ -272,7 +273,7 @@ _CHUNK = 1 << 20  # elements per block when scanning a large array
 
 
 def _first_non_finite(array):
-    """The index of the first NaN or infinity in array, scanning it in blocks, or None."""
+    """Return the index of the first NaN or infinity in array, scanning it in blocks, or None."""
     flat = array.reshape(-1)  # a view when it can be, a copy only for exotic layouts
     for start in range(0, flat.size, _CHUNK):
         bad = np.flatnonzero(~np.isfinite(flat[start:start + _CHUNK]))
@@ -282,6 +283,7 @@ def _first_non_finite(array):
 
 
 def require_finite(array, name):
+    """Raise ValueError naming ``name`` and the first position if ``array`` holds NaN or infinity."""
     # A float64 sum is NaN or infinite if any value is, allocates nothing, and cannot overflow
     # for float32 data; only when it is not finite do we look for the culprit.
     if array.dtype.kind != "f":
@@ -301,8 +303,7 @@ def require_finite(array, name):
 
 
 def convert(array, dtype, name):
-    """array as a C-ordered array of dtype (no copy if it already is one), rejecting values
-    that the conversion would turn into infinity."""
+    """Return ``array`` as a C-ordered array of ``dtype`` (no copy if it is one), refusing values it overflows."""
     limit = _FLOAT_LIMITS.get(np.dtype(dtype))
     if limit is not None and array.dtype != dtype and array.dtype.kind == "f" and array.size \
             and max(array.max(), -array.min()) > limit:
@@ -311,11 +312,13 @@ def convert(array, dtype, name):
 
 
 def features(X, name: str, shape, dtype) -> np.ndarray:
-    """X as a finite C-ordered array of the model's dtype, one sample of ``shape`` per entry of
-    its first axis: ``(width,)`` for rows (n, width), ``(channels, None, None)`` for images
+    """Return X as a finite C-ordered array of the model's dtype, one sample of ``shape`` per row.
+
+    ``shape`` is ``(width,)`` for rows (n, width), ``(channels, None, None)`` for images
     (n, channels, height, width) of any size (None: any size; an int is a width); samples of any
-    shape if ``shape`` is None. A scipy sparse matrix (rows only) becomes ``SparseRows`` of its
-    values in that dtype, never a dense copy."""
+    shape if it is None. A scipy sparse matrix (rows only) becomes ``SparseRows`` of its values in
+    that dtype, never a dense copy. ``name`` names X in the errors.
+    """
     if is_sparse(X):
         width = shape if isinstance(shape, int) or shape is None else shape[0] if len(shape) == 1 else False
         if width is False:
@@ -346,8 +349,7 @@ def _wrong_shape(X, name, shape) -> str:
 
 
 def sparse_features(X, name: str, width: int | None, dtype) -> SparseRows:
-    """A scipy sparse X, checked as ``features`` checks arrays: its stored values are what can be
-    NaN or of another dtype."""
+    """Return a scipy sparse X as ``SparseRows``, checked as ``features`` checks arrays."""
     X = X.matrix if isinstance(X, SparseRows) else X
     if X.ndim != 2 or X.shape[0] == 0:
         raise ValueError(f"{name} must be a non-empty 2-D sparse matrix (samples, features), got shape {X.shape}")
@@ -360,6 +362,7 @@ def sparse_features(X, name: str, width: int | None, dtype) -> SparseRows:
 
 
 def sample_weights(weight, name: str, n: int) -> np.ndarray:
+    """Return (n,) non-negative finite weights as float64, or raise naming ``name``."""
     weight = as_array(weight, name)
     if weight.shape != (n,):
         raise ValueError(f"{name} must have shape ({n},), one weight per sample, got {weight.shape}")
@@ -370,8 +373,7 @@ def sample_weights(weight, name: str, n: int) -> np.ndarray:
 
 
 def class_weights(class_weight, labels: np.ndarray, classes: int) -> np.ndarray:
-    """Per-sample weights, from each sample's class id and {class id: weight} or "balanced"
-    (n / (classes · count))."""
+    """Return per-sample weights from class ids and {class id: weight} or "balanced" (n / (classes · count))."""
     if isinstance(class_weight, str):
         if class_weight != "balanced":
             raise ValueError(f"class_weight must be a dict or 'balanced', got {class_weight!r}")
@@ -392,6 +394,7 @@ def class_weights(class_weight, labels: np.ndarray, classes: int) -> np.ndarray:
 
 
 def fraction(value, name: str) -> float:
+    """Return ``value`` as a float in [0, 1), or raise ValueError naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
         raise ValueError(f"{name} must be a fraction in [0, 1), got {value!r}")
     return float(value)

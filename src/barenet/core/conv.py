@@ -1,38 +1,52 @@
-"""The convolutional layer, ``Conv2D``: PyTorch's ``Conv2d``, with its weight layout, so that
-weights copy across either way."""
+"""The convolutional layer, ``Conv2D``: PyTorch's ``Conv2d``, with its weight layout.
+
+So weights copy across either way.
+"""
 from __future__ import annotations
 
 import numpy as np
 
 from . import checks as check
 from .backend import xp
-from .im2col import MAX_SIZE, col2im, output_size, pair, windows
+from .im2col import MAX_SIZE, col2im, im2col, output_size, pair
 from .layers import Layer, init_weights
 
 __all__ = ["Conv2D"]
 
 
 class Conv2D(Layer):
-    """A 2-D convolution: each output pixel is a weighted sum of a kh × kw window of every input
-    channel, plus a bias, with the same weights at every position of the image. (As in PyTorch,
-    the kernel is not flipped: strictly, a cross-correlation.)
+    """A 2-D convolution: each output pixel is a weighted sum of a kh × kw window of every channel.
+
+    Plus a bias, with the same weights at every position of the image. (As in PyTorch, the kernel
+    is not flipped: strictly, a cross-correlation.)
 
     Shapes: X (n, C, H, W), W (F, C, kh, kw), b (F,), Y and dY (n, F, oh, ow), with
     oh = ⌊(H + pad_top + pad_bottom − kh) / sh⌋ + 1 (ow likewise). im2col copies every window of
-    the padded X into a row of ``cols``, after which the layer is a dense layer applied to every
-    window; W is seen as (F, C·kh·kw) and dY as (n·oh·ow, F)::
+    the padded image m into a column of ``cols[m]``, after which the layer is a dense layer
+    applied to every column; W is seen as (F, C·kh·kw) and dY[m] as (F, oh·ow)::
 
-        forward    cols = im2col(X)              (n·oh·ow, C·kh·kw)
-                   Y    = cols Wᵀ + b            (n·oh·ow, F), seen as (n, F, oh, ow)
-        backward   dW   = dYᵀ cols               (F, C·kh·kw)   X correlated with dY
-                   db   = Σ dY over n, oh, ow    (F,)
-                   dX   = col2im(dY W)           (n, C, H, W)   a transposed convolution
+        forward    cols[m] = im2col(X[m])                 (C·kh·kw, oh·ow)
+                   Y[m]    = W cols[m] + b                (F, oh·ow), seen as (F, oh, ow)
+        backward   dW      = Σ_m dY[m] cols[m]ᵀ           (F, C·kh·kw)   X correlated with dY
+                   db      = Σ dY over n, oh, ow          (F,)
+                   dX[m]   = col2im(Wᵀ dY[m])             (C, H, W)      a transposed convolution
 
-    ``kernel_size``, ``stride`` and ``padding`` take an int or a pair (height, width).
-    ``padding="same"`` (stride 1 only) keeps the image's size: k − 1 pixels of zeros, (k − 1) // 2
-    before and the rest after, as PyTorch pads; ``"valid"`` is 0. Padding is at most k − 1 (more
-    would only add outputs that see nothing but zeros). Weights start by He's rule, normal with
-    variance 2 / fan_in, fan_in = C·kh·kw; biases at zero.
+    Weights start by He's rule, normal with variance 2 / fan_in, fan_in = C·kh·kw; biases at zero.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        C and F.
+    kernel_size : int or (int, int)
+        (kh, kw); an int is a square kernel.
+    stride : int or (int, int), default 1
+        (sh, sw).
+    padding : int or (int, int) or "same" or "valid", default 0
+        Rows and columns of zeros on each side. ``"same"`` (stride 1 only) keeps the image's size:
+        k − 1 pixels of zeros, (k − 1) // 2 before and the rest after, as PyTorch pads; ``"valid"``
+        is 0. Padding is at most k − 1 (more would only add outputs that see nothing but zeros).
+    bias : bool, default True
+        Whether to add b.
     """
 
     constraints = {"in_channels": check.Integer(1, MAX_SIZE), "out_channels": check.Integer(1, MAX_SIZE),
@@ -60,9 +74,11 @@ class Conv2D(Layer):
 
     @property
     def in_shape(self):
+        """(in_channels, None, None): images of any size."""
         return (self.in_channels, None, None)
 
     def output_shape(self, input_shape):
+        """Return (F, oh, ow) for images of ``in_channels``; ValueError where the kernel does not fit."""
         shape = self.in_shape if input_shape is None else tuple(input_shape)
         if len(shape) != 3 or shape[0] not in (None, self.in_channels):
             raise ValueError(f"{self!r} takes images of {self.in_channels} channels (channels, height, width), "
@@ -76,10 +92,12 @@ class Conv2D(Layer):
         return (self.out_channels, oh, ow)
 
     def param_shapes(self):
+        """Return W's shape (F, C, kh, kw), and b's (F,) where there is a bias."""
         return {"W": (self.out_channels, self.in_channels, *self.kernel_size),
                 **({"b": (self.out_channels,)} if self.bias else {})}
 
     def build(self, rng, dtype):
+        """Draw W by He's rule (fan_in = C·kh·kw); b starts at zero."""
         fan_in = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
         weights = init_weights("he", rng, fan_in, self.out_channels, dtype)  # (fan_in, F), as Dense's
         self.params = {"W": weights.T.reshape(self.param_shapes()["W"])}
@@ -89,41 +107,45 @@ class Conv2D(Layer):
         self.built = True
 
     def forward(self, x, training=True):
+        """cols[m] = im2col(X[m]); Y[m] = W cols[m] + b, for every image m at once."""
         if not self.built:  # used on its own, outside a model: initialise on first use
             self.build(np.random.default_rng(), x.dtype)
         _, oh, ow = self.output_shape(x.shape[1:])  # checks the channels, and that the kernel fits
         top, bottom, left, right = self.pads
         padded = xp.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right))) if any(self.pads) else x
         self.padded_shape = padded.shape
-        # im2col: one row per output pixel (n, i, j), holding its window of every channel (C, kh, kw)
-        self.cols = windows(padded, self.kernel_size, self.stride).transpose(0, 2, 3, 1, 4, 5).reshape(
-            len(x) * oh * ow, -1)
-        y = self.cols @ self.params["W"].reshape(self.out_channels, -1).T
+        self.cols = im2col(padded, self.kernel_size, self.stride, (oh, ow))  # (n, C·kh·kw, oh·ow)
+        y = xp.matmul(self._weights(), self.cols)  # one product per image: (n, F, oh·ow)
         if self.bias:
-            y += self.params["b"]
-        return xp.ascontiguousarray(y.reshape(len(x), oh, ow, self.out_channels).transpose(0, 3, 1, 2))
+            y += self.params["b"][:, None]
+        return y.reshape(len(x), self.out_channels, oh, ow)
 
     def backward(self, grad_out):
+        """dX[m] = col2im(Wᵀ dY[m]), the padding cut off; dW and db into the gradients."""
         grad_rows = self._parameter_gradients(grad_out)
-        grad_cols = grad_rows @ self.params["W"].reshape(self.out_channels, -1)  # (n·oh·ow, C·kh·kw)
-        n, _, oh, ow = grad_out.shape
-        grad_windows = grad_cols.reshape(n, oh, ow, self.in_channels, *self.kernel_size).transpose(0, 3, 1, 2, 4, 5)
-        grad = col2im(grad_windows, self.padded_shape, self.stride)
+        grad_cols = xp.matmul(self._weights().T, grad_rows)  # (n, C·kh·kw, oh·ow)
+        grad = col2im(grad_cols, self.padded_shape, self.kernel_size, self.stride)
         top, bottom, left, right = self.pads
         return grad[:, :, top:grad.shape[2] - bottom, left:grad.shape[3] - right]  # the padding had none
 
     def backward_params(self, grad_out):
+        """dW = Σ_m dY[m] cols[m]ᵀ, db = Σ dY over n, oh, ow; no dX."""
         self._parameter_gradients(grad_out)
 
+    def _weights(self):
+        """W seen as (F, C·kh·kw): one row per filter."""
+        return self.params["W"].reshape(self.out_channels, -1)
+
     def _parameter_gradients(self, grad_out):
-        """Set dW and db; returns dY as rows (n·oh·ow, F), which dX needs too."""
-        grad_rows = grad_out.transpose(0, 2, 3, 1).reshape(-1, self.out_channels)
-        self.grads["W"] = (grad_rows.T @ self.cols).reshape(self.param_shapes()["W"])
+        """Set dW and db; return dY as (n, F, oh·ow), which dX needs too."""
+        grad_rows = grad_out.reshape(len(grad_out), self.out_channels, -1)
+        self.grads["W"] = xp.matmul(grad_rows, self.cols.transpose(0, 2, 1)).sum(axis=0).reshape(self.grads["W"].shape)
         if self.bias:
-            self.grads["b"] = grad_rows.sum(axis=0)
+            self.grads["b"] = grad_rows.sum(axis=(0, 2))
         return grad_rows
 
     def get_config(self):
+        """Return in_channels, out_channels, kernel_size, stride, padding and bias."""
         return {"in_channels": self.in_channels, "out_channels": self.out_channels,
                 "kernel_size": list(self.kernel_size), "stride": list(self.stride),
                 "padding": self.padding if self.padding == "same" else list(self.padding), "bias": self.bias}

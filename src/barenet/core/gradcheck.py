@@ -26,7 +26,14 @@ class GradientReport:
     """The worst relative error of each checked array: ``report.errors["1.W"]``, ``report.errors["input"]``.
 
     The error of an array is max |backprop - numeric| / max(max |backprop|, max |numeric|, 1e-8):
-    relative to the array's largest gradient, so entries that are zero do not blow it up."""
+    relative to the array's largest gradient, so entries that are zero do not blow it up.
+    ``str(report)`` is the table ``check_gradients`` prints.
+
+    Parameters
+    ----------
+    rows : list of tuple
+        (array name, layer description, error, entries checked), one per checked array.
+    """
 
     def __init__(self, rows):
         self.rows = rows  # (name, layer description, error, entries checked)
@@ -34,9 +41,17 @@ class GradientReport:
 
     @property
     def worst(self) -> float:
+        """The largest error over all checked arrays (0 if none)."""
         return max(self.errors.values(), default=0.0)
 
     def passed(self, tolerance: float = 1e-6) -> bool:
+        """Return whether every array's error is at most ``tolerance``.
+
+        Parameters
+        ----------
+        tolerance : float, default 1e-6
+            The largest acceptable relative error (float64 central differences reach about 1e-9).
+        """
         return self.worst <= tolerance
 
     def __str__(self):
@@ -56,8 +71,24 @@ def _relative_error(analytic, numeric) -> float:
 
 
 def central_differences(array, indices, evaluate, eps):
-    """(f(x + ε) - f(x - ε)) / 2ε for each entry ``indices`` of ``array`` (flat positions),
-    ``evaluate()`` computing f with the array as it stands; every entry is put back."""
+    """Estimate derivatives by central differences, (f(x + ε) - f(x - ε)) / 2ε, entry by entry.
+
+    Parameters
+    ----------
+    array : array
+        The array whose entries move; every entry is put back.
+    indices : array of int
+        The flat positions to estimate.
+    evaluate : callable
+        ``evaluate()`` computes f with the array as it stands.
+    eps : float
+        ε.
+
+    Returns
+    -------
+    numpy.ndarray
+        One estimate per index.
+    """
     flat = array.reshape(-1)
     numeric = np.empty(len(indices))
     for k, i in enumerate(indices):
@@ -72,13 +103,21 @@ def central_differences(array, indices, evaluate, eps):
 
 
 def check_gradients(model, X, y, loss, *, eps=1e-6, max_checks=None, seed=0, verbose=True) -> GradientReport:
-    """Compare every parameter's and the input's backprop gradient with finite differences.
+    """Return a GradientReport: every parameter's and the input's backprop gradient against finite differences.
 
-    ``model`` is a network (a ``Sequential``) or a single layer; it is copied to float64 and left
-    untouched.
-    Dropout masks are held fixed across the evaluations. ``max_checks`` limits each array to that
-    many randomly chosen entries (all by default). Prints the table when ``verbose``, and returns
-    a ``GradientReport``.
+    Parameters
+    ----------
+    model : Sequential or Layer
+        Copied to float64 and left untouched; dropout masks are held fixed across the evaluations.
+    X, y, loss
+        A batch, its targets and the loss, as ``fit`` takes them.
+    eps : float, default 1e-6
+        The step of the central differences.
+    max_checks : int, optional
+        Check at most that many randomly chosen entries of each array (default: all of them).
+    seed, verbose
+        The seed of that choice (and of the network around a single layer), default 0; whether to
+        print the report's table, default True.
     """
     if isinstance(model, Network):
         model = model.astype("float64")

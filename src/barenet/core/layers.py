@@ -77,60 +77,119 @@ class Layer:
         self.built = False
 
     def build(self, rng: np.random.Generator, dtype) -> None:
-        """Create the parameters. Layers without parameters need not override this."""
+        """Create the parameters in ``self.params``, zeros of their shapes in ``self.grads`` (if any).
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+            The generator to draw initial weights from (the network's).
+        dtype : numpy.dtype
+            The parameters' dtype, float32 or float64.
+        """
         self.built = True
 
     def forward(self, x, training: bool = True):
+        """Compute the layer's output, keeping what backward needs.
+
+        Parameters
+        ----------
+        x : array
+            A batch, (batch, features) or (batch, channels, height, width).
+        training : bool, default True
+            False at inference, for the layers that act differently then (dropout).
+
+        Returns
+        -------
+        array
+            y = f(x), the batch's outputs.
+        """
         raise NotImplementedError
 
     def backward(self, grad_out):
+        """Backpropagate: return dL/dx, and put the parameters' gradients into ``self.grads``.
+
+        Parameters
+        ----------
+        grad_out : array
+            dL/dy, shaped like the last forward's output. Never modified.
+
+        Returns
+        -------
+        array
+            dL/dx, shaped like the last forward's input.
+        """
         raise NotImplementedError
 
     def backward_params(self, grad_out) -> None:
-        """Fill ``self.grads`` without computing ``dL/dx``; the model calls this on its first
-        layer, whose input gradient nobody needs. Layers override it when that saves work."""
+        """Fill ``self.grads`` without dL/dx (the first layer's, which nobody needs): cheaper where overridden.
+
+        Parameters
+        ----------
+        grad_out : array
+            dL/dy, as for ``backward``.
+        """
         self.backward(grad_out)
 
     def forget(self) -> None:
-        """Drop what forward kept for backward (``cached``): a network calls this once a layer's
-        backward pass has run, and after every inference pass, so that no layer holds the data
-        it saw longer than the step that needs it."""
+        """Drop what forward kept for backward (``cached``), so that no layer holds the data it saw.
+
+        A network calls this after a layer's backward pass and after every inference pass.
+        """
         for name in type(self).cached:
             self.__dict__.pop(name, None)
 
     def __getstate__(self):
-        """Copies and pickles hold a layer's settings, parameters and buffers, never the data of
-        its last forward pass (``cached``)."""
+        """Give copies and pickles the settings, parameters and buffers, never the last input (``cached``)."""
         return {k: v for k, v in self.__dict__.items() if k not in type(self).cached}
 
     @property
     def in_shape(self) -> tuple | None:
-        """The shape of one sample this layer takes, as far as it knows: ``(features,)`` for
-        rows, ``(channels, None, None)`` for images of any size (None: any size); None if it
-        takes anything. A network that starts with the layer takes that. By default: rows of
-        ``in_features`` where the layer has that attribute."""
+        """The shape of one sample this layer takes, as far as it knows.
+
+        ``(features,)`` for rows, ``(channels, None, None)`` for images of any size (None: any size);
+        None if it takes anything. A network that starts with the layer takes that. By default: rows of
+        ``in_features`` where the layer has that attribute.
+        """
         width = getattr(self, "in_features", None)
         return None if width is None else (width,)
 
     def output_shape(self, input_shape: tuple | None) -> tuple | None:
-        """The shape of one output sample for one input sample of ``input_shape`` (a tuple whose
-        entries may be None, unknown; or None, nothing known). Raises ValueError if the layer
-        cannot take such input. By default the shape is unchanged (element-wise layers)."""
+        """Return the shape of one output sample for one input sample of ``input_shape``.
+
+        By default the shape is unchanged (element-wise layers). A layer raises ValueError for input
+        it cannot take.
+
+        Parameters
+        ----------
+        input_shape : tuple or None
+            One input sample's shape, whose entries may be None (unknown); or None, nothing known.
+
+        Returns
+        -------
+        tuple or None
+            One output sample's shape, as far as it is known.
+        """
         return input_shape
 
     def param_shapes(self) -> dict:
-        """{name: shape} of the parameters ``build`` creates (known from the config alone)."""
+        """Return {name: shape} of the parameters ``build`` creates (known from the config alone)."""
         return {}
 
     def buffer_shapes(self) -> dict:
-        """{name: shape} of arrays the layer keeps that are not trained (a Standardizer's mean)."""
+        """Return {name: shape} of the arrays the layer keeps that are not trained (a Standardizer's mean)."""
         return {}
 
     def check_buffers(self, buffers: dict) -> None:
-        """Raise ValueError if ``buffers`` (read from a file) hold values the layer cannot use."""
+        """Raise ValueError if ``buffers`` (read from a file) hold values the layer cannot use.
+
+        Parameters
+        ----------
+        buffers : dict
+            {name: array}, as ``buffer_shapes`` names them.
+        """
 
     def get_config(self) -> dict:
-        """The constructor arguments, as JSON-compatible values."""
+        """Return the constructor arguments, as JSON-compatible values."""
         return {}
 
     def __repr__(self):
@@ -144,9 +203,11 @@ class Identity(Layer):
     identity_at_inference = True
 
     def forward(self, x, training=True):
+        """y = x."""
         return x
 
     def backward(self, grad_out):
+        """dx = dy."""
         return grad_out
 
 
@@ -164,7 +225,24 @@ INITIALIZERS = tuple(
 
 
 def init_weights(name: str, rng: np.random.Generator, fan_in: int, fan_out: int, dtype):
-    """An (fan_in, fan_out) weight matrix drawn by the named initializer."""
+    """Draw an initial weight matrix by the named initializer (see ``Dense``).
+
+    Parameters
+    ----------
+    name : str
+        One of ``INITIALIZERS``: ``"he"``, ``"xavier_uniform"``...
+    rng : numpy.random.Generator
+        The generator to draw from.
+    fan_in, fan_out : int
+        The inputs and outputs of the layer.
+    dtype : numpy.dtype
+        The weights' dtype.
+
+    Returns
+    -------
+    array (fan_in, fan_out)
+        The weights, on the device of the backend in use.
+    """
     family, _, distribution = name.partition("_")
     variance = _INIT_VARIANCE[family](fan_in, fan_out)
     if distribution == "uniform":
@@ -185,13 +263,22 @@ class Dense(Layer):
                    db = Σₙ dY          (out,)    the sum over the batch
                    dX = dY Wᵀ          (n, in)
 
-    ``init`` names the distribution of the initial weights: ``"he"`` (normal, std √(2/fan_in),
-    for ReLU networks), ``"xavier"``/``"glorot"`` (normal, std √(2/(fan_in+fan_out)), for tanh and
-    sigmoid), ``"lecun"`` (normal, std √(1/fan_in)); each with a ``"_uniform"`` variant of the same
-    variance. Biases start at zero.
-
     X may be a scipy sparse batch (``core.sparse``) when the layer comes first: X W and Xᵀ dY
     are then scipy's products, dense results of sparse data.
+
+    Parameters
+    ----------
+    in_features : int
+        The width of the input rows.
+    out_features : int
+        The number of outputs.
+    init : str, default "he"
+        The distribution of the initial weights: ``"he"`` (normal, std √(2/fan_in), for ReLU
+        networks), ``"xavier"``/``"glorot"`` (normal, std √(2/(fan_in+fan_out)), for tanh and
+        sigmoid), ``"lecun"`` (normal, std √(1/fan_in)); each with a ``"_uniform"`` variant of the
+        same variance. Biases start at zero.
+    bias : bool, default True
+        Whether to add the bias b.
     """
 
     cached = ("x",)  # what backward needs from forward, released once it has run
@@ -205,9 +292,11 @@ class Dense(Layer):
         check.arguments(self, in_features=in_features, out_features=out_features, init=init, bias=bias)
 
     def param_shapes(self):
+        """Return W's shape (in, out), and b's (out,) where there is a bias."""
         return {"W": (self.in_features, self.out_features), **({"b": (self.out_features,)} if self.bias else {})}
 
     def build(self, rng, dtype):
+        """Draw W by ``init``; b starts at zero."""
         self.params = {"W": init_weights(self.init, rng, self.in_features, self.out_features, dtype)}
         if self.bias:
             self.params["b"] = xp.zeros(self.out_features, dtype=dtype)
@@ -215,6 +304,7 @@ class Dense(Layer):
         self.built = True
 
     def forward(self, x, training=True):
+        """Y = X W + b."""
         if not self.built:  # used on its own, outside a model: initialise on first use
             self.build(np.random.default_rng(), x.dtype)
         self.x = x
@@ -224,10 +314,12 @@ class Dense(Layer):
         return y
 
     def backward(self, grad_out):
+        """dX = dY Wᵀ; dW and db into the gradient vector (``backward_params``)."""
         self.backward_params(grad_out)
         return grad_out @ self.params["W"].T
 
     def backward_params(self, grad_out):
+        """dW = Xᵀ dY, db = Σₙ dY, written into the gradient vector; no dX."""
         # Written straight into the gradient arrays (out=), which in a network are views of its
         # flat gradient vector: the same as assigning them, without a copy of the largest array.
         if is_sparse(self.x):  # scipy's product has no out=
@@ -238,6 +330,7 @@ class Dense(Layer):
             grad_out.sum(axis=0, out=self.grads["b"])
 
     def output_shape(self, input_shape):
+        """Return ``(out_features,)`` for rows of ``in_features``; ValueError for anything else."""
         if input_shape is not None and len(input_shape) != 1:
             raise ValueError(f"{self!r} takes rows of {self.in_features} features, got samples of shape "
                              f"{input_shape}; put a Flatten() before it")
@@ -246,6 +339,7 @@ class Dense(Layer):
         return (self.out_features,)
 
     def get_config(self):
+        """Return in_features, out_features, init and bias."""
         return {"in_features": self.in_features, "out_features": self.out_features,
                 "init": self.init, "bias": self.bias}
 
@@ -255,16 +349,23 @@ class Dense(Layer):
 
 
 class Dropout(Layer):
-    """Inverted dropout: while training, zero each input with probability ``p`` and scale the
-    survivors by 1/(1-p), so that every unit's expected value is unchanged and inference is the
-    identity. M is a fresh 0/1 mask for every batch, of the batch's shape (rows or images: each
-    entry is kept or dropped on its own, as in PyTorch's ``Dropout``), 1 with probability 1-p::
+    """Inverted dropout: while training, zero each input with probability ``p``.
+
+    The survivors are scaled by 1/(1-p), so that every unit's expected value is unchanged and
+    inference is the identity. M is a fresh 0/1 mask for every batch, of the batch's shape (rows or
+    images: each entry is kept or dropped on its own, as in PyTorch's ``Dropout``), 1 with
+    probability 1-p::
 
         forward (training)   Y  = X ⊙ M / (1-p)          forward (inference)   Y = X
         backward             dX = dY ⊙ M / (1-p)
 
-    On its own the layer draws masks from its own generator (seeded by ``seed``); inside a
-    ``Sequential`` it draws from the model's, so the model's seed fixes everything.
+    Parameters
+    ----------
+    p : float, default 0.5
+        The probability of dropping each input, in [0, 1).
+    seed : int or None
+        Seeds the layer's own generator, used on its own; inside a ``Sequential`` it draws from the
+        model's, so the model's seed fixes everything.
     """
 
     cached = ("mask",)  # what backward needs from forward, released once it has run
@@ -279,6 +380,7 @@ class Dropout(Layer):
         self.mask = None
 
     def forward(self, x, training=True):
+        """Y = X ⊙ M / (1-p) with a fresh mask M while training; Y = X at inference."""
         if not training or self.p == 0.0:
             self.mask = None
             return x
@@ -288,7 +390,9 @@ class Dropout(Layer):
         return x * self.mask
 
     def backward(self, grad_out):
+        """dX = dY ⊙ M / (1-p), with the mask of the last forward."""
         return grad_out if self.mask is None else grad_out * self.mask
 
     def get_config(self):
+        """Return p (the seed is the model's business)."""
         return {"p": self.p}

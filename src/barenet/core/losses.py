@@ -26,8 +26,11 @@ __all__ = ["Loss", "MSE", "MAE", "Poisson", "BinaryCrossEntropy", "CrossEntropy"
 
 
 class Loss:
-    """Base class; the defaults read outputs as values (regression). ``classifies`` is True for
-    losses whose outputs are classes, which have an accuracy; ``task`` names the kind, for files."""
+    """Base class of the losses (the module says how they are used); its defaults read outputs as values.
+
+    ``classifies`` is True for losses whose outputs are classes, which have an accuracy; ``task``
+    names the kind, for files.
+    """
 
     classifies = False
     task = "regression"
@@ -42,48 +45,50 @@ class Loss:
         return {k: v for k, v in self.__dict__.items() if k not in type(self).cached}
 
     def forward(self, outputs, targets, sample_weight=None) -> float:
-        """The loss, as a Python float; ``backward`` then gives its gradient."""
+        """Return the loss as a Python float (``value``, converted); ``backward`` then gives its gradient."""
         return float(self.value(outputs, targets, sample_weight))
 
     def value(self, outputs, targets, sample_weight=None):
-        """The loss as a 0-d array (a NumPy scalar on the CPU), remembering what backward needs."""
+        """Return the loss as a 0-d array (a NumPy scalar on the CPU), keeping what ``backward`` needs."""
         raise NotImplementedError
 
     def backward(self):
+        """Return d loss / d outputs for the last ``value``, shaped like the outputs."""
         raise NotImplementedError
 
     # -- reading outputs ----------------------------------------------------------------------
 
     def check_outputs(self, width: int | None) -> None:
-        """Raise ValueError if a model with ``width`` outputs cannot use this loss."""
+        """Raise ValueError if a model with ``width`` outputs (None: unknown) cannot use this loss."""
 
     def check_targets(self, y, name: str, n: int, outputs: int | None, dtype):
-        """``y`` checked for this loss and converted to the model's dtype: values shaped like the
-        (n, outputs) outputs, (n,) allowed for one output."""
+        """Return ``y`` checked for this loss, in ``dtype``: shaped like the (n, outputs) outputs, or (n,) for one."""
         y = _rows(y, name, n)
         _shaped_like_outputs(y, name, n, outputs)
         return check.convert(y, dtype, name)
 
     def predict(self, outputs):
-        """What the outputs answer: here the values, (n,) for a single output."""
+        """Return what the outputs answer: here the values, (n,) for a single output."""
         return outputs.ravel() if outputs.shape[1] == 1 else outputs
 
     def probabilities(self, outputs):
+        """Return class probabilities of the outputs; ValueError for a loss that gives none."""
         raise ValueError(f"{self!r} does not give probabilities: train with CrossEntropy or BinaryCrossEntropy")
 
     def correct(self, outputs, targets):
-        """How many rows the outputs answer right, as a 0-d array (sum it, convert once)."""
+        """Return how many rows the outputs answer right, as a 0-d array (sum it, convert once)."""
         raise ValueError(f"{self!r} has no right or wrong answers (no accuracy)")
 
     def labels(self, targets):
-        """The class of each sample, for losses that give every sample one class (None here):
-        what stratified splits and class weights go by."""
+        """Return each sample's class, where a loss gives every sample one class (None here)."""
         return None
 
     def __call__(self, outputs, targets, sample_weight=None) -> float:
+        """Return ``forward(outputs, targets, sample_weight)``: the loss, as a float."""
         return self.forward(outputs, targets, sample_weight)
 
     def get_config(self) -> dict:
+        """Return the constructor arguments, as JSON-compatible values."""
         return {}
 
     def __repr__(self):
@@ -116,46 +121,45 @@ def _row_weights(sample_weight, like):
 
 
 class MSE(Loss):
-    """Mean squared error over all N·K elements of the (N, K) outputs::
-
-        L = 1/(N K) Σ (o - t)²          dL/do = 2 (o - t) / (N K)
-    """
+    """Mean squared error over the N·K outputs o: L = 1/(N K) Σ (o - t)², dL/do = 2 (o - t) / (N K)."""
 
     cached = ("diff", "weight")  # what backward needs from forward, released once it has run
 
     aliases = ("mse",)
 
     def value(self, outputs, targets, sample_weight=None):
+        """L = 1/(N K) Σ (o - t)²."""
         self.diff = outputs - targets.reshape(outputs.shape)
         self.weight = _row_weights(sample_weight, outputs)
         return (self.weight * self.diff * self.diff).mean().astype(xp.float64)  # sums of it stay exact
 
     def backward(self):
+        """dL/do = 2 (o - t) / (N K)."""
         return (2.0 / self.diff.size) * self.weight * self.diff
 
 
 class MAE(Loss):
-    """Mean absolute error over all N·K elements::
-
-        L = 1/(N K) Σ |o - t|           dL/do = sign(o - t) / (N K)     (0 where o = t)
-    """
+    """Mean absolute error over the N·K outputs o: L = 1/(N K) Σ |o - t|, dL/do = sign(o - t) / (N K)."""
 
     cached = ("diff", "weight")  # what backward needs from forward, released once it has run
 
     aliases = ("mae",)
 
     def value(self, outputs, targets, sample_weight=None):
+        """L = 1/(N K) Σ |o - t|."""
         self.diff = outputs - targets.reshape(outputs.shape)
         self.weight = _row_weights(sample_weight, outputs)
         return (self.weight * xp.abs(self.diff)).mean().astype(xp.float64)
 
     def backward(self):
+        """dL/do = sign(o - t) / (N K)."""
         return (1.0 / self.diff.size) * self.weight * xp.sign(self.diff)
 
 
 class Poisson(Loss):
-    """Poisson deviance for counts and rates t ≥ 0, from log-rates z (the outputs): the model
-    predicts the rate μ = e^z. Half the deviance, averaged over all N·K elements::
+    """Poisson deviance for counts and rates t ≥ 0, from log-rates z: the model predicts μ = e^z.
+
+    Half the deviance, averaged over all N·K elements::
 
         L = 1/(N K) Σ [ t log(t / μ) - t + μ ]        (t log t = 0 where t = 0)
         dL/dz = (μ - t) / (N K)
@@ -169,7 +173,7 @@ class Poisson(Loss):
     aliases = ("poisson",)
 
     def check_targets(self, y, name, n, outputs, dtype):
-        """Non-negative values (counts or rates), shaped like the outputs."""
+        """Return non-negative values (counts or rates), shaped like the outputs."""
         y = _rows(y, name, n)
         _shaped_like_outputs(y, name, n, outputs)
         if y.size and y.min() < 0:
@@ -177,10 +181,11 @@ class Poisson(Loss):
         return check.convert(y, dtype, name)
 
     def predict(self, outputs):
-        """The rates e^z: (n,) for one output."""
+        """Return the rates e^z: (n,) for one output."""
         return super().predict(xp.exp(outputs))
 
     def value(self, outputs, targets, sample_weight=None):
+        """L = 1/(N K) Σ [t log(t / μ) - t + μ], μ = e^z."""
         self.rate = xp.exp(outputs)
         self.t = targets.reshape(outputs.shape)
         self.weight = _row_weights(sample_weight, outputs)
@@ -188,11 +193,12 @@ class Poisson(Loss):
         return (self.weight * (t_log_t_over_rate - self.t + self.rate)).mean().astype(xp.float64)
 
     def backward(self):
+        """dL/dz = (μ - t) / (N K)."""
         return (1.0 / self.rate.size) * self.weight * (self.rate - self.t)
 
 
 class BinaryCrossEntropy(Loss):
-    """Binary cross-entropy from logits z (one per label), targets t in [0, 1]::
+    """Binary cross-entropy from logits z (one per label), targets t in [0, 1].
 
         L = 1/(N K) Σ [ max(z, 0) - z t + log(1 + e^-|z|) ]      (= -t log σ(z) - (1-t) log(1-σ(z)))
         dL/dz = (σ(z) - t) / (N K)
@@ -208,7 +214,7 @@ class BinaryCrossEntropy(Loss):
     task = "binary"
 
     def check_targets(self, y, name, n, outputs, dtype):
-        """Values in [0, 1] (probabilities of label 1), shaped like the outputs."""
+        """Return values in [0, 1] (probabilities of label 1), shaped like the outputs."""
         y = _rows(y, name, n)
         _shaped_like_outputs(y, name, n, outputs)
         if y.size and (y.min() < 0 or y.max() > 1):
@@ -216,34 +222,38 @@ class BinaryCrossEntropy(Loss):
         return check.convert(y, dtype, name)
 
     def predict(self, outputs):
-        """Label 1 where the logit is positive (probability above ½)."""
+        """Return label 1 where the logit is positive (probability above ½)."""
         return self.decide(outputs > 0)
 
     def decide(self, positive):
+        """Return the 0/1 labels of a boolean array: (n,) for one output."""
         labels = positive.astype(np.int64)
         return labels.ravel() if labels.shape[1] == 1 else labels
 
     def probabilities(self, outputs):
+        """Return σ(z), the probability of label 1."""
         return sigmoid(outputs)
 
     def from_probabilities(self, probabilities):
-        """``predict`` for averaged probabilities (an ensemble's)."""
+        """Return ``predict``'s answer for averaged probabilities (an ensemble's)."""
         return self.decide(probabilities > 0.5)
 
     def probability_loss(self, probabilities, targets) -> float:
-        """The loss of probabilities rather than logits: an ensemble's averaged ones."""
+        """Return the loss of probabilities rather than logits: an ensemble's averaged ones."""
         p = np.clip(probabilities, 1e-12, 1 - 1e-12)
         t = targets.reshape(p.shape)
         return float(-(t * np.log(p) + (1 - t) * np.log1p(-p)).mean())
 
     def probability_correct(self, probabilities, targets) -> int:
+        """Return how many rows of probabilities have every label right."""
         return int(((probabilities > 0.5) == (targets.reshape(probabilities.shape) > 0.5)).all(axis=1).sum())
 
     def correct(self, outputs, targets):
-        """Rows whose every label is right."""
+        """Return how many rows have every label right."""
         return ((outputs > 0) == (targets.reshape(outputs.shape) > 0.5)).all(axis=1).sum()
 
     def value(self, outputs, targets, sample_weight=None):
+        """L = 1/(N K) Σ [max(z, 0) - z t + log(1 + e^-|z|)]."""
         self.z = outputs
         self.t = targets.reshape(outputs.shape)
         self.weight = _row_weights(sample_weight, outputs)
@@ -251,19 +261,21 @@ class BinaryCrossEntropy(Loss):
         return (self.weight * losses).mean().astype(xp.float64)
 
     def backward(self):
+        """dL/dz = (σ(z) - t) / (N K)."""
         return (1.0 / self.z.size) * self.weight * (sigmoid(self.z) - self.t)
 
 
 class CrossEntropy(Loss):
-    """Softmax cross-entropy from logits z (N, C). Targets are class ids y (N,), or one-hot or
-    probability rows t (N, C)::
+    """Softmax cross-entropy from logits z (N, C); targets are class ids y (N,) or probability rows t (N, C).
 
         log p = log_softmax(z) = z - log Σⱼ e^zⱼ        (shifted by the row maximum)
         L     = -1/N Σₙ log p[n, yₙ]                   = -1/N Σₙ Σⱼ tₙⱼ log pₙⱼ
         dL/dz = (softmax(z) - t) / N                    t = one_hot(y)
 
-    ``label_smoothing`` ε mixes the targets with the uniform distribution, t ← (1-ε) t + ε/C, as
-    in PyTorch.
+    Parameters
+    ----------
+    label_smoothing : float, default 0.0
+        ε: the targets become (1-ε) t + ε/C, mixed with the uniform distribution, as in PyTorch.
     """
 
     cached = ("exp", "total", "ids", "soft", "weight", "fused_gradient")  # what backward needs from forward
@@ -278,12 +290,13 @@ class CrossEntropy(Loss):
         check.arguments(self, label_smoothing=label_smoothing)
 
     def check_outputs(self, width):
+        """Raise ValueError for fewer than 2 outputs (one per class)."""
         if width is not None and width < 2:
             raise ValueError(f"{self!r} needs at least 2 outputs (one per class) but the model has "
                              f"{width}; for one output use BinaryCrossEntropy")
 
     def check_targets(self, y, name, n, outputs, dtype):
-        """Class ids (n,) in [0, outputs), as int64; or one-hot or probability rows (n, outputs)."""
+        """Return class ids (n,) in [0, outputs), as int64; or one-hot or probability rows (n, outputs)."""
         y = _rows(y, name, n)
         if y.ndim == 1:
             if y.dtype.kind == "f" and not np.array_equal(y, np.round(y)):
@@ -303,31 +316,37 @@ class CrossEntropy(Loss):
         return check.convert(y, dtype, name)
 
     def predict(self, outputs):
-        """The class with the largest logit."""
+        """Return the class with the largest logit."""
         return outputs.argmax(axis=1)
 
     def probabilities(self, outputs):
+        """Return softmax(z), row by row."""
         return softmax(outputs)
 
     def from_probabilities(self, probabilities):
+        """Return the most probable class of averaged probabilities (an ensemble's)."""
         return probabilities.argmax(axis=1)
 
     def probability_loss(self, probabilities, targets) -> float:
+        """Return -1/N Σₙ log p[n, yₙ] of probabilities rather than logits (an ensemble's)."""
         labels = self.labels(targets)
         picked = np.clip(probabilities[np.arange(len(labels)), labels], 1e-12, 1.0)
         return float(-np.log(picked).mean())
 
     def probability_correct(self, probabilities, targets) -> int:
+        """Return how many rows' most probable class is the target."""
         return int((probabilities.argmax(axis=1) == self.labels(targets)).sum())
 
     def correct(self, outputs, targets):
+        """Return how many rows' largest logit is the target class."""
         return (outputs.argmax(axis=1) == self.labels(targets)).sum()
 
     def labels(self, targets):
-        """Class ids as given, or the largest entry of each one-hot or probability row."""
+        """Return class ids as given, or the largest entry of each one-hot or probability row."""
         return targets if targets.ndim == 1 else targets.argmax(axis=1)
 
     def value(self, outputs, targets, sample_weight=None):
+        """L = -1/N Σₙ Σⱼ tₙⱼ log softmax(z)ₙⱼ, without forming softmax or one-hot rows."""
         n, classes = outputs.shape
         shifted = outputs - outputs.max(axis=1, keepdims=True)
         self.exp = xp.exp(shifted)
@@ -351,6 +370,7 @@ class CrossEntropy(Loss):
         return per_sample.sum().astype(xp.float64) / n  # the mean in float64, as float(sum) / n
 
     def backward(self):
+        """dL/dz = (softmax(z) - t) / N, weighted by sample."""
         n, classes = self.exp.shape
         weight = 1.0 / n if self.weight is None else self.weight[:, None] / n
         grad = self.exp * (weight / self.total)  # softmax(z) · w / n
@@ -365,11 +385,12 @@ class CrossEntropy(Loss):
         return grad
 
     def get_config(self):
+        """Return label_smoothing."""
         return {"label_smoothing": self.label_smoothing}
 
 
 def get_loss(loss) -> Loss:
-    """A Loss instance from a Loss or a registered short name (``"cross_entropy"``, ``"mse"``...)."""
+    """Return a Loss from a Loss or a registered short name (``"mse"``...); TypeError for anything else."""
     if isinstance(loss, Loss):
         return loss
     names = registry.losses.aliases()

@@ -29,8 +29,7 @@ def _width(shape):
 
 
 def describe_shape(shape) -> str:
-    """A batch of samples of ``shape`` as the summary prints it: ``(batch, 32, 14, 14)``, with
-    ``?`` for what is unknown."""
+    """Return how the summary prints a batch of samples of ``shape``: ``(batch, 32, 14, 14)``, ``?`` if unknown."""
     sizes = ["?"] if shape is None else ["?" if size is None else str(size) for size in shape]
     return f"(batch, {', '.join(sizes)})"
 
@@ -48,15 +47,30 @@ def _dtype(dtype) -> np.dtype:
 class Network(Layer):
     """A stack of layers applied one after another: the multilayer perceptron.
 
-    ``Network(Dense(784, 256), ReLU(), Dense(256, 10), dtype="float32", seed=None)`` builds every
-    parameter at once, as ``dtype`` (float32 by default; float64 for gradient checks), from one
-    random generator seeded by ``seed``, which also drives shuffling and dropout: two runs with
-    the same seed end with bit-identical weights. ``backend`` (a name, default the one in use,
-    see ``core.backend``) is what it computes on: ``network.ops``.
+    ``Network(Dense(784, 256), ReLU(), Dense(256, 10))`` builds every parameter at once, from one
+    random generator seeded by ``seed``, which also drives shuffling and dropout: two runs with the
+    same seed end with bit-identical weights.
 
     The network is a layer: ``forward(x, training=True)`` and ``backward(grad_out) -> grad_in``.
     Its parameters live in one flat vector, ``network.parameters`` (see ``core.parameters``),
     and ``network.params`` names each array by layer index and name (``"0.W"``).
+
+    Parameters
+    ----------
+    *layers : Layer
+        The layers, in order (or one list of them); each layer object once.
+    dtype : str, default "float32"
+        The parameters' dtype: ``"float32"``, or ``"float64"`` for gradient checks.
+    seed : int or None
+        Seeds the generator (None: a fresh one each time).
+    backend : str or Backend, optional
+        What it computes on, ``network.ops``; by default the one in use (``core.backend``).
+
+    Raises
+    ------
+    ValueError, TypeError
+        For no layers, a layer twice, something that is not a layer, a bad seed or dtype, or a layer
+        that cannot take the output of the one before it (the message names both).
     """
 
     def __init__(self, *layers, dtype="float32", seed=None, backend=None):
@@ -96,8 +110,10 @@ class Network(Layer):
 
     def _check_shapes(self):
         """Pass the shape of one sample through the layers; a mismatch names both layers.
-        Returns (the input's shape, the output's): what the first layer that knows its input
-        takes, and what the last layer gives (None, or None entries, where unknown)."""
+
+        Returns (the input's shape, the output's): what the first layer that knows its input takes, and
+        what the last layer gives (None, or None entries, where unknown).
+        """
         shape, input_shape = None, None
         for i, layer in enumerate(self.layers):
             if shape is None and input_shape is None:
@@ -111,8 +127,7 @@ class Network(Layer):
 
     @property
     def input_width(self) -> int | None:
-        """The number of features per row the network takes (None: it takes images, or rows of
-        any width)."""
+        """The number of features per row the network takes (None: it takes images, or rows of any width)."""
         return _width(self.input_shape)
 
     @property
@@ -123,19 +138,21 @@ class Network(Layer):
     # -- the layer protocol ---------------------------------------------------------------------
 
     def forward(self, x, training=True):
+        """Feed x through the layers in order: x → layer₀ → layer₁ → ... → outputs (on the network's backend)."""
         ops, token = self.ops, enter(self.ops)
         try:
             x = self._sparse_input(x) if is_sparse(x) else ops.xp.asarray(x, dtype=self.dtype)
-            for layer in self.layers:
-                x = ops.forward(layer, x, training)
+            for group in ops.groups(self.layers):  # each layer alone, or a few the backend fuses
+                x = ops.forward_group(group, x, training)
                 if not training:  # nothing will go backward: keep nothing of this input
-                    layer.forget()
+                    for layer in group:
+                        layer.forget()
         finally:
             leave(token)
         return x
 
     def _sparse_input(self, x):
-        """A scipy sparse batch, for a first layer that multiplies it (a Dense layer) on the CPU."""
+        """Return a scipy sparse batch as the first layer multiplies it (a Dense layer, on the CPU)."""
         if not self.layers[0].sparse_input or self.ops.device:
             raise TypeError(f"sparse input needs a first layer that takes it (Dense) on a CPU backend; this "
                             f"network starts with {self.layers[0]!r} on {self.ops.name!r}")
@@ -143,28 +160,34 @@ class Network(Layer):
         return matrix.astype(self.dtype, copy=False)
 
     def backward(self, grad_out):
+        """Feed dL/d outputs back through the layers in reverse; return dL/dx, each layer's gradients in place."""
         ops, token = self.ops, enter(self.ops)
         try:
             self.parameters.grad  # the gradients' vector, made before the first backward pass
-            for layer in reversed(self.layers):
-                grad_out = ops.backward(layer, grad_out)
-                layer.forget()
+            for group in reversed(ops.groups(self.layers)):
+                grad_out = ops.backward_group(group, grad_out)
+                for layer in group:
+                    layer.forget()
         finally:
             leave(token)
         return grad_out
 
     def backward_params(self, grad_out):
-        """Backward without the input gradient, which training never needs: layers in front of
-        the first layer with parameters are skipped, and that layer computes only dW and db."""
+        """Backward without the input gradient, which training never needs.
+
+        Layers in front of the first layer with parameters are skipped, and that layer computes only its
+        parameters' gradients (``backward_params``).
+        """
         if self._first_trainable is None:
             return
         ops, token = self.ops, enter(self.ops)
         try:
             self.parameters.grad
             trainable = self.layers[self._first_trainable:]
-            for layer in reversed(trainable[1:]):
-                grad_out = ops.backward(layer, grad_out)
-                layer.forget()
+            for group in reversed(ops.groups(trainable[1:])):
+                grad_out = ops.backward_group(group, grad_out)
+                for layer in group:
+                    layer.forget()
             ops.backward_params(trainable[0], grad_out)
             for layer in self.layers[:self._first_trainable + 1]:  # and the layers in front, never gone through
                 layer.forget()
@@ -174,7 +197,7 @@ class Network(Layer):
     # -- parameters -----------------------------------------------------------------------------
 
     def parameter_vectors(self):
-        """(θ, g): all parameters and all gradients as two flat vectors, in layer order."""
+        """Return (θ, g): all parameters and all gradients as two flat vectors, in layer order."""
         return self.parameters.vectors()
 
     @property
@@ -184,15 +207,16 @@ class Network(Layer):
 
     @property
     def grads(self) -> dict:
+        """Every gradient array, by name ``"<layer index>.<parameter>"`` (views of g)."""
         self.parameters.grad
         return {f"{i}.{name}": value for i, layer in enumerate(self.layers) for name, value in layer.grads.items()}
 
     def count_params(self) -> int:
+        """Return the number of parameters (θ's length)."""
         return len(self.parameters)
 
     def __deepcopy__(self, memo):
-        """A copy whose layers hold views of its own flat vectors (a plain deep copy would leave
-        the copied layers' arrays cut off from the copied vectors)."""
+        """Copy the network so that its layers hold views of its own flat vectors."""
         clone = object.__new__(type(self))
         memo[id(self)] = clone
         for key, value in self.__dict__.items():
@@ -202,8 +226,7 @@ class Network(Layer):
         return clone
 
     def __getstate__(self):
-        """Pickling sends the layers' arrays, not the flat vectors, which ``__setstate__``
-        gathers again (as a copy does), so that the unpickled layers hold views of them."""
+        """Pickle the layers' arrays, not the flat vectors, which ``__setstate__`` gathers again."""
         state = dict(self.__dict__)
         state.pop("parameters", None)
         return state
@@ -214,7 +237,13 @@ class Network(Layer):
         self.parameters = Parameters(self.layers, self.dtype, self.ops)
 
     def astype(self, dtype):
-        """A copy of the network with parameters (and buffers) of another dtype."""
+        """Return a copy of the network with parameters (and buffers) of another dtype.
+
+        Parameters
+        ----------
+        dtype : str or numpy.dtype
+            ``"float32"`` or ``"float64"``.
+        """
         clone = copy.deepcopy(self)
         clone.dtype = _dtype(dtype)
         for layer in clone.layers:
@@ -227,7 +256,13 @@ class Network(Layer):
     # -- describing it --------------------------------------------------------------------------
 
     def summary(self, print_fn=print) -> None:
-        """Print each layer with the shape of its output and its parameter count, and the total."""
+        """Print each layer with the shape of its output and its parameter count, and the total.
+
+        Parameters
+        ----------
+        print_fn : callable, default print
+            Called with each line.
+        """
         rows = [("#", "layer", "output", "parameters")]
         shape = None
         for i, layer in enumerate(self.layers):
@@ -245,7 +280,7 @@ class Network(Layer):
         print_fn(f"total parameters: {self.count_params():,} ({self.dtype})")
 
     def get_config(self) -> dict:
-        """The architecture: each layer's registered type and constructor arguments."""
+        """Return the architecture: each layer's registered type and constructor arguments, dtype and seed."""
         return {"layers": [{"type": type(layer).__name__, "config": layer.get_config()} for layer in self.layers],
                 "dtype": str(self.dtype), "seed": self.seed}
 

@@ -1,6 +1,8 @@
-"""Batch normalisation: each channel scaled to zero mean and unit variance over the batch, then
-given a learned scale γ and shift β (Ioffe and Szegedy, 2015), as PyTorch's ``BatchNorm1d`` and
-``BatchNorm2d`` compute it, running statistics included."""
+"""Batch normalisation: each channel scaled to zero mean and unit variance over the batch.
+
+Then given a learned scale γ and shift β (Ioffe and Szegedy, 2015), as PyTorch's ``BatchNorm1d``
+and ``BatchNorm2d`` compute it, running statistics included.
+"""
 from __future__ import annotations
 
 from . import checks as check
@@ -17,8 +19,9 @@ def _per_channel(values, ndim):
 
 
 class BatchNorm1D(Layer):
-    """Batch normalisation of rows (n, C): each feature c over the batch. With m the number of
-    values per channel (n here; n·H·W for ``BatchNorm2D``) and sums over them::
+    """Batch normalisation of rows (n, C): each feature c over the batch.
+
+    With m the number of values per channel (n here; n·H·W for ``BatchNorm2D``) and sums over them::
 
         training     μ = Σ x / m,   σ² = Σ (x − μ)² / m            the batch's statistics
                      x̂ = (x − μ) / √(σ² + ε),    y = γ x̂ + β
@@ -30,8 +33,17 @@ class BatchNorm1D(Layer):
                      dx = γ / √(running_var + ε) · dy                    evaluation: constants
 
     γ, β (C,) are parameters (starting at 1 and 0); running_mean and running_var (C,) are
-    buffers, saved with the model but not trained (starting at 0 and 1). ``momentum`` is
-    PyTorch's: the weight of the new batch. Training needs more than one value per channel.
+    buffers, saved with the model but not trained (starting at 0 and 1). Training needs more than
+    one value per channel.
+
+    Parameters
+    ----------
+    num_features : int
+        C, the channels (features).
+    eps : float, default 1e-5
+        ε, in (0, 1].
+    momentum : float, default 0.1
+        PyTorch's: the weight of the new batch in the running statistics, in [0, 1].
     """
 
     constraints = {"num_features": check.Integer(1, MAX_SIZE),
@@ -47,9 +59,11 @@ class BatchNorm1D(Layer):
 
     @property
     def in_shape(self):
+        """(num_features,): rows of that many features."""
         return (self.num_features,)
 
     def output_shape(self, input_shape):
+        """Return the input's shape, checked to have ``num_features`` channels."""
         expected = self.in_shape
         if input_shape is not None and (len(input_shape) != len(expected) or input_shape[0] not in
                                         (None, self.num_features)):
@@ -57,12 +71,15 @@ class BatchNorm1D(Layer):
         return expected if input_shape is None else input_shape
 
     def param_shapes(self):
+        """Return the shapes of γ and β: (C,) each."""
         return {"gamma": (self.num_features,), "beta": (self.num_features,)}
 
     def buffer_shapes(self):
+        """Return the shapes of running_mean and running_var: (C,) each."""
         return {"running_mean": (self.num_features,), "running_var": (self.num_features,)}
 
     def build(self, rng, dtype):
+        """Set γ = 1, β = 0, and the running statistics to 0 and 1 (or those read from a file)."""
         self.params = {"gamma": xp.ones(self.num_features, dtype=dtype),
                        "beta": xp.zeros(self.num_features, dtype=dtype)}
         self.grads = {name: xp.zeros_like(value) for name, value in self.params.items()}
@@ -72,10 +89,12 @@ class BatchNorm1D(Layer):
         self.built = True
 
     def check_buffers(self, buffers):
+        """Raise ValueError for a negative running_var."""
         if float(buffers["running_var"].min()) < 0:
             raise ValueError("running_var must not be negative: it is a variance")
 
     def forward(self, x, training=True):
+        """y = γ x̂ + β, x̂ = (x − μ) / √(σ² + ε): the batch's μ, σ² while training, the running ones after."""
         if not self.built:
             self.build(None, x.dtype)
         self.output_shape(x.shape[1:])
@@ -101,6 +120,7 @@ class BatchNorm1D(Layer):
             buffer += momentum * value
 
     def backward(self, grad_out):
+        """dβ = Σ dy, dγ = Σ dy x̂; dx = γ / √(σ² + ε) · (dy − dβ / m − x̂ dγ / m) while training."""
         grad_beta = grad_out.sum(axis=self.axes)
         grad_gamma = (grad_out * self.x_hat).sum(axis=self.axes)
         self.grads["beta"], self.grads["gamma"] = grad_beta, grad_gamma
@@ -112,6 +132,7 @@ class BatchNorm1D(Layer):
         return scale * (grad_out - mean_grad - self.x_hat * mean_grad_x_hat)
 
     def get_config(self):
+        """Return num_features, eps and momentum."""
         return {"num_features": self.num_features, "eps": self.eps, "momentum": self.momentum}
 
     def __repr__(self):
@@ -121,11 +142,23 @@ class BatchNorm1D(Layer):
 
 
 class BatchNorm2D(BatchNorm1D):
-    """Batch normalisation of images (n, C, H, W): each channel c over the batch and every
-    pixel, m = n·H·W values; the formulas are ``BatchNorm1D``'s, with sums over (n, h, w)."""
+    """Batch normalisation of images (n, C, H, W): each channel c over the batch and every pixel.
+
+    m = n·H·W values per channel; the formulas are ``BatchNorm1D``'s, with sums over (n, h, w).
+
+    Parameters
+    ----------
+    num_features : int
+        C, the channels.
+    eps : float, default 1e-5
+        ε, in (0, 1].
+    momentum : float, default 0.1
+        The weight of the new batch in the running statistics, in [0, 1].
+    """
 
     axes = (0, 2, 3)
 
     @property
     def in_shape(self):
+        """(num_features, None, None): images of that many channels, any size."""
         return (self.num_features, None, None)

@@ -42,6 +42,15 @@ class Optimizer:
     Subclasses list their state vectors in ``state_names`` and implement ``update(theta, g,
     state, c)``, which updates the parameter vector θ in place, given the gradient g, the state
     vectors by name and the step's constants ``c`` (from ``constants``).
+
+    Parameters
+    ----------
+    lr : float or Schedule
+        The learning rate, positive, or a schedule of it (``barenet.core.schedules``).
+    weight_decay : float, default 0.0
+        λ ≥ 0: L2 regularisation, g ← g + λθ (decoupled in ``AdamW``).
+    clip_norm : float or None
+        Rescale g so that ‖g‖₂ ≤ clip_norm before the update (None: never).
     """
 
     state_names: tuple = ()
@@ -55,12 +64,22 @@ class Optimizer:
 
     @property
     def learning_rate(self) -> float:
-        """The learning rate that the next step uses."""
+        """The learning rate that the next step uses (the schedule's, at ``progress``)."""
         return self.lr(self.progress) if isinstance(self.lr, Schedule) else float(self.lr)
 
     def step(self, parameters) -> None:
-        """Update θ with g, the gradients the last backward left: ``parameters`` is a network's
-        ``Parameters`` (``model.parameters``), or the network itself."""
+        """Update θ with g, the gradients the last backward left.
+
+        Parameters
+        ----------
+        parameters : Parameters or Network
+            A network's ``Parameters`` (``model.parameters``), or the network itself.
+
+        Raises
+        ------
+        ValueError
+            If the optimizer holds state for a model of another size (one optimizer per model).
+        """
         parameters = getattr(parameters, "parameters", parameters)
         theta, grad = parameters.vectors()
         ops = getattr(parameters, "ops", None) or current()
@@ -80,11 +99,27 @@ class Optimizer:
         ops.update(self, theta, grad, self.state, self.constants(self.learning_rate))
 
     def constants(self, lr: float) -> dict:
-        """What one step needs beyond the state: the learning rate and what follows from it."""
+        """Return what one step needs beyond the state: ``{"lr": lr}`` here, Adam adds its corrections.
+
+        Parameters
+        ----------
+        lr : float
+            The step's learning rate.
+        """
         return {"lr": lr}
 
     def update(self, theta, g, state, c) -> None:
-        """θ updated in place from g: the formula of the class's docstring."""
+        """Update θ in place from g: the formula of the class's docstring.
+
+        Parameters
+        ----------
+        theta, g : array
+            The parameter and gradient vectors.
+        state : dict
+            The state vectors by name (``state_names``), and ``"scratch"``, work space of θ's shape.
+        c : dict
+            The step's constants, from ``constants``.
+        """
         raise NotImplementedError
 
     def _l2(self) -> float:
@@ -96,13 +131,13 @@ class Optimizer:
         return g + self._l2() * theta if self._l2() else g
 
     def __getstate__(self):
-        """Copies and pickles hold the settings and the state vectors, not the work space (the
-        last step, made from the last batch's gradient)."""
+        """Give copies and pickles the settings and state vectors, not the work space."""
         state = dict(self.__dict__)
         state["state"] = {k: v for k, v in self.state.items() if k != "scratch"}
         return state
 
     def get_config(self) -> dict:
+        """Return the constructor arguments, as JSON-compatible values (a schedule as itself)."""
         return {"lr": self.lr, "weight_decay": self.weight_decay, "clip_norm": self.clip_norm}
 
     def __repr__(self):
@@ -111,12 +146,27 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    """Stochastic gradient descent, with optional (Nesterov) momentum, as ``torch.optim.SGD``::
+    """Stochastic gradient descent, with optional (Nesterov) momentum, as ``torch.optim.SGD``.
+
+    Each step::
 
         g ← g + λθ                                  (weight decay)
         b ← g on the first step, else μ b + (1 - τ) g   (momentum buffer; τ = dampening)
         g ← g + μ b  if nesterov,  else b
         θ ← θ - lr · g
+
+    Parameters
+    ----------
+    lr : float or Schedule, default 0.01
+        The learning rate.
+    momentum : float, default 0.0
+        μ ≥ 0 (0: no momentum buffer).
+    nesterov : bool, default False
+        Nesterov's momentum (needs momentum > 0 and dampening 0).
+    dampening : float, default 0.0
+        τ in [0, 1].
+    weight_decay, clip_norm
+        As for ``Optimizer``: λ ≥ 0 (default 0), and the bound on ‖g‖₂ or None.
     """
 
     aliases = ("sgd",)
@@ -133,6 +183,7 @@ class SGD(Optimizer):
         self.state_names = ("momentum_buffer",) if self.momentum else ()
 
     def update(self, theta, g, state, c):
+        """g ← g + λθ; b ← μ b + (1 - τ) g; θ ← θ - lr · (g + μ b if nesterov else b)."""
         g = self._decayed(theta, g)
         if self.momentum:
             buffer = state["momentum_buffer"]
@@ -147,19 +198,36 @@ class SGD(Optimizer):
         theta -= step
 
     def get_config(self):
+        """Return the settings: Optimizer's, momentum, nesterov and dampening."""
         return super().get_config() | {"momentum": self.momentum, "nesterov": self.nesterov,
                                        "dampening": self.dampening}
 
 
 class RMSProp(Optimizer):
-    """RMSProp: divide each gradient by a running root-mean-square of its recent values, as
-    ``torch.optim.RMSprop``::
+    """RMSProp: divide each gradient by a running root-mean-square of its recent values.
+
+    As ``torch.optim.RMSprop``, each step::
 
         g ← g + λθ
         s ← α s + (1 - α) g²                                  (mean square)
         a ← α a + (1 - α) g,   d = √max(s - a², 0) + ε   if centered,   else d = √s + ε
         b ← μ b + g / d,  θ ← θ - lr · b           if momentum μ > 0
         θ ← θ - lr · g / d                           otherwise
+
+    Parameters
+    ----------
+    lr : float or Schedule, default 0.01
+        The learning rate.
+    alpha : float, default 0.99
+        α in [0, 1], the averages' decay.
+    eps : float, default 1e-8
+        ε ≥ 0.
+    momentum : float, default 0.0
+        μ ≥ 0.
+    centered : bool, default False
+        Divide by the running standard deviation instead (subtract the mean's square).
+    weight_decay, clip_norm
+        As for ``Optimizer``: λ ≥ 0 (default 0), and the bound on ‖g‖₂ or None.
     """
 
     aliases = ("rmsprop",)
@@ -175,6 +243,7 @@ class RMSProp(Optimizer):
             + (("momentum_buffer",) if self.momentum else ())
 
     def update(self, theta, g, state, c):
+        """s ← α s + (1 - α) g²; θ ← θ - lr · g / (√s + ε) (centered, momentum: see the class)."""
         g = self._decayed(theta, g)
         square_avg, d = state["square_avg"], state["scratch"]
         square_avg *= self.alpha
@@ -203,32 +272,43 @@ class RMSProp(Optimizer):
         theta -= d
 
     def get_config(self):
+        """Return the settings: Optimizer's, alpha, eps, momentum and centered."""
         return super().get_config() | {"alpha": self.alpha, "eps": self.eps,
                                        "momentum": self.momentum, "centered": self.centered}
 
 
 class Adam(Optimizer):
-    """Adam: momentum on the gradient and RMSProp-style scaling, both bias-corrected, as
-    ``torch.optim.Adam``. At step t::
+    """Adam: momentum on the gradient and RMSProp-style scaling, both bias-corrected.
+
+    As ``torch.optim.Adam``, at step t::
 
         g ← g + λθ
         m ← β₁ m + (1 - β₁) g            v ← β₂ v + (1 - β₂) g²
         m̂ = m / (1 - β₁ᵗ)                v̂ = v / (1 - β₂ᵗ)
         θ ← θ - lr · m̂ / (√v̂ + ε)
 
-    With ``eps_hat=True``, ε is the paper's ε̂ (as in Keras and scikit-learn), added to √v
-    before the bias correction: θ ← θ - lr · √(1 - β₂ᵗ)/(1 - β₁ᵗ) · m / (√v + ε). The two agree
-    but where √v is near ε, early in training or for gradients near 0.
+    Parameters
+    ----------
+    lr : float or Schedule, default 1e-3
+        The learning rate.
+    betas : (float, float), default (0.9, 0.999)
+        β₁ and β₂, each in [0, 1).
+    eps : float, default 1e-8
+        ε ≥ 0.
+    weight_decay, clip_norm
+        As for ``Optimizer``: λ ≥ 0 (default 0; L2, which ``AdamW`` decouples), and the bound on ‖g‖₂.
+    eps_hat : bool, default False
+        ε is the paper's ε̂ (as in Keras and scikit-learn), added to √v before the bias
+        correction: θ ← θ - lr · √(1 - β₂ᵗ)/(1 - β₁ᵗ) · m / (√v + ε). The two agree but where √v
+        is near ε, early in training or for gradients near 0.
     """
 
     aliases = ("adam",)
 
     state_names = ("exp_avg", "exp_avg_sq")  # m and v, as PyTorch names them
 
-    constraints = Optimizer.constraints | {"eps": _NON_NEGATIVE}
+    constraints = Optimizer.constraints | {"eps": _NON_NEGATIVE, "eps_hat": check.Boolean()}
     _BETA = check.Real(0, 1, closed="left")
-
-    constraints = constraints | {"eps_hat": check.Boolean()}
 
     def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, clip_norm=None, eps_hat=False):
         super().__init__(lr, weight_decay, clip_norm)
@@ -238,6 +318,7 @@ class Adam(Optimizer):
         check.arguments(self, eps=eps, eps_hat=eps_hat)
 
     def constants(self, lr):
+        """Return lr and step t's bias corrections: the step lr / (1 - β₁ᵗ), and √(1 - β₂ᵗ)."""
         beta1, beta2 = self.betas
         correction1, root_correction2 = 1.0 - beta1 ** self.steps, math.sqrt(1.0 - beta2 ** self.steps)
         if self.eps_hat:  # lr · √(1-β₂ᵗ)/(1-β₁ᵗ) · m / (√v + ε): the whole correction in the step
@@ -248,6 +329,7 @@ class Adam(Optimizer):
                 "shrink": self._shrink(lr)}
 
     def update(self, theta, g, state, c):
+        """m ← β₁ m + (1 - β₁) g; v ← β₂ v + (1 - β₂) g²; θ ← θ - lr m̂ / (√v̂ + ε)."""
         beta1, beta2 = self.betas
         m, v, tmp = state["exp_avg"], state["exp_avg_sq"], state["scratch"]
         if c["shrink"] != 1.0:
@@ -269,17 +351,27 @@ class Adam(Optimizer):
         theta -= step
 
     def _shrink(self, lr) -> float:
-        """The factor that decoupled weight decay multiplies θ by before the step (AdamW)."""
+        """Return the factor that decoupled weight decay multiplies θ by before the step (AdamW)."""
         return 1.0
 
     def get_config(self):
+        """Return the settings: Optimizer's, betas, eps and eps_hat."""
         return super().get_config() | {"betas": list(self.betas), "eps": self.eps, "eps_hat": self.eps_hat}
 
 
 class AdamW(Adam):
-    """Adam with decoupled weight decay (Loshchilov & Hutter), as ``torch.optim.AdamW``: the
-    parameters shrink by a factor (1 - lr·λ) each step, θ ← θ (1 - lr λ), and the Adam step uses
-    the plain gradient. With Adam's adaptive scaling this regularises better than L2."""
+    """Adam with decoupled weight decay (Loshchilov & Hutter), as ``torch.optim.AdamW``.
+
+    The parameters shrink by a factor (1 - lr·λ) each step, θ ← θ (1 - lr λ), and the Adam step uses
+    the plain gradient. With Adam's adaptive scaling this regularises better than L2.
+
+    Parameters
+    ----------
+    lr, betas, eps, clip_norm, eps_hat
+        As for ``Adam``.
+    weight_decay : float, default 0.01
+        λ ≥ 0, decoupled.
+    """
 
     aliases = ("adamw",)
 
@@ -294,8 +386,7 @@ class AdamW(Adam):
 
 
 def get_optimizer(optimizer) -> Optimizer:
-    """An Optimizer from an Optimizer or a registered short name (``"adam"``, ``"sgd"``...) with
-    default settings."""
+    """Return an Optimizer from an Optimizer or a registered short name (``"adam"``...), with its defaults."""
     if isinstance(optimizer, Optimizer):
         return optimizer
     names = registry.optimizers.aliases()

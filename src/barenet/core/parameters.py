@@ -23,8 +23,21 @@ __all__ = ["Parameters", "Slots"]
 
 
 class Slots(dict):
-    """A layer's ``params`` or ``grads`` once its network owns them: each entry is a view into the
-    network's flat vector, and assigning an array copies it into that view."""
+    """A layer's ``params`` or ``grads`` once its network owns them.
+
+    Each entry is a view into the network's flat vector, and assigning an array copies it into that
+    view; names other than the layer's raise KeyError.
+
+    Parameters
+    ----------
+    entries : dict or iterable of (name, view)
+        The views, by name.
+    fill : callable, optional
+        Called once, on first use, to put the entries in (the gradients' views, made late).
+    copied : bool, default True
+        Whether copies and pickles carry the values: not the gradients, which the next backward
+        pass recomputes and which were made from the last batch's data.
+    """
 
     def __setitem__(self, name, value):
         if not dict.__contains__(self._filled(), name):
@@ -60,20 +73,23 @@ class Slots(dict):
         return dict.__contains__(self._filled(), name)
 
     def keys(self):
+        """Return the names, as ``dict.keys``."""
         return dict.keys(self._filled())
 
     def values(self):
+        """Return the views, as ``dict.values``."""
         return dict.values(self._filled())
 
     def items(self):
+        """Return (name, view) pairs, as ``dict.items``."""
         return dict.items(self._filled())
 
     def get(self, name, default=None):
+        """Return the view called ``name``, or ``default``."""
         return dict.get(self._filled(), name, default)
 
     def __deepcopy__(self, memo):
-        """A copy is a plain dict of copies: views mean nothing outside their network, and the
-        network that is being copied gathers them again (``Network.__deepcopy__``)."""
+        """Copy to a plain dict of copies: views mean nothing outside their network."""
         if not self._copied:
             return {}
         return {name: copy.deepcopy(value, memo) for name, value in dict.items(self)}  # unfilled: none
@@ -88,7 +104,17 @@ class Parameters:
     g is made the first time it is asked for (``grad``, ``vectors()``; the network asks before
     its first backward pass), so that a model only used for predictions never holds it. Where the
     layers' arrays already are consecutive views of one vector (a model file read straight into
-    θ), that vector becomes θ without a copy."""
+    θ), that vector becomes θ without a copy.
+
+    Parameters
+    ----------
+    layers : list of Layer
+        Built layers; each is left holding views of θ and g as its ``params`` and ``grads``.
+    dtype : numpy.dtype
+        The vectors' dtype.
+    ops : Backend, optional
+        The backend the optimizer updates θ with (by default the one in use).
+    """
 
     def __init__(self, layers, dtype, ops=None):
         self.ops = current() if ops is None else ops  # the backend the optimizer updates θ with
@@ -128,7 +154,7 @@ class Parameters:
         return int(self.theta.size)
 
     def vectors(self):
-        """(θ, g)."""
+        """Return (θ, g)."""
         return self.theta, self.grad
 
     def __repr__(self):
@@ -136,8 +162,7 @@ class Parameters:
 
 
 def _adopted(values, total, dtype):
-    """The one vector that ``values`` are consecutive C-ordered views of, in order and filling it,
-    or None."""
+    """Return the one vector that ``values`` are consecutive C-ordered views of, filling it in order, or None."""
     if not values:
         return None
     base = values[0].base

@@ -1,9 +1,11 @@
-"""Pooling layers: each output pixel sums up a window of one channel (its maximum, its mean), or
-a whole channel (``GlobalAvgPool2D``). Images are (n, C, H, W); pooling keeps the channels."""
+"""Pooling layers: each output pixel sums up a window of one channel (its maximum, its mean).
+
+Or a whole channel (``GlobalAvgPool2D``). Images are (n, C, H, W); pooling keeps the channels.
+"""
 from __future__ import annotations
 
 from .backend import xp
-from .im2col import col2im, output_size, pair, windows
+from .im2col import offset, output_size, pair
 from .layers import Layer
 
 __all__ = ["MaxPool2D", "AvgPool2D", "GlobalAvgPool2D"]
@@ -19,9 +21,18 @@ def _image_shape(layer, input_shape):
 
 
 class _Pool2D(Layer):
-    """What the two window poolings share: the window, the stride (the window's size unless
-    given, as in PyTorch), and the output's size, ⌊(H − k) / s⌋ + 1: a window that would reach
-    past the image is left out (no padding)."""
+    """What the two window poolings share: the window, the stride, and the output's size.
+
+    The stride is the window's size unless given, as in PyTorch, and the output's size ⌊(H − k) / s⌋ + 1:
+    a window that would reach past the image is left out (no padding).
+
+    Parameters
+    ----------
+    kernel_size : int or (int, int)
+        (kh, kw), the window; an int is a square one.
+    stride : int or (int, int), optional
+        (sh, sw); the window's size by default.
+    """
 
     in_shape = (None, None, None)  # images of any number of channels and any size
     cached = ("x_shape",)  # what backward needs from forward, released once it has run
@@ -32,20 +43,38 @@ class _Pool2D(Layer):
         self.stride = self.kernel_size if stride is None else pair(stride, "stride")
 
     def output_shape(self, input_shape):
+        """Return (C, oh, ow) for images; ValueError where the window does not fit."""
         channels, h, w = _image_shape(self, input_shape)
         oh, ow = (output_size(size, k, s) for size, k, s in zip((h, w), self.kernel_size, self.stride))
         if (oh is not None and oh < 1) or (ow is not None and ow < 1):
             raise ValueError(f"{self!r}: its {self.kernel_size} window does not fit in {(h, w)} images")
         return (channels, oh, ow)
 
-    def _windows(self, x):
-        """The windows of x (n, C, oh, ow, kh·kw): a copy, one window's pixels along the last axis."""
-        self.output_shape(x.shape[1:])  # checks that x holds images and that the window fits
+    def _offsets(self, x):
+        """Return (oh, ow) and, for each offset (p, q) of the window in reading order, its pixel of every window.
+
+        Checks that x holds images and that the window fits, and keeps x's shape for backward.
+        """
+        _, oh, ow = self.output_shape(x.shape[1:])
         self.x_shape = x.shape
-        view = windows(x, self.kernel_size, self.stride)
-        return view.reshape(view.shape[:4] + (-1,))
+        kh, kw = self.kernel_size
+        return (oh, ow), [offset(x, p, q, (oh, ow), self.stride) for p in range(kh) for q in range(kw)]
+
+    def _spread(self, shares):
+        """Return dX from each window offset's share of dY (k = p·kw + q → (n, C, oh, ow)).
+
+        Each share is added to the pixel that offset read; the offsets last to first, so that a
+        pixel in overlapping windows adds them in the order the windows come, row by row.
+        """
+        grad = xp.zeros(self.x_shape, dtype=shares(0).dtype)
+        kh, kw = self.kernel_size
+        out_shape = self._out_shape
+        for k in reversed(range(kh * kw)):
+            offset(grad, k // kw, k % kw, out_shape, self.stride)[...] += shares(k)
+        return grad
 
     def get_config(self):
+        """Return kernel_size and stride."""
         return {"kernel_size": list(self.kernel_size), "stride": list(self.stride)}
 
     def __repr__(self):
@@ -56,53 +85,84 @@ class _Pool2D(Layer):
 
 
 class MaxPool2D(_Pool2D):
-    """Max-pooling: each output is the largest value in its kh × kw window of one channel, the
-    windows a stride apart (the window's size by default). The gradient goes only to the input
-    that won its window, where backward routes it by the argmax kept from forward (a tie goes to
-    the first in the window, as in PyTorch). Shapes: X (n, C, H, W), Y and dY (n, C, oh, ow)::
+    """Max-pooling: each output is the largest value in its kh × kw window of one channel.
+
+    The windows are a stride apart (the window's size by default). The gradient goes only to the
+    input that won its window, where backward routes it by the argmax kept from forward (a tie goes
+    to the first in the window, as in PyTorch). Shapes: X (n, C, H, W), Y and dY (n, C, oh, ow)::
 
         forward    Y[n, c, i, j] = max over (p, q) of X[n, c, sh·i + p, sw·j + q]
                    A[n, c, i, j] = the (p, q) of that maximum
         backward   dX[n, c, sh·i + p, sw·j + q] += dY[n, c, i, j]   where (p, q) = A[n, c, i, j]
 
     (+= because overlapping windows can share their winner.)
+
+    Parameters
+    ----------
+    kernel_size : int or (int, int)
+        (kh, kw), the window; an int is a square one.
+    stride : int or (int, int), optional
+        (sh, sw); the window's size by default.
     """
 
-    cached = ("x_shape", "argmax")
+    cached = ("x_shape", "_out_shape", "argmax")
 
     def forward(self, x, training=True):
-        values = self._windows(x)
-        self.argmax = values.argmax(axis=-1)[..., None]  # (n, C, oh, ow, 1): which pixel won
-        return xp.take_along_axis(values, self.argmax, axis=-1)[..., 0]
+        """Y = the maximum of each window; A, which pixel won it (k = p·kw + q), kept for backward."""
+        self._out_shape, values = self._offsets(x)
+        y = values[0].copy()
+        self.argmax = xp.zeros(y.shape, dtype=xp.int64)
+        for k, value in enumerate(values[1:], 1):
+            # np.argmax's rule: the first maximum wins a tie, and a NaN beats every number
+            larger = (value > y) | (xp.isnan(value) & ~xp.isnan(y))
+            xp.copyto(y, value, where=larger)
+            self.argmax[larger] = k
+        return y
 
     def backward(self, grad_out):
-        routed = xp.zeros(grad_out.shape + (self.kernel_size[0] * self.kernel_size[1],), dtype=grad_out.dtype)
-        xp.put_along_axis(routed, self.argmax, grad_out[..., None], axis=-1)  # dY to the winners, 0 elsewhere
-        return col2im(routed.reshape(grad_out.shape + self.kernel_size), self.x_shape, self.stride)
+        """dX[the winner of each window] += dY; 0 elsewhere."""
+        zero = xp.zeros((), dtype=grad_out.dtype)
+        return self._spread(lambda k: xp.where(self.argmax == k, grad_out, zero))
 
 
 class AvgPool2D(_Pool2D):
-    """Average pooling: each output is the mean of its kh × kw window of one channel, the windows
-    a stride apart (the window's size by default); every input in the window gets an equal share
-    of the gradient. Shapes: X (n, C, H, W), Y and dY (n, C, oh, ow)::
+    """Average pooling: each output is the mean of its kh × kw window of one channel.
+
+    The windows are a stride apart (the window's size by default); every input in the window gets
+    an equal share of the gradient. Shapes: X (n, C, H, W), Y and dY (n, C, oh, ow)::
 
         forward    Y[n, c, i, j] = (1 / kh·kw) Σ over (p, q) of X[n, c, sh·i + p, sw·j + q]
         backward   dX[n, c, sh·i + p, sw·j + q] += dY[n, c, i, j] / kh·kw      for every (p, q)
+
+    Parameters
+    ----------
+    kernel_size : int or (int, int)
+        (kh, kw), the window; an int is a square one.
+    stride : int or (int, int), optional
+        (sh, sw); the window's size by default.
     """
 
+    cached = ("x_shape", "_out_shape")
+
     def forward(self, x, training=True):
-        return self._windows(x).mean(axis=-1)
+        """Y = the mean of each window: the sum of its offsets' pixels over kh·kw."""
+        self._out_shape, values = self._offsets(x)
+        total = values[0].copy()
+        for value in values[1:]:
+            total += value
+        return total / len(values)
 
     def backward(self, grad_out):
+        """dX[each pixel of a window] += dY / (kh·kw)."""
         share = grad_out / (self.kernel_size[0] * self.kernel_size[1])
-        shared = xp.broadcast_to(share[..., None, None], grad_out.shape + self.kernel_size)
-        return col2im(shared, self.x_shape, self.stride)
+        return self._spread(lambda k: share)
 
 
 class GlobalAvgPool2D(Layer):
-    """The mean of each channel over the whole image: (n, C, H, W) → (n, C), for a network's
-    head (no dense layer over every pixel, and any image size). Shapes: X (n, C, H, W), Y and dY
-    (n, C)::
+    """The mean of each channel over the whole image: (n, C, H, W) → (n, C).
+
+    For a network's head: no dense layer over every pixel, and any image size. Shapes:
+    X (n, C, H, W), Y and dY (n, C)::
 
         forward    Y[n, c] = (1 / H·W) Σ over (h, w) of X[n, c, h, w]
         backward   dX[n, c, h, w] = dY[n, c] / H·W
@@ -112,13 +172,16 @@ class GlobalAvgPool2D(Layer):
     cached = ("x_shape",)
 
     def output_shape(self, input_shape):
+        """Return (C,) for images of C channels."""
         return _image_shape(self, input_shape)[:1]
 
     def forward(self, x, training=True):
+        """Y[n, c] = the mean of X[n, c] over the image."""
         self.output_shape(x.shape[1:])
         self.x_shape = x.shape
         return x.mean(axis=(2, 3))
 
     def backward(self, grad_out):
+        """dX[n, c, h, w] = dY[n, c] / (H·W)."""
         pixels = self.x_shape[2] * self.x_shape[3]
         return xp.broadcast_to((grad_out / pixels)[:, :, None, None], self.x_shape).copy()

@@ -23,16 +23,24 @@ __all__ = ["Registry", "layers", "activations", "losses", "optimizers", "schedul
 class Registry:
     """Classes of one kind by name: ``registry[name]`` (class name or alias), ``in``, ``names()``.
 
-    ``base`` is the name of the base class (found in the first module), ``modules`` the modules
-    whose ``__all__`` lists the kinds; ``with_aliases=True`` keeps only classes that have short
-    names (the activations among the layers)."""
+    Parameters
+    ----------
+    kind : str
+        What the classes are, for messages: "layer", "loss"...
+    base : str
+        The name of the base class, found in the first module.
+    modules : iterable of str
+        The modules whose ``__all__`` lists the kinds.
+    with_aliases : bool, default False
+        Keep only classes that have short names (the activations among the layers).
+    """
 
     def __init__(self, kind: str, base: str, modules, with_aliases: bool = False):
         self.kind, self._base, self._modules, self._with_aliases = kind, base, tuple(modules), with_aliases
         self._table = None
 
     def _read(self):
-        """(classes by name, class names by alias), read from the modules once."""
+        """Return (classes by name, class names by alias), read from the modules once."""
         if self._table is None:
             modules = [importlib.import_module(name) for name in self._modules]
             base = getattr(modules[0], self._base)
@@ -63,23 +71,23 @@ class Registry:
         return isinstance(name, str) and aliases.get(name, name) in classes
 
     def names(self) -> list:
-        """The class names, in the order the modules list them (simplest first)."""
+        """Return the class names, in the order the modules list them (simplest first)."""
         return list(self._read()[0])
 
     def aliases(self) -> dict:
-        """{alias: class} for the short names (``"relu"``, ``"adam"``...), in the modules' order."""
+        """Return {alias: class} for the short names (``"relu"``, ``"adam"``...), in the modules' order."""
         classes, aliases = self._read()
         return {alias: classes[name] for alias, name in aliases.items()}
 
     def name_of(self, cls_or_obj) -> str:
-        """The registered name of a class or of an instance's class (KeyError if it is not one)."""
+        """Return the registered name of a class or of an instance's class (KeyError if it is not one)."""
         cls = cls_or_obj if isinstance(cls_or_obj, type) else type(cls_or_obj)
         if self._read()[0].get(cls.__name__) is not cls:
             raise KeyError(f"{cls.__name__} is not a built-in {self.kind}")
         return cls.__name__
 
     def alias_of(self, cls_or_obj) -> str | None:
-        """The first short alias of a class, if it has one."""
+        """Return the first short alias of a class or of an instance's class, if it has one (else None)."""
         name = self.name_of(cls_or_obj)
         return next((alias for alias, target in self._read()[1].items() if target == name), None)
 

@@ -17,7 +17,15 @@ _SHARE = contextvars.ContextVar("barenet_batch_share", default=None)  # (start, 
 
 @contextlib.contextmanager
 def batch_share(start: int, stop: int, total: int):
-    """Within this block, the batches passed forward are rows [start, stop) of a batch of ``total``."""
+    """Declare that, within the block, the batches passed forward are rows [start, stop) of a batch.
+
+    Parameters
+    ----------
+    start, stop : int
+        This process's rows.
+    total : int
+        The whole batch's size.
+    """
     token = _SHARE.set((start, stop, total))
     try:
         yield
@@ -26,8 +34,22 @@ def batch_share(start: int, stop: int, total: int):
 
 
 def per_sample(draw, n: int, axis: int = 0):
-    """Random numbers for a batch of ``n`` samples: ``draw(n)``, whose ``axis`` runs over the
-    samples; inside ``batch_share``, this process's rows of ``draw(total)``."""
+    """Return random numbers for a batch of ``n`` samples, the same however the batch is split.
+
+    Parameters
+    ----------
+    draw : callable
+        ``draw(m)`` draws the numbers for m samples.
+    n : int
+        The samples in this batch.
+    axis : int, default 0
+        The axis of ``draw``'s result that runs over the samples.
+
+    Returns
+    -------
+    array
+        ``draw(n)``; inside ``batch_share``, this process's rows of ``draw(total)``.
+    """
     share = _SHARE.get()
     if share is None:
         return draw(n)

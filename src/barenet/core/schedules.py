@@ -22,7 +22,13 @@ _NON_NEGATIVE = check.Real(0)
 
 
 class Schedule:
-    """Base class: ``schedule(epoch) -> learning rate``; ``lr`` is the peak (initial) rate."""
+    """Base class: ``schedule(epoch) -> learning rate``.
+
+    Parameters
+    ----------
+    lr : float
+        The peak (initial) learning rate, positive.
+    """
 
     constraints = {"lr": _POSITIVE}
 
@@ -30,9 +36,22 @@ class Schedule:
         check.arguments(self, lr=lr)
 
     def __call__(self, epoch: float) -> float:
+        """Return the learning rate after ``epoch`` epochs of training.
+
+        Parameters
+        ----------
+        epoch : float
+            Epochs done so far: 2.5 is halfway through the third epoch.
+
+        Returns
+        -------
+        float
+            The learning rate.
+        """
         raise NotImplementedError
 
     def get_config(self) -> dict:
+        """Return the constructor arguments, as JSON-compatible values."""
         return {"lr": self.lr}
 
     def __repr__(self):
@@ -41,16 +60,34 @@ class Schedule:
 
 
 class Constant(Schedule):
-    """lr(t) = lr."""
+    """The same rate throughout: lr(t) = lr.
+
+    Parameters
+    ----------
+    lr : float
+        The learning rate.
+    """
 
     def __call__(self, epoch):
+        """lr(t) = lr."""
         return self.lr
 
 
 class StepDecay(Schedule):
-    """Multiply the rate by ``gamma`` every ``step_size`` epochs, as ``torch.optim.lr_scheduler.StepLR``::
+    """Multiply the rate by ``gamma`` every ``step_size`` epochs, as ``torch.optim.lr_scheduler.StepLR``.
+
+    After t epochs::
 
         lr(t) = lr · γ^⌊t / step_size⌋
+
+    Parameters
+    ----------
+    lr : float
+        The initial rate.
+    step_size : float
+        Epochs between two decays, positive.
+    gamma : float, default 0.1
+        γ ≥ 0, the factor of each decay.
     """
 
     constraints = Schedule.constraints | {"step_size": _POSITIVE, "gamma": _NON_NEGATIVE}
@@ -60,15 +97,26 @@ class StepDecay(Schedule):
         check.arguments(self, step_size=step_size, gamma=gamma)
 
     def __call__(self, epoch):
+        """lr(t) = lr · γ^⌊t / step_size⌋."""
         return self.lr * self.gamma ** math.floor(epoch / self.step_size)
 
     def get_config(self):
+        """Return lr, step_size and gamma."""
         return super().get_config() | {"step_size": self.step_size, "gamma": self.gamma}
 
 
 class ExponentialDecay(Schedule):
-    """Multiply the rate by ``gamma`` every epoch, smoothly: lr(t) = lr · γᵗ (equal to
-    ``torch.optim.lr_scheduler.ExponentialLR`` at whole epochs)."""
+    """Multiply the rate by ``gamma`` every epoch, smoothly: lr(t) = lr · γᵗ.
+
+    Equal to ``torch.optim.lr_scheduler.ExponentialLR`` at whole epochs.
+
+    Parameters
+    ----------
+    lr : float
+        The initial rate.
+    gamma : float
+        γ > 0, the factor per epoch.
+    """
 
     constraints = Schedule.constraints | {"gamma": _POSITIVE}
 
@@ -77,21 +125,43 @@ class ExponentialDecay(Schedule):
         check.arguments(self, gamma=gamma)
 
     def __call__(self, epoch):
+        """lr(t) = lr · γᵗ."""
         return self.lr * self.gamma ** epoch
 
     def get_config(self):
+        """Return lr and gamma."""
         return super().get_config() | {"gamma": self.gamma}
 
 
 class CosineDecay(Schedule):
-    """Optional linear warm-up, then half a cosine from ``lr`` down to ``min_lr`` at ``epochs``::
+    """Optional linear warm-up, then half a cosine from ``lr`` down to ``min_lr`` at ``epochs``.
+
+    With W = ``warmup_epochs``, w₀ = ``warmup_start`` and E = ``epochs``::
 
         lr(t) = lr · (w₀ + (1 - w₀) t / W)                          for t < W   (warm-up)
         lr(t) = min_lr + ½ (lr - min_lr) (1 + cos(π (t - W) / (E - W)))   for W ≤ t ≤ E
         lr(t) = min_lr                                               for t > E
 
-    with W = ``warmup_epochs``, w₀ = ``warmup_start`` and E = ``epochs``. Without warm-up it equals
-    ``torch.optim.lr_scheduler.CosineAnnealingLR(T_max=E, eta_min=min_lr)`` at whole epochs.
+    Without warm-up it equals ``torch.optim.lr_scheduler.CosineAnnealingLR(T_max=E, eta_min=min_lr)``
+    at whole epochs.
+
+    Parameters
+    ----------
+    lr : float
+        The peak rate.
+    epochs : float
+        E, where the cosine reaches ``min_lr``.
+    min_lr : float, default 0.0
+        The final rate, at most ``lr``.
+    warmup_epochs : float, default 0.0
+        W, less than ``epochs``.
+    warmup_start : float, default 0.1
+        w₀, the warm-up's first rate as a fraction of ``lr``.
+
+    Raises
+    ------
+    ValueError
+        If ``warmup_epochs`` ≥ ``epochs`` or ``min_lr`` > ``lr``.
     """
 
     constraints = Schedule.constraints | {"epochs": _POSITIVE, "min_lr": _NON_NEGATIVE,
@@ -106,12 +176,14 @@ class CosineDecay(Schedule):
             raise ValueError(f"min_lr ({min_lr}) must not exceed lr ({lr})")
 
     def __call__(self, epoch):
+        """lr(t): the warm-up's line, then min_lr + ½ (lr - min_lr) (1 + cos(π (t - W) / (E - W)))."""
         if epoch < self.warmup_epochs:
             return self.lr * (self.warmup_start + (1.0 - self.warmup_start) * epoch / self.warmup_epochs)
         fraction = min(1.0, (epoch - self.warmup_epochs) / (self.epochs - self.warmup_epochs))
         return self.min_lr + 0.5 * (self.lr - self.min_lr) * (1.0 + math.cos(math.pi * fraction))
 
     def get_config(self):
+        """Return lr, epochs, min_lr, warmup_epochs and warmup_start."""
         return super().get_config() | {"epochs": self.epochs, "min_lr": self.min_lr,
                                        "warmup_epochs": self.warmup_epochs,
                                        "warmup_start": self.warmup_start}

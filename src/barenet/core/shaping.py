@@ -1,7 +1,9 @@
-"""Layers that only change how each sample is laid out: ``Flatten`` (images to rows, between the
-convolutions and the dense layers) and ``Reshape`` (rows to images, so that a convolutional
-network takes barenet's flat image rows). Values are untouched; backward lays the gradient out
-as the input was."""
+"""Layers that only change how each sample is laid out: ``Flatten`` and ``Reshape``.
+
+``Flatten`` turns images into rows, between the convolutions and the dense layers; ``Reshape``
+rows into images, so that a convolutional network takes barenet's flat image rows. Values are
+untouched; backward lays the gradient out as the input was.
+"""
 from __future__ import annotations
 
 import math
@@ -14,8 +16,9 @@ MAX_SAMPLE_SIZE = 1 << 24  # values in one sample: as a Standardizer's features
 
 
 class Flatten(Layer):
-    """Each sample as one row, as PyTorch's ``Flatten()``: (n, C, H, W) → (n, C·H·W), in C order
-    (channel by channel, row by row)::
+    """Each sample as one row, as PyTorch's ``Flatten()``: (n, C, H, W) → (n, C·H·W).
+
+    In C order (channel by channel, row by row)::
 
         forward    Y  = X.reshape(n, −1)
         backward   dX = dY.reshape(X's shape)
@@ -24,27 +27,35 @@ class Flatten(Layer):
     cached = ("x_shape",)  # what backward needs from forward, released once it has run
 
     def output_shape(self, input_shape):
+        """Return (C·H·W,): rows, of a width known once the input's shape is."""
         if input_shape is None or None in input_shape:
             return (None,)  # rows, of a width known once the input's shape is
         return (math.prod(input_shape),)
 
     def forward(self, x, training=True):
+        """Y = X.reshape(n, −1)."""
         self.x_shape = x.shape
         return x.reshape(len(x), -1)
 
     def backward(self, grad_out):
+        """dX = dY.reshape(X's shape)."""
         return grad_out.reshape(self.x_shape)
 
 
 class Reshape(Layer):
-    """Each sample to ``shape``, as Keras's ``Reshape``: ``Reshape((1, 28, 28))`` turns barenet's
-    image rows (n, 784) into images (n, 1, 28, 28). The sizes are positive ints whose product
-    is the sample's size (no −1)::
+    """Each sample to ``shape``, as Keras's ``Reshape``.
+
+    ``Reshape((1, 28, 28))`` turns barenet's image rows (n, 784) into images (n, 1, 28, 28)::
 
         forward    Y  = X.reshape((n,) + shape)
         backward   dX = dY.reshape(X's shape)
 
     A network that starts with it takes rows of that many features.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        1 to 4 positive sizes whose product is the sample's size (no −1).
     """
 
     cached = ("x_shape",)
@@ -60,22 +71,27 @@ class Reshape(Layer):
 
     @property
     def in_shape(self):
+        """Rows of as many features as ``shape`` holds values."""
         return (math.prod(self.shape),)
 
     def output_shape(self, input_shape):
+        """Return ``shape``; ValueError for samples of another size."""
         if input_shape is not None and None not in input_shape and math.prod(input_shape) != math.prod(self.shape):
             raise ValueError(f"{self!r} needs samples of {math.prod(self.shape)} values, got samples of shape "
                              f"{input_shape} ({math.prod(input_shape)} values)")
         return self.shape
 
     def forward(self, x, training=True):
+        """Y = X.reshape((n,) + shape)."""
         self.x_shape = x.shape
         return x.reshape((len(x),) + self.shape)
 
     def backward(self, grad_out):
+        """dX = dY.reshape(X's shape)."""
         return grad_out.reshape(self.x_shape)
 
     def get_config(self):
+        """Return shape."""
         return {"shape": list(self.shape)}
 
     def __repr__(self):

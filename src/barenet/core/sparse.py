@@ -15,7 +15,7 @@ __all__ = ["is_sparse", "SparseRows"]
 
 
 def is_sparse(x) -> bool:
-    """Whether ``x`` is a scipy sparse matrix or array (or rows of one, ``SparseRows``)."""
+    """Return whether ``x`` is a scipy sparse matrix or array (or rows of one, ``SparseRows``)."""
     if isinstance(x, SparseRows):
         return True
     module = sys.modules.get("scipy.sparse")
@@ -23,10 +23,17 @@ def is_sparse(x) -> bool:
 
 
 class SparseRows:
-    """A sparse matrix as a data set of rows, as the training loop reads arrays: ``len(rows)``
-    (which scipy refuses), ``rows[indices]`` and ``rows[start:stop]`` (a CSR matrix of those
-    rows), ``shape`` and ``dtype``. It holds the matrix in CSR form, whose rows are cheap to
-    take."""
+    """A sparse matrix as a data set of rows, as the training loop reads arrays.
+
+    ``len(rows)`` (which scipy refuses), ``rows[indices]`` and ``rows[start:stop]`` (a CSR matrix of
+    those rows), ``shape`` and ``dtype``. It holds the matrix in CSR form, whose rows are cheap to
+    take.
+
+    Parameters
+    ----------
+    matrix : scipy.sparse matrix or array
+        The data, one row per sample.
+    """
 
     def __init__(self, matrix):
         self.matrix = matrix.tocsr()
@@ -39,10 +46,12 @@ class SparseRows:
 
     @property
     def shape(self):
+        """(samples, features)."""
         return self.matrix.shape
 
     @property
     def dtype(self):
+        """The dtype of the stored values."""
         return self.matrix.dtype
 
     def __repr__(self):

@@ -1,0 +1,1 @@
+"""Model files from core objects and plain data: writing, reading untrusted files, atomic writes, JSON export."""

@@ -1,5 +1,7 @@
 """Atomic file writes: a file is either the old one or the complete new one, never half of it.
-And bounded reads: data read from a stream straight into the array it is meant for."""
+
+And bounded reads: data read from a stream straight into the array it is meant for.
+"""
 from __future__ import annotations
 
 import glob
@@ -30,9 +32,25 @@ STALE_AFTER_S = 60  # a temporary file untouched this long belongs to no live wr
 
 @contextmanager
 def atomic_write(path, mode: str = "wb"):
-    """Write ``path`` through a temporary file beside it: the data is flushed and fsynced, then
-    renamed over ``path`` (``os.replace``), and the directory fsynced. If anything fails, even a
-    KeyboardInterrupt, the temporary file is removed and ``path`` is left as it was."""
+    """Write ``path`` through a temporary file beside it, renamed over ``path`` once complete.
+
+    The data is flushed and fsynced, then renamed over ``path`` (``os.replace``), and the directory
+    fsynced. If anything fails, even a KeyboardInterrupt, the temporary file is removed and ``path``
+    is left as it was. Temporary files that killed writers left beside ``path`` (untouched for a
+    minute) are removed first.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file to write; its folder must exist.
+    mode : str, default "wb"
+        The file's mode: "wb" or "w".
+
+    Yields
+    ------
+    file
+        The open temporary file.
+    """
     path = Path(path)
     # temporary files of this path that a killed writer left (untouched for a minute: not a
     # concurrent writer's) go now, so that kills do not pile up copies of the file
@@ -55,9 +73,11 @@ def atomic_write(path, mode: str = "wb"):
 
 
 def _create_temporary(path: Path):
-    """(descriptor, name) of a new file beside ``path``, created with mode 0o666 so that the
-    process's umask gives it the permissions any new file would get (tempfile.mkstemp's 0o600
-    would make every saved model private; reading the umask would mean setting it)."""
+    """Return (descriptor, name) of a new file beside ``path``, created with mode 0o666.
+
+    So that the process's umask gives it the permissions any new file would get (tempfile.mkstemp's
+    0o600 would make every saved model private; reading the umask would mean setting it).
+    """
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     while True:
         temporary = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
@@ -71,8 +91,10 @@ def _create_temporary(path: Path):
 
 def read_into(stream, array: np.ndarray, chunk: int = 1 << 20):
     """Fill ``array`` (C-contiguous) from ``stream`` in chunks, never holding more than the array.
+
     Returns (bytes filled, whether the stream has more): a short or over-long stream is the
-    caller's to report."""
+    caller's to report.
+    """
     target = memoryview(array.reshape(-1).view(np.uint8)) if array.size else memoryview(bytearray())
     filled = 0
     while filled < len(target):

@@ -40,7 +40,10 @@ def _layers(model):
 
 
 def to_json(model) -> dict:
-    """A JSON-serialisable dict describing ``model`` (a Sequential or an Ensemble)."""
+    """Return a JSON-serialisable dict describing ``model`` (a Sequential or an Ensemble).
+
+    The format is the module's: the inference-time layers, each with its arguments and arrays.
+    """
     meta = getattr(model, "metadata", {}) or {}
     shape = model.input_shape
     document = {"format": "barenet-json", "version": 1, "input_width": model.input_width,

@@ -65,9 +65,32 @@ def _arrays_of(network, prefix=""):
 
 def write(path, networks, *, ensemble: bool = False, loss=None, optimizer=None, history: dict | None = None,
           rng_state: dict | None = None, metadata: dict | None = None) -> Path:
-    """Write a model file atomically: one network (``ensemble=False``) with its ``loss``,
-    ``optimizer`` (its settings and state vectors, or None) and random generator's state, or the
-    members of an ensemble; ``history`` ({name: [value per epoch]}) and ``metadata`` as plain data."""
+    """Write a model file atomically: one network with its training state, or an ensemble's members.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file (its folder is made).
+    networks : list of Network
+        One network, or the members of an ensemble.
+    ensemble : bool, default False
+        Whether ``networks`` are an ensemble's members.
+    loss : Loss, optional
+        The loss, saved by type and settings.
+    optimizer : Optimizer, optional
+        Its settings and state vectors (one network only).
+    history : dict, optional
+        ``{name: [value per epoch]}``, plain data.
+    rng_state : dict, optional
+        The random generator's state.
+    metadata : dict, optional
+        Free-form plain data (class names, the data set...).
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
     path = Path(path)
     networks = list(networks)
     if not networks or not all(isinstance(n, Network) for n in networks) or (len(networks) > 1 and not ensemble):
@@ -95,8 +118,19 @@ def write(path, networks, *, ensemble: bool = False, loss=None, optimizer=None, 
 
 @dataclass
 class Saved:
-    """What a model file holds: its networks (one, or an ensemble's members), built with their
-    weights, and the rest as objects and plain data."""
+    """What a model file holds: its networks, built with their weights, and the rest.
+
+    Parameters
+    ----------
+    networks : list of Network
+        One network, or an ensemble's members.
+    ensemble : bool
+        Whether they are an ensemble's members.
+    loss, optimizer
+        The objects, or None.
+    history, metadata : dict
+        Plain data.
+    """
 
     networks: list
     ensemble: bool
@@ -108,12 +142,32 @@ class Saved:
 
 def read(path, *, network_class=Network, custom_layers: dict | None = None,
          max_bytes: int = untrusted.MAX_FILE_BYTES) -> Saved:
-    """Read a model file written by ``write``; the networks are built as ``network_class``
-    (``Sequential`` for ``bn.load``), whose random generator gets the file's state. Your own
-    layer types are accepted only when named: ``custom_layers={"Scale": Scale}``. Anything wrong
-    with the file raises ValueError naming the file and the problem. The arrays may declare at
-    most ``max_bytes`` in all (1 GiB by default), checked before anything is decompressed;
-    loading then takes about that much memory and no more."""
+    """Read a model file written by ``write``.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    network_class : type, default Network
+        What the networks are built as (``Sequential`` for ``bn.load``); the random generator gets
+        the file's state.
+    custom_layers : dict, optional
+        Your own layer types, accepted only when named: ``custom_layers={"Scale": Scale}``.
+    max_bytes : int, default 1 GiB
+        The most the arrays may declare in all, checked before anything is decompressed; loading
+        then takes about that much memory and no more.
+
+    Returns
+    -------
+    Saved
+
+    Raises
+    ------
+    ValueError
+        For anything wrong with the file, naming the file and the problem.
+    FileNotFoundError
+        If there is no such file.
+    """
     path = Path(path)
     if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
         raise ValueError(f"max_bytes must be a positive int, got {max_bytes!r}")
@@ -167,7 +221,7 @@ def _read(path, network_class, custom, max_bytes):
 
 
 def _checked_history(history):
-    """{"epochs": [0, 1, ...], name: [number or null per epoch], ...}, or a Problem."""
+    """Return the history, ``{"epochs": [0, 1, ...], name: [number or null per epoch]}``, or raise a Problem."""
     if not isinstance(history, dict) or not all(isinstance(v, list) for v in history.values()):
         raise Problem("history must map names to lists")
     epochs = history.get("epochs", [])
@@ -187,7 +241,7 @@ def _checked_history(history):
 
 
 def _members(model_entry):
-    """The Sequential entries of the file (one, or an Ensemble's) and their array prefixes."""
+    """Return the Sequential entries of the file (one, or an Ensemble's) and their array prefixes."""
     if isinstance(model_entry, dict) and model_entry.get("type") == "Ensemble":
         entries = model_entry.get("members")
         if not isinstance(entries, list) or not 0 < len(entries) <= 100:
@@ -197,8 +251,10 @@ def _members(model_entry):
 
 
 def _plan(entry, custom, prefix):
-    """(unbuilt layers, {array name: shape} the architecture implies, prefixes of custom layers'
-    arrays, whose shapes are known only once built)."""
+    """Return (unbuilt layers, {array name: shape} the architecture implies, custom layers' prefixes).
+
+    The custom layers' arrays have shapes known only once they are built.
+    """
     if not isinstance(entry, dict) or entry.get("type") != "Sequential":
         raise Problem(f"model type must be 'Sequential', got {str(entry)[:80]}")
     if entry.get("dtype") not in ("float32", "float64"):
@@ -222,15 +278,17 @@ def _plan(entry, custom, prefix):
 
 
 def _labels(plans):
-    """{array name: "layer 1 Conv2D"}: the layer each array the architecture implies belongs to."""
+    """Return {array name: "layer 1 Conv2D"}: the layer each array the architecture implies belongs to."""
     return {name: f"layer {name.split('.')[-2]} {type(layers[int(name.split('.')[-2])]).__name__}"
             for layers, shapes, _ in plans for name in shapes}
 
 
 def _places_in_theta(entry, layers, prefix):
-    """{array name: its place in a new flat vector θ} for a network whose every parameter the
-    architecture declares, so that the file's weights are read straight into the vector the
-    network keeps them in (``core.parameters``) and loading holds them once, not twice."""
+    """Return {array name: its place in a new flat vector θ} for a network the architecture declares.
+
+    So that the file's weights are read straight into the vector the network keeps them in
+    (``core.parameters``) and loading holds them once, not twice.
+    """
     if on_device():
         return {}
     shapes = [(f"{prefix}param.{i}.{name}", shape) for i, layer in enumerate(layers)

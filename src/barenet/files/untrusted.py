@@ -1,6 +1,7 @@
-"""Reading files that nobody vouches for: a model file may be damaged or crafted, and reading it
-must never run code, never take memory its size does not justify, and fail with a ValueError
-that says what is wrong.
+"""Reading files that nobody vouches for: a model file may be damaged or crafted.
+
+Reading it must never run code, never take memory its size does not justify, and fail with a
+ValueError that says what is wrong.
 
 What is checked, before any array is read:
 
@@ -56,7 +57,7 @@ class Problem(ValueError):
 
 
 def check_members(infos) -> None:
-    """The zip's directory: the member count, names, encryption and compression."""
+    """Check the zip's directory: the member count, names, encryption and compression; a Problem if wrong."""
     names = [info.filename for info in infos]
     if len(names) > MAX_MEMBERS:
         raise Problem(f"{len(names)} members, more than {MAX_MEMBERS}")
@@ -118,8 +119,10 @@ def _header(archive, info):
 
 
 def _read_array(archive, info, offset, dtype, shape, out=None):
-    """The member's data read straight into ``out`` (or a new array) of the declared shape, in
-    chunks: the memory taken is the array's, never more, whatever the compressed stream holds."""
+    """Return the member's data read straight into ``out`` (or a new array) of the declared shape.
+
+    In chunks: the memory taken is the array's, never more, whatever the compressed stream holds.
+    """
     array = np.empty(shape, dtype=dtype) if out is None else out
     with archive.open(info) as stream:
         stream.read(offset)
@@ -131,7 +134,7 @@ def _read_array(archive, info, offset, dtype, shape, out=None):
 
 
 def read_meta(archive, info) -> dict:
-    """The JSON of meta.npy, bounded in size and depth, of a supported format version."""
+    """Return the JSON of meta.npy, bounded in size and depth, of a supported format version; else a Problem."""
     dtype, shape, offset = _header(archive, info)
     if dtype != np.dtype("uint8") or len(shape) != 1:
         raise Problem("meta.npy must be a 1-D uint8 array of JSON text")
@@ -171,14 +174,14 @@ def _finite_float(text):
 
 
 def number(value, what, low=-math.inf, high=math.inf):
-    """``value`` if it is a finite real number (not a bool) in [low, high], else a Problem."""
+    """Return ``value`` if a finite real number (not a bool) in [low, high]; else a Problem naming ``what``."""
     if not check.Real(low, high).accepts(value):
         raise Problem(f"{what} must be a number in [{low:g}, {high:g}], got {str(value)[:40]}")
     return value
 
 
 def integer(value, what, low=0, high=2**62):
-    """``value`` if it is an int (not a bool) in [low, high], else a Problem."""
+    """Return ``value`` if an int (not a bool) in [low, high]; else a Problem naming ``what``."""
     if not check.Integer(low).accepts(value) or value > high:
         raise Problem(f"{what} must be an integer in [{low}, {high}], got {str(value)[:40]}")
     return value
@@ -186,12 +189,24 @@ def integer(value, what, low=0, high=2**62):
 
 def read_arrays(archive, expected: dict, custom_prefixes: tuple, max_bytes: int = MAX_FILE_BYTES,
                 destinations=None, labels=None) -> dict:
-    """Every array member, after checking the members against ``expected`` ({name: shape, or None
-    where only the architecture's builder knows it}) and every header against sizes and dtypes.
-    Members under ``custom_prefixes`` (custom layers) are checked once those layers are built.
-    ``destinations()``, called once every header passed, gives {name: array}: where members of
-    that shape and dtype are read into. ``labels`` ({name: "layer 1 Conv2D"}) name the layer an
-    array of the wrong shape belongs to."""
+    """Return every array member by name, once the members and every header are checked.
+
+    Parameters
+    ----------
+    archive : zipfile.ZipFile
+        The open file.
+    expected : dict
+        {name: shape, or None where only the architecture's builder knows it}: the members there must be.
+    custom_prefixes : tuple of str
+        Members under these (custom layers' arrays) are checked once those layers are built.
+    max_bytes : int
+        The most all arrays may declare together.
+    destinations : callable, optional
+        Called once every header passed, gives {name: array}: where members of that shape and dtype
+        are read into.
+    labels : dict, optional
+        {name: "layer 1 Conv2D"}: the layer an array of the wrong shape belongs to, for the message.
+    """
     by_name = {info.filename: info for info in archive.infolist()}
     actual = set(by_name) - {"meta.npy"}
     expected_files = {f"{name}.npy" for name in expected}
@@ -235,8 +250,10 @@ def read_arrays(archive, expected: dict, custom_prefixes: tuple, max_bytes: int 
 
 
 def _check_values(name, array, limit, chunk=1 << 20):
-    """Every value finite and within ±limit, checked a chunk of ``chunk`` values at a time, so that
-    the check takes a few MiB whatever the array's size (np.abs(array) would copy all of it)."""
+    """Check every value is finite and within ±limit, a chunk of ``chunk`` values at a time.
+
+    So that the check takes a few MiB whatever the array's size (np.abs(array) would copy all of it).
+    """
     flat = array.reshape(-1)
     for start in range(0, flat.size, chunk):
         part = flat[start:start + chunk]
@@ -249,8 +266,11 @@ def _check_values(name, array, limit, chunk=1 << 20):
 
 
 def construct(table, entry, what: str, extra: dict | None = None):
-    """An instance of ``table[entry["type"]](**entry["config"])`` (a registry table, plus
-    ``extra`` classes), or a Problem that says what is wrong with the entry."""
+    """Return ``table[entry["type"]](**entry["config"])``, or a Problem that says what is wrong.
+
+    ``table`` is a registry table, ``extra`` more classes by name (custom layers); ``what`` names the
+    entry ("layer", "loss") in messages.
+    """
     if not isinstance(entry, dict) or not isinstance(entry.get("type"), str) \
             or not isinstance(entry.get("config", {}), dict):
         raise Problem(f"{what} must be {{'type': ..., 'config': {{...}}}}, got {str(entry)[:80]}")

@@ -73,7 +73,7 @@ class _Graph:
 
 
 def _layer(graph, layer, x, where):
-    """The nodes of one layer on the value named x; returns the output's name."""
+    """Add the nodes of one layer on the value named x; return the output's name."""
     if layer.identity_at_inference:
         return x
     if isinstance(layer, Dense):
@@ -109,12 +109,12 @@ def _layer(graph, layer, x, where):
 
 
 def _window(layer):
-    """A sliding layer's ONNX attributes: the kernel's shape and the strides."""
+    """Return a sliding layer's ONNX attributes: the kernel's shape and the strides."""
     return {"kernel_shape": list(layer.kernel_size), "strides": list(layer.stride)}
 
 
 def _image_layer(graph, layer, x):
-    """The nodes of a convolutional, pooling, normalisation or shaping layer, or None."""
+    """Add the nodes of a convolution, pooling, normalisation or shaping layer; return the output, or None."""
     if isinstance(layer, Conv2D):
         top, bottom, left, right = layer.pads
         inputs = [x, graph.constant("W", to_numpy(layer.params["W"]))]
@@ -140,7 +140,7 @@ def _image_layer(graph, layer, x):
 
 
 def _member(graph, model, x, prefix=""):
-    """(outputs, probabilities or None) of one Sequential's graph."""
+    """Add one Sequential's graph; return the names of its (outputs, probabilities or None)."""
     for i, layer in enumerate(model.layers):
         x = _layer(graph, layer, x, f"{prefix}{i}")
     if isinstance(model.loss, CrossEntropy):
@@ -151,18 +151,34 @@ def _member(graph, model, x, prefix=""):
 
 
 def _dims(shape):
-    """The input's dimensions: "n", then each size of one sample (named where it is unknown), or
-    just "n" and an unknown width for a network that takes anything."""
+    """Return the input's dimensions: "n", then each size of one sample (named where it is unknown).
+
+    Just "n" and an unknown width for a network that takes anything.
+    """
     if shape is None:
         return ["n", None]
     return ["n"] + [f"size{i}" if size is None else size for i, size in enumerate(shape, 1)]
 
 
 def to_onnx(model, path=None, *, opset: int = OPSET, input_dtype=None):
-    """An ONNX ``ModelProto`` computing ``model`` (a Sequential or an Ensemble); written to
-    ``path`` (atomically) when given. The graph is checked with ``onnx.checker`` first. A fitted
-    barenet.sklearn estimator, or a Pipeline of a StandardScaler and one, is drawn by
-    ``integrations.onnx_sklearn`` around its network, with ``input_dtype`` float64 or float32."""
+    """Return an ONNX ``ModelProto`` computing ``model``, checked with ``onnx.checker``.
+
+    Parameters
+    ----------
+    model : Sequential, Ensemble, or a fitted barenet.sklearn estimator
+        An estimator, or a Pipeline of a StandardScaler and one, is drawn by ``onnx_sklearn``.
+    path : str or Path, optional
+        Where to write the file too (atomically).
+    opset : int, default 17
+        The ONNX operator set.
+    input_dtype : {"float64", "float32"}, optional
+        An estimator's input type (default: the one it was fitted on); a network's graph takes float32.
+
+    Raises
+    ------
+    ValueError
+        For a layer with no ONNX form (your own), naming it; or ``input_dtype`` for a network.
+    """
     if onnx_sklearn.is_estimator(model):
         return onnx_sklearn.estimator_to_onnx(model, path, opset=opset, network=to_onnx, input_dtype=input_dtype)
     if input_dtype is not None:

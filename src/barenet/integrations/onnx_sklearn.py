@@ -1,6 +1,6 @@
-"""Fitted scikit-learn estimators as ONNX graphs: barenet's ``MLPClassifier`` and
-``MLPRegressor``, alone or as the last step of a fitted ``Pipeline`` after a ``StandardScaler``.
+"""Fitted scikit-learn estimators as ONNX graphs: barenet's ``MLPClassifier`` and ``MLPRegressor``.
 
+Alone or as the last step of a fitted ``Pipeline`` after a ``StandardScaler``.
 ``bn.to_onnx(estimator)`` comes here (``integrations.onnx`` hands estimators over); the network in
 the middle is ``to_onnx``'s graph of ``estimator.model_``, and around it::
 
@@ -74,7 +74,7 @@ class _Nodes:
 
 
 def _scaled_input(nodes, scaler, dtype):
-    """The input, standardised by the scaler in its own precision, as float32."""
+    """Return the input, standardised by the scaler in its own precision, as float32."""
     x = "input"
     if scaler is not None and getattr(scaler, "mean_", None) is not None:
         x = nodes.op("Sub", [x, nodes.constant(scaler.mean_.astype(dtype))])
@@ -118,7 +118,7 @@ def _regressor_outputs(nodes, mlp, outputs):
 
 
 def _value_info(onnx, name, mlp):
-    """The declared type and shape of one of the graph's outputs."""
+    """Return the declared type and shape of one of the graph's outputs."""
     helper, kinds = onnx.helper, onnx.TensorProto
     if name == "label" and _multilabel(mlp):
         return helper.make_tensor_value_info(name, kinds.INT64, ["n", mlp.n_outputs_])
@@ -131,8 +131,27 @@ def _value_info(onnx, name, mlp):
 
 
 def estimator_to_onnx(estimator, path=None, *, opset: int, network, input_dtype=None):
-    """The ONNX ``ModelProto`` of a fitted estimator or Pipeline (see above); ``network`` is
-    ``integrations.onnx.to_onnx``, which draws the network; written to ``path`` when given."""
+    """Return the ONNX ``ModelProto`` of a fitted estimator or Pipeline (see the module).
+
+    Parameters
+    ----------
+    estimator : MLPClassifier, MLPRegressor or Pipeline
+        Fitted.
+    path : str or Path, optional
+        Where to write the file too.
+    opset : int
+        The ONNX operator set.
+    network : callable
+        ``integrations.onnx.to_onnx``, which draws the network.
+    input_dtype : str, optional
+        The input's type, float64 or float32; by default the one the estimator was fitted on.
+
+    Raises
+    ------
+    ValueError
+        For an estimator that is not barenet's, not fitted, fitted on one class, or a Pipeline of
+        other steps.
+    """
     import onnx
 
     scaler, mlp = _parts(estimator)
@@ -170,7 +189,7 @@ def estimator_to_onnx(estimator, path=None, *, opset: int, network, input_dtype=
 
 
 def _describe(proto, mlp, dtype):
-    """The file's metadata: the estimator, the input's dtype, and classes_ as JSON."""
+    """Write the file's metadata: the estimator, the input's dtype, and classes_ as JSON."""
     meta = {"estimator": type(mlp).__name__, "input_dtype": str(dtype)}
     if hasattr(mlp, "classes_"):
         meta["classes"] = json.dumps([c.item() if hasattr(c, "item") else c for c in mlp.classes_])

@@ -1,17 +1,7 @@
 """Callbacks: code that ``fit`` calls at fixed points of training.
 
-The protocol is six methods, each optional; ``fit`` sets ``callback.model`` before the first::
-
-    on_train_begin(logs)          once, before the first epoch (logs: the latest figures)
-    on_epoch_begin(epoch)         epoch counts from 1 (epoch 0 is the state before training)
-    on_batch_end(batch, logs)     logs: {"loss": this batch's loss}
-    on_epoch_end(epoch, logs)     logs: the epoch's figures, as appended to model.history
-    on_diverged(error) -> bool    the loss or a gradient became NaN or infinite (error: the
-                                  NonFiniteError); return True to end training quietly instead
-                                  of letting fit raise it
-    on_train_end(logs)            once, also when training stops early, diverges or is interrupted
-
-A callback stops training by setting ``self.model.stop_training = True``; fit finishes the
+The protocol is ``Callback``'s six hooks, each optional; ``fit`` sets ``callback.model`` before the
+first. A callback stops training by setting ``self.model.stop_training = True``; fit finishes the
 current batch and ends.
 """
 from __future__ import annotations
@@ -31,29 +21,36 @@ __all__ = ["Callback", "CallbackList", "ProgressLogger", "ProgressBar", "EarlySt
 
 
 class Callback:
-    """Base class with do-nothing hooks; override the ones you need."""
+    """Base class with do-nothing hooks, the protocol of fit's callbacks; override the ones you need."""
 
     model = None
 
     def set_model(self, model):
+        """Attach the model being trained: ``fit`` calls this before the first hook."""
         self.model = model
 
     def on_train_begin(self, logs=None):
+        """Act once, before the first epoch; ``logs`` holds the latest figures."""
         pass
 
     def on_epoch_begin(self, epoch):
+        """Act before each epoch; ``epoch`` counts from 1 (epoch 0 is the state before training)."""
         pass
 
     def on_batch_end(self, batch, logs=None):
+        """Act after each batch; ``logs`` is ``{"loss": the batch's loss}``."""
         pass
 
     def on_epoch_end(self, epoch, logs=None):
+        """Act after each epoch; ``logs`` holds its figures, as appended to ``model.history``."""
         pass
 
     def on_diverged(self, error) -> bool:
+        """Hear of a NonFiniteError; return True to end training quietly instead of letting fit raise it."""
         return False
 
     def on_train_end(self, logs=None):
+        """Act once at the end, also when training stops early, diverges or is interrupted."""
         pass
 
 
@@ -85,7 +82,7 @@ class CallbackList(Callback):
             callback.on_epoch_end(epoch, logs)
 
     def on_diverged(self, error) -> bool:
-        """Whether any callback takes the divergence (all of them hear of it)."""
+        """Return whether any callback takes the divergence (all of them hear of it)."""
         return any([callback.on_diverged(error) for callback in self.callbacks])
 
     def on_train_end(self, logs=None):
@@ -96,8 +93,10 @@ class CallbackList(Callback):
 # -- watching ------------------------------------------------------------------------------------
 
 def format_logs(epoch: int, epochs: int, logs: dict) -> str:
-    """One line for an epoch, saying which figures are running means and which full passes:
-    ``epoch  3/10  train loss 0.3123 acc 0.8901 (running mean)  val loss 0.3456 acc 0.8800  1.2s``."""
+    """Return an epoch's line, saying which figures are running means and which full passes.
+
+    ``epoch  3/10  train loss 0.3123 acc 0.8901 (running mean)  val loss 0.3456 acc 0.8800  1.2s``.
+    """
     def figures(prefix):
         parts = [f"loss {logs[prefix + 'loss']:.4f}"] if logs.get(prefix + "loss") is not None else []
         if logs.get(prefix + "accuracy") is not None:
@@ -117,8 +116,7 @@ def format_logs(epoch: int, epochs: int, logs: dict) -> str:
 
 
 class ProgressLogger(Callback):
-    """One plain line per epoch, the state before training included: what ``fit(verbose=1)``
-    prints when its output is a file or a pipe, and ``verbose=2`` always."""
+    """One plain line per epoch (epoch 0 too): ``fit(verbose=1)`` to a file or a pipe, ``verbose=2`` always."""
 
     def __init__(self, epochs: int, stream=None):
         self.epochs = epochs
@@ -137,8 +135,7 @@ class ProgressLogger(Callback):
 
 
 class ProgressBar(ProgressLogger):
-    """A tqdm bar per epoch with the running loss and accuracy, then the epoch's line: what
-    ``fit(verbose=1)`` shows on a terminal."""
+    """A tqdm bar per epoch with the running loss, then the epoch's line: ``fit(verbose=1)`` on a terminal."""
 
     def __init__(self, epochs: int, batches: int, stream=None):
         super().__init__(epochs, stream)
@@ -170,16 +167,18 @@ class ProgressBar(ProgressLogger):
 
 
 def in_notebook() -> bool:
-    """Whether this runs in a Jupyter kernel (where tqdm draws its bar as a notebook widget)."""
+    """Return whether this runs in a Jupyter kernel (where tqdm draws its bar as a notebook widget)."""
     ipython = sys.modules.get("IPython")
     shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
     return type(shell).__name__ == "ZMQInteractiveShell"
 
 
 def progress_for(verbose: int, epochs: int, batches: int, stream=None):
-    """The progress display that ``fit(verbose=...)`` uses: a bar on a terminal, or a notebook's
-    progress bar in Jupyter, where tqdm is installed; else one line per epoch; nothing for
-    verbose=0."""
+    """Return the progress display of ``fit(verbose=...)``, or None for verbose=0.
+
+    A bar on a terminal, or a notebook's progress bar in Jupyter, where tqdm is installed; else one
+    line per epoch.
+    """
     stream = stream or sys.stdout
     if verbose == 0:
         return None
@@ -194,7 +193,7 @@ def progress_for(verbose: int, epochs: int, batches: int, stream=None):
 # -- deciding ------------------------------------------------------------------------------------
 
 def _direction(monitor: str, mode: str) -> int:
-    """+1 if larger values of ``monitor`` are better, -1 if smaller are."""
+    """Return +1 if larger values of ``monitor`` are better, -1 if smaller are."""
     if mode not in ("auto", "min", "max"):
         raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
     if mode == "auto":
@@ -203,10 +202,13 @@ def _direction(monitor: str, mode: str) -> int:
 
 
 class _Monitor(Callback):
-    """Watches one figure. ``compare_to`` says what a new value must beat by ``min_delta`` to
-    count as an improvement: ``"improvement"``, the value of the last improvement (Keras), or
-    ``"best"``, the best value so far, which then follows every better value, however small
-    (scikit-learn's MLP: its stopping counts epochs that fail to beat the best by ``tol``)."""
+    """Watches one figure, ``monitor``, and the best epoch so far.
+
+    ``compare_to`` says what a new value must beat by ``min_delta`` to count as an improvement:
+    ``"improvement"``, the value of the last improvement (Keras), or ``"best"``, the best value so
+    far, which then follows every better value, however small (scikit-learn's MLP: its stopping
+    counts epochs that fail to beat the best by ``tol``).
+    """
 
     def __init__(self, monitor, mode, min_delta=0.0, compare_to="improvement"):
         self.monitor, self.sign, self.min_delta = monitor, _direction(monitor, mode), float(min_delta)
@@ -225,7 +227,7 @@ class _Monitor(Callback):
         return self._update(epoch, self._value(logs))
 
     def _update(self, epoch, value) -> bool:
-        """Take in one epoch's value; whether it improved by min_delta on what it is compared to."""
+        """Take in one epoch's value; return whether it improved by min_delta on what it is compared to."""
         score, best = self.sign * value, self.compare_to == "best"
         improved = score >= self.best + self.min_delta if best else score > self.best + self.min_delta  # as each does
         if score > self.best and (improved or best):
@@ -237,8 +239,7 @@ class _Monitor(Callback):
         return None if self.best_epoch is None else self.sign * self.best
 
     def resume(self, history):
-        """Take up an earlier run's history (continuing a run): its values go through the same
-        rule as new epochs'; returns the epochs since the last improvement."""
+        """Take up an earlier run's history by the rule for new epochs; return the epochs waited since its best."""
         values = [(e, v) for e, v in zip(history.epochs, history[self.monitor]) if e >= 1 and v is not None] \
             if self.monitor in history else []
         self.best, self.best_epoch, waited = -math.inf, None, 0
@@ -249,14 +250,15 @@ class _Monitor(Callback):
 
 
 class EarlyStopping(_Monitor):
-    """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs,
-    and, with ``restore_best_weights`` (the default), put back the weights of the best epoch
-    whenever training ends: by patience, by running out of epochs, or by an interruption.
+    """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs.
 
-    ``compare_to`` (see ``_Monitor``): ``"improvement"`` (Keras) or ``"best"`` (scikit-learn).
-    ``on_plateau``, a function of no arguments, is asked when the patience runs out: if it
-    returns True, training goes on and the patience starts again (scikit-learn's adaptive
-    learning rate divides the rate by 5 there); otherwise training stops."""
+    With ``restore_best_weights`` (the default), put back the weights of the best epoch whenever
+    training ends: by patience, by running out of epochs, or by an interruption. ``compare_to``:
+    ``"improvement"`` (Keras) or ``"best"`` (scikit-learn), see ``_Monitor``. ``on_plateau``, a
+    function of no arguments, is asked when the patience runs out: if it returns True, training goes
+    on and the patience starts again (scikit-learn's adaptive learning rate divides the rate by 5
+    there); otherwise training stops. ``mode`` is "min", "max" or "auto" (max for accuracies).
+    """
 
     constraints = {"patience": check.Integer(0), "restore_best_weights": check.Boolean()}
 
@@ -277,8 +279,7 @@ class EarlyStopping(_Monitor):
         self.best, self.best_epoch, self.wait, self.weights = -math.inf, None, 0, None
 
     def resume(self, history, best_weights=None):
-        """Continue an earlier run: its best epoch, the epochs waited since its last improvement,
-        and (given) the weights of that best epoch."""
+        """Continue an earlier run: its best epoch, the epochs waited since, and (given) its best weights."""
         self.wait = super().resume(history)
         self.weights = None if best_weights is None else best_weights.copy()
 
@@ -304,9 +305,10 @@ class EarlyStopping(_Monitor):
 
 
 class ModelCheckpoint(_Monitor):
-    """Save the model after every epoch (``save_best_only=False``) or whenever ``monitor``
-    improves. ``path`` may contain ``{epoch}``. Each save is atomic and, with
-    ``include_optimizer``, resumable."""
+    """Save the model after every epoch, or whenever ``monitor`` improves (``save_best_only``).
+
+    ``path`` may contain ``{epoch}``. Each save is atomic and, with ``include_optimizer``, resumable.
+    """
 
     def __init__(self, path, monitor="val_loss", save_best_only=False, mode="auto", include_optimizer=True):
         super().__init__(monitor, mode)
@@ -324,9 +326,10 @@ class ModelCheckpoint(_Monitor):
 
 
 class LearningRateScheduler(Callback):
-    """Set the learning rate at the start of every epoch to ``schedule(epoch, lr)``, as in Keras
-    (epochs count from 1 here). For smooth schedules, give the optimizer a ``bn.schedules``
-    schedule as ``lr`` instead."""
+    """Set the learning rate at the start of every epoch to ``schedule(epoch, lr)``, as in Keras.
+
+    Epochs count from 1 here. For smooth schedules, give the optimizer a ``bn.schedules`` schedule.
+    """
 
     def __init__(self, schedule):
         if not callable(schedule):
@@ -342,9 +345,10 @@ class LearningRateScheduler(Callback):
 
 
 class TerminateOnNaN(Callback):
-    """Stop training quietly (with a warning) when the loss or a gradient becomes NaN or
-    infinite, instead of raising ``NonFiniteError``. The weights are those from before the
-    batch that diverged."""
+    """Stop training quietly (with a warning) when the loss or a gradient becomes NaN or infinite.
+
+    Instead of raising ``NonFiniteError``; the weights are those from before the batch that diverged.
+    """
 
     error = None
 
@@ -378,8 +382,7 @@ class CSVLogger(Callback):
 
 
 class HistoryWriter(Callback):
-    """Rewrite ``path`` with the whole history as JSON after every epoch and at the end
-    (atomically, so the file is always complete)."""
+    """Rewrite ``path`` with the history as JSON after every epoch and at the end, atomically."""
 
     def __init__(self, path):
         self.path = Path(path)

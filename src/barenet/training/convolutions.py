@@ -1,6 +1,7 @@
-"""The convolutional part of a network, written as text: the ``conv`` setting
-(``barenet train --conv "conv 32 3, pool 2, conv 64 3, pool 2"``), which ``training.builder``
-turns into layers in front of the hidden dense layers.
+"""The convolutional part of a network, written as text: the ``conv`` setting.
+
+``barenet train --conv "conv 32 3, pool 2, conv 64 3, pool 2"``: ``training.builder`` turns the
+text into layers in front of the hidden dense layers.
 
 Items, separated by commas, each a word and its numbers:
 
@@ -35,8 +36,22 @@ _DEFAULTS = {"conv": 3, "pool": 2}
 
 
 def parse(text: str, filters: int = 1024, kernel: int = 15, most: int = 32) -> list:
-    """The items of ``text``: ("conv", filters, kernel), ("pool", size), ("norm",), ("dropout", p);
-    or a ValueError that says which item is wrong and why."""
+    """Return the items of ``text``: ("conv", filters, kernel), ("pool", size), ("norm",), ("dropout", p).
+
+    Parameters
+    ----------
+    text : str
+        Items separated by commas (the module's docstring gives their forms).
+    filters, kernel, most : int
+        The most filters a convolution may have, the widest kernel, and the most items.
+
+    Raises
+    ------
+    ValueError
+        Saying which item is wrong and why.
+    TypeError
+        Where ``text`` is not text.
+    """
     if not isinstance(text, str):
         raise TypeError(f"expected text like {EXAMPLE!r}, got {type(text).__name__}")
     if len(text) > MAX_TEXT:
@@ -76,13 +91,18 @@ def _item(part: str, number: int, filters: int, kernel: int) -> tuple:
 
 
 def text_of(items) -> str:
-    """The items written out, every number given: "conv 32 3, pool 2"."""
+    """Return the items written out, every number given: "conv 32 3, pool 2"."""
     return ", ".join(" ".join(str(v) for v in item) for item in items)
 
 
 def output_shape(items, image_shape) -> tuple:
-    """(channels, height, width) after the items, from (height, width) images of one channel; a
-    ValueError where a pooling window does not fit in the image it gets."""
+    """Return (channels, height, width) after the items, from (height, width) images of one channel.
+
+    Raises
+    ------
+    ValueError
+        Where a pooling window does not fit in the image it gets.
+    """
     channels, (height, width) = 1, image_shape
     for number, item in enumerate(items, 1):
         if item[0] == "conv":
@@ -96,8 +116,13 @@ def output_shape(items, image_shape) -> tuple:
 
 
 class ConvLayers(check.Constraint):
-    """Text like "conv 32 3, pool 2" (``parse``), with at most ``filters`` filters a convolution,
-    kernels of at most ``kernel`` pixels and ``most`` items; converted to its written-out form."""
+    """Text like "conv 32 3, pool 2" (``parse``), converted to its written-out form (``text_of``).
+
+    Parameters
+    ----------
+    filters, kernel, most : int
+        The most filters a convolution may have, the widest kernel (pixels), and the most items.
+    """
 
     def __init__(self, filters: int = 1024, kernel: int = 15, most: int = 32):
         self.filters, self.kernel, self.most = filters, kernel, most
@@ -106,6 +131,7 @@ class ConvLayers(check.Constraint):
         return parse(value, self.filters, self.kernel, self.most)
 
     def accepts(self, value) -> bool:
+        """Return whether ``value`` is text that ``parse`` reads."""
         try:
             self._items(value)
         except (TypeError, ValueError):
@@ -113,9 +139,11 @@ class ConvLayers(check.Constraint):
         return True
 
     def convert(self, value):
+        """Return the text written out, every number given."""
         return text_of(self._items(value))
 
     def why(self, value) -> str:
+        """Return what ``parse`` says is wrong with ``value`` (empty if nothing)."""
         try:
             self._items(value)
         except (TypeError, ValueError) as error:
@@ -123,4 +151,5 @@ class ConvLayers(check.Constraint):
         return ""
 
     def describe(self) -> str:
+        """Return what the setting takes, with an example."""
         return f"convolutional layers like {EXAMPLE!r} ({SYNTAX})"

@@ -12,8 +12,24 @@ def _rng(seed):
 
 
 def one_hot(y, num_classes: int | None = None, dtype="float32") -> np.ndarray:
-    """The (n, num_classes) matrix with a 1 in column y[i] of row i and 0 elsewhere.
+    """Return the (n, num_classes) matrix with a 1 in column y[i] of row i and 0 elsewhere.
 
+    Parameters
+    ----------
+    y : array of int (n,)
+        Class ids, non-negative.
+    num_classes : int, optional
+        The columns; by default the largest id + 1.
+    dtype : str, default "float32"
+        The matrix's dtype.
+
+    Raises
+    ------
+    ValueError
+        If y is not 1-D non-negative integers, or holds an id beyond ``num_classes``.
+
+    Examples
+    --------
     >>> one_hot([0, 2, 1])
     array([[1., 0., 0.],
            [0., 0., 1.],
@@ -32,7 +48,10 @@ def one_hot(y, num_classes: int | None = None, dtype="float32") -> np.ndarray:
 
 
 def stratified_test_indices(labels, test_size, rng):
-    """Test indices taking about test_size of every class (at least one from each class with 2+ samples)."""
+    """Return test indices taking about ``test_size`` of every class.
+
+    At least one from each class with 2+ samples, and never a whole class; drawn from ``rng``.
+    """
     test = []
     for cls in np.unique(labels):
         members = rng.permutation(np.flatnonzero(labels == cls))
@@ -45,9 +64,23 @@ def stratified_test_indices(labels, test_size, rng):
 def train_test_split(*arrays, test_size=0.25, stratify=None, shuffle=True, seed=None):
     """Split arrays into train and test parts: ``X_train, X_test, y_train, y_test = train_test_split(X, y)``.
 
-    ``test_size`` is a fraction in (0, 1) or a number of samples. ``stratify`` (class labels)
-    keeps every class's share the same in both parts. Rows are shuffled by ``seed`` (an int or a
-    ``numpy.random.Generator``) unless ``shuffle=False``, which takes the last rows as the test set.
+    Parameters
+    ----------
+    *arrays : array
+        Arrays of the same length, split alike.
+    test_size : float or int, default 0.25
+        A fraction in (0, 1), or a number of samples.
+    stratify : array, optional
+        Class labels: keep every class's share the same in both parts.
+    shuffle : bool, default True
+        Shuffle the rows; False takes the last rows as the test set.
+    seed : int or numpy.random.Generator, optional
+        The shuffle's seed.
+
+    Returns
+    -------
+    list of array
+        For each array, its train part, then its test part.
     """
     if not arrays:
         raise ValueError("train_test_split needs at least one array")
@@ -84,9 +117,12 @@ def train_test_split(*arrays, test_size=0.25, stratify=None, shuffle=True, seed=
 
 
 def batch_indices(n: int, batch_size: int, shuffle=True, seed=None, drop_last=False):
-    """Yield index arrays of successive minibatches over ``range(n)``, in a random order drawn from
-    ``seed`` (an int or a Generator) when ``shuffle``. Only indices are permuted: gathering each
-    batch (``X[idx]``) copies one batch, never the whole data set."""
+    """Yield index arrays of successive minibatches over ``range(n)``.
+
+    In a random order drawn from ``seed`` (an int or a Generator) when ``shuffle``; ``drop_last``
+    leaves out a last, smaller batch. Only indices are permuted: gathering each batch (``X[idx]``)
+    copies one batch, never the whole data set.
+    """
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     order = _rng(seed).permutation(n) if shuffle else np.arange(n)
@@ -96,7 +132,21 @@ def batch_indices(n: int, batch_size: int, shuffle=True, seed=None, drop_last=Fa
 
 
 def minibatches(*arrays, batch_size=32, shuffle=True, seed=None, drop_last=False):
-    """Yield tuples of aligned minibatches: ``for xb, yb in minibatches(X, y, batch_size=64, seed=0)``."""
+    """Yield tuples of aligned minibatches: ``for xb, yb in minibatches(X, y, batch_size=64, seed=0)``.
+
+    Parameters
+    ----------
+    *arrays : array
+        Arrays of the same length.
+    batch_size : int, default 32
+        Samples per batch (the last one smaller, unless ``drop_last``).
+    shuffle : bool, default True
+        A random order, from ``seed``.
+    seed : int or numpy.random.Generator, optional
+        The order's seed.
+    drop_last : bool, default False
+        Leave out the last batch when it is smaller.
+    """
     n = len(arrays[0])
     if any(len(a) != n for a in arrays):
         raise ValueError("all arrays must have the same length")

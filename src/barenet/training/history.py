@@ -5,17 +5,28 @@ __all__ = ["History"]
 
 
 class History:
-    """Per-epoch figures of every ``fit`` on a model: ``history["val_loss"][i]`` belongs to epoch
-    ``history.epochs[i]``. Epoch 0 is the model before any update (full passes over the data);
-    for later epochs, ``loss`` and ``accuracy`` are running means over the epoch's batches (the
-    weights change during the epoch) and ``val_*`` are full passes at the end of the epoch.
-    A later ``fit`` appends to the same history."""
+    """Per-epoch figures of every ``fit`` on a model: ``history["val_loss"][i]`` is epoch ``history.epochs[i]``'s.
+
+    Epoch 0 is the model before any update (full passes over the data); for later epochs, ``loss``
+    and ``accuracy`` are running means over the epoch's batches (the weights change during the
+    epoch) and ``val_*`` are full passes at the end of the epoch. A later ``fit`` appends to the same
+    history; a figure an epoch lacks is None.
+    """
 
     def __init__(self):
         self.epochs: list[int] = []
         self.history: dict[str, list] = {}
 
     def append(self, epoch: int, logs: dict) -> None:
+        """Add an epoch's figures.
+
+        Parameters
+        ----------
+        epoch : int
+            The epoch's number.
+        logs : dict
+            {name: number or None}; a name new to the history gets None for the earlier epochs.
+        """
         self.epochs.append(int(epoch))
         for key in list(self.history) + [k for k in logs if k not in self.history]:
             column = self.history.setdefault(key, [None] * (len(self.epochs) - 1))
@@ -32,17 +43,20 @@ class History:
         return len(self.epochs)
 
     def keys(self):
+        """Return the names of the figures recorded."""
         return self.history.keys()
 
     def last(self) -> dict:
-        """The figures of the last epoch."""
+        """Return the figures of the last epoch ({} before any)."""
         return {k: v[-1] for k, v in self.history.items()} if self.epochs else {}
 
     def to_dict(self) -> dict:
+        """Return ``{"epochs": [...], name: [value per epoch], ...}``, plain data for JSON."""
         return {"epochs": list(self.epochs), **{k: list(v) for k, v in self.history.items()}}
 
     @classmethod
     def from_dict(cls, data: dict) -> "History":
+        """Return the History ``to_dict`` described."""
         history = cls()
         history.epochs = [int(e) for e in data.get("epochs", [])]
         history.history = {k: list(v) for k, v in data.items() if k != "epochs"}
@@ -52,7 +66,7 @@ class History:
         return f"History({len(self)} epochs: {', '.join(self.history)})"
 
     def _repr_html_(self):
-        """A table, epoch by epoch: what a notebook shows for a cell that ends with a history."""
+        """Return a table, epoch by epoch: what a notebook shows for a cell that ends with a history."""
         from html import escape
 
         keys = [k for k in self.history if k not in ("threads",)]

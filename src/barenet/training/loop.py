@@ -1,5 +1,6 @@
-"""The training loop: epochs of minibatches, each a forward pass, a loss, a backward pass and an
-optimizer step. ``model.fit(...)`` is ``fit`` here; it reads top to bottom:
+"""The training loop: epochs of minibatches, each a forward pass, a loss, a backward pass and a step.
+
+``model.fit(...)`` is ``fit`` here; it reads top to bottom::
 
     fit         check the arguments, hold out validation data, then for every epoch:
     run_epoch     shuffle, and for every minibatch:
@@ -41,35 +42,50 @@ def fit(model, X, y, *, loss=None, optimizer=None, epochs=1, batch_size=32, vali
         full_train_metrics=False, parallel=None):
     """Train on (X, y) for ``epochs`` passes and return ``model.history``.
 
-    X: (n, features); y: class ids (n,) or one-hot rows for ``CrossEntropy``, targets shaped
-    like the outputs for other losses. ``loss`` and ``optimizer`` (default ``Adam(1e-3)``) are
-    kept for later calls, the optimizer's state included. Each epoch visits the samples in a
-    new random order from the model's generator, in batches of ``batch_size`` (the last one
-    smaller). ``validation_data=(X_val, y_val)``, or ``validation_split`` (a fraction of X,
-    shuffled and, for classification, stratified) is evaluated after every epoch.
-    ``sample_weight`` (n,) and ``class_weight`` ({class: weight} or "balanced") weight each
-    sample's loss. ``callbacks`` is a list of ``bn.callbacks`` objects.
+    Each epoch visits the samples in a new random order from the model's generator, in batches of
+    ``batch_size`` (the last one smaller). Like Keras's, the history starts with epoch 0, the model
+    before training: one entry more than epochs. Its ``loss`` and ``accuracy`` are running means over
+    each epoch's batches (the weights change meanwhile); it also records each epoch's ``lr``,
+    ``time`` and the BLAS ``threads`` it ran with (``bn.threads``).
 
-    ``verbose=1`` shows a progress bar per epoch on a terminal (a notebook progress bar in
-    Jupyter; one line per epoch when the output is a file or a pipe), 2 always one line per
-    epoch, 0 nothing. The history's ``loss`` and ``accuracy`` are running means over each
-    epoch's batches (the weights change meanwhile); ``full_train_metrics=True`` adds
-    ``train_loss`` and ``train_accuracy``, a full pass over the training data after each epoch,
-    comparable with ``evaluate``. Like Keras's, the history starts with epoch 0, the model before
-    training: one entry more than epochs. It also records each epoch's ``lr``, ``time`` and the
-    BLAS ``threads`` it ran with (``bn.threads``).
+    If the loss or a gradient becomes NaN or infinite, fit stops with ``NonFiniteError`` naming the
+    epoch, the batch and the layer, and leaves the weights as they were before it (with a
+    ``TerminateOnNaN`` callback it stops with a warning instead). Ctrl-C stops after the current
+    batch: callbacks see the end of training, the history keeps every finished epoch, and then
+    ``KeyboardInterrupt`` is raised.
 
-    If the loss or a gradient becomes NaN or infinite, fit stops with ``NonFiniteError``
-    naming the epoch, the batch and the layer, and leaves the weights as they were before it
-    (with a ``TerminateOnNaN`` callback it stops with a warning instead). Ctrl-C stops after
-    the current batch: callbacks see the end of training, the history keeps every finished
-    epoch, and then ``KeyboardInterrupt`` is raised.
-
-    ``parallel="mpi"`` (or an mpi4py communicator): under ``mpiexec -n K``, train data-parallel
-    across the K processes, each taking its share of every batch, ending with the weights one
-    process would reach (``training.parallel``; needs ``barenet[mpi]``). With one process it
-    changes nothing. There, an exception on one process ends them all with its error printed;
-    ``NonFiniteError``, which every process meets at the same batch, is raised as usual.
+    Parameters
+    ----------
+    model : Sequential
+        The model (``model.fit(...)`` passes itself).
+    X, y
+        X (n, features), or images; y class ids (n,) or one-hot rows for ``CrossEntropy``, targets
+        shaped like the outputs for other losses.
+    loss, optimizer
+        Objects or short names; by default the last fit's (a first fit needs a loss; its optimizer
+        is ``Adam(1e-3)``). Both are kept for later calls, the optimizer's state included.
+    epochs, batch_size : int
+        Passes over the data (default 1), and samples per step (default 32).
+    validation_data, validation_split
+        ``(X_val, y_val)`` or ``(X_val, y_val, sample_weight)``, or a fraction of X held out
+        (shuffled and, for classification, stratified): evaluated after every epoch.
+    shuffle : bool, default True
+        A new random order every epoch (else the data's).
+    sample_weight, class_weight
+        (n,) weights of each sample's loss; {class: weight} or "balanced".
+    callbacks : list of Callback, optional
+        ``bn.callbacks`` objects.
+    verbose : {1, 2, 0}
+        1: a progress bar per epoch on a terminal (a notebook's in Jupyter; one line per epoch to a
+        file or a pipe); 2: always one line per epoch; 0: nothing.
+    full_train_metrics : bool, default False
+        Add ``train_loss`` and ``train_accuracy``: a full pass over the training data after each
+        epoch, comparable with ``evaluate``.
+    parallel : "mpi" or an mpi4py communicator, optional
+        Under ``mpiexec -n K``, train data-parallel across the K processes, each taking its share of
+        every batch, ending with the weights one process would reach (``training.parallel``; needs
+        ``barenet[mpi]``); one process changes nothing. An exception on one process ends them all
+        with its error printed; ``NonFiniteError``, met by all at the same batch, is raised as usual.
     """
     strategy = data_parallel(parallel)
     try:
@@ -85,7 +101,7 @@ def fit(model, X, y, *, loss=None, optimizer=None, epochs=1, batch_size=32, vali
 
 def _checked(model, X, y, loss, optimizer, epochs, batch_size, validation_data, validation_split, shuffle,
              sample_weight, class_weight, callbacks, verbose, full_train_metrics):
-    """fit's arguments, checked and converted, as one namespace; the validation split held out."""
+    """Return fit's arguments, checked and converted, as one namespace; the validation split held out."""
     X = model.check_features(X)
     loss = model.check_loss(loss, "fit")
     y = model.check_targets(y, len(X), loss)
@@ -142,8 +158,11 @@ def _train(model, run, strategy):
 
 
 def split(model, X, y, weight, fraction, loss):
-    """Hold out a random fraction of the data, stratified by class where the loss gives each
-    sample one class, and return (X, y, weight) for training and the held-out (X, y, weight)."""
+    """Hold out a random fraction of the data, stratified by class where the loss gives each sample one.
+
+    Returns (X, y, weight) for training and the held-out (X, y, weight), drawn from the model's
+    generator.
+    """
     n = len(X)
     labels = loss.labels(y)
     if labels is not None:
@@ -158,8 +177,11 @@ def split(model, X, y, weight, fraction, loss):
 
 
 def run_epoch(model, run, epoch, strategy, threads=None):
-    """One pass over the training data in minibatches of a new random order; appends the epoch
-    to the history (a partial epoch, stopped by Ctrl-C, is not added)."""
+    """Run one pass over the training data in minibatches of a new random order.
+
+    Appends the epoch to the history (a partial epoch, stopped by Ctrl-C, is not added) and tells the
+    callbacks; ``threads`` is the BLAS thread count the epoch runs with, for its log.
+    """
     run.hooks.on_epoch_begin(epoch)
     strategy.begin_epoch(model, (run.X, run.y, run.weight), run.hooks)
     n, size = len(run.X), run.batch_size
@@ -194,8 +216,11 @@ def run_epoch(model, run, epoch, strategy, threads=None):
 
 
 def epoch_figures(model, run, running, strategy):
-    """The epoch's log: running figures (or, for epoch 0, a full pass), optionally a full pass
-    over the training data, and validation figures (each process measuring its share)."""
+    """Return the epoch's log: running figures (or, for epoch 0, a full pass), and the full passes asked for.
+
+    A full pass over the training data where ``run.full``, and validation figures (each process
+    measuring its share).
+    """
     logs = dict(running) if running is not None else measure(model, run.X, run.y, run.weight, run.loss,
                                                              strategy=strategy)
     if run.full and running is not None:
@@ -207,9 +232,29 @@ def epoch_figures(model, run, running, strategy):
 
 
 def measure(model, X, y, weight, loss, batch_size=1024, strategy=None):
-    """Loss (and accuracy, for classifiers) over a whole data set, with the batch sizes as
-    weights. With a ``strategy`` of several processes, each measures its rows and the sums are
-    added up across them."""
+    """Return the loss (and accuracy, for classifiers) over a whole data set, in inference mode.
+
+    Batches are weighted by their sizes. With a ``strategy`` of several processes, each measures its
+    rows and the sums are added up across them.
+
+    Parameters
+    ----------
+    model : Sequential
+        The model.
+    X, y, weight
+        The data, its targets (checked) and per-sample weights (or None).
+    loss : Loss
+        The loss.
+    batch_size : int, default 1024
+        Samples per forward pass.
+    strategy : optional
+        The step strategy (``training.steps.OneProcess``, ``training.parallel.DataParallel``).
+
+    Returns
+    -------
+    dict
+        ``{"loss": ..., "accuracy": ...}``, accuracy for classifiers only.
+    """
     total_loss = total_correct = 0.0
     start, stop = (0, len(X)) if strategy is None else strategy.rows(len(X))
     for i in range(start, stop, batch_size):
@@ -229,8 +274,29 @@ def measure(model, X, y, weight, loss, batch_size=1024, strategy=None):
 
 
 def train_step(model, x, y, *, loss=None, optimizer=None, sample_weight=None) -> dict:
-    """One optimizer step on one batch, for users who write their own loop. Returns the batch's
-    {"loss", "accuracy"?} from before the update."""
+    """Take one optimizer step on one batch, for users who write their own loop.
+
+    Parameters
+    ----------
+    model : Sequential
+        The model (``model.train_step(...)`` passes itself).
+    x, y
+        The batch and its targets.
+    loss, optimizer
+        As for ``fit``: by default the model's, and ``Adam(1e-3)`` for a first step.
+    sample_weight : array (n,), optional
+        Weights of each sample's loss.
+
+    Returns
+    -------
+    dict
+        The batch's ``{"loss", "accuracy"}`` (accuracy for classifiers) from before the update.
+
+    Raises
+    ------
+    NonFiniteError
+        If the loss or a gradient is not finite; the weights are left as they were.
+    """
     x = model.check_features(x, "x")
     loss = model.check_loss(loss, "train_step")
     y = model.check_targets(y, len(x), loss)

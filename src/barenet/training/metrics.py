@@ -30,13 +30,23 @@ def _pair(y_true, y_pred):
 
 
 def accuracy(y_true, y_pred) -> float:
-    """The fraction of samples whose predicted class is the true one."""
+    """Return the fraction of samples whose predicted class is the true one (class ids, or one-hot rows)."""
     y_true, y_pred = _pair(y_true, y_pred)
     return float((y_true == y_pred).mean())
 
 
 def top_k_accuracy(y_true, probabilities, k: int = 5) -> float:
-    """The fraction of samples whose true class is among the k most probable."""
+    """Return the fraction of samples whose true class is among the k most probable.
+
+    Parameters
+    ----------
+    y_true : array (n,)
+        True class ids (or one-hot rows).
+    probabilities : array (n, classes)
+        Each sample's class probabilities (or scores).
+    k : int, default 5
+        How many of the most probable classes count.
+    """
     y_true = _labels(y_true, "y_true")
     probabilities = np.asarray(probabilities)
     if probabilities.ndim != 2 or len(probabilities) != len(y_true):
@@ -48,7 +58,15 @@ def top_k_accuracy(y_true, probabilities, k: int = 5) -> float:
 
 
 def confusion_matrix(y_true, y_pred, num_classes: int | None = None) -> np.ndarray:
-    """C[i, j] = the number of samples of true class i predicted as class j."""
+    """Return C, with C[i, j] the number of samples of true class i predicted as class j.
+
+    Parameters
+    ----------
+    y_true, y_pred : array (n,)
+        Class ids (or one-hot rows).
+    num_classes : int, optional
+        C's size; by default the largest id + 1.
+    """
     y_true, y_pred = _pair(y_true, y_pred)
     k = num_classes or int(max(y_true.max(), y_pred.max())) + 1
     if min(y_true.min(), y_pred.min()) < 0 or max(y_true.max(), y_pred.max()) >= k:
@@ -57,8 +75,16 @@ def confusion_matrix(y_true, y_pred, num_classes: int | None = None) -> np.ndarr
 
 
 def precision_recall_f1(y_true, y_pred, num_classes: int | None = None):
-    """Per class: precision = TP/(TP+FP), recall = TP/(TP+FN), F1 = their harmonic mean, and the
-    support (number of true samples). A ratio with an empty denominator is 0."""
+    """Return per class precision = TP/(TP+FP), recall = TP/(TP+FN), F1 and the support.
+
+    F1 is their harmonic mean, the support the number of true samples; a ratio with an empty
+    denominator is 0. The arguments are ``confusion_matrix``'s.
+
+    Returns
+    -------
+    precision, recall, f1, support : numpy.ndarray
+        One entry per class.
+    """
     cm = confusion_matrix(y_true, y_pred, num_classes)
     tp = np.diag(cm).astype(np.float64)
     predicted, support = cm.sum(axis=0), cm.sum(axis=1)
@@ -70,8 +96,21 @@ def precision_recall_f1(y_true, y_pred, num_classes: int | None = None):
 
 
 def classification_report(y_true, y_pred, class_names=None, num_classes: int | None = None, digits: int = 4) -> str:
-    """A text table of precision, recall, F1 and support per class, with accuracy and the macro
-    and support-weighted averages."""
+    """Return a text table of precision, recall, F1 and support per class, with the averages.
+
+    The accuracy, and the macro and support-weighted averages, follow the classes' rows.
+
+    Parameters
+    ----------
+    y_true, y_pred : array (n,)
+        Class ids (or one-hot rows).
+    class_names : list, optional
+        The rows' names (the class ids by default).
+    num_classes : int, optional
+        As for ``confusion_matrix``.
+    digits : int, default 4
+        Decimals shown.
+    """
     precision, recall, f1, support = precision_recall_f1(y_true, y_pred, num_classes)
     k = len(support)
     names = [str(n) for n in class_names] if class_names is not None else [str(i) for i in range(k)]
@@ -100,17 +139,19 @@ def _regression_pair(y_true, y_pred):
 
 
 def mean_squared_error(y_true, y_pred) -> float:
+    """Return the mean of (y_true - y_pred)² over all entries."""
     y_true, y_pred = _regression_pair(y_true, y_pred)
     return float(((y_true - y_pred) ** 2).mean())
 
 
 def mean_absolute_error(y_true, y_pred) -> float:
+    """Return the mean of |y_true - y_pred| over all entries."""
     y_true, y_pred = _regression_pair(y_true, y_pred)
     return float(np.abs(y_true - y_pred).mean())
 
 
 def r2_score(y_true, y_pred) -> float:
-    """1 - SS_res / SS_tot: 1 for a perfect fit, 0 for predicting the mean (averaged over outputs)."""
+    """Return R² = 1 - SS_res / SS_tot: 1 for a perfect fit, 0 for predicting the mean (averaged over outputs)."""
     y_true, y_pred = _regression_pair(y_true, y_pred)
     y_true, y_pred = y_true.reshape(len(y_true), -1), y_pred.reshape(len(y_pred), -1)
     residual = ((y_true - y_pred) ** 2).sum(axis=0)

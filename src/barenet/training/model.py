@@ -23,12 +23,31 @@ __all__ = ["Sequential"]
 class Sequential(Network):
     """A stack of layers applied one after another: the multilayer perceptron, ready to train.
 
-    ``Sequential(Dense(784, 256), ReLU(), Dense(256, 10), dtype="float32", seed=None)`` builds
-    every parameter at once, as ``dtype`` (float32 by default; float64 for gradient checks), from
-    one random generator seeded by ``seed``, which also drives shuffling and dropout: two runs with
-    the same seed end with bit-identical weights. ``backend`` picks what it computes on ("numpy",
-    "numba", "cupy"; default: the one in use, ``bn.set_backend``). See ``core.network.Network``
-    for the network itself (``forward``, ``backward``, ``parameters``).
+    ``Sequential(Dense(784, 256), ReLU(), Dense(256, 10), seed=0)`` builds every parameter at once,
+    from one random generator seeded by ``seed``, which also drives shuffling and dropout: two runs
+    with the same seed end with bit-identical weights. See ``core.network.Network`` for the network
+    itself (``forward``, ``backward``, ``parameters``); ``fit`` and ``train_step`` are
+    ``training.loop``'s.
+
+    Parameters
+    ----------
+    *layers : Layer
+        The layers, in order (or one list of them).
+    dtype : str, default "float32"
+        The parameters' dtype: ``"float32"``, or ``"float64"`` for gradient checks.
+    seed : int or None
+        Seeds the generator (None: a fresh one each time).
+    backend : str, optional
+        What it computes on: "numpy", "numba", "cupy"; by default the one in use (``bn.set_backend``).
+
+    Attributes
+    ----------
+    loss, optimizer
+        The last fit's, kept for ``evaluate``, ``predict`` and the next ``fit``.
+    history : History
+        The figures of every epoch of every fit.
+    metadata : dict
+        Saved with the model: class names, the data set, a run's settings...
     """
 
     def __init__(self, *layers, dtype="float32", seed=None, backend=None):
@@ -43,13 +62,31 @@ class Sequential(Network):
     # -- training -------------------------------------------------------------------------------
 
     fit = loop.fit                  # model.fit(X, y, ...): the arguments and what they do are there
+    """Train the model: [`training.loop.fit`][barenet.training.loop.fit] says what each argument does."""
     train_step = loop.train_step    # one optimizer step on one batch, for a loop of your own
+    """Take one optimizer step on one batch: [`training.loop.train_step`][barenet.training.loop.train_step]."""
 
     # -- using a trained model ------------------------------------------------------------------
 
     def evaluate(self, X, y, *, loss=None, sample_weight=None, batch_size=1024) -> dict:
-        """{"loss", "accuracy" (classifiers)} over (X, y), with the last fit's loss unless
-        ``loss`` is given."""
+        """Return the loss (and accuracy, for classifiers) over (X, y), in inference mode.
+
+        Parameters
+        ----------
+        X, y
+            The data and its targets, as ``fit`` takes them.
+        loss : Loss or str, optional
+            The loss to measure; by default the last fit's.
+        sample_weight : array (n,), optional
+            Weights of each sample's loss.
+        batch_size : int, default 1024
+            Samples per forward pass.
+
+        Returns
+        -------
+        dict
+            ``{"loss": ..., "accuracy": ...}``, accuracy for classifiers only.
+        """
         X = self.check_features(X)
         loss = self.check_loss(loss, "evaluate")
         y = self.check_targets(y, len(X), loss)
@@ -59,17 +96,40 @@ class Sequential(Network):
             return loop.measure(self, X, y, weight, loss, batch_size)
 
     def predict(self, X, *, batch_size=1024) -> np.ndarray:
-        """What the model answers (its loss says how to read the outputs): class ids (n,) for
-        CrossEntropy, 0/1 labels for BinaryCrossEntropy, output values for regression ((n,) when
-        the model has one output, else (n, outputs)). Keras's ``predict`` returns the raw
-        outputs; here that is ``forward(X, training=False)``, and probabilities ``predict_proba``."""
+        """Return what the model answers for X; its loss says how to read the outputs.
+
+        Class ids (n,) for CrossEntropy, 0/1 labels for BinaryCrossEntropy, output values for
+        regression ((n,) when the model has one output, else (n, outputs)). Keras's ``predict`` returns
+        the raw outputs; here that is ``forward(X, training=False)``, and probabilities ``predict_proba``.
+
+        Parameters
+        ----------
+        X : array
+            The samples, as ``fit`` takes them.
+        batch_size : int, default 1024
+            Samples per forward pass.
+        """
         X = self.check_features(X)
         reader = self.loss if self.loss is not None else Loss()
         return self.outputs(X, batch_size, reader.predict)
 
     def predict_proba(self, X, *, batch_size=1024) -> np.ndarray:
-        """Class probabilities: softmax of the outputs for CrossEntropy, sigmoid for
-        BinaryCrossEntropy (the probability of label 1)."""
+        """Return class probabilities (n, classes): softmax of the outputs, or sigmoid for binary labels.
+
+        Softmax for CrossEntropy; for BinaryCrossEntropy the sigmoid, the probability of label 1.
+
+        Parameters
+        ----------
+        X : array
+            The samples, as ``fit`` takes them.
+        batch_size : int, default 1024
+            Samples per forward pass.
+
+        Raises
+        ------
+        ValueError
+            For a model whose loss is not a classifier's.
+        """
         X = self.check_features(X)
         if self.loss is None or not self.loss.classifies:
             raise ValueError(f"predict_proba needs a model trained with CrossEntropy or BinaryCrossEntropy, "
@@ -77,8 +137,17 @@ class Sequential(Network):
         return self.outputs(X, batch_size, self.loss.probabilities)
 
     def outputs(self, X, batch_size=1024, then=lambda outputs: outputs) -> np.ndarray:
-        """``then(outputs)`` of inference-mode forward passes over X, batch by batch, as one
-        NumPy array (X already checked)."""
+        """Return ``then(outputs)`` of inference-mode forward passes over X, batch by batch, as one NumPy array.
+
+        Parameters
+        ----------
+        X : array
+            The samples, already checked (``check_features``).
+        batch_size : int, default 1024
+            Samples per forward pass.
+        then : callable
+            Applied to each batch's outputs (the identity by default).
+        """
         batch_size = check.positive_int(batch_size, "batch_size")
         with using_backend(self.ops):
             if len(X) <= batch_size:  # the common case of predicting a few samples: no list, no copy
@@ -87,13 +156,28 @@ class Sequential(Network):
                                    for i in range(0, len(X), batch_size)])
 
     def save(self, path, *, include_optimizer: bool = True, metadata: dict | None = None):
-        """Write the model to one ``.npz`` file (atomically); read it back with ``bn.load``.
-        ``include_optimizer`` keeps the optimizer's state so that training resumes exactly."""
+        """Write the model to one ``.npz`` file, atomically; ``bn.load`` reads it back.
+
+        Parameters
+        ----------
+        path : str or Path
+            The file.
+        include_optimizer : bool, default True
+            Keep the optimizer's state, so that training resumes exactly.
+        metadata : dict, optional
+            Added to the model's own ``metadata`` in the file.
+
+        Returns
+        -------
+        Path
+            The file written.
+        """
         return saving.write(path, [self], loss=self.loss, optimizer=self.optimizer if include_optimizer else None,
                             history=self.history.to_dict(), rng_state=self.rng.bit_generator.state,
                             metadata={**self.metadata, **(metadata or {})})
 
     def astype(self, dtype) -> "Sequential":
+        """Return a copy with parameters of another dtype, without the optimizer (its state is the old dtype's)."""
         clone = super().astype(dtype)
         clone.optimizer = None
         return clone
@@ -101,12 +185,15 @@ class Sequential(Network):
     # -- checking what users pass ---------------------------------------------------------------
 
     def check_features(self, X, name="X"):
-        """X as a finite array of the model's dtype: rows (n, input width), or images (n, channels,
-        height, width) for a network that starts with a convolution."""
+        """Return X as a finite array of the model's dtype, or raise naming ``name``.
+
+        Rows (n, input width), or images (n, channels, height, width) for a network that starts with a
+        convolution.
+        """
         return check.features(X, name, self.input_shape, self.dtype)
 
     def check_loss(self, loss, caller):
-        """The loss to use: ``loss`` (an instance or a name), else the last fit's."""
+        """Return ``loss`` (an instance or a name), else the last fit's; ``caller`` names the method in errors."""
         if loss is not None:
             loss = get_loss(loss)
         elif self.loss is not None:
@@ -121,10 +208,11 @@ class Sequential(Network):
         return loss
 
     def check_targets(self, y, n, loss, name="y"):
+        """Return y checked for ``loss`` and this model's n outputs (``loss.check_targets``)."""
         return loss.check_targets(y, name, n, self.output_width_, self.dtype)
 
     def check_dataset(self, data, loss, name):
-        """(X, y[, sample_weight]) checked as a whole."""
+        """Return (X, y, sample_weight or None) of ``data``, a tuple (X, y) or (X, y, sample_weight), checked."""
         if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
             raise TypeError(f"{name} must be a tuple (X, y) or (X, y, sample_weight)")
         X = self.check_features(data[0], f"{name}[0]")

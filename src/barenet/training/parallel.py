@@ -19,8 +19,9 @@ floating-point sums.
 
 The epoch's figures (validation, and the full passes over the training data) are measured by
 every process on its share of the rows and summed. Callbacks and progress run on process 0,
-which sends the epoch's log and its decision to stop to the others. An exception on one process ends all of them (``Abort``), with
-the process's error printed, instead of leaving the others waiting in the next ``Allreduce``.
+which sends the epoch's log and its decision to stop to the others. An exception on one process
+ends all of them (``Abort``), with the process's error printed, instead of leaving the others
+waiting in the next ``Allreduce``.
 
     mpiexec -n 4 python train.py        # where train.py calls model.fit(..., parallel="mpi")
 """
@@ -46,8 +47,10 @@ _SIZE_VARIABLES = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "MV2_COMM_WO
 
 
 def launched_by_mpi() -> int:
-    """The number of processes an MPI launcher started this one among (1 if none), read from
-    the launcher's environment, without importing MPI."""
+    """Return the number of processes an MPI launcher started this one among (1 if none).
+
+    Read from the launcher's environment, without importing MPI.
+    """
     for name in _SIZE_VARIABLES:
         value = os.environ.get(name, "")
         if value.isdigit():
@@ -64,9 +67,26 @@ def _mpi():
 
 
 def data_parallel(parallel):
-    """The step strategy for fit's ``parallel`` argument: None (one process: ``OneProcess``),
-    "mpi" (all the processes MPI started, ``COMM_WORLD``) or an mpi4py communicator, or a
-    strategy already made. ``OneProcess`` where there is one process."""
+    """Return the step strategy for fit's ``parallel`` argument.
+
+    Parameters
+    ----------
+    parallel : None, "mpi", communicator or strategy
+        None (one process), "mpi" (all the processes MPI started, ``COMM_WORLD``), an mpi4py
+        communicator, or a strategy already made (returned as it is).
+
+    Returns
+    -------
+    DataParallel or OneProcess
+        ``OneProcess`` where there is one process.
+
+    Raises
+    ------
+    ValueError
+        For anything else.
+    ImportError
+        For "mpi" without mpi4py.
+    """
     if parallel is None or parallel is False:
         return OneProcess()
     if isinstance(parallel, (DataParallel, OneProcess)):
@@ -83,12 +103,22 @@ def data_parallel(parallel):
 
 
 def leads(strategy) -> bool:
-    """Whether this process reports (progress, callbacks, files): alone, or process 0 of several."""
+    """Return whether this process reports (progress, callbacks, files): alone, or process 0 of several."""
     return strategy is None or strategy.leads
 
 
 def end_job(comm, why: str = "failed", code: int = 1) -> None:
-    """Say which process ends the job and why, then MPI_Abort every process (does not return)."""
+    """Say which process ends the job and why, then MPI_Abort every process (does not return).
+
+    Parameters
+    ----------
+    comm : mpi4py communicator
+        The job's processes.
+    why : str, default "failed"
+        What happened, for the message.
+    code : int, default 1
+        The exit code.
+    """
     print(f"barenet: process {comm.Get_rank()} of {comm.Get_size()} {why}, ending all of them",
           file=sys.stderr, flush=True)
     comm.Abort(code)
@@ -115,8 +145,20 @@ def _abort_on_uncaught_exceptions(comm) -> None:
 
 
 class DataParallel:
-    """One communicator's share of data-parallel training, as the step strategy of ``fit``'s loop
-    (``training.steps.OneProcess`` is the other); see the module's description."""
+    """One communicator's share of data-parallel training, as the step strategy of ``fit``'s loop.
+
+    ``training.steps.OneProcess`` is the other; see the module's description.
+
+    Parameters
+    ----------
+    comm : mpi4py communicator
+        The processes that train together.
+
+    Raises
+    ------
+    ValueError
+        On a device backend (one process per GPU is not supported yet).
+    """
 
     stops_mid_epoch = False  # every process must stop at the same batch: a decision waits for the epoch's end
 
@@ -133,14 +175,19 @@ class DataParallel:
     # -- the step strategy ----------------------------------------------------------------------
 
     def begin_epoch(self, model, data, hooks):
+        """Keep the epoch's data, (X, y, weight): every process holds all of it."""
         self.data = data
 
     def order(self, model, n, shuffle):
+        """Return the epoch's order: the same permutation on every process (the shared seed)."""
         return model.rng.permutation(n) if shuffle else np.arange(n)  # the same on every process
 
     def batch(self, model, idx, epoch, batch, progress):
-        """This process's rows of the global batch ``idx``, one Allreduce, then the same divergence
-        check and optimizer step as every other process. Returns (loss, correct count)."""
+        """Take this process's rows of the global batch ``idx``, one Allreduce, then the shared step.
+
+        The same divergence check and optimizer step as every other process. Returns (loss, correct
+        count), both global.
+        """
         X, y, weight = self.data
         model.optimizer.progress = progress
         value, correct = self.step(model, X, y, weight, idx)
@@ -153,27 +200,33 @@ class DataParallel:
         return value, correct
 
     def end_epoch(self, model, epoch):
+        """Do nothing: each step settled its divergence check."""
         pass
 
     def agree(self, model, epoch, logs):
-        """The leader's log on every process (its time, so that every history is the same), once
-        the parameters are checked to agree."""
+        """Return the leader's log on every process, once the parameters are checked to agree.
+
+        The leader's log, its time included, so that every history is the same.
+        """
         self.check_agreement(model, epoch)
         return self.from_leader(logs)
 
     def end_training(self, model):
+        """Give every process the leader's parameters, which its callbacks may have changed (restore_best_weights)."""
         self.share_parameters(model)  # the leader's callbacks may have changed them (restore_best_weights)
 
     # -- the collective operations -----------------------------------------------------------------
 
     def rows(self, n: int) -> tuple[int, int]:
-        """This process's rows [start, stop) of a batch of n (sizes differ by at most one)."""
+        """Return this process's rows [start, stop) of a batch of n (sizes differ by at most one)."""
         return n * self.rank // self.size, n * (self.rank + 1) // self.size
 
     def step(self, model, X, y, weight, idx):
-        """Forward and backward on this process's rows of the global batch ``idx``, then one
-        Allreduce of [∇L·b_k/B, L·b_k/B, correct]. Returns (the batch's mean loss, its correct
-        count), both global; leaves the global gradient in the model's gradient vector."""
+        """Run forward and backward on this process's rows of the global batch ``idx``, then one Allreduce.
+
+        The Allreduce sums [∇L·b_k/B, L·b_k/B, correct]. Returns (the batch's mean loss, its correct
+        count), both global; leaves the global gradient in the model's gradient vector.
+        """
         from mpi4py import MPI
 
         start, stop = self.rows(len(idx))
@@ -203,7 +256,7 @@ class DataParallel:
         return np.float64(buffer[-2]), buffer[-1]
 
     def sum(self, *values: float):
-        """Each value summed across the processes (one small Allreduce)."""
+        """Return each value summed across the processes (one small Allreduce)."""
         from mpi4py import MPI
 
         buffer = np.array(values, dtype=np.float64)
@@ -211,19 +264,21 @@ class DataParallel:
         return tuple(float(v) for v in buffer)
 
     def from_leader(self, value):
-        """Process 0's ``value``, on every process (small Python objects: figures, flags)."""
+        """Return process 0's ``value`` on every process (small Python objects: figures, flags)."""
         return self.comm.bcast(value, root=0)
 
     def share_parameters(self, model) -> None:
-        """Process 0's parameters and buffers on every process (after callbacks that may change
-        them, such as EarlyStopping restoring the best weights)."""
+        """Give every process process 0's parameters and buffers.
+
+        After callbacks that may change them, such as EarlyStopping restoring the best weights.
+        """
         self.comm.Bcast(model.parameter_vectors()[0], root=0)
         for layer in model.layers:
             for array in getattr(layer, "buffers", {}).values():
                 self.comm.Bcast(array, root=0)
 
     def check_agreement(self, model, epoch) -> None:
-        """Fail loudly if the processes' parameters differ: one checksum each, gathered."""
+        """Fail loudly (RuntimeError) if the processes' parameters differ: one checksum each, gathered."""
         theta = np.ascontiguousarray(model.parameter_vectors()[0])
         sums = self.comm.allgather(zlib.crc32(theta.view(np.uint8)))
         if len(set(sums)) > 1:

@@ -1,5 +1,4 @@
-"""The settings of a training run, each declared once: its name, the values it takes, its default
-and what it means.
+"""The settings of a training run, each declared once: its name, values, default and meaning.
 
 The command line's options (``barenet train --lr 0.01``), the web form's fields, the run
 configuration (``app.runs.RunConfig``) and the scikit-learn estimators' parameter checks are all
@@ -28,8 +27,23 @@ SCHEDULES = ("constant", "step", "cosine")
 
 @dataclass(frozen=True)
 class Setting:
-    """One setting: ``check`` says what it takes (and converts it), ``web`` the narrower range
-    the web form offers (None: not in the form)."""
+    """One setting of a training run.
+
+    Parameters
+    ----------
+    name : str
+        Its name: the run config's field, the option ``--name``.
+    check : Constraint
+        What it takes (and converts it to).
+    default : object
+        Its default; None means off.
+    help : str
+        What it means, for the command line's help and the web form.
+    web : Constraint, optional
+        The narrower range the web form offers (None: not in the form).
+    metavar : str, optional
+        The command line's name for its value.
+    """
 
     name: str
     check: check.Constraint
@@ -39,17 +53,20 @@ class Setting:
     metavar: str | None = None
 
     def __call__(self, value, name: str | None = None):
-        """``value`` checked and converted, or a ValueError/TypeError naming the setting. A
-        setting whose default is None (off) also takes None."""
+        """Return ``value`` checked and converted, or raise a ValueError or TypeError naming the setting.
+
+        A setting whose default is None (off) also takes None; ``name`` replaces the setting's name in
+        errors.
+        """
         if value is None and self.default is None:
             return None
         return self.check(value, name or self.name)
 
     def from_text(self, text: str):
-        """The value a command-line word gives, or a ValueError that says what was expected."""
+        """Return the value a command-line word gives, or raise a ValueError that says what was expected."""
         value = self.check.parse(text)
         if value is None or not self.check.accepts(value):
-            raise ValueError(check.refusal("expected", self.check, text))
+            raise ValueError(self.check.refusal("expected", text))
         return self.check.convert(value)
 
     @property

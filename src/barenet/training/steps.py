@@ -1,6 +1,6 @@
-"""What one training step is, and how the steps of one process run: forward, loss, backward, the
-divergence check, the optimizer's update.
+"""What one training step is, and how the steps of one process run.
 
+A step is forward, loss, backward, the divergence check and the optimizer's update.
 ``OneProcess`` is the step strategy ``fit`` uses in a single process (``training.parallel``'s
 ``DataParallel`` is the other: its processes share every batch). On the CPU each step checks that
 the loss and the gradient are finite before the optimizer touches the weights. On a GPU (CuPy) the
@@ -26,14 +26,19 @@ DEVICE_CHECK_EVERY = 16  # on a device, steps between two reads of the divergenc
 
 
 class NonFiniteError(FloatingPointError):
-    """Training produced NaN or infinity; the message says where, and the weights are those
-    from before the batch that diverged."""
+    """Training produced NaN or infinity.
+
+    The message says where, and the weights are those from before the batch that diverged.
+    """
 
 
 class OneProcess:
-    """Training in this process alone. What ``fit``'s loop asks of a step strategy: the rows it
-    takes (``rows``), one batch's step (``batch``), sums and decisions across processes (here,
-    the values themselves), and what to do at the end of an epoch and of training."""
+    """Training in this process alone: the step strategy of ``fit``'s loop.
+
+    What the loop asks of a step strategy: the rows it takes (``rows``), one batch's step
+    (``batch``), sums and decisions across processes (here, the values themselves), and what to do at
+    the end of an epoch and of training.
+    """
 
     leads = True             # reports: progress, callbacks, files
     stops_mid_epoch = True   # Ctrl-C or a callback can end training after the current batch
@@ -42,16 +47,22 @@ class OneProcess:
         self.device_data = self.source = self.checked = None
 
     def rows(self, n: int):
+        """Return this process's rows of a batch of n: all of them, (0, n)."""
         return 0, n
 
     def sum(self, *values):
+        """Return the values summed across the processes: the values themselves."""
         return values
 
     def from_leader(self, value):
+        """Return the leading process's value: this one's."""
         return value
 
     def begin_epoch(self, model, data, hooks):
-        """Before an epoch's first batch: the data on the device (once per fit) and the checker."""
+        """Prepare an epoch's first batch: the data on the device (once per fit) and the divergence checker.
+
+        ``data`` is (X, y, weight); ``hooks``, the callbacks, say whether every batch's loss is read.
+        """
         if on_device() and self.device_data is None:  # the data goes to the GPU once per fit, not every batch
             self.device_data = tuple(None if a is None else to_device(a) for a in data)
         self.source = self.device_data if self.device_data is not None else data
@@ -59,11 +70,12 @@ class OneProcess:
         self.checked = Rollback(model, 1 if hooks.wants_batches or not on_device() else DEVICE_CHECK_EVERY)
 
     def order(self, model, n, shuffle):
+        """Return the epoch's order of the n samples: a permutation from the model's generator, or 0..n-1."""
         order = model.rng.permutation(n) if shuffle else np.arange(n)
         return to_device(order) if on_device() else order
 
     def batch(self, model, idx, epoch, batch, progress):
-        """One step on the rows ``idx``; (loss, correct count) as 0-d arrays on the device."""
+        """Take one step on the rows ``idx``; return (loss, correct count) as 0-d arrays on the device."""
         X, y, weight = self.source
         xb, yb = to_device(X[idx]), to_device(y[idx])
         wb = None if weight is None else to_device(weight[idx])
@@ -72,24 +84,44 @@ class OneProcess:
         return value, (loss.correct(outputs, yb) if loss.classifies else 0)
 
     def end_epoch(self, model, epoch):
+        """Settle the divergence check of the epoch's last steps."""
         self.checked.settle()
 
     def agree(self, model, epoch, logs):
-        """The epoch's log and the decision to stop, as every process will have them."""
+        """Return the epoch's log, as every process will have it (here as it is)."""
         return logs
 
     def end_training(self, model):
-        """After the last epoch (callbacks may have changed the weights)."""
+        """Do what follows the last epoch (callbacks may have changed the weights): nothing here."""
 
     def abort(self, error):
+        """Raise ``error`` again (with several processes, ``DataParallel`` ends them all)."""
         raise error
 
 
 def step(model, xb, yb, wb, epoch=None, batch=None):
-    """One optimizer step on one batch: forward, loss, backward, step. Returns (loss, outputs),
-    the loss as a 0-d array; raises NonFiniteError, with the weights and the buffers (BatchNorm's
-    running statistics, which the forward pass moves) untouched, if the loss or a gradient is
-    not finite."""
+    """Take one optimizer step on one batch: forward, loss, backward, step.
+
+    Parameters
+    ----------
+    model : Sequential
+        The model, with its loss and optimizer.
+    xb, yb, wb
+        The batch, its targets and its weights (or None), on the model's device.
+    epoch, batch : int, optional
+        Where training is, for the error's message.
+
+    Returns
+    -------
+    (array, array)
+        The loss as a 0-d array, and the outputs.
+
+    Raises
+    ------
+    NonFiniteError
+        If the loss or a gradient is not finite, with the weights and the buffers (BatchNorm's
+        running statistics, which the forward pass moves) as they were.
+    """
     buffers = copy_buffers(model)
     value, outputs, grad_sq = gradients(model, xb, yb, wb)
     if not bool(xp.isfinite(value) & xp.isfinite(grad_sq)):  # a read from the device
@@ -102,7 +134,7 @@ def step(model, xb, yb, wb, epoch=None, batch=None):
 
 
 def copy_buffers(model):
-    """A copy of every layer's buffers (small: per-feature statistics), for ``restore_buffers``."""
+    """Return a copy of every layer's buffers (small: per-feature statistics), for ``restore_buffers``."""
     return [{k: v.copy() for k, v in getattr(layer, "buffers", {}).items()} for layer in model.layers]
 
 
@@ -114,8 +146,10 @@ def restore_buffers(model, saved):
 
 
 def gradients(model, xb, yb, wb):
-    """Forward, loss and backward on one batch, leaving g in the model's gradient vector.
-    Returns (loss, outputs, |g|²), the loss and |g|² as 0-d arrays on the device."""
+    """Run forward, loss and backward on one batch, leaving g in the model's gradient vector.
+
+    Returns (loss, outputs, |g|²), the loss and |g|² as 0-d arrays on the device.
+    """
     ops = model.ops
     outputs = model.forward(xb, training=True)
     value = ops.loss_value(model.loss, outputs, yb, wb)
@@ -125,21 +159,30 @@ def gradients(model, xb, yb, wb):
 
 
 class Rollback:
-    """Steps whose divergence check waits for the device once every ``every`` steps, not every
-    step, and still leaves the weights from before the batch that diverged.
+    """Steps whose divergence check waits for the device once every ``every`` steps, not every step.
 
-    Before the first step of a window it saves what a step changes: θ, the optimizer's state and
-    step count, the layers' buffers and random generators (a copy on the device, no wait). Each
-    step folds "loss and |g|² are finite" into one flag on the device. When the window is full
-    (or the epoch ends) ``settle`` reads the flag. If it is false, the saved point comes back and
-    the window's batches are replayed with ``step``, which checks each one and raises
-    ``NonFiniteError`` before the batch that diverged. With ``every=1`` this is ``step``."""
+    They still leave the weights from before the batch that diverged. Before the first step of a
+    window it saves what a step changes: θ, the optimizer's state and step count, the layers' buffers
+    and random generators (a copy on the device, no wait). Each step folds "loss and |g|² are finite"
+    into one flag on the device. When the window is full (or the epoch ends) ``settle`` reads the
+    flag. If it is false, the saved point comes back and the window's batches are replayed with
+    ``step``, which checks each one and raises ``NonFiniteError`` before the batch that diverged.
+    With ``every=1`` this is ``step``.
+
+    Parameters
+    ----------
+    model : Sequential
+        The model being trained.
+    every : int
+        Steps between two reads of the flag.
+    """
 
     def __init__(self, model, every):
         self.model, self.every = model, every
         self.pending, self.finite, self.saved = [], None, None
 
     def step(self, xb, yb, wb, epoch, batch, progress):
+        """Take one step on a batch at training ``progress`` (epochs); return (loss, outputs)."""
         optimizer = self.model.optimizer
         optimizer.progress = progress
         if self.every == 1:
@@ -156,8 +199,11 @@ class Rollback:
         return value, outputs
 
     def settle(self):
-        """Read the flag of the steps since the last read (one wait for the device); on
-        divergence go back and replay them one by one."""
+        """Read the flag of the steps since the last read (one wait for the device).
+
+        On divergence, go back and replay them one by one, which raises ``NonFiniteError`` at the batch
+        that diverged.
+        """
         pending, finite = self.pending, self.finite
         self.pending, self.finite = [], None
         if not pending or bool(finite):
@@ -172,7 +218,7 @@ class Rollback:
 
 
 def save_point(model):
-    """A copy of everything a training step changes, for ``restore``."""
+    """Return a copy of everything a training step changes, for ``restore``."""
     optimizer = model.optimizer
     return {"theta": model.parameter_vectors()[0].copy(), "steps": optimizer.steps,
             "rng": copy.deepcopy(model.rng.bit_generator.state),
@@ -200,8 +246,10 @@ def restore(model, saved):
 
 
 def diagnose(model, xb, yb, wb, epoch, batch, value, grad_sq):
-    """Raise NonFiniteError naming the first layer whose output (or, backwards, whose gradient)
-    is not finite."""
+    """Raise NonFiniteError naming the first layer whose output (or, backwards, gradient) is not finite.
+
+    ``value`` and ``grad_sq`` are the batch's loss and |g|², for the message; the rest as for ``step``.
+    """
     loss = model.loss
     where = f"the loss {loss!r}"
     x = xb.astype(model.dtype) if is_sparse(xb) else xp.asarray(xb, dtype=model.dtype)
@@ -230,8 +278,17 @@ def diagnose(model, xb, yb, wb, epoch, batch, value, grad_sq):
 
 
 class StopOnCtrlC:
-    """While fit runs in the main thread, the first Ctrl-C asks training to stop after the current
-    batch (``model.stop_training``); a second one interrupts at once, as usual."""
+    """While fit runs in the main thread, the first Ctrl-C asks training to stop after the current batch.
+
+    It sets ``model.stop_training``; a second Ctrl-C interrupts at once, as usual. A context manager.
+
+    Parameters
+    ----------
+    model : Sequential
+        The model being trained.
+    active : bool, default True
+        False in data-parallel training, where processes must stop at the same batch.
+    """
 
     def __init__(self, model, active=True):
         self.model, self.pressed, self.epoch, self.previous = model, False, None, None

@@ -10,20 +10,55 @@ __all__ = ["save", "load"]
 
 
 def save(model, path, **options):
-    """Write ``model`` (a ``Sequential`` or an ``Ensemble``) to ``path`` atomically:
-    ``model.save(path, **options)``."""
+    """Write ``model`` to ``path`` atomically: ``model.save(path, **options)``.
+
+    Parameters
+    ----------
+    model : Sequential or Ensemble
+        The model.
+    path : str or Path
+        The file.
+    **options
+        ``Sequential.save``'s: ``include_optimizer``, ``metadata``.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
     if not isinstance(model, (Sequential, Ensemble)):
         raise TypeError(f"save needs a barenet Sequential or Ensemble, got {type(model).__name__}")
     return model.save(path, **options)
 
 
 def load(path, *, custom_layers: dict | None = None, max_bytes: int = untrusted.MAX_FILE_BYTES):
-    """Read a model file written by ``save``: a ``Sequential`` (with its loss, optimizer state,
-    history and metadata, ready to train on) or an ``Ensemble``. Your own layer types are
-    accepted only when named: ``custom_layers={"Scale": Scale}``. Anything wrong with the file
-    raises ValueError naming the file and the problem; nothing in a file can run code. The
-    arrays may declare at most ``max_bytes`` in all (1 GiB by default), checked before anything
-    is decompressed; loading then takes about that much memory and no more."""
+    """Read a model file written by ``save``.
+
+    Nothing in a file can run code. The arrays may declare at most ``max_bytes`` in all, checked
+    before anything is decompressed; loading then takes about that much memory and no more.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    custom_layers : dict, optional
+        Your own layer types, accepted only when named: ``custom_layers={"Scale": Scale}``.
+    max_bytes : int, default 1 GiB
+        The limit on the arrays' size.
+
+    Returns
+    -------
+    Sequential or Ensemble
+        A Sequential with its loss, optimizer state, history and metadata, ready to train on; or an
+        Ensemble.
+
+    Raises
+    ------
+    ValueError
+        For anything wrong with the file, naming the file and the problem.
+    FileNotFoundError
+        If there is no such file.
+    """
     saved = saving.read(path, network_class=Sequential, custom_layers=custom_layers, max_bytes=max_bytes)
     if saved.ensemble:
         model = Ensemble(saved.networks)

@@ -42,18 +42,25 @@ def _checked(value):
 
 
 def set_threads(value) -> None:
-    """The BLAS thread count ``fit`` trains with: ``"auto"`` (default), a number, or None (leave it)."""
+    """Set the BLAS thread count ``fit`` trains with, in this thread (or asyncio task).
+
+    Parameters
+    ----------
+    value : "auto", int or None
+        ``"auto"`` (default: the free cores, every epoch), a number from 1 to 1024, or None (leave
+        the library as it is).
+    """
     _SETTING.set(_checked(value))
 
 
 def get_threads():
-    """The setting ``fit`` uses: ``"auto"``, a number, or None."""
+    """Return the setting ``fit`` uses: ``"auto"``, a number, or None."""
     return _SETTING.get()
 
 
 @contextlib.contextmanager
 def threads(value):
-    """``with bn.threads(1): model.fit(...)`` trains with that setting, then restores the previous one."""
+    """Use a thread setting in a block, then the previous one again: ``with bn.threads(1): model.fit(...)``."""
     token = _SETTING.set(_checked(value))
     try:
         yield
@@ -71,7 +78,7 @@ def _controller():
 
 
 def blas_info() -> dict:
-    """{"library": e.g. "openblas 0.3.31", "threads": its current count} (None where unknown)."""
+    """Return ``{"library": e.g. "openblas 0.3.31", "threads": its current count}`` (None where unknown)."""
     controller = _controller()
     if controller is None:
         return {"library": None, "threads": None}
@@ -83,7 +90,7 @@ def blas_info() -> dict:
 
 
 def usable_cores() -> int:
-    """The cores this process may run on (its affinity: one for an MPI rank bound to a core)."""
+    """Return the number of cores this process may run on (its affinity: one for an MPI rank bound to a core)."""
     try:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
@@ -91,8 +98,10 @@ def usable_cores() -> int:
 
 
 def others_running() -> int:
-    """Threads of other processes running or ready to run at this instant (Linux; 0 elsewhere):
-    the kernel's count of runnable threads, less this process's own."""
+    """Return the threads of other processes running or ready to run at this instant.
+
+    The kernel's count of runnable threads, less this process's own (Linux; 0 elsewhere).
+    """
     try:
         stat = Path("/proc/stat").read_text()
         running = next(int(line.split()[1]) for line in stat.splitlines() if line.startswith("procs_running"))
@@ -106,19 +115,34 @@ def others_running() -> int:
 
 
 def auto_threads() -> int:
+    """Return the ``"auto"`` thread count: the usable cores less the other processes' running threads, at least 1."""
     return max(1, usable_cores() - others_running())
 
 
 class ThreadLimit:
-    """What ``fit`` does with the setting: ``epoch()`` at the start of every epoch applies it and
-    returns the count in force (None where it is left alone or unknown), ``close()`` restores the
-    library's count from before.
+    """What ``fit`` does with the setting.
+
+    ``epoch()`` at the start of every epoch applies it and returns the count in force (None where it
+    is left alone or unknown), ``close()`` restores the library's count from before.
 
     With ``own=True`` (a backend that splits its heavy operations among its own threads, as the
     numba backend does for convolutional networks: ``Backend.own_threads``) the count goes to the
     backend and the BLAS library is held at one thread; else the count goes to the BLAS library
     and the backend's compiled loops run on one thread. Either way one pool of threads owns the
-    cores: two pools that each spin while they wait slow each other down."""
+    cores: two pools that each spin while they wait slow each other down.
+
+    Parameters
+    ----------
+    setting : "auto", int or None, optional
+        By default ``get_threads()``.
+    own : bool, default False
+        Whether the backend runs the count on its own threads (the BLAS library then on one).
+
+    Raises
+    ------
+    ImportError
+        For a number, where threadpoolctl is missing (it sets the count).
+    """
 
     def __init__(self, setting="unset", own=False):
         self.setting = get_threads() if setting == "unset" else _checked(setting)
@@ -130,6 +154,7 @@ class ThreadLimit:
         self.limiter = self.kernels = None
 
     def epoch(self):
+        """Apply the setting: the count to the BLAS library or the backend's threads (see the class); return it."""
         if self.controller is None:
             return None
         count = auto_threads() if self.setting == "auto" else self.setting
@@ -145,6 +170,7 @@ class ThreadLimit:
         return count
 
     def close(self):
+        """Restore the thread counts from before the first ``epoch``."""
         if self.kernels is not None:
             set_kernel_threads.reset(self.kernels)
             self.kernels = None

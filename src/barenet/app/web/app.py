@@ -60,6 +60,17 @@ class BodyLimit:
 
     The application is called only with a complete body within the limit; memory held per
     request is at most ``limit`` bytes whatever the client sends.
+
+    Parameters
+    ----------
+    app : ASGI application
+        The application behind it.
+    limit : int, default MAX_BODY
+        The largest body, in bytes.
+    timeout, deadline : float
+        Seconds: the longest pause, and the longest body in all.
+    drain : int, default DRAIN_LIMIT
+        The most bytes of an oversized body read and dropped.
     """
 
     def __init__(self, app, limit: int = MAX_BODY, timeout: float = BODY_TIMEOUT_S,
@@ -67,6 +78,7 @@ class BodyLimit:
         self.app, self.limit, self.timeout, self.deadline, self.drain = app, limit, timeout, deadline, drain
 
     async def __call__(self, scope, receive, send):
+        """Serve one ASGI connection: HTTP requests with their bodies checked, anything else as it is."""
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = dict(scope["headers"])
@@ -98,11 +110,11 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
     async def _read(self, receive, keep: bool):
-        """Read the body, keeping it (if ``keep``) while it is within the limit; past the limit,
-        count and drop what arrives, and stop reading after ``drain`` bytes in all.
+        """Read the body, keeping it (if ``keep``) while it is within the limit.
 
-        Returns ``(outcome, body)``: outcome is "complete", "over" (the limit), "stalled" (a
-        pause over ``timeout`` or a body over ``deadline``) or "gone" (the client disconnected).
+        Past the limit, count and drop what arrives, and stop reading after ``drain`` bytes in all.
+        Returns ``(outcome, body)``: outcome is "complete", "over" (the limit), "stalled" (a pause over
+        ``timeout`` or a body over ``deadline``) or "gone" (the client disconnected).
         """
         loop = asyncio.get_running_loop()
         end, body, seen, more = loop.time() + self.deadline, bytearray(), 0, True
@@ -122,20 +134,30 @@ class BodyLimit:
 
 
 def _fragments(path: Path) -> dict:
-    """{slot: HTML} from a file of fragments, each after a ``<!-- barenet:slot -->`` line."""
+    """Return {slot: HTML} from a file of fragments, each after a ``<!-- barenet:slot -->`` line."""
     parts = re.split(r"^<!-- barenet:(\w+) -->$", path.read_text(), flags=re.M)
     return dict(zip(parts[1::2], parts[2::2]))
 
 
 class ServedModel:
-    """The model behind /api/predict, swappable while serving; inference under a lock because
-    layers keep their last input for backward."""
+    """The model behind /api/predict, swappable while serving.
+
+    Inference runs under a lock because layers keep their last input for backward.
+
+    Parameters
+    ----------
+    model : Sequential or Ensemble
+        A classifier of 28×28 pictures.
+    source : str
+        Where it comes from, shown on the page.
+    """
 
     def __init__(self, model, source: str):
         self.lock = threading.Lock()
         self.set(model, source)
 
     def set(self, model, source):
+        """Serve ``model`` from now on; ValueError for a model the page cannot draw for."""
         if model.input_width != 784:
             raise ValueError(f"the page draws 28×28 digits: the model must take 784 inputs, not {model.input_width}")
         if model.loss is None or not isinstance(model.loss, CrossEntropy):
@@ -151,6 +173,7 @@ class ServedModel:
             self.prepare = prepare_silhouette if meta.get("dataset") == "fashion-mnist" else prepare_digit
 
     def predict(self, image28: np.ndarray):
+        """Return the model's class probabilities for one prepared (28, 28) image."""
         with self.lock:
             return self.model.predict_proba(image28.reshape(1, -1))[0]
 
@@ -158,7 +181,21 @@ class ServedModel:
 def create_app(model, source: str, *, training: TrainingManager | None = None, static_dir=STATIC,
                max_body: int = MAX_BODY, body_timeout: float = BODY_TIMEOUT_S,
                body_deadline: float = BODY_DEADLINE_S):
-    """The app serving ``model`` (described by ``source``); ``training`` runs the training view's jobs."""
+    """Return the app serving ``model``, behind its body limit.
+
+    Parameters
+    ----------
+    model : Sequential or Ensemble
+        A classifier of 28×28 pictures.
+    source : str
+        Where it comes from, shown on the page.
+    training : TrainingManager, optional
+        Runs the training view's jobs (a new one by default).
+    static_dir : Path
+        The page's own files.
+    max_body, body_timeout, body_deadline
+        ``BodyLimit``'s limit, timeout and deadline.
+    """
     static_dir = Path(static_dir)
     served = ServedModel(model, source)
     training = training or TrainingManager()

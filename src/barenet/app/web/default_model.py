@@ -21,12 +21,13 @@ SETTINGS = dict(dataset="mnist", hidden=[256, 128], dropout=0.1, augment="light"
 
 
 def cached_path() -> Path:
+    """Return where ``barenet serve --train`` caches the model it trains."""
     from ...training.datasets import data_home
     return data_home() / "serve" / "model.npz"
 
 
 def train_default_model(out: Path, log=print):
-    """Train the default model and save it to ``out``; returns the model."""
+    """Train the default model and save it to ``out``; return the model (``log`` hears progress)."""
     from ..runs import RunConfig, train_run
 
     config = RunConfig.from_dict(SETTINGS)
@@ -42,6 +43,7 @@ def train_default_model(out: Path, log=print):
 
 
 def main(argv=None):
+    """Train the default model into ``--out`` (by default the shipped file); return the exit code."""
     parser = argparse.ArgumentParser(description="Train the model barenet serve uses by default.")
     parser.add_argument("--out", default=str(SHIPPED))
     args = parser.parse_args(argv)

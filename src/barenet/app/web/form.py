@@ -1,7 +1,9 @@
-"""The web page's training form, made from the settings' declarations (``training.settings``):
-each field takes what its setting's ``web`` range allows, so the form, the command line and a run's
-configuration cannot disagree. A field left out takes the data set's default, as on the command
-line."""
+"""The web page's training form, made from the settings' declarations (``training.settings``).
+
+Each field takes what its setting's ``web`` range allows, so the form, the command line and a
+run's configuration cannot disagree. A field left out takes the data set's default, as on the
+command line.
+"""
 from __future__ import annotations
 
 from typing import Annotated, Literal, Optional
@@ -21,7 +23,7 @@ FORM_SETTINGS = [name for name, setting in SETTINGS.items() if setting.web is no
 
 
 def field_type(constraint):
-    """The pydantic type of a value a constraint accepts (the same range, in the API's schema)."""
+    """Return the pydantic type of a value a constraint accepts (the same range, in the API's schema)."""
     if isinstance(constraint, check.Real):
         bounds = {("ge" if constraint.closed in ("both", "left") else "gt"): constraint.low,
                   ("le" if constraint.closed in ("both", "right") else "lt"): constraint.high}
@@ -34,7 +36,7 @@ def field_type(constraint):
     if isinstance(constraint, ConvLayers):  # text in a small language: its own parser says what is wrong
         def checked(text):
             if not constraint.accepts(text):
-                raise ValueError(check.refusal("expected", constraint, text))
+                raise ValueError(constraint.refusal("expected", text))
             return constraint.convert(text)
         return Annotated[str, Field(max_length=MAX_TEXT), AfterValidator(checked)]
     if isinstance(constraint, check.Widths):

@@ -32,7 +32,7 @@ _REASONS = {400: "Bad Request", 408: "Request Timeout", 503: "Service Unavailabl
 
 
 def json_reply(status: int, message: str) -> bytes:
-    """A complete HTTP/1.1 response with a JSON error body, closing the connection."""
+    """Return a complete HTTP/1.1 response with a JSON error body, closing the connection."""
     body = json.dumps({"error": message}).encode()
     head = (f"HTTP/1.1 {status} {_REASONS[status]}\r\ncontent-type: application/json\r\n"
             f"content-length: {len(body)}\r\nconnection: close\r\n\r\n")
@@ -49,6 +49,7 @@ class GuardedH11Protocol(H11Protocol):
     header_timeout = HEADER_TIMEOUT_S
 
     def connection_made(self, transport) -> None:
+        """Accept a connection, or refuse it with a 503 over the cap; start its header deadline."""
         super().connection_made(transport)
         self._head_timer = None
         if len(self.connections) > self.max_connections:
@@ -73,20 +74,24 @@ class GuardedH11Protocol(H11Protocol):
             self._refuse(408, f"the request head did not arrive within {self.header_timeout:g} s")
 
     def data_received(self, data: bytes) -> None:
+        """Take bytes in; once a whole request head has arrived, stop its deadline."""
         super().data_received(data)
         if self._head_timer is not None and self.cycle is not self._cycle_waited_on:
             self._cancel_head_timer()  # a whole request head arrived: the app's timeouts take over
 
     def on_response_complete(self) -> None:
+        """Start the deadline for the next request head (keep-alive)."""
         super().on_response_complete()
         if not self.transport.is_closing():
             self._await_head()  # keep-alive: the next request's head has the same deadline
 
     def connection_lost(self, exc) -> None:
+        """Stop the deadline of a connection that is gone."""
         self._cancel_head_timer()
         super().connection_lost(exc)
 
     def send_400_response(self, msg: str) -> None:  # uvicorn's hook for bytes h11 cannot parse
+        """Answer bytes that are not HTTP with a JSON 400 (uvicorn's hook; ``msg`` is its text)."""
         self._refuse(400, "not a valid HTTP/1.1 request (is it HTTPS sent to the plain HTTP port?)")
 
     def _refuse(self, status: int, message: str) -> None:
@@ -100,19 +105,31 @@ class GuardedH11Protocol(H11Protocol):
 
 
 def guarded_protocol(max_connections: int = MAX_CONNECTIONS, header_timeout: float = HEADER_TIMEOUT_S):
-    """``GuardedH11Protocol`` with these limits (uvicorn takes the class as ``http=``)."""
+    """Return ``GuardedH11Protocol`` with these limits (uvicorn takes the class as ``http=``)."""
     return type("GuardedH11Protocol", (GuardedH11Protocol,),
                 {"max_connections": max_connections, "header_timeout": header_timeout})
 
 
 class Throttle(logging.Filter):
-    """Let through at most ``burst`` records of one kind, and ``total`` records in all, per
-    ``period`` seconds.
+    """Let through at most ``burst`` records of one kind, and ``total`` in all, per ``period`` seconds.
 
     A kind is a logger, a level and the start of the message's template, so records that differ
     only in an address or a file descriptor are one kind. The records held back are counted, and
     the count is added to the next record of that kind let through. The filter's own memory is
     bounded: it forgets kinds not seen for a period, and keeps at most ``kinds`` of them.
+
+    Parameters
+    ----------
+    burst : int, default 5
+        Records of one kind per period.
+    total : int, default 60
+        Records in all per period.
+    period : float, default 60.0
+        Seconds.
+    kinds : int, default 1000
+        The most kinds it keeps count of.
+    clock : callable, default time.monotonic
+        Gives the time in seconds.
     """
 
     def __init__(self, burst: int = 5, total: int = 60, period: float = 60.0, kinds: int = 1000,
@@ -123,6 +140,7 @@ class Throttle(logging.Filter):
         self.counts: dict[tuple, list[int]] = {}  # kind -> [let through, held back] in this window
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Return whether to log ``record``: True within its kind's and the period's share."""
         now = self.clock()
         if now - self.window_start >= self.period:
             self.window_start, self.in_window = now, 0
@@ -142,8 +160,10 @@ class Throttle(logging.Filter):
 
 
 def configure_logging(stream=None) -> logging.Handler:
-    """One throttled handler on the root logger, for the server's warnings and errors (uvicorn's,
-    asyncio's and the app's); returns it."""
+    """Put one throttled handler on the root logger, for the server's warnings and errors; return it.
+
+    uvicorn's, asyncio's and the app's; ``stream`` is where they go (standard error by default).
+    """
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(Throttle())

@@ -25,8 +25,11 @@ UNITS = 25     # first-layer units shown as pictures (a 5×5 square)
 
 
 def describe(data, X_val, y_val, seed: int = 0):
-    """(the fixed part as a dict, ``picture(model) -> dict``), or (None, None) for data sets this
-    view has no picture of."""
+    """Return (the fixed part as a dict, ``picture(model) -> dict``) for a data set.
+
+    Or (None, None) for data sets this view has no picture of; ``X_val, y_val`` are the held-out
+    samples of the regression view, ``seed`` draws the samples shown.
+    """
     rng = np.random.default_rng(seed)
     if data.image_shape is not None:
         return {"kind": "weights", "image_shape": list(data.image_shape)}, _first_layer(tuple(data.image_shape))
@@ -44,7 +47,7 @@ def _rounded(values, digits: int = 3):
 
 
 def _regions(data, rng):
-    """The grid over the data (10% margin on each side) and a sample of the training points."""
+    """Return the grid over the data (10% margin on each side) and a sample of the training points."""
     low, high = data.X_train.min(axis=0), data.X_train.max(axis=0)
     margin = 0.1 * (high - low)
     low, high = low - margin, high + margin
@@ -64,9 +67,12 @@ def _regions(data, rng):
 
 
 def _first_layer(image_shape):
-    """The picture function of image data: the first Dense layer's weights into the first UNITS
-    units, or a first convolution's first UNITS filters (with their ``shape``), each scaled by its
-    largest magnitude into whole numbers from -127 to 127 (a picture needs no more)."""
+    """Return the picture function of image data.
+
+    It gives the first Dense layer's weights into the first UNITS units, or a first convolution's
+    first UNITS filters (with their ``shape``), each scaled by its largest magnitude into whole
+    numbers from -127 to 127 (a picture needs no more).
+    """
     def picture(model):
         pictures, what = first_layer_pictures(model, image_shape, UNITS)
         W = np.asarray(pictures, dtype=np.float64).reshape(len(pictures), -1)

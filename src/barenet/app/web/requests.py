@@ -18,7 +18,7 @@ Grey = Annotated[float, Field(ge=0, le=255, allow_inf_nan=False, strict=True)]  
 
 
 class PredictRequest(BaseModel):
-    """Exactly one of ``image`` and ``png``."""
+    """A drawing to predict: exactly one of ``image`` (28×28 grey levels) and ``png`` (a data URL)."""
 
     model_config = ConfigDict(extra="forbid")
     image: list[list[Grey]] | None = Field(None, description="28×28 grey levels 0-255, white ink on black")
@@ -33,7 +33,7 @@ class PredictRequest(BaseModel):
 
 
 def error_answer(status: int, message: str, details=None, close: bool = False) -> JSONResponse:
-    """The API's error answer; ``close`` ends the connection after it (for a body left unread)."""
+    """Return the API's error answer; ``close`` ends the connection after it (for a body left unread)."""
     body = {"error": message}
     if details:
         body["details"] = details
@@ -41,6 +41,7 @@ def error_answer(status: int, message: str, details=None, close: bool = False) -
 
 
 def decode_png(data_url: str) -> bytes:
+    """Return the picture a data URL (PNG, JPEG or WebP) holds; ValueError for anything else."""
     prefix, _, payload = data_url.partition(",")
     if prefix not in ("data:image/png;base64", "data:image/jpeg;base64", "data:image/webp;base64"):
         raise ValueError("png must be a data URL starting with data:image/png;base64,")

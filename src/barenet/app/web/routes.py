@@ -1,5 +1,8 @@
-"""The routes of ``barenet serve``'s app, by what they serve: errors as JSON, the page and its
-files, predictions, training jobs (``app.create_app`` puts them together)."""
+"""The routes of ``barenet serve``'s app, by what they serve.
+
+Errors as JSON, the page and its files, predictions, training jobs (``app.create_app`` puts them
+together).
+"""
 from __future__ import annotations
 
 import asyncio
@@ -25,7 +28,7 @@ log = logging.getLogger("barenet.app.web")
 
 
 def errors(app):
-    """Every error a JSON answer: a 422 naming the fields, the HTTP errors, and a 500 with no traceback."""
+    """Make every error a JSON answer: a 422 naming the fields, the HTTP errors, and a 500 with no traceback."""
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError):
         details = [{"where": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "problem": e.get("msg")}
@@ -44,7 +47,7 @@ def errors(app):
 
 
 def page(app, served, html):
-    """The page, the served model as a script for the browser, and the page's own files."""
+    """Serve the page, the served model as a script for the browser, and the page's own files."""
     @app.get("/")
     def index():
         return HTMLResponse(html)
@@ -62,7 +65,7 @@ def page(app, served, html):
 
 
 def prediction(app, served):
-    """What the model is, and its answer to a drawing (prepared as ``barenet predict`` prepares)."""
+    """Serve what the model is, and its answer to a drawing (prepared as ``barenet predict`` prepares)."""
     preparing = threading.BoundedSemaphore(PREPARING_AT_ONCE)  # bounds the memory of concurrent drawings
 
     @app.get("/api/model")
@@ -91,7 +94,7 @@ def prediction(app, served):
 
 
 def training(app, training, served):
-    """Training jobs: start, follow (server-sent events), pause, resume, stop, and serve what one trained."""
+    """Serve training jobs: start, follow (server-sent events), pause, resume, stop, and serve what one trained."""
     @app.post("/api/train", status_code=202)
     def start_training(request: TrainRequest):
         try:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def choose_model(model_path, train: bool):
-    """(model, a sentence saying where it comes from)."""
+    """Return (model, a sentence saying where it comes from): the file's, the cached, a new or the shipped one."""
     from ...training.storage import load
     from .default_model import SHIPPED, cached_path, train_default_model
 
@@ -23,9 +23,11 @@ def choose_model(model_path, train: bool):
 
 
 def raise_open_file_limit(wanted: int = 65536) -> int:
-    """Lift this process's soft limit on open files towards ``wanted`` (within the hard limit),
-    so that a thousand idle or stalled clients hold sockets without starving the others (they
-    are dropped after the body timeout). Returns the soft limit now in force."""
+    """Lift this process's soft limit on open files towards ``wanted`` (within the hard limit).
+
+    So that a thousand idle or stalled clients hold sockets without starving the others (they are
+    dropped after the body timeout). Returns the soft limit now in force (-1 where unknown).
+    """
     try:
         import resource
     except ImportError:  # not on this platform
@@ -41,12 +43,12 @@ def raise_open_file_limit(wanted: int = 65536) -> int:
 
 
 def return_freed_memory_to_the_system(threshold: int = 1 << 20) -> bool:
-    """Have glibc's malloc serve blocks of ``threshold`` bytes or more with their own mappings,
-    so that the arrays of a large drawing go back to the system when the request ends.
+    """Have glibc's malloc serve blocks of ``threshold`` bytes or more with their own mappings.
 
-    glibc raises this threshold by itself after big blocks are freed, and then keeps the freed
-    memory in its heaps: a server that prepared a few 2000×2000 drawings at once would hold
-    hundreds of MiB long after. Returns False where the C library is not glibc.
+    So that the arrays of a large drawing go back to the system when the request ends. glibc raises
+    this threshold by itself after big blocks are freed, and then keeps the freed memory in its
+    heaps: a server that prepared a few 2000×2000 drawings at once would hold hundreds of MiB long
+    after. Returns False where the C library is not glibc.
     """
     import ctypes
     import ctypes.util
@@ -60,10 +62,10 @@ def return_freed_memory_to_the_system(threshold: int = 1 << 20) -> bool:
 
 def serve_config(app, host: str = "127.0.0.1", port: int = 8000, *, max_connections: int | None = None,
                  header_timeout: float | None = None, log_level: str = "warning"):
-    """The uvicorn configuration ``barenet serve`` runs ``app`` with (tests start it the same way).
+    """Return the uvicorn configuration ``barenet serve`` runs ``app`` with (tests start it the same way).
 
-    The connection cap defaults to ``guard.MAX_CONNECTIONS`` within the open-file limit, less
-    room for the files the server itself opens; the header deadline to ``guard.HEADER_TIMEOUT_S``.
+    The connection cap defaults to ``guard.MAX_CONNECTIONS`` within the open-file limit, less room
+    for the files the server itself opens; the header deadline to ``guard.HEADER_TIMEOUT_S``.
     uvicorn's own logging configuration is left out: ``main`` sends the server's warnings through
     the throttled handler of ``guard.configure_logging``.
     """
@@ -81,6 +83,7 @@ def serve_config(app, host: str = "127.0.0.1", port: int = 8000, *, max_connecti
 
 
 def build_parser():
+    """Return ``barenet serve``'s parser."""
     parser = argparse.ArgumentParser(prog="barenet serve", description="Draw digits for a model in your browser, "
                                      "and watch models learn. Serves on this machine only unless --host says otherwise.")
     parser.add_argument("model", nargs="?", help="a model file (default: a cached or the shipped MNIST model)")
@@ -91,6 +94,7 @@ def build_parser():
 
 
 def main(argv=None) -> int:
+    """Run ``barenet serve`` with the words ``argv``; return the exit code."""
     args = build_parser().parse_args(argv)
     try:
         import uvicorn
@@ -136,7 +140,7 @@ def _port(text):
 
 
 def listen(host: str, port: int):
-    """A socket bound to (host, port), listening: the server is only said to be up once it is."""
+    """Return a socket bound to (host, port), listening: the server is only said to be up once it is."""
     import socket
 
     family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]

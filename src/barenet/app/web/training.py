@@ -1,6 +1,8 @@
-"""Training jobs for the web page's "watch it learn" view: one at a time, in a thread, with
-pause, resume and stop, and an event list the page follows (server-sent events): what the
-model learns from (once), then every epoch its figures and what it has learned (learned.py)."""
+"""Training jobs for the web page's "watch it learn" view: one at a time, in a thread.
+
+With pause, resume and stop, and an event list the page follows (server-sent events): what the
+model learns from (once), then every epoch its figures and what it has learned (learned.py).
+"""
 from __future__ import annotations
 
 import itertools
@@ -40,6 +42,14 @@ def _clean(logs):
 
 
 class TrainingJob:
+    """One training run of the web page, in its own thread, and the events it publishes.
+
+    Parameters
+    ----------
+    settings : dict
+        The form's settings (``form.TrainRequest``), None where left out.
+    """
+
     def __init__(self, settings: dict):
         self.settings = settings
         self.config = self._config()  # settings that do not go together are refused before a job exists
@@ -57,6 +67,7 @@ class TrainingJob:
 
     @property
     def finished(self) -> bool:
+        """Whether the job has ended: finished, stopped or failed."""
         return self.status in ("finished", "stopped", "failed")
 
     def _emit(self, event, **data):
@@ -70,8 +81,10 @@ class TrainingJob:
         self._emit("status", status=status, **data)
 
     def _config(self):
-        """The form's settings over the data set's defaults (as on the command line); the
-        augmentation switch on means the "light" preset."""
+        """Return the run configuration: the form's settings over the data set's defaults.
+
+        As on the command line; the augmentation switch on means the "light" preset.
+        """
         given = {name: value for name, value in self.settings.items() if value is not None}
         return RunConfig.from_dict({**DATASET_DEFAULTS.get(given["dataset"], {}), **given, "seed": 0})
 
@@ -100,36 +113,48 @@ class TrainingJob:
             self._set_status("failed", error=self.error)
 
     def pause(self):
+        """Pause a running job between two batches."""
         if self.status == "running":
             self._running.clear()
             self._set_status("paused")
 
     def resume(self):
+        """Resume a paused job."""
         if self.status == "paused":
             self._running.set()
             self._set_status("running")
 
     def stop(self):
+        """Stop the job after the current batch; its model so far can still be served."""
         if not self.finished:
             self._stop_requested = True
             self._running.set()
             self._emit("status", status="stopping")
 
     def forget_pictures(self):
-        """Keep only the last epoch's picture of what was learned (the one a late viewer draws):
-        called on finished jobs when another starts, so that kept jobs hold one picture each."""
+        """Keep only the last epoch's picture of what was learned (the one a late viewer draws).
+
+        Called on finished jobs when another starts, so that kept jobs hold one picture each.
+        """
         epochs = [e for e in self.events if e["type"] == "epoch" and e.get("learned") is not None]
         for event in epochs[:-1]:
             event["learned"] = None
 
     def snapshot(self) -> dict:
+        """Return the job as the API shows it: its status, settings, error, test figures and epochs."""
         return {"job": self.id, "status": self.status, "settings": self.settings, "error": self.error,
                 "test": self.test, "epochs": [e for e in self.events if e["type"] == "epoch"],
                 "data": next((e for e in self.events if e["type"] == "data"), None)}
 
 
 class TrainingManager:
-    """Runs one training job at a time (they share the machine's cores) and keeps recent ones."""
+    """Runs one training job at a time (they share the machine's cores) and keeps recent ones.
+
+    Parameters
+    ----------
+    keep : int, default 20
+        How many jobs to keep, the oldest forgotten first.
+    """
 
     def __init__(self, keep: int = 20):
         self.jobs: dict[str, TrainingJob] = {}
@@ -137,6 +162,7 @@ class TrainingManager:
         self.lock = threading.Lock()
 
     def start(self, settings: dict) -> TrainingJob:
+        """Start a job with ``settings``; return it. RuntimeError while another is running."""
         with self.lock:
             if any(not job.finished for job in self.jobs.values()):
                 raise RuntimeError("a training job is already running; stop it first")
@@ -150,10 +176,11 @@ class TrainingManager:
         return job
 
     def get(self, job_id: str) -> TrainingJob | None:
+        """Return the job of that id, or None."""
         return self.jobs.get(job_id)
 
     def wait(self, job_id: str, timeout: float = 300) -> TrainingJob:
-        """Block until a job ends (for tests and scripts)."""
+        """Block until a job ends, at most ``timeout`` seconds (for tests and scripts); return it."""
         job = self.jobs[job_id]
         job._thread.join(timeout)
         return job

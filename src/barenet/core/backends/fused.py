@@ -95,6 +95,7 @@ def _adamw(optimizer, theta, g, state, c, threads):
 
 
 _DENSE, _CONV, _MAX_POOL = "barenet.core.layers.Dense", "barenet.core.conv.Conv2D", "barenet.core.pooling.MaxPool2D"
+_RELU = "barenet.core.activations.ReLU"
 _FORWARD = {"barenet.core.activations.ReLU": _relu_forward, _DENSE: _dense_forward,
             _CONV: fused_images.conv_forward, _MAX_POOL: fused_images.max_pool_forward}
 _BACKWARD = {"barenet.core.activations.ReLU": _relu_backward, _DENSE: _dense_backward,
@@ -136,6 +137,29 @@ class NumbaBackend(Backend):
             layer.backward_params(grad_out)
         else:
             fused(layer, grad_out, self._threads())
+
+    def groups(self, layers) -> list:
+        """Each layer alone, but a ReLU followed by a max-pooling as one pair: pooled first,
+        rectified after, in one pass over the larger image (``fused_images.relu_max_pool_forward``)."""
+        groups, i = [], 0
+        while i < len(layers):
+            if i + 1 < len(layers) and (_kind(layers[i]), _kind(layers[i + 1])) == (_RELU, _MAX_POOL):
+                groups.append((layers[i], layers[i + 1]))
+                i += 2
+            else:
+                groups.append((layers[i],))
+                i += 1
+        return groups
+
+    def forward_group(self, group, x, training):
+        if len(group) == 2:
+            return fused_images.relu_max_pool_forward(*group, x, training, self._threads())
+        return self.forward(group[0], x, training)
+
+    def backward_group(self, group, grad_out):
+        if len(group) == 2:
+            return fused_images.relu_max_pool_backward(*group, grad_out, self._threads())
+        return self.backward(group[0], grad_out)
 
     def _threads(self):
         """The threads this epoch gives the backend (``kernel_threads``; 1 outside fit, where the

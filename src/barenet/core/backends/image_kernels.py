@@ -4,8 +4,8 @@ thread its own range of images).
 
 Each follows the NumPy code of its layer (``core.conv``, ``core.pooling``, ``core.im2col``),
 named in its docstring, and gives its numbers bit for bit: where several windows add into one
-pixel (col2im, where windows overlap), the loop adds them in the reference's order (the windows
-row by row), so that the rounding is the same.
+pixel (col2im, where windows overlap), the loop adds them in the reference's order, so that the
+rounding is the same.
 
 The loops over a window are compiled once for each window size (``_compiled``): a loop of 3
 known steps is unrolled and its indices folded, which makes im2col twice as fast as a loop
@@ -17,7 +17,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["pad", "im2col", "col2im", "max_pool", "max_pool_backward"]
+__all__ = ["pad", "im2col", "col2im", "max_pool", "max_pool_backward", "relu_max_pool", "relu_max_pool_backward"]
 
 _JIT = dict(cache=True, nogil=True, error_model="numpy", boundscheck=False)
 _MADE = {}
@@ -61,21 +61,20 @@ def _make_im2col(kh, kw):
         n, channels, height, width = padded.shape
         source, out = padded.reshape(-1), cols.reshape(-1)
         o = 0
-        for m in range(n):
-            for i in range(oh):
-                for j in range(ow):
-                    for c in range(channels):
-                        corner = ((m * channels + c) * height + sh * i) * width + sw * j
-                        for p in range(kh):
-                            for q in range(kw):
-                                out[o] = source[corner + p * width + q]
-                                o += 1
+        for plane in range(n * channels):
+            for p in range(kh):
+                for q in range(kw):
+                    for i in range(oh):
+                        row = (plane * height + sh * i + p) * width + q
+                        for j in range(ow):
+                            out[o] = source[row + sw * j]
+                            o += 1
     return loop
 
 
 def im2col(padded, cols, kernel, stride, oh, ow):
-    """``core.conv.Conv2D.forward``'s ``cols``, written into ``cols`` (n·oh·ow, C·kh·kw): every
-    window of the padded images (n, C, H, W) as a row."""
+    """``core.im2col.im2col`` into ``cols`` (n, C·kh·kw, oh·ow): every window of the padded images
+    (n, C, H, W) as a column, one kernel offset's row of pixels at a time."""
     _compiled(_make_im2col, *kernel)(padded, cols, stride[0], stride[1], oh, ow)
 
 
@@ -83,23 +82,22 @@ def _make_col2im(kh, kw):
     def loop(grad_cols, grad, sh, sw, oh, ow):
         n, channels, height, width = grad.shape
         source, out = grad_cols.reshape(-1), grad.reshape(-1)
-        o = 0
-        for m in range(n):
-            for i in range(oh):
-                for j in range(ow):
-                    for c in range(channels):
-                        corner = ((m * channels + c) * height + sh * i) * width + sw * j
-                        for p in range(kh):
-                            for q in range(kw):
-                                out[corner + p * width + q] += source[o]
-                                o += 1
+        for plane in range(n * channels):
+            for p in range(kh - 1, -1, -1):  # the offsets last to first, as the reference adds them
+                for q in range(kw - 1, -1, -1):
+                    o = ((plane * kh + p) * kw + q) * oh * ow
+                    for i in range(oh):
+                        row = (plane * height + sh * i + p) * width + q
+                        for j in range(ow):
+                            out[row + sw * j] += source[o]
+                            o += 1
     return loop
 
 
 def col2im(grad_cols, grad, kernel, stride, oh, ow):
-    """``core.im2col.col2im`` for a convolution's rows: the gradient (n·oh·ow, C·kh·kw) of
-    ``cols`` added onto ``grad``, the padded images' pixels (n, C, H, W), which start at zero;
-    each pixel adds its windows' gradients in the order the windows come, row by row."""
+    """``core.im2col.col2im``: the gradient (n, C·kh·kw, oh·ow) of the columns added onto
+    ``grad``, the padded images' pixels (n, C, H, W), which start at zero; each pixel adds its
+    windows' gradients in the reference's order (the offsets last to first)."""
     _compiled(_make_col2im, *kernel)(grad_cols, grad, stride[0], stride[1], oh, ow)
 
 
@@ -131,9 +129,64 @@ def _make_max_pool(kh, kw):
 
 
 def max_pool(x, y, argmax, kernel, stride):
-    """``core.pooling.MaxPool2D.forward`` into y (n, C, oh, ow) and argmax (n, C, oh, ow, 1),
-    the window offset of each maximum, as the reference keeps it."""
+    """``core.pooling.MaxPool2D.forward`` into y and argmax (n, C, oh, ow), the window offset
+    (p·kw + q) of each maximum, as the reference keeps it."""
     _compiled(_make_max_pool, *kernel)(np.ascontiguousarray(x), y, argmax, *stride)
+
+
+def _make_relu_max_pool(kh, kw):
+    def loop(x, y, argmax, mask, sh, sw):
+        n, channels, height, width = x.shape
+        oh, ow = y.shape[2], y.shape[3]
+        source, out, won_at, positive = x.reshape(-1), y.reshape(-1), argmax.reshape(-1), mask.reshape(-1)
+        o = 0
+        for plane in range(n * channels):
+            for i in range(oh):
+                for j in range(ow):
+                    corner = (plane * height + sh * i) * width + sw * j
+                    best = source[corner]
+                    won = 0
+                    for p in range(kh):
+                        for q in range(kw):
+                            value = source[corner + p * width + q]
+                            take = (value > best) | ((value != value) & (best == best))
+                            best = value if take else best
+                            won = p * kw + q if take else won
+                    positive[o] = best > 0
+                    out[o] = best if best > 0 else best * (best - best)  # · 0 keeps NaN, as x * mask does
+                    won_at[o] = won
+                    o += 1
+    return loop
+
+
+def relu_max_pool(x, y, argmax, mask, kernel, stride):
+    """``activations.ReLU`` then ``MaxPool2D``, as max-pooling then ReLU (the same numbers: the
+    maximum of the rectified window is the rectified maximum) in one pass over the larger
+    input: y, argmax as ``max_pool`` gives them, and the mask of the maxima above zero."""
+    _compiled(_make_relu_max_pool, *kernel)(np.ascontiguousarray(x), y, argmax, mask, *stride)
+
+
+def _make_relu_max_pool_backward(kh, kw):
+    def loop(grad_out, argmax, mask, grad, sh, sw):
+        n, channels, height, width = grad.shape
+        oh, ow = grad_out.shape[2], grad_out.shape[3]
+        source, won_at, positive, out = grad_out.reshape(-1), argmax.reshape(-1), mask.reshape(-1), grad.reshape(-1)
+        o = 0
+        for plane in range(n * channels):
+            for i in range(oh):
+                for j in range(ow):
+                    won = won_at[o]
+                    g = source[o]
+                    out[(plane * height + sh * i + won // kw) * width + sw * j + won % kw] += \
+                        g if positive[o] else g * (g - g)
+                    o += 1
+    return loop
+
+
+def relu_max_pool_backward(grad_out, argmax, mask, grad, kernel, stride):
+    """``MaxPool2D.backward`` then ``ReLU.backward``: each dY, where its maximum was above zero,
+    added to the pixel of ``grad`` (which starts at zero) that won its window."""
+    _compiled(_make_relu_max_pool_backward, *kernel)(np.ascontiguousarray(grad_out), argmax, mask, grad, *stride)
 
 
 def _make_max_pool_backward(kh, kw):

@@ -28,6 +28,22 @@ class Backend:
     def backward_params(self, layer, grad_out):
         layer.backward_params(grad_out)
 
+    def groups(self, layers) -> list:
+        """``layers`` cut into the groups this backend runs as one (``forward_group``): a fast
+        backend fuses some neighbours (ReLU then max-pooling) into one pass; here each layer is
+        its own group."""
+        return [(layer,) for layer in layers]
+
+    def forward_group(self, group, x, training):
+        for layer in group:
+            x = self.forward(layer, x, training)
+        return x
+
+    def backward_group(self, group, grad_out):
+        for layer in reversed(group):
+            grad_out = self.backward(layer, grad_out)
+        return grad_out
+
     def loss_value(self, loss, outputs, targets, sample_weight):
         """The loss as a 0-d array; ``loss_gradient`` then gives d loss / d outputs."""
         return loss.value(outputs, targets, sample_weight)

@@ -1,12 +1,11 @@
-"""What the classifier and the regressor share: fitting (the first time, again with warm_start,
-and part by part), the network behind the scikit-learn attributes, and pickling.
+"""What the classifier and the regressor share: fitting, the network behind the attributes, pickling.
 
-The network is ``model_``, a barenet ``Sequential`` built by ``training.builder``: a Dense layer
-and the activation per hidden layer, a Dense layer to the outputs; the output activation
-(softmax, logistic, exp) is its loss's (``out_activation_``). ``coefs_[i]`` and
-``intercepts_[i]`` are views of layer i's W (in × out) and b: changing them in place changes
-the network, and arrays assigned to them (``clf.coefs_[0] = W``) go into it at the next fit or
-prediction, as they would in scikit-learn.
+Fitting the first time, again with warm_start, and part by part. The network is ``model_``, a
+barenet ``Sequential`` built by ``training.builder``: a Dense layer and the activation per hidden
+layer, a Dense layer to the outputs; the output activation (softmax, logistic, exp) is its loss's
+(``out_activation_``). ``coefs_[i]`` and ``intercepts_[i]`` are views of layer i's W (in × out)
+and b: changing them in place changes the network, and arrays assigned to them
+(``clf.coefs_[0] = W``) go into it at the next fit or prediction, as they would in scikit-learn.
 """
 from __future__ import annotations
 
@@ -37,14 +36,32 @@ class BaseMLP(BaseEstimator):
     _classifies = False
 
     def _keep(self, arguments: dict) -> None:
-        """Store each constructor argument under its name, unchecked (scikit-learn's convention:
-        fit checks them)."""
+        """Store each constructor argument under its name, unchecked.
+
+        scikit-learn's convention: fit checks them.
+        """
         for name, value in arguments.items():
             if name != "self":
                 setattr(self, name, value)
 
     def fit(self, X, y, sample_weight=None):
-        """Train on (X, y), from new weights, or from the last fit's with ``warm_start``."""
+        """Train on (X, y), from new weights, or from the last fit's with ``warm_start``.
+
+        Parameters
+        ----------
+        X : array or sparse matrix (n, features)
+            The samples.
+        y : array
+            The targets: class labels (or an indicator matrix) for the classifier, values for the
+            regressor.
+        sample_weight : array (n,), optional
+            Weights of each sample's loss.
+
+        Returns
+        -------
+        self
+            The estimator, fitted.
+        """
         return self._fit(X, y, sample_weight, incremental=False)
 
     def _check_stochastic(self):
@@ -100,8 +117,11 @@ class BaseMLP(BaseEstimator):
             self.best_validation_score_ = -np.inf if self.early_stopping else None
 
     def _draw_initial_weights(self, rng):
-        """scikit-learn's initialisation, from the same draws: W and b of each layer uniform in
-        ±√(6 / (fan_in + fan_out)) (Glorot's), ±√(2 / (fan_in + fan_out)) for logistic units."""
+        """Draw scikit-learn's initialisation, from the same draws.
+
+        W and b of each layer uniform in ±√(6 / (fan_in + fan_out)) (Glorot's), ±√(2 / (fan_in +
+        fan_out)) for logistic units.
+        """
         factor = 2.0 if self.activation == "logistic" else 6.0
         on_device = self.model_.ops.xp.asarray  # the network's arrays may live on a GPU
         for W, b in zip(self.coefs_, self.intercepts_):
@@ -110,8 +130,10 @@ class BaseMLP(BaseEstimator):
             b[...] = on_device(rng.uniform(-bound, bound, b.shape).astype(b.dtype))
 
     def _continue(self, hidden):
-        """Before a warm_start fit or a partial_fit: the network as the parameters now say, with
-        the weights it has (a new activation, dropout or backend is a new network)."""
+        """Prepare a warm_start fit or a partial_fit: the network as the parameters now say.
+
+        With the weights it has (a new activation, dropout or backend is a new network).
+        """
         self._take_weights()
         if [layer.params["W"].shape[1] for layer in self._dense()][:-1] != hidden:
             raise ValueError(f"hidden_layer_sizes={self.hidden_layer_sizes!r} differs from the fitted network's; "
@@ -163,8 +185,10 @@ class BaseMLP(BaseEstimator):
             setattr(self, attribute, [layer.params[key] for layer in self._dense()])
 
     def _take_weights(self):
-        """Arrays a user put in coefs_ or intercepts_ (instead of changing them in place) go
-        into the network, whose views the lists then hold again."""
+        """Put arrays a user assigned to coefs_ or intercepts_ (not changed in place) into the network.
+
+        The lists then hold the network's views again.
+        """
         dense = self._dense()
         for attribute, key in _WEIGHTS.items():
             arrays = getattr(self, attribute)
@@ -180,7 +204,7 @@ class BaseMLP(BaseEstimator):
         self._point_at_weights()
 
     def __getstate__(self):
-        """A pickle holds the network (parameters and optimizer state), not the views of it."""
+        """Pickle the network (parameters and optimizer state), not the views of it."""
         if hasattr(self, "model_"):
             self._take_weights()
         state = dict(super().__getstate__())  # a copy: object's __getstate__ gives the instance's own dict
@@ -196,8 +220,11 @@ class BaseMLP(BaseEstimator):
     # -- predicting ----------------------------------------------------------------------------------
 
     def _network_outputs(self, X, check_input=True):
-        """What the output activation gives for X (its probabilities or values), computed in the
-        network's dtype and returned in the one NumPy would give X's and the weights' together."""
+        """Return what the output activation gives for X (its probabilities or values).
+
+        Computed in the network's dtype and returned in the one NumPy would give X's and the weights'
+        together.
+        """
         check_is_fitted(self, "model_")
         if check_input:
             X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False, dtype=(np.float64, np.float32))
@@ -207,8 +234,10 @@ class BaseMLP(BaseEstimator):
         return outputs.astype(np.result_type(X.dtype, model.dtype), copy=False)
 
     def _held_out_score(self, X, y, sample_weight):
-        """The score on the held-out samples for early stopping (NaN where predictions are not
-        finite)."""
+        """Return the score on the held-out samples for early stopping.
+
+        NaN where the predictions are not finite.
+        """
         predicted = self._predict(X, check_input=False)
         if np.issubdtype(predicted.dtype, np.floating) and not np.isfinite(predicted).all():
             return np.nan

@@ -1,5 +1,7 @@
-"""``MLPClassifier`` and ``MLPRegressor``: scikit-learn 1.9's parameters, in its order, with its
-defaults and meanings, then barenet's own, keyword-only."""
+"""``MLPClassifier`` and ``MLPRegressor``: scikit-learn 1.9's parameters, in its order, then barenet's.
+
+With scikit-learn's defaults and meanings; barenet's own parameters are keyword-only.
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -17,8 +19,10 @@ __all__ = ["MLPClassifier", "MLPRegressor"]
 
 
 def _first_partial_fit(estimator, classes) -> bool:
-    """Whether this partial_fit is the first (it then sets ``classes_``); a later one may repeat
-    ``classes`` but not change them."""
+    """Return whether this partial_fit is the first (it then sets ``classes_``).
+
+    A later one may repeat ``classes`` but not change them.
+    """
     if getattr(estimator, "classes_", None) is None and classes is None:
         raise ValueError("classes must be passed on the first call to partial_fit.")
     if classes is None:
@@ -35,19 +39,39 @@ def _first_partial_fit(estimator, classes) -> bool:
 class MLPClassifier(ClassifierMixin, BaseMLP):
     """A multilayer perceptron classifier trained by barenet, a drop-in for scikit-learn's.
 
-    Parameters as ``sklearn.neural_network.MLPClassifier`` (1.9), same order, defaults and
-    meanings: ``activation`` also takes barenet's "gelu", "leaky_relu" (and "sigmoid" for
-    "logistic"), ``solver`` barenet's "adamw" (``alpha`` is then its decoupled weight decay) and
-    "rmsprop". barenet's own, keyword-only: ``dropout`` (after each hidden layer),
-    ``label_smoothing``, ``schedule`` ("constant", "step", "cosine" over ``max_iter`` epochs),
-    ``clip_norm`` and ``backend`` ("auto", "numpy", "numba", "cupy").
-
     The output is a softmax for several classes, one logistic unit for two, one per label for
     multilabel targets (an indicator matrix). Fitted attributes as scikit-learn's: ``classes_``,
     ``coefs_``, ``intercepts_``, ``loss_``, ``best_loss_``, ``loss_curve_``,
     ``validation_scores_``, ``best_validation_score_``, ``n_iter_``, ``t_``, ``n_layers_``,
     ``n_outputs_``, ``out_activation_``, ``n_features_in_``, ``feature_names_in_``; and
     ``model_``, the barenet ``Sequential``.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : int or tuple of int, default (100,)
+        The width of each hidden layer; none at all is a linear model.
+    activation : str, default "relu"
+        scikit-learn's "identity", "logistic", "tanh", "relu", and barenet's "gelu", "leaky_relu"
+        (and "sigmoid" for "logistic").
+    solver : str, default "adam"
+        scikit-learn's "lbfgs", "sgd", "adam", and barenet's "adamw" (``alpha`` is then its
+        decoupled weight decay) and "rmsprop".
+    alpha, batch_size, learning_rate, learning_rate_init, power_t, max_iter, shuffle, random_state
+        As ``sklearn.neural_network.MLPClassifier``'s (1.9): the same order, defaults and meanings.
+    tol, verbose, warm_start, momentum, nesterovs_momentum, early_stopping, validation_fraction
+        As scikit-learn's.
+    beta_1, beta_2, epsilon, n_iter_no_change, max_fun
+        As scikit-learn's.
+    dropout : float, default 0.0
+        Dropout after each hidden layer (barenet's, keyword-only like those below).
+    label_smoothing : float, default 0.0
+        Mixes the targets with the uniform distribution.
+    schedule : {"constant", "step", "cosine"}, default "constant"
+        barenet's learning-rate schedule over ``max_iter`` epochs (with ``learning_rate="constant"``).
+    clip_norm : float, optional
+        Rescale each gradient whose norm exceeds it.
+    backend : {"auto", "numpy", "numba", "cupy"}, default "auto"
+        What the network computes on.
     """
 
     _parameter_constraints = CLASSIFIER_CONSTRAINTS
@@ -64,7 +88,24 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
     @available_if(BaseMLP._check_stochastic)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
-        """One epoch over (X, y). The first call needs ``classes``: every class there will be."""
+        """Train one epoch over (X, y), from the weights the estimator has.
+
+        Parameters
+        ----------
+        X : array or sparse matrix (n, features)
+            The samples.
+        y : array (n,) or (n, labels)
+            Class labels, or an indicator matrix for multilabel targets.
+        sample_weight : array (n,), optional
+            Weights of each sample's loss.
+        classes : array, optional
+            Every class there will be: needed on the first call, the same on later ones.
+
+        Returns
+        -------
+        MLPClassifier
+            Itself.
+        """
         if _first_partial_fit(self, classes):
             self._label_binarizer = LabelBinarizer()
             self._label_binarizer.fit(y if type_of_target(y).startswith("multilabel") else classes)
@@ -92,7 +133,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
 
     def _targets(self, y):
-        """Class ids for the softmax; 0/1 per output unit otherwise (smoothed towards ½)."""
+        """Return class ids for the softmax; 0/1 per output unit otherwise (smoothed towards ½)."""
         indicators = self._label_binarizer.transform(y)
         if self.out_activation_ == "softmax":
             return indicators.argmax(axis=1)
@@ -108,20 +149,22 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return self.model_.loss.probabilities(outputs)
 
     def predict_proba(self, X):
-        """Probability of each class (binary: of both), columns in the order of ``classes_``;
-        in X's dtype for a network of the same one."""
+        """Return the probability of each class (binary: of both), columns in the order of ``classes_``.
+
+        In X's dtype for a network of the same one.
+        """
         probabilities = self._network_outputs(X)
         if probabilities.shape[1] == 1 and self._label_binarizer.y_type_ != "multilabel-indicator":
             return np.hstack([1 - probabilities, probabilities])
         return probabilities
 
     def predict_log_proba(self, X):
-        """``log(predict_proba(X))``: -inf where a probability is 0."""
+        """Return ``log(predict_proba(X))``: -inf where a probability is 0."""
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
 
     def predict(self, X):
-        """The class of each sample (an indicator row for multilabel targets)."""
+        """Return the class of each sample (an indicator row for multilabel targets)."""
         return self._predict(X)
 
     def _predict(self, X, check_input=True):
@@ -138,10 +181,21 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 class MLPRegressor(RegressorMixin, BaseMLP):
     """A multilayer perceptron regressor trained by barenet, a drop-in for scikit-learn's.
 
-    Parameters as ``sklearn.neural_network.MLPRegressor`` (1.9), its ``loss`` first:
-    "squared_error" (half the squared error, an identity output) or "poisson" (half the Poisson
-    deviance, an exponential output, y ≥ 0); the rest and the attributes as ``MLPClassifier``'s,
-    less ``classes_`` and ``label_smoothing``. ``y`` may have one column or several.
+    ``y`` may have one column or several. The attributes are ``MLPClassifier``'s, less ``classes_``.
+
+    Parameters
+    ----------
+    loss : {"squared_error", "poisson"}, default "squared_error"
+        Half the squared error, an identity output; or half the Poisson deviance, an exponential
+        output, y ≥ 0.
+    hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate, learning_rate_init
+        As ``MLPClassifier``'s.
+    power_t, max_iter, shuffle, random_state, tol, verbose, warm_start, momentum, nesterovs_momentum
+        As ``sklearn.neural_network.MLPRegressor``'s (1.9): the same order, defaults and meanings.
+    early_stopping, validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change, max_fun
+        As scikit-learn's.
+    dropout, schedule, clip_norm, backend
+        barenet's, keyword-only, as ``MLPClassifier``'s.
     """
 
     _parameter_constraints = REGRESSOR_CONSTRAINTS
@@ -157,7 +211,22 @@ class MLPRegressor(RegressorMixin, BaseMLP):
 
     @available_if(BaseMLP._check_stochastic)
     def partial_fit(self, X, y, sample_weight=None):
-        """One epoch over (X, y)."""
+        """Train one epoch over (X, y), from the weights the estimator has.
+
+        Parameters
+        ----------
+        X : array or sparse matrix (n, features)
+            The samples.
+        y : array (n,) or (n, outputs)
+            The targets.
+        sample_weight : array (n,), optional
+            Weights of each sample's loss.
+
+        Returns
+        -------
+        MLPRegressor
+            Itself.
+        """
         return self._fit(X, y, sample_weight, incremental=True)
 
     def _validate_input(self, X, y, incremental, reset):
@@ -183,7 +252,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         return self.model_.loss.predict(outputs)
 
     def predict(self, X):
-        """The predicted values: (n,) for one output, else (n, outputs)."""
+        """Return the predicted values: (n,) for one output, else (n, outputs)."""
         return self._predict(X)
 
     def _predict(self, X, check_input=True):

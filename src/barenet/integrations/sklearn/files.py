@@ -41,7 +41,7 @@ def _barenet_classes():
 
 
 def _backend(cls, name):
-    """A network's backend is pickled as ``getattr(TheBackendClass, "shared")``: that call alone."""
+    """Return ``cls.shared``: a network's backend is pickled as ``getattr(cls, "shared")``, that call alone."""
     if not (isinstance(cls, type) and issubclass(cls, Backend) and name == "shared"):
         raise pickle.UnpicklingError(f"this file asks for getattr({cls!r}, {name!r}), which an estimator never does")
     return cls.shared
@@ -70,6 +70,7 @@ class _Restricted(pickle.Unpickler):
         self.numpy = _numpy_names()
 
     def find_class(self, module, name):
+        """Return the class or function a pickle names, if an estimator is made of it; else UnpicklingError."""
         if (module, name) in self.known:
             return self.known[module, name]
         if (module, name) in self.numpy:
@@ -88,10 +89,12 @@ class _Restricted(pickle.Unpickler):
 
 
 def _declares_no_more_than_it_holds(data: bytes) -> None:
-    """Read the opcodes first, without acting on them (``pickletools.genops``): a counted string
-    longer than the file, or a memo index beyond its length, is refused before the unpickler
-    allocates what the file declares (it makes the string, or grows its memo to the index,
-    before it finds the file too short)."""
+    """Read the opcodes first, without acting on them (``pickletools.genops``).
+
+    A counted string longer than the file, or a memo index beyond its length, is refused before the
+    unpickler allocates what the file declares (it makes the string, or grows its memo to the index,
+    before it finds the file too short).
+    """
     try:
         with warnings.catch_warnings():  # pickletools decodes damaged text with Python's escapes, which warn
             warnings.simplefilter("ignore", DeprecationWarning)
@@ -103,7 +106,13 @@ def _declares_no_more_than_it_holds(data: bytes) -> None:
 
 
 def load_estimator(path):
-    """The estimator (or Pipeline) pickled in ``path``, or ValueError saying why it is not one."""
+    """Return the estimator (or Pipeline) pickled in ``path``, read without running code from it.
+
+    Raises
+    ------
+    ValueError
+        Saying why the file is not a pickled barenet estimator.
+    """
     path = Path(path)
     if path.stat().st_size > MAX_BYTES:
         raise ValueError(f"{path} has {path.stat().st_size:,} bytes, more than an estimator's {MAX_BYTES:,}")

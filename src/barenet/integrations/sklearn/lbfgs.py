@@ -1,11 +1,10 @@
-"""``solver="lbfgs"``: the objective over the whole data set, minimised by scipy's L-BFGS-B, as
-scikit-learn does (its recommendation for small data sets).
+"""``solver="lbfgs"``: the objective over the whole data set, minimised by scipy's L-BFGS-B.
 
-scipy asks for J(θ) and ∇J(θ) at points θ of its choosing; each answer puts θ into the
-network's parameter vector, runs one forward and one backward pass over all the samples
-(``Objective.evaluate``) and hands back J and a copy of the gradient vector. It stops when the
-largest gradient entry is below ``tol``, after ``max_iter`` iterations or after ``max_fun``
-evaluations.
+As scikit-learn does (its recommendation for small data sets). scipy asks for J(θ) and ∇J(θ) at
+points θ of its choosing; each answer puts θ into the network's parameter vector, runs one
+forward and one backward pass over all the samples (``Objective.evaluate``) and hands back J and
+a copy of the gradient vector. It stops when the largest gradient entry is below ``tol``, after
+``max_iter`` iterations or after ``max_fun`` evaluations.
 """
 from __future__ import annotations
 

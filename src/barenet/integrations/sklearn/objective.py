@@ -33,7 +33,7 @@ __all__ = ["Objective", "ObjectiveSteps", "scales"]
 
 
 def scales(out_activation: str, n_outputs: int):
-    """(value scale, gradient scale) that make barenet's loss scikit-learn's (see above)."""
+    """Return the (value scale, gradient scale) that make barenet's loss scikit-learn's (see the module)."""
     if out_activation == "softmax":
         return 1.0, 1.0
     if out_activation == "identity":
@@ -42,15 +42,25 @@ def scales(out_activation: str, n_outputs: int):
 
 
 class Objective:
-    """J and ∇J above for a network whose loss (``model.loss``) is barenet's ℓ; ``alpha`` the
-    penalty's strength."""
+    """J and ∇J of the module's formulas, for a network whose loss (``model.loss``) is barenet's ℓ.
+
+    Parameters
+    ----------
+    alpha : float
+        The penalty's strength α.
+    value_scale, gradient_scale : float, default 1.0
+        What barenet's loss and its gradient are multiplied by (``scales``).
+    """
 
     def __init__(self, alpha: float, value_scale: float = 1.0, gradient_scale: float = 1.0):
         self.alpha, self.value_scale, self.gradient_scale = alpha, value_scale, gradient_scale
 
     def evaluate(self, model, X, y, weight=None):
-        """(J, outputs) at the model's weights, with ∇J left in its gradient vector. The weights
-        are rescaled to a mean of 1, so that barenet's Σ w·ℓ / n is scikit-learn's Σ w·ℓ / Σ w."""
+        """Return (J, outputs) at the model's weights, with ∇J left in its gradient vector.
+
+        The weights are rescaled to a mean of 1, so that barenet's Σ w·ℓ / n is scikit-learn's
+        Σ w·ℓ / Σ w.
+        """
         n = X.shape[0]
         total = n if weight is None else float(weight.sum())
         if weight is not None:
@@ -69,10 +79,21 @@ class Objective:
 
 
 class ObjectiveSteps(OneProcess):
-    """``fit``'s step strategy for the objective: each batch a forward and a backward pass, the
-    penalty, the divergence check, the optimizer's step. A batch whose weights are all 0 has no
-    objective (scikit-learn divides by their sum): it is skipped. The samples come in
-    scikit-learn's order: each epoch shuffles the last epoch's order with ``random_state``."""
+    """``fit``'s step strategy for the objective: each batch a forward and a backward pass, and a step.
+
+    The penalty, the divergence check, the optimizer's step. A batch whose weights are all 0 has no
+    objective (scikit-learn divides by their sum): it is skipped. The samples come in scikit-learn's
+    order: each epoch shuffles the last epoch's order with ``random_state``.
+
+    Parameters
+    ----------
+    objective : Objective
+        What each step descends.
+    random_state : numpy.random.RandomState
+        Shuffles the samples, as scikit-learn's does.
+    first_epoch : int, default 1
+        The optimizer's first epoch, where its schedule starts (a warm start's new optimizer).
+    """
 
     def __init__(self, objective: Objective, random_state, first_epoch: int = 1):
         super().__init__()
@@ -80,6 +101,7 @@ class ObjectiveSteps(OneProcess):
         self.first_epoch = first_epoch  # of the optimizer: its schedule starts there (a warm start's new optimizer)
 
     def order(self, model, n, shuffle):
+        """Return the epoch's order: the last epoch's, shuffled with ``random_state`` (scikit-learn's)."""
         if self.permutation is None:
             self.permutation = np.arange(n)
         if shuffle:
@@ -87,6 +109,7 @@ class ObjectiveSteps(OneProcess):
         return self.permutation
 
     def batch(self, model, idx, epoch, batch, progress):
+        """Take one step of the objective on the rows ``idx``; return (J, correct count)."""
         X, y, weight = self.source
         xb, yb = to_device(X[idx]), to_device(y[idx])
         wb = None if weight is None else to_device(weight[idx])

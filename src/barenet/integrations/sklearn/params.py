@@ -84,15 +84,17 @@ REGRESSOR_CONSTRAINTS = _constraints(ScikitLearnRegressor, OWN)
 
 
 def hidden_widths(estimator) -> list:
-    """``hidden_layer_sizes`` as a list of widths, each checked as the setting checks them; none
-    at all is a network without hidden layers (a linear model), which scikit-learn allows."""
+    """Return ``hidden_layer_sizes`` as a list of widths, each checked as the setting checks them.
+
+    None at all is a network without hidden layers (a linear model), which scikit-learn allows.
+    """
     sizes = estimator.hidden_layer_sizes
     sizes = [sizes] if isinstance(sizes, (Integral, np.integer)) else list(sizes)
     return SETTINGS["hidden"](sizes, "hidden_layer_sizes") if sizes else []
 
 
 def builder_settings(estimator, hidden) -> SimpleNamespace:
-    """An estimator's parameters under barenet's setting names, for ``training.builder``."""
+    """Return an estimator's parameters under barenet's setting names, for ``training.builder``."""
     return SimpleNamespace(
         conv=None, hidden=hidden, activation=ACTIVATIONS.get(estimator.activation, estimator.activation),
         dropout=estimator.dropout, optimizer=estimator.solver, lr=estimator.learning_rate_init,

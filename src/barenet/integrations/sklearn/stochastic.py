@@ -1,8 +1,8 @@
-"""Training by minibatches (``solver`` "sgd" and "adam", and barenet's "adamw" and "rmsprop"):
-scikit-learn's ``_fit_stochastic``, run by barenet's training loop.
+"""Training by minibatches (``solver`` "sgd", "adam", "adamw", "rmsprop"): scikit-learn's ``_fit_stochastic``.
 
-``fit_stochastic`` hands the loop the objective's step strategy (``objective.ObjectiveSteps``)
-and three callbacks, which do after every epoch what scikit-learn does, in its order:
+Run by barenet's training loop. ``fit_stochastic`` hands the loop the objective's step strategy
+(``objective.ObjectiveSteps``) and three callbacks, which do after every epoch what scikit-learn
+does, in its order::
 
     Record           loss_curve_, loss_, n_iter_, t_; the "invscaling" rate for the next epoch
     ValidationScore  with early_stopping: the accuracy or R² on the held-out part, weighted
@@ -32,9 +32,11 @@ SMALLEST_ADAPTIVE_RATE = 1e-6  # scikit-learn's: below it, a plateau stops "adap
 
 
 def set_learning_rate(optimizer, lr: float) -> None:
-    """Change the rate between epochs as scikit-learn does. Its SGD keeps the velocity in units
-    of steps (v = -lr·b), barenet's (PyTorch's) the momentum b in units of gradients: rescaling
-    b by old/new keeps the velocity, so the next step is scikit-learn's."""
+    """Change the rate between epochs as scikit-learn does.
+
+    Its SGD keeps the velocity in units of steps (v = -lr·b), barenet's (PyTorch's) the momentum b in
+    units of gradients: rescaling b by old/new keeps the velocity, so the next step is scikit-learn's.
+    """
     buffer = optimizer.state.get("momentum_buffer")
     if buffer is not None and lr != optimizer.lr:
         buffer *= optimizer.lr / lr
@@ -42,12 +44,21 @@ def set_learning_rate(optimizer, lr: float) -> None:
 
 
 class Record(Callback):
-    """After each epoch: the figures scikit-learn keeps, and the "invscaling" rate."""
+    """After each epoch: the figures scikit-learn keeps, and the "invscaling" rate.
+
+    Parameters
+    ----------
+    estimator : MLPClassifier or MLPRegressor
+        Where the figures go.
+    samples : int
+        The training samples per epoch, for ``t_``.
+    """
 
     def __init__(self, estimator, samples: int):
         self.estimator, self.samples = estimator, samples
 
     def on_epoch_end(self, epoch, logs=None):
+        """Append the epoch's loss to loss_curve_, count n_iter_ and t_, and set the invscaling rate."""
         estimator = self.estimator
         estimator.loss_ = np.float64(logs["loss"])
         estimator.loss_curve_.append(estimator.loss_)
@@ -61,12 +72,21 @@ class Record(Callback):
 
 
 class ValidationScore(Callback):
-    """After each epoch, the estimator's score on the held-out samples (``val_score``)."""
+    """After each epoch, the estimator's score on the held-out samples (``val_score``).
+
+    Parameters
+    ----------
+    estimator : MLPClassifier or MLPRegressor
+        Whose score.
+    X, y, weight
+        The held-out samples, their targets and weights.
+    """
 
     def __init__(self, estimator, X, y, weight):
         self.estimator, self.X, self.y, self.weight = estimator, X, y, weight
 
     def on_epoch_end(self, epoch, logs=None):
+        """Score the held-out samples; put it in the logs as ``val_score`` and in validation_scores_."""
         logs["val_score"] = score = self.estimator._held_out_score(self.X, self.y, self.weight)
         self.estimator.validation_scores_.append(score)
         if self.estimator.verbose:
@@ -74,8 +94,10 @@ class ValidationScore(Callback):
 
 
 def _stopper(estimator, model):
-    """EarlyStopping on the validation score (early_stopping) or the training loss, taking up
-    where the last fit left it (warm_start, partial_fit), as scikit-learn's counter does."""
+    """Return EarlyStopping on the validation score (early_stopping) or the training loss.
+
+    Taking up where the last fit left it (warm_start, partial_fit), as scikit-learn's counter does.
+    """
     adaptive = estimator.solver == "sgd" and estimator.learning_rate == "adaptive"
 
     def lower_the_rate():
@@ -100,8 +122,10 @@ def _stopper(estimator, model):
 
 
 def _held_out(estimator, data, rng):
-    """(training part, held-out part) of data = (X, targets, y, weight), split as scikit-learn
-    splits for early stopping (stratified for one-output classifiers)."""
+    """Return (training part, held-out part) of data = (X, targets, y, weight).
+
+    Split as scikit-learn splits for early stopping (stratified for one-output classifiers).
+    """
     X, targets, y, weight = data
     stratify = targets if estimator._stratified_split() else None
     train, held = train_test_split(np.arange(X.shape[0]), random_state=rng, test_size=estimator.validation_fraction,
@@ -121,8 +145,11 @@ def _batch_size(estimator, n: int) -> int:
 
 
 def fit_stochastic(estimator, data, incremental: bool, rng):
-    """One epoch (``partial_fit``) or up to ``max_iter`` epochs of minibatches on data = (X,
-    targets, y, weight): X validated, targets as the network's loss takes them, y as given."""
+    """Train one epoch (``partial_fit``) or up to ``max_iter`` epochs of minibatches.
+
+    On data = (X, targets, y, weight): X validated, targets as the network's loss takes them, y as
+    given; ``rng`` is random_state's generator.
+    """
     model = estimator.model_
     if estimator.early_stopping and incremental:
         raise ValueError("partial_fit does not support early_stopping=True")

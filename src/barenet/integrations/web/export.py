@@ -1,8 +1,7 @@
-"""The static web export: a trained model as a folder of plain files that draws and predicts in
-any browser, opened from disk (``file://``) or put on any static host, with no server and no
-library: ``barenet export MODEL --format web --out DIR`` or ``export_web(model, DIR)``.
+"""The static web export: a trained model as a folder of plain files that draws and predicts in a browser.
 
-The folder::
+Opened from disk (``file://``) or put on any static host, with no server and no library:
+``barenet export MODEL --format web --out DIR`` or ``export_web(model, DIR)``. The folder::
 
     index.html     the draw page (the same page as ``barenet serve``'s draw view)
     style.css      its look
@@ -43,7 +42,7 @@ SLOTS = ("nav", "views", "scripts")  # where barenet serve adds its training vie
 
 
 def browser_layer_kinds() -> list:
-    """The layer kinds the browser runs: the names of the LAYERS table in barenet.js."""
+    """Return the layer kinds the browser runs: the names of the LAYERS table in barenet.js."""
     engine = (PAGE / "barenet.js").read_text()
     table = engine[engine.index("const LAYERS = {"):]
     table = table[:table.index("\n  };")]
@@ -51,8 +50,11 @@ def browser_layer_kinds() -> list:
 
 
 def quantize_int8(array):
-    """(int8 values, float32 scales): one scale per index of the last axis (a Dense layer's
-    output), the largest magnitude of that column over 127, so that q·scale ≈ array."""
+    """Return (int8 values, float32 scales) with q·scale ≈ array.
+
+    One scale per index of the last axis (a Dense layer's output): the largest magnitude of that
+    column over 127.
+    """
     array = np.asarray(array, dtype=np.float64)
     peak = np.abs(array).reshape(-1, array.shape[-1]).max(axis=0)
     scales = np.where(peak > 0, peak / 127.0, 1.0).astype(np.float32)
@@ -82,8 +84,10 @@ class _Weights:
 
 
 def _layers(model, weights, quantize, where=""):
-    """Each layer that computes something at inference, as {kind, config, shape, arrays}: shape is
-    that of one sample at the layer's input ([784], [1, 28, 28]...)."""
+    """Return each layer that computes something at inference, as {kind, config, shape, arrays}.
+
+    ``shape`` is that of one sample at the layer's input ([784], [1, 28, 28]...).
+    """
     kinds, out, shape = browser_layer_kinds(), [], model.input_shape
     for i, layer in enumerate(model.layers):
         shape, input_shape = layer.output_shape(shape), shape
@@ -115,7 +119,22 @@ def _output(loss):
 
 
 def model_script(model, *, quantize: str | None = None, source: str | None = None) -> str:
-    """The text of model.js for ``model`` (a Sequential or an Ensemble): ``barenet.useModel({...})``."""
+    """Return the text of model.js for ``model``: ``barenet.useModel({...})``.
+
+    Parameters
+    ----------
+    model : Sequential or Ensemble
+        The model.
+    quantize : {None, "int8"}
+        Store the weights as int8, one scale per output channel (about a quarter of the size).
+    source : str, optional
+        Where the model comes from, shown on the page (by default its metadata's description).
+
+    Raises
+    ------
+    ValueError
+        For a layer the browser cannot run, or another ``quantize``.
+    """
     if quantize not in (None, "int8"):
         raise ValueError(f"quantize must be None or 'int8', got {quantize!r}")
     members = getattr(model, "members", [model])
@@ -135,8 +154,10 @@ def model_script(model, *, quantize: str | None = None, source: str | None = Non
 
 
 def render_page(fragments: dict | None = None) -> str:
-    """index.html, with ``fragments`` ({slot: HTML}) in its slots: ``barenet serve`` adds its
-    training view there, the export leaves them empty."""
+    """Return index.html, with ``fragments`` ({slot: HTML}) in its slots.
+
+    ``barenet serve`` adds its training view there; the export leaves them empty.
+    """
     page = (PAGE / "index.html").read_text()
     for slot in SLOTS:
         page = page.replace(f"<!-- barenet:{slot} -->", (fragments or {}).get(slot, ""))
@@ -153,11 +174,26 @@ def _check_drawable(model):
 
 
 def export_web(model, out, *, quantize: str | None = None, source: str | None = None) -> dict:
-    """Write the draw page for ``model`` into the folder ``out``; returns the files' sizes in bytes.
+    """Write the draw page for ``model`` into the folder ``out``; return the files' sizes in bytes.
 
     The folder is written beside ``out`` under a temporary name and renamed into place when
     complete, so a failure leaves no half-written export. An existing export at ``out`` is
-    replaced; any other folder that is not empty is refused."""
+    replaced; any other folder that is not empty is refused.
+
+    Parameters
+    ----------
+    model : Sequential or Ensemble
+        A classifier (CrossEntropy) of 28×28 pictures: 784 inputs.
+    out : str or Path
+        The folder.
+    quantize, source
+        As for ``model_script``.
+
+    Raises
+    ------
+    ValueError
+        For a model the page cannot draw for, or a folder it must not replace.
+    """
     _check_drawable(model)
     files = {"index.html": render_page(), "model.js": model_script(model, quantize=quantize, source=source)}
     files.update({name: (PAGE / name).read_text() for name in ASSETS})
@@ -186,8 +222,11 @@ def _is_export(folder: Path) -> bool:
 
 
 def _new_folder(parent: Path, prefix: str, suffix: str) -> Path:
-    """A new folder with a fresh name, created with mode 0o777 so that the umask decides its
-    permissions as for any folder (a static host's server must be able to read it)."""
+    """Return a new folder with a fresh name, created with mode 0o777.
+
+    So that the umask decides its permissions as for any folder (a static host's server must be able
+    to read it).
+    """
     while True:
         folder = parent / f"{prefix}{secrets.token_hex(4)}{suffix}"
         try:

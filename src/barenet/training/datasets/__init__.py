@@ -1,5 +1,7 @@
 """Data sets: MNIST, Fashion-MNIST, the 8×8 digits, synthetic problems, and the IDX format.
 
+For example::
+
     (X_train, y_train), (X_test, y_test) = bn.datasets.load_mnist()
     X, y = bn.datasets.make_clusters(1500, seed=0)
 """

@@ -1,6 +1,8 @@
-"""Downloading data files safely: HTTPS only, a few redirects at most, time limits, a size cap,
-a SHA-256 check, and an atomic rename, so that a failed or interrupted download leaves nothing
-behind and a file that exists in the cache is always complete."""
+"""Downloading data files safely: HTTPS only, a few redirects, time limits, a size cap and a checksum.
+
+A SHA-256 check, and an atomic rename, so that a failed or interrupted download leaves nothing
+behind and a file that exists in the cache is always complete.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -26,6 +28,7 @@ class DownloadError(OSError):
 
 
 def sha256_of(path) -> str:
+    """Return the SHA-256 of a file's contents, as hexadecimal, reading it a MiB at a time."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -39,6 +42,7 @@ class _HttpsRedirects(urllib.request.HTTPRedirectHandler):
     max_redirections = 3
 
     def redirect_request(self, request, fp, code, msg, headers, new_url):
+        """Follow a redirect to an HTTPS address; refuse any other (URLError)."""
         if urlparse(new_url).scheme != "https":
             raise urllib.error.URLError(f"refused redirect from {request.full_url} to non-HTTPS {new_url}")
         return super().redirect_request(request, fp, code, msg, headers, new_url)
@@ -90,8 +94,34 @@ def download(urls, destination, sha256: str, *, timeout: float = 30.0, max_bytes
 
     Each attempt streams into a temporary file beside the destination, which is renamed into
     place only after the checksum matched; every other outcome (error, wrong checksum, timeout,
-    Ctrl-C) deletes it. ``timeout`` limits each network wait, and 20× that the whole file.
-    ``progress(received_bytes, total_or_None)`` is called as data arrives.
+    Ctrl-C) deletes it.
+
+    Parameters
+    ----------
+    urls : list of str
+        Mirrors to try in order; HTTPS only.
+    destination : str or Path
+        The file to write (its folder is made).
+    sha256 : str
+        The expected checksum, hexadecimal.
+    timeout : float, default 30.0
+        Seconds of each network wait; 20× that for the whole file.
+    max_bytes : int, default 200 MiB
+        A larger file is refused.
+    context : ssl.SSLContext, optional
+        The TLS settings (by default Python's, which verify the server).
+    progress : callable, optional
+        ``progress(received_bytes, total_or_None)``, called as data arrives.
+
+    Returns
+    -------
+    Path
+        The destination.
+
+    Raises
+    ------
+    DownloadError
+        If no mirror gave the file; the message lists every URL tried and why it failed.
     """
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)

@@ -54,7 +54,7 @@ DIGIT_STROKES = {
 
 
 def _smooth(points, per_segment=8):
-    """Catmull-Rom curve through the points (polylines with sharp corners stay sharp enough)."""
+    """Return a Catmull-Rom curve through the points (polylines with sharp corners stay sharp enough)."""
     p = np.asarray(points, dtype=np.float64)
     if len(p) < 3:
         return p
@@ -70,7 +70,25 @@ def _smooth(points, per_segment=8):
 
 
 def make_drawn_digits(n: int = 500, seed=None, canvas: int = 280, width_range=(4, 30)):
-    """``n`` drawings (uint8, (n, canvas, canvas), black ink on white) and their labels (int64)."""
+    """Return ``n`` drawings of digits and their labels, as a canvas would send them.
+
+    Parameters
+    ----------
+    n : int, default 500
+        How many (the labels cycle through 0-9, shuffled).
+    seed : int, optional
+        Seeds everything drawn.
+    canvas : int, default 280
+        The canvas's side, in pixels.
+    width_range : (float, float), default (4, 30)
+        The pen's width is drawn from it.
+
+    Returns
+    -------
+    images : numpy.ndarray of uint8 (n, canvas, canvas)
+        Black ink on white.
+    labels : numpy.ndarray of int64 (n,)
+    """
     from PIL import Image, ImageDraw
 
     rng = np.random.default_rng(seed)

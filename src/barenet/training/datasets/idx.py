@@ -35,7 +35,21 @@ def _read_exact(stream, size: int, path, what: str) -> bytes:
 
 
 def read_idx(path, max_bytes: int = MAX_BYTES) -> np.ndarray:
-    """The array stored in an IDX file (gzipped or not), in native byte order."""
+    """Return the array stored in an IDX file (gzipped or not), in native byte order.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    max_bytes : int, default 256 MiB
+        The most data its header may declare; more is refused before anything is read.
+
+    Raises
+    ------
+    ValueError
+        For anything wrong with the file, naming it: the magic number, the type code, the
+        dimensions, truncated or extra data, corrupt gzip data.
+    """
     path = Path(path)
     with open(path, "rb") as raw:
         gzipped = raw.read(2) == b"\x1f\x8b"

@@ -17,9 +17,24 @@ _STEMS = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
 
 
 class DatasetNotFoundError(FileNotFoundError):
-    """The data set's files are nowhere barenet looks, and could not be downloaded. The message
-    says where barenet looked and how to provide the files from Python; ``for_command_line()``
-    says the same for someone at the command line (which has no ``path=``)."""
+    """The data set's files are nowhere barenet looks, and could not be downloaded.
+
+    The message says where barenet looked and how to provide the files from Python;
+    ``for_command_line()`` says the same for someone at the command line (which has no ``path=``).
+
+    Parameters
+    ----------
+    title, name : str
+        The data set's title ("MNIST") and folder name ("mnist").
+    looked : list of str
+        The places looked in, and why each failed.
+    failure : str
+        Why it was not downloaded.
+    target : Path
+        Where a download would have gone.
+    files : tuple of str
+        The files the data set is made of.
+    """
 
     def __init__(self, title: str, name: str, looked: list, failure: str, target: Path, files: tuple):
         self.title, self.name, self.looked, self.failure, self.target, self.files = \
@@ -36,6 +51,7 @@ class DatasetNotFoundError(FileNotFoundError):
                 + f"To provide it, put {', '.join(self.files)} (gzipped or not) in a folder and {ways}.")
 
     def for_command_line(self) -> str:
+        """Return the message as the command line says it: BARENET_DATA or the cache, not ``path=``."""
         return self._text(f"set BARENET_DATA to the folder above it, named {self.name}/ (export BARENET_DATA=<dir> "
                           f"for <dir>/{self.name}/), or copy them to {self.target}")
 
@@ -71,13 +87,13 @@ FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
 
 
 def data_home() -> Path:
-    """barenet's download cache: ``$XDG_CACHE_HOME/barenet``, by default ``~/.cache/barenet``."""
+    """Return barenet's download cache: ``$XDG_CACHE_HOME/barenet``, by default ``~/.cache/barenet``."""
     cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(cache) / "barenet"
 
 
 def _files_in(directory: Path) -> dict | None:
-    """The four files (each .gz or plain) in directory, or None if any is missing."""
+    """Return the four files (each .gz or plain) in ``directory``, or None if any is missing."""
     found = {}
     for stem in (s for pair in _STEMS.values() for s in pair):
         path = next((directory / (stem + ext) for ext in (".gz", "") if (directory / (stem + ext)).is_file()), None)
@@ -100,8 +116,10 @@ def _verified(files: dict, source: _Source) -> str | None:
 
 
 def _locate(source: _Source, path, download_missing: bool, progress) -> dict:
-    """Find the data set's files, in order: path=, $BARENET_DATA/<name>, the cache, system
-    folders; else download them into path= or the cache."""
+    """Find the data set's files: path=, $BARENET_DATA/<name>, the cache, system folders, in order.
+
+    Else download them into path= or the cache; else raise DatasetNotFoundError.
+    """
     looked = []
     if path is not None:
         places = [("path=", Path(path))]
@@ -174,30 +192,51 @@ def _load(source: _Source, path, download_missing, flatten, raw, progress):
 
 
 def load_mnist(path=None, *, download: bool = True, flatten: bool = True, raw: bool = False, progress=None):
-    """MNIST handwritten digits: ``(X_train, y_train), (X_test, y_test)``.
+    """Return MNIST's handwritten digits: ``(X_train, y_train), (X_test, y_test)``.
 
-    X is float32 in [0, 1] with 784 columns; ``flatten=False`` keeps the (n, 28, 28) images and
-    ``raw=True`` the uint8 grey levels 0-255. y is int64, 0-9. Files are looked for in ``path``,
-    else ``$BARENET_DATA/mnist``, then ``~/.cache/barenet/mnist``; if absent and ``download``, they
-    are downloaded (and checksummed) into ``path`` or the cache.
+    X is float32 in [0, 1] with 784 columns; y is int64, 0-9. Files are looked for in ``path``,
+    else ``$BARENET_DATA/mnist``, then the cache (``data_home()/mnist``).
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        The folder of the four files (gzipped or not).
+    download : bool, default True
+        Where the files are absent, download (and checksum) them into ``path`` or the cache.
+    flatten : bool, default True
+        False keeps the (n, 28, 28) images.
+    raw : bool, default False
+        True keeps the uint8 grey levels 0-255.
+    progress : callable, optional
+        As for ``download``.
+
+    Raises
+    ------
+    DatasetNotFoundError
+        Where the files are nowhere and cannot be downloaded.
+    ValueError
+        For files that are not MNIST's format.
     """
     return _load(MNIST, path, download, flatten, raw, progress)
 
 
 def load_fashion_mnist(path=None, *, download: bool = True, flatten: bool = True, raw: bool = False,
                        progress=None):
-    """Fashion-MNIST (Zalando's clothing images, same format as MNIST): ``(X_train, y_train),
-    (X_test, y_test)``; class names in ``barenet.training.datasets.FASHION_CLASSES``.
+    """Return Fashion-MNIST (Zalando's clothing images, MNIST's format): ``(X_train, y_train), (X_test, y_test)``.
 
-    Looked for like ``load_mnist`` (``$BARENET_DATA/fashion-mnist``, the cache), and also in
-    ``/usr/share/datasets/fashion-mnist`` where Debian's ``dataset-fashion-mnist`` puts it.
+    Class names are ``barenet.training.datasets.FASHION_CLASSES``. Looked for like ``load_mnist``
+    (``$BARENET_DATA/fashion-mnist``, the cache), and also in ``/usr/share/datasets/fashion-mnist``
+    where Debian's ``dataset-fashion-mnist`` puts it. The arguments are ``load_mnist``'s.
     """
     return _load(FASHION_MNIST, path, download, flatten, raw, progress)
 
 
 def load_digits(*, flatten: bool = True):
-    """The 8×8 handwritten digits bundled with scikit-learn (1,797 images): ``X, y`` with X
-    float32 in [0, 1] (64 columns, or (n, 8, 8) with ``flatten=False``) and y int64, 0-9."""
+    """Return the 8×8 handwritten digits bundled with scikit-learn (1,797 images): ``X, y``.
+
+    X is float32 in [0, 1], 64 columns (or (n, 8, 8) with ``flatten=False``), y int64, 0-9. Raises
+    ImportError without scikit-learn.
+    """
     try:
         from sklearn.datasets import load_digits as sklearn_digits
     except ImportError:

@@ -21,9 +21,20 @@ def _number(value, name, low=0.0):
 
 
 class GaussianClusters:
-    """A mixture of Gaussians in the plane: class k has prior ``weights[k]`` and density
-    N(``means[k]``, ``covariances[k]``). Knowing the densities gives the best possible classifier,
-    the Bayes rule argmaxₖ wₖ pₖ(x), and its accuracy."""
+    """A mixture of Gaussians in the plane: class k has prior wₖ and density N(means[k], covariances[k]).
+
+    Knowing the densities gives the best possible classifier, the Bayes rule argmaxₖ wₖ pₖ(x), and
+    its accuracy.
+
+    Parameters
+    ----------
+    means : array (classes, 2)
+        At least two classes.
+    covariances : array (classes, 2, 2)
+        Symmetric positive definite.
+    weights : array (classes,), optional
+        The priors wₖ, summing to 1 (equal by default).
+    """
 
     def __init__(self, means, covariances, weights=None):
         self.means = np.asarray(means, dtype=np.float64)
@@ -42,13 +53,14 @@ class GaussianClusters:
             raise ValueError(f"weights must be {k} non-negative numbers summing to 1, got {weights!r}")
 
     def sample(self, n: int, rng: np.random.Generator):
+        """Return ``n`` points drawn from the mixture: X float32 (n, 2), y int64, by ``rng``."""
         y = rng.choice(len(self.means), size=n, p=self.weights)
         noise = rng.standard_normal((n, 2))
         X = self.means[y] + np.einsum("nij,nj->ni", np.linalg.cholesky(self.covariances)[y], noise)
         return X.astype(np.float32), y.astype(np.int64)
 
     def log_joint(self, X) -> np.ndarray:
-        """log wₖ + log pₖ(x) for every row of X and every class: shape (n, classes)."""
+        """Return log wₖ + log pₖ(x) for every row of X and every class: shape (n, classes)."""
         X = np.asarray(X, dtype=np.float64)
         out = np.empty((len(X), len(self.means)))
         for k, (mean, cov, w) in enumerate(zip(self.means, self.covariances, self.weights)):
@@ -58,11 +70,15 @@ class GaussianClusters:
         return out
 
     def bayes_predict(self, X) -> np.ndarray:
+        """Return the Bayes rule's class for every row of X: argmaxₖ wₖ pₖ(x)."""
         return self.log_joint(X).argmax(axis=1)
 
     def bayes_accuracy(self, resolution: int = 1200) -> float:
-        """The Bayes classifier's expected accuracy, ∫ maxₖ wₖ pₖ(x) dx, integrated on a grid
-        that covers every cluster to 9 standard deviations."""
+        """Return the Bayes classifier's expected accuracy, ∫ maxₖ wₖ pₖ(x) dx.
+
+        Integrated on a grid of ``resolution`` × ``resolution`` points that covers every cluster to 9
+        standard deviations.
+        """
         spread = 9 * np.sqrt(np.linalg.eigvalsh(self.covariances).max())
         low, high = self.means.min(axis=0) - spread, self.means.max(axis=0) + spread
         xs = np.linspace(low[0], high[0], resolution)
@@ -82,9 +98,20 @@ THREE_CLUSTERS = dict(
 
 def make_clusters(n_samples: int = 1500, means=None, covariances=None, weights=None, seed=None,
                   return_model: bool = False):
-    """Gaussian clusters in 2-D (by default the tutorials' three overlapping ones): ``X, y``, and
-    with ``return_model=True`` also the ``GaussianClusters`` that generated them, which knows the
-    Bayes-optimal accuracy."""
+    """Return Gaussian clusters in 2-D: ``X, y`` (by default the tutorials' three overlapping ones).
+
+    Parameters
+    ----------
+    n_samples : int, default 1500
+        The points.
+    means, covariances, weights : optional
+        As for ``GaussianClusters``; by default the tutorials' (Bayes-optimal accuracy 96%).
+    seed : int, optional
+        Seeds the draw.
+    return_model : bool, default False
+        Also return the ``GaussianClusters`` that generated them, which knows the Bayes-optimal
+        accuracy.
+    """
     n_samples = positive_int(n_samples, "n_samples")
     model = GaussianClusters(THREE_CLUSTERS["means"] if means is None else means,
                              THREE_CLUSTERS["covariances"] if covariances is None else covariances, weights)
@@ -94,8 +121,23 @@ def make_clusters(n_samples: int = 1500, means=None, covariances=None, weights=N
 
 def make_blobs(n_samples: int = 300, centers=3, n_features: int = 2, cluster_std: float = 1.0,
                center_box=(-10.0, 10.0), seed=None):
-    """Isotropic Gaussian blobs, as scikit-learn's: ``centers`` is a count (drawn uniformly in
-    ``center_box``) or an array of centers; classes get equal shares of ``n_samples``."""
+    """Return isotropic Gaussian blobs, as scikit-learn's: ``X, y``; classes get equal shares.
+
+    Parameters
+    ----------
+    n_samples : int, default 300
+        The points.
+    centers : int or array (classes, features), default 3
+        A count (drawn uniformly in ``center_box``) or the centers themselves.
+    n_features : int, default 2
+        The dimension, for drawn centers.
+    cluster_std : float, default 1.0
+        Each blob's standard deviation.
+    center_box : (float, float), default (-10.0, 10.0)
+        Where drawn centers lie.
+    seed : int, optional
+        Seeds the draw.
+    """
     n_samples = positive_int(n_samples, "n_samples")
     rng = np.random.default_rng(seed)
     if isinstance(centers, (int, np.integer)) and not isinstance(centers, bool):
@@ -112,18 +154,35 @@ def make_blobs(n_samples: int = 300, centers=3, n_features: int = 2, cluster_std
 
 
 def regression_function(X) -> np.ndarray:
-    """The noise-free target of ``make_regression``: a smooth function of the first six features,
-    f(x) = sin(2x₀) + x₁x₂ + ½x₃² + tanh(2x₄) - ½x₅ (further features are irrelevant)."""
+    """Return the noise-free target of ``make_regression`` for every row of X.
+
+    A smooth function of the first six features, f(x) = sin(2x₀) + x₁x₂ + ½x₃² + tanh(2x₄) - ½x₅
+    (further features are irrelevant).
+    """
     X = np.asarray(X, dtype=np.float64)
     return np.sin(2 * X[:, 0]) + X[:, 1] * X[:, 2] + 0.5 * X[:, 3] ** 2 + np.tanh(2 * X[:, 4]) - 0.5 * X[:, 5]
 
 
 def make_regression(n_samples: int = 2000, n_features: int = 8, noise: float = 0.5, seed=None,
                     return_info: bool = False):
-    """A tabular regression problem with a known answer: features uniform in [-2, 2], target
-    y = f(x) + ε with f = ``regression_function`` and ε ~ N(0, noise²). No model can beat a
-    test MSE of noise² (the noise floor). ``return_info=True`` also returns
-    ``{"noise_variance": noise², "function": regression_function}``."""
+    """Return a tabular regression problem with a known answer: ``X, y``.
+
+    Features uniform in [-2, 2], target y = f(x) + ε with f = ``regression_function`` and
+    ε ~ N(0, noise²). No model can beat a test MSE of noise² (the noise floor).
+
+    Parameters
+    ----------
+    n_samples : int, default 2000
+        The rows.
+    n_features : int, default 8
+        At least 6 (the target uses six).
+    noise : float, default 0.5
+        The noise's standard deviation.
+    seed : int, optional
+        Seeds the draw.
+    return_info : bool, default False
+        Also return ``{"noise_variance": noise², "function": regression_function}``.
+    """
     n_samples = positive_int(n_samples, "n_samples")
     n_features = positive_int(n_features, "n_features")
     if n_features < 6:
@@ -137,7 +196,7 @@ def make_regression(n_samples: int = 2000, n_features: int = 8, noise: float = 0
 
 
 def make_moons(n_samples: int = 200, noise: float = 0.1, seed=None):
-    """Two interleaving half circles, for decision-boundary pictures."""
+    """Return two interleaving half circles, ``X, y``, for decision-boundary pictures (``noise``: the std)."""
     n_samples = positive_int(n_samples, "n_samples")
     rng = np.random.default_rng(seed)
     y = np.arange(n_samples) % 2
@@ -148,7 +207,7 @@ def make_moons(n_samples: int = 200, noise: float = 0.1, seed=None):
 
 
 def make_spirals(n_samples: int = 300, classes: int = 3, noise: float = 0.2, turns: float = 1.0, seed=None):
-    """``classes`` interleaved spiral arms: not separable by any linear model."""
+    """Return ``classes`` interleaved spiral arms of ``turns`` turns, ``X, y``: not separable by any linear model."""
     n_samples = positive_int(n_samples, "n_samples")
     classes = positive_int(classes, "classes")
     rng = np.random.default_rng(seed)
@@ -160,8 +219,11 @@ def make_spirals(n_samples: int = 300, classes: int = 3, noise: float = 0.2, tur
 
 
 def make_xor(n_samples: int = 200, noise: float = 0.15, seed=None):
-    """Points around the four corners (±1, ±1), labelled 1 where the signs differ: the XOR problem
-    that no single-layer network can learn."""
+    """Return points around the four corners (±1, ±1), labelled 1 where the signs differ: ``X, y``.
+
+    The XOR problem, which no single-layer network can learn; ``noise`` is the points' standard
+    deviation around their corner.
+    """
     n_samples = positive_int(n_samples, "n_samples")
     rng = np.random.default_rng(seed)
     corners = np.array([[-1, -1], [-1, 1], [1, -1], [1, 1]], dtype=np.float64)
