@@ -100,12 +100,12 @@ CANDIDATES = {
         dict(hidden=[1024, 512], dropout=0.3, epochs=25, batch_size=128, lr=1e-3, schedule="cosine", warmup=1,
              label_smoothing=0.1, ensemble=3),
     ],
-    "mnist-cnn": [  # mnist-10k's data, 9,000 images to train and 1,000 to validate (1 and 3 ran at 30 epochs)
+    "mnist-cnn": [  # mnist-10k's data, 9,000 images to train and 1,000 to validate (1, 2 and 3 ran at 30 epochs)
         dict(conv="conv 32 3, pool 2, conv 64 3, pool 2", hidden=[128], dropout=0.3, epochs=20, batch_size=128,
              lr=1e-3, schedule="cosine"),
         dict(conv="conv 32 3, pool 2, conv 64 3, pool 2", hidden=[128], dropout=0.3, augment="light", epochs=30,
              batch_size=128, lr=1e-3, schedule="cosine", label_smoothing=0.1),
-        dict(conv="conv 32 5, pool 2, conv 64 5, pool 2", hidden=[256], dropout=0.3, augment="light", epochs=40,
+        dict(conv="conv 32 5, pool 2, conv 64 5, pool 2", hidden=[256], dropout=0.3, augment="light", epochs=30,
              batch_size=128, lr=1e-3, schedule="cosine", label_smoothing=0.1),
         dict(conv="conv 32 3, norm, pool 2, conv 64 3, norm, pool 2", hidden=[128], dropout=0.3, augment="light",
              epochs=30, batch_size=128, lr=1e-3, schedule="cosine", label_smoothing=0.1),
