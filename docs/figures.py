@@ -188,6 +188,21 @@ def conv_figures(report) -> dict:
             "conv.profile_batch": str(report["profile_batch_size"])}
 
 
+def draw_figures(report) -> dict:
+    """The draw page's models: drawings read, file size and answer time (benchmarks/draw_model.py)."""
+    lines = ["| model | drawings read (of 300) | file | answer of barenet serve (PNG to /api/predict) | network alone, "
+             "in Python | static export, in Chromium |", "|---|---:|---:|---:|---:|---:|"]
+    found = {"draw.machine": _machine(report)}
+    for name, m in report["models"].items():
+        lines.append(f"| {name}: {m['description']} | {m['accuracy']:.1%} ({m['read']}) | {m['file_bytes'] / 1e3:,.0f} kB "
+                     f"| {m['answer_ms']:.1f} ms | {m['network_ms']:.2f} ms | "
+                     + ("not measured |" if m.get("browser_ms") is None else f"{m['browser_ms']:.1f} ms |"))
+        found.update({f"draw.{name}.accuracy": f"{m['accuracy']:.1%}", f"draw.{name}.kb": f"{m['file_bytes'] / 1e3:,.0f} kB",
+                      f"draw.{name}.answer": f"{m['answer_ms']:.1f} ms"})
+    found["draw.table"] = "\n".join(lines)
+    return found
+
+
 def figures() -> dict:
     """{name: the figure as text (a table as Markdown)} from every results file present."""
     found = {}
@@ -204,6 +219,9 @@ def figures() -> dict:
     parity = _json("sklearn_parity.json")
     if parity and "rows" in parity:
         found.update(sklearn_figures(parity))
+    drawn = _json("draw_model.json")
+    if drawn:
+        found.update(draw_figures(drawn))
     scaling = _json("mpi_scaling.json")
     if scaling:
         found.update(scaling_figures(scaling))

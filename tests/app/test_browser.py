@@ -133,8 +133,8 @@ def _train(page, dataset, hidden, epochs, **fields):
     page.fill("input[name=hidden]", hidden)
     page.fill("input[name=epochs]", str(epochs))
     for name, value in fields.items():
-        if name == "activation":
-            page.select_option("select[name=activation]", value)
+        if name in ("activation", "conv"):
+            page.select_option(f"select[name={name}]", value)
         else:
             page.fill(f"input[name={name}]", str(value))
     page.click("#start")
@@ -222,6 +222,20 @@ def test_drawing_with_a_model_trained_on_the_page(page):
     sync_api.expect(page.locator("#guess")).not_to_have_text("?", timeout=10000)
     widths = page.eval_on_selector_all("#bars .fill", "bars => bars.map(b => parseFloat(b.style.width))")
     assert len(widths) == 10 and abs(sum(widths) - 100) < 1.5
+
+
+@pytest.mark.data("mnist")
+def test_watching_a_cnn_learn_mnist_shows_its_filters_and_the_draw_page_then_reads_with_it(page):
+    status = _train(page, "mnist-10k", "32", 1, conv="conv 8 5, pool 2, conv 16 5, pool 2")
+    learned = status["epochs"][-1]["learned"]
+    assert learned["shape"] == [5, 5] and len(learned["weights"]) == 8
+    assert "first convolution's first 8 filters" in page.inner_text("#learned-caption")
+    assert status["test"]["accuracy"] > 0.9  # one epoch of a CNN on 9,000 digits
+    _shot(page, "train-cnn")
+    page.click("#use")
+    sync_api.expect(page.locator("#model-info")).to_contain_text("trained here", timeout=10000)
+    _draw(page, 7)
+    sync_api.expect(page.locator("#guess")).to_have_text("7", timeout=10000)
 
 
 @pytest.fixture(scope="module")

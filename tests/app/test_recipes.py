@@ -34,7 +34,7 @@ def test_every_recipe_is_a_candidate_that_was_scored_on_validation():
     for name, recipe in RECIPES.items():
         settings = {k: v for k, v in recipe.items() if k not in ("dataset", "validation_split")}
         assert settings in candidates[name], name
-        scores = [r for r in logged if r["dataset"] == name and r["settings"] == settings
+        scores = [r for r in logged if r.get("recipe", r["dataset"]) == name and r["settings"] == settings
                   and "train_fraction" not in r]
         assert scores and all("val_accuracy" in r or "val_mse" in r for r in scores), name
 

@@ -16,7 +16,8 @@ from ..core.augment import RandomAffine
 from ..core.preprocessing import Standardizer
 from ..training.builder import build_loss, build_network, build_optimizer
 from ..training.settings import SETTINGS, Setting
-from .data import DATASETS, IMAGE_DATASETS
+from ..training import convolutions
+from .data import DATASETS, IMAGE_DATASETS, IMAGE_SHAPES
 from .recipes import RECIPES
 
 __all__ = ["RunConfig", "RUN_SETTINGS", "AUGMENTATIONS", "DATASET_DEFAULTS", "build_model", "make_optimizer",
@@ -80,7 +81,19 @@ class _Rules:
         if self.augment is not None and self.dataset not in IMAGE_DATASETS:
             raise ValueError(f"augment moves and turns images, and {self.dataset} is not an image data set "
                              f"(images: {', '.join(IMAGE_DATASETS)}): drop augment")
+        if self.conv is not None:
+            self._check_conv()
         return self
+
+    def _check_conv(self):
+        """Refuse convolutions on data without images, and pooling that leaves none of the data set's."""
+        if self.dataset not in IMAGE_DATASETS:
+            raise ValueError(f"conv: convolutional layers read images, and {self.dataset} is not an image data set "
+                             f"(images: {', '.join(IMAGE_DATASETS)}): drop conv")
+        try:
+            convolutions.output_shape(convolutions.parse(self.conv), IMAGE_SHAPES[self.dataset])
+        except ValueError as error:
+            raise ValueError(f"conv {self.conv!r} on {self.dataset}: {error}") from None
 
     def to_dict(self) -> dict:
         """Return the settings as a dict of plain data (what config.json holds)."""
@@ -105,8 +118,8 @@ RunConfig.__doc__ = ("Everything that decides a run, one field per setting (RUN_
 def build_model(config, data, member: int = 0):
     """Return the network a configuration describes, for member ``member`` of an ensemble.
 
-    Augmentation (images) or standardisation (points and values) first, then the hidden layers
-    (``training.builder``); the seed is the config's + 1000 × member.
+    Augmentation (images) or standardisation (points and values) first, then the convolutions and
+    the hidden layers (``training.builder``); the seed is the config's + 1000 × member.
     """
     first = []
     if config.augment and data.image_shape is not None:
@@ -117,8 +130,8 @@ def build_model(config, data, member: int = 0):
     elif data.image_shape is None:
         first.append(Standardizer().fit(data.X_train))
     outputs = int(data.y_train.max()) + 1 if data.task == "classification" else 1
-    return build_network(config, data.X_train.shape[1], outputs, first=first, seed=config.seed + 1000 * member,
-                         backend=config.backend)
+    return build_network(config, data.X_train.shape[1], outputs, first=first, image_shape=data.image_shape,
+                         seed=config.seed + 1000 * member, backend=config.backend)
 
 
 def make_optimizer(config):

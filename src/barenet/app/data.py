@@ -12,7 +12,7 @@ from ..training import datasets
 from ..training.data import train_test_split
 from ..training.datasets import DatasetNotFoundError, load_digits, load_mnist, make_clusters, make_regression
 
-__all__ = ["Dataset", "DATASETS", "IMAGE_DATASETS", "load_dataset", "default_dataset", "split_validation"]
+__all__ = ["Dataset", "DATASETS", "IMAGE_DATASETS", "IMAGE_SHAPES", "load_dataset", "default_dataset", "split_validation"]
 
 
 @dataclass
@@ -113,7 +113,9 @@ def _datasets():
 
 DATASETS = ("digits", "mnist", "mnist-10k", "fashion-mnist", "clusters", "blobs", "moons", "spirals", "xor",
             "regression")
-IMAGE_DATASETS = ("digits", "mnist", "mnist-10k", "fashion-mnist")  # the ones augmentation can move and turn
+# the images, by their size: augmentation moves and turns them, convolutions read them
+IMAGE_SHAPES = {"digits": (8, 8), "mnist": (28, 28), "mnist-10k": (28, 28), "fashion-mnist": (28, 28)}
+IMAGE_DATASETS = tuple(IMAGE_SHAPES)
 
 def load_dataset(name: str, seed: int = 0) -> Dataset:
     """Return the data set called ``name``, split by ``seed`` where it has no test set of its own."""

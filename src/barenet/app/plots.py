@@ -12,10 +12,11 @@ import numpy as np
 
 from ..core import registry
 from ..core.backend import to_device, to_numpy
+from ..core.conv import Conv2D
 from ..core.layers import Dense
 
 __all__ = ["html", "learning_curves", "confusion_matrix", "activation_functions", "decision_boundary", "class_colours", "sample_grid",
-           "confident_errors", "first_layer_weights", "predicted_vs_true"]
+           "confident_errors", "first_layer_pictures", "first_layer_weights", "predicted_vs_true"]
 
 
 @functools.cache
@@ -290,24 +291,49 @@ def confident_errors(model, X, y, n: int = 16, class_names=None, image_shape=(28
     return _image_grid(np.asarray(X)[order], titles, ["red"] * len(order), columns, image_shape)
 
 
-def first_layer_weights(model, image_shape=(28, 28), n: int = 64, columns: int = 8):
-    """Plot the incoming weights of the first dense layer's units, each drawn as an image.
+def first_layer_pictures(model, image_shape=(28, 28), n: int = 64):
+    """Return the patterns the first layer responds to, as pictures, and what they are.
 
-    The patterns the first layer responds to: the first ``n`` units, ``columns`` per row, each of
-    ``image_shape``.
+    The incoming weights of the first dense layer's first ``n`` units, each the size of an
+    ``image_shape`` image ("units"), or a first convolution's first ``n`` filters ("filters").
+
+    Returns
+    -------
+    pictures : ndarray
+        (k, height, width).
+    what : str
+        "units" or "filters".
+
+    Raises
+    ------
+    ValueError
+        Where the first layer with parameters is neither such a Dense layer nor a Conv2D on images
+        of one channel.
     """
-    dense = next((layer for layer in model.layers if isinstance(layer, Dense)), None)
-    if dense is None or dense.in_features != int(np.prod(image_shape)):
-        raise ValueError(f"first_layer_weights needs a first Dense layer with {int(np.prod(image_shape))} inputs")
-    W = to_numpy(dense.params["W"])[:, :n].T
+    first = next((layer for layer in model.layers if layer.params), None)
+    if isinstance(first, Conv2D) and first.in_channels == 1:
+        return to_numpy(first.params["W"])[:n, 0], "filters"
+    if not isinstance(first, Dense) or first.in_features != int(np.prod(image_shape)):
+        raise ValueError(f"first_layer_weights needs a first Dense layer with {int(np.prod(image_shape))} inputs, "
+                         f"or a first Conv2D on images of one channel")
+    return to_numpy(first.params["W"])[:, :n].T.reshape(-1, *image_shape), "units"
+
+
+def first_layer_weights(model, image_shape=(28, 28), n: int = 64, columns: int = 8):
+    """Plot the incoming weights of the first dense layer's units, or a first convolution's filters.
+
+    The patterns the first layer responds to: the first ``n`` units or filters, ``columns`` per
+    row, each drawn as an image (``first_layer_pictures``).
+    """
+    W, what = first_layer_pictures(model, image_shape, n)
     fig = _figure(1.1 * columns, 1.1 * int(np.ceil(len(W) / columns)))
     axes = np.atleast_1d(fig.subplots(int(np.ceil(len(W) / columns)), columns)).ravel()
     for ax in axes:
         ax.axis("off")
     for ax, w in zip(axes, W):
         limit = np.abs(w).max() or 1.0
-        ax.imshow(w.reshape(image_shape), cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
-    fig.suptitle("first-layer weights (red +, blue −)", fontsize=9)
+        ax.imshow(w, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+    fig.suptitle(f"first-layer {'weights' if what == 'units' else 'filters'} (red +, blue −)", fontsize=9)
     return fig
 
 

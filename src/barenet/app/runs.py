@@ -99,7 +99,8 @@ def train_run(config: RunConfig, out, *, log=print, verbose=1, callbacks=(), res
         if not resume:
             _write_json(out / "config.json", config.to_dict())
             log(f"run folder: {out}/  (model.npz, history.json, report.txt, plots)")
-            log(f"training on {config.dataset}: hidden {config.hidden}, {config.activation}, {config.optimizer} "
+            log(f"training on {config.dataset}: " + (f"conv '{config.conv}', " if config.conv else "") +
+                f"hidden {config.hidden}, {config.activation}, {config.optimizer} "
                 f"lr {config.lr}, {plural(config.epochs, 'epoch')}, batch {config.batch_size}, backend "
                 f"{backend_named(config.backend).name}" + (f", recipe {config.recipe}" if config.recipe else ""))
     if on_folder is not None:

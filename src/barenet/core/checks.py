@@ -46,14 +46,23 @@ class Constraint:
         """Return the value a word of text means (from the command line), or None if it means none."""
         return text
 
+    def why(self, value) -> str:
+        """Return what is wrong with a value it refuses, where there is more to say than ``describe``."""
+        return ""
+
     def __call__(self, value, name: str):
         """Return ``value`` converted, or raise ``error`` (TypeError for Boolean) naming it ``name``."""
         if not self.accepts(value):
-            raise self.error(f"{name} must be {self.describe()}, got {value!r}")
+            raise self.error(self.refusal(f"{name} must be", value))
         return self.convert(value)
 
     def __or__(self, other):
         return AnyOf(self, other)
+
+    def refusal(self, start: str, value) -> str:
+        """Return "<start> <what it takes>, got <the value>[: why]", a long value cut short."""
+        shown = repr(value) if len(repr(value)) <= 120 else f"{repr(value)[:100]}... ({len(repr(value))} characters)"
+        return f"{start} {self.describe()}, got {shown}" + (f": {why}" if (why := self.why(value)) else "")
 
 
 def _is_number(value) -> bool:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from ..core import checks as check
 from ..core import registry
 from ..core.backend import BACKENDS
+from .convolutions import EXAMPLE, SYNTAX, ConvLayers
 
 __all__ = ["Setting", "SETTINGS", "MAX_LR", "SCHEDULES"]
 
@@ -65,7 +66,7 @@ class Setting:
         """Return the value a command-line word gives, or raise a ValueError that says what was expected."""
         value = self.check.parse(text)
         if value is None or not self.check.accepts(value):
-            raise ValueError(f"expected {self.check.describe()}, got {text!r}")
+            raise ValueError(self.check.refusal("expected", text))
         return self.check.convert(value)
 
     @property
@@ -76,9 +77,14 @@ class Setting:
 
 _FRACTION = check.Real(0, 1, closed="left", what="a fraction")
 _SETTINGS = [
+    Setting("conv", ConvLayers(), None,
+            f"convolutional layers before the hidden ones, for images: e.g. '{EXAMPLE}' ({SYNTAX}; "
+            "each conv keeps the image's size and is followed by the activation)",
+            web=ConvLayers(filters=64, kernel=5, most=8), metavar="LAYERS"),
     Setting("hidden", check.Widths(), [128, 64], "hidden layer widths, e.g. 256,128",
             web=check.Widths(high=2048, most=4), metavar="WIDTHS"),
-    Setting("activation", check.Options(*registry.activations.aliases()), "relu", "activation after each hidden layer",
+    Setting("activation", check.Options(*registry.activations.aliases()), "relu",
+            "activation after each convolution and hidden layer",
             web=check.Options(*registry.activations.aliases())),
     Setting("dropout", _FRACTION, 0.0, "dropout probability after each hidden layer",
             web=check.Real(0, 0.95, closed="left", what="a fraction")),

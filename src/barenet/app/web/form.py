@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Optional
 
-from pydantic import ConfigDict, Field, create_model
+from pydantic import AfterValidator, ConfigDict, Field, create_model
 
 from ...core import checks as check
+from ...training.convolutions import MAX_TEXT, ConvLayers
 from ...training.settings import SETTINGS
 
 __all__ = ["TrainRequest", "FORM_SETTINGS", "WEB_DATASETS"]
@@ -32,6 +33,12 @@ def field_type(constraint):
         return Annotated[int, Field(ge=constraint.low, **({} if constraint.high is None else {"le": constraint.high}))]
     if isinstance(constraint, check.Options):
         return Literal[constraint.values]
+    if isinstance(constraint, ConvLayers):  # text in a small language: its own parser says what is wrong
+        def checked(text):
+            if not constraint.accepts(text):
+                raise ValueError(constraint.refusal("expected", text))
+            return constraint.convert(text)
+        return Annotated[str, Field(max_length=MAX_TEXT), AfterValidator(checked)]
     if isinstance(constraint, check.Widths):
         each = field_type(constraint.each)
         return Annotated[list[each], Field(min_length=1, **({} if constraint.most is None else

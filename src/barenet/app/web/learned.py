@@ -5,7 +5,8 @@
   shows them), under the training points.
 - Regression: the model's prediction against the true value, for held-out samples.
 - Pictures (MNIST, Fashion-MNIST, the 8×8 digits): the first layer's weights, one small picture
-  per unit, the input pattern that unit responds to.
+  per unit, the input pattern that unit responds to (for a convolutional network, per filter:
+  the stroke it looks for).
 
 ``describe(data, X_val, y_val)`` gives the fixed part, sent once (the "data" event), and a
 function ``picture(model)`` that gives the part that changes, sent with each epoch.
@@ -14,8 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...core.backend import to_numpy
-from ...core.layers import Dense
+from ..plots import first_layer_pictures
 
 __all__ = ["describe", "GRID", "POINTS", "UNITS"]
 
@@ -32,7 +32,7 @@ def describe(data, X_val, y_val, seed: int = 0):
     """
     rng = np.random.default_rng(seed)
     if data.image_shape is not None:
-        return {"kind": "weights", "image_shape": list(data.image_shape)}, _first_layer
+        return {"kind": "weights", "image_shape": list(data.image_shape)}, _first_layer(tuple(data.image_shape))
     if data.task == "regression":
         rows = rng.choice(len(X_val), min(POINTS, len(X_val)), replace=False)
         X, y = X_val[rows], np.asarray(y_val[rows], dtype=np.float64).ravel()
@@ -66,13 +66,17 @@ def _regions(data, rng):
     return fixed, picture
 
 
-def _first_layer(model):
-    """Return the first Dense layer's weights into the first UNITS units, as whole numbers.
+def _first_layer(image_shape):
+    """Return the picture function of image data.
 
-    Each unit's scaled by its largest magnitude into whole numbers from -127 to 127 (a picture needs
-    no more).
+    It gives the first Dense layer's weights into the first UNITS units, or a first convolution's
+    first UNITS filters (with their ``shape``), each scaled by its largest magnitude into whole
+    numbers from -127 to 127 (a picture needs no more).
     """
-    layer = next(layer for layer in model.layers if isinstance(layer, Dense))
-    W = np.asarray(to_numpy(layer.params["W"])[:, :UNITS], dtype=np.float64).T   # (units, inputs)
-    peak = np.abs(W).max(axis=1, keepdims=True)
-    return {"weights": np.round(127 * W / np.where(peak > 0, peak, 1)).astype(int).tolist()}
+    def picture(model):
+        pictures, what = first_layer_pictures(model, image_shape, UNITS)
+        W = np.asarray(pictures, dtype=np.float64).reshape(len(pictures), -1)
+        peak = np.abs(W).max(axis=1, keepdims=True)
+        weights = np.round(127 * W / np.where(peak > 0, peak, 1)).astype(int).tolist()
+        return {"weights": weights} if what == "units" else {"weights": weights, "shape": list(pictures.shape[1:])}
+    return picture

@@ -101,6 +101,8 @@ def training(app, training, served):
             job = training.start(request.model_dump())
         except RuntimeError as error:
             raise HTTPException(409, str(error)) from None
+        except ValueError as error:  # settings that do not go together (conv on points, a warm-up without cosine)
+            raise HTTPException(422, str(error)) from None
         return {"job": job.id}
 
     def _job(job_id: str):

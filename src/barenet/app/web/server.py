@@ -19,7 +19,7 @@ def choose_model(model_path, train: bool):
         return train_default_model(cache), f"a model trained just now, cached at {cache}"
     if cache.is_file():
         return load(cache), f"the model trained earlier by 'barenet serve --train', cached at {cache}"
-    return load(SHIPPED), "the model that ships with barenet (784-256-128-10, trained on MNIST with augmentation)"
+    return load(SHIPPED), "the model that ships with barenet (a small CNN trained on MNIST with augmentation)"
 
 
 def raise_open_file_limit(wanted: int = 65536) -> int:

@@ -51,8 +51,9 @@ class TrainingJob:
     """
 
     def __init__(self, settings: dict):
-        self.id = str(next(_ids))
         self.settings = settings
+        self.config = self._config()  # settings that do not go together are refused before a job exists
+        self.id = str(next(_ids))
         self.status = "starting"
         self.events: list = []
         self.model = None
@@ -89,7 +90,7 @@ class TrainingJob:
 
     def _run(self):
         try:
-            config = self._config()
+            config = self.config
             self._set_status("loading data")
             data = load_dataset(config.dataset, config.seed)
             X, y, validation = split_validation(config, data)
@@ -165,9 +166,9 @@ class TrainingManager:
         with self.lock:
             if any(not job.finished for job in self.jobs.values()):
                 raise RuntimeError("a training job is already running; stop it first")
+            job = TrainingJob(settings)  # a ValueError where the settings do not go together
             for old in self.jobs.values():
                 old.forget_pictures()
-            job = TrainingJob(settings)
             self.jobs[job.id] = job
             while len(self.jobs) > self.keep:
                 self.jobs.pop(next(iter(self.jobs)))

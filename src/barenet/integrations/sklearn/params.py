@@ -96,7 +96,7 @@ def hidden_widths(estimator) -> list:
 def builder_settings(estimator, hidden) -> SimpleNamespace:
     """Return an estimator's parameters under barenet's setting names, for ``training.builder``."""
     return SimpleNamespace(
-        hidden=hidden, activation=ACTIVATIONS.get(estimator.activation, estimator.activation),
+        conv=None, hidden=hidden, activation=ACTIVATIONS.get(estimator.activation, estimator.activation),
         dropout=estimator.dropout, optimizer=estimator.solver, lr=estimator.learning_rate_init,
         momentum=estimator.momentum, schedule=estimator.schedule, warmup=0.0, clip_norm=estimator.clip_norm,
         epochs=estimator.max_iter, weight_decay=0.0)

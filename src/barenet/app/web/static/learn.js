@@ -84,6 +84,7 @@ $("train-form").addEventListener("submit", async (event) => {
   const form = new FormData(event.target);
   const settings = {
     dataset: form.get("dataset"),
+    conv: form.get("conv") || null,          // convolutions before the hidden layers, for images
     hidden: form.get("hidden").split(",").map((w) => parseInt(w, 10)).filter((w) => w > 0),
     activation: form.get("activation"), optimizer: form.get("optimizer"),
     lr: parseFloat(form.get("lr")), epochs: parseInt(form.get("epochs"), 10),

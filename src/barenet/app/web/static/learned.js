@@ -85,9 +85,10 @@ const learnedView = (function () {
            `prediction is exact. R² = ${(1 - residual / total).toFixed(3)}.`;
   }
 
-  // One picture per first-layer unit: its weight on each input pixel, orange positive, blue negative.
+  // One picture per first-layer unit: its weight on each input pixel, orange positive, blue negative
+  // (for a convolutional network, per filter of the first convolution: learned.shape is its size).
   function weights(canvas, fixed, learned) {
-    const pen = canvas.getContext("2d"), [h, w] = fixed.image_shape;
+    const pen = canvas.getContext("2d"), [h, w] = learned.shape || fixed.image_shape;
     const columns = Math.ceil(Math.sqrt(learned.weights.length)), gap = 4;   // a square of tiles
     const tile = Math.floor((canvas.width - gap * (columns - 1)) / columns);
     pen.fillStyle = "#d0d6df";    // the gaps: grey, so that tiles of weak (white) weights keep their edges
@@ -105,6 +106,11 @@ const learnedView = (function () {
       pen.drawImage(small, (k % columns) * (tile + gap), Math.floor(k / columns) * (tile + gap), tile, tile);
     });
     Object.assign(canvas.dataset, { tile, gap, columns });
+    if (learned.shape) {
+      return `The first convolution's first ${learned.weights.length} filters, one ${w}×${h} picture each, ` +
+             "slid over the whole image (orange: the pixel excites the filter, blue: it inhibits it): the strokes " +
+             "the network looks for.";
+    }
     return `The first layer's weights into its first ${learned.weights.length} units, one ${w}×${h} picture each ` +
            "(orange: the pixel excites the unit, blue: it inhibits it): the patterns the network looks for.";
   }
