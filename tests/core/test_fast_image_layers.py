@@ -147,6 +147,24 @@ def test_fused_relu_then_max_pooling_is_the_reference_on_windows_with_nothing_ab
     assert np.isnan(results["numpy"][1][0, 0, 0, 0])  # the NaN lands on the window's first pixel
 
 
+def test_the_numba_convolution_reuses_its_columns_step_after_step_but_never_for_inference():
+    """Training keeps one buffer for a layer's columns while the batch shape stays; inference, of
+    any batch size, allocates its own and keeps nothing (the trained-to-the-same-weights test
+    below holds the numbers across reused steps)."""
+    from barenet.core.backends import fused_images
+    layer = bn.Conv2D(2, 3, 3, padding=1)
+    bn.Sequential(layer, seed=0, backend="numba")
+    x = np.random.default_rng(0).normal(size=(4, 2, 6, 6)).astype(np.float32)
+    fused_images.conv_forward(layer, x, True, 1)
+    first = layer.cols
+    fused_images.conv_forward(layer, x[::-1].copy(), True, 1)
+    assert layer.cols is first
+    fused_images.conv_forward(layer, x, False, 1)
+    assert layer.cols is not first
+    fused_images.conv_forward(layer, x[:3], True, 1)  # another batch size: a buffer of its shape
+    assert layer.cols is not first and layer.cols.shape[0] == 3
+
+
 def _cnn(name):
     return bn.Sequential(bn.Reshape((1, 12, 12)), bn.Conv2D(1, 4, 3, padding=1), bn.ReLU(), bn.MaxPool2D(2),
                          bn.Conv2D(4, 6, 3, padding="same"), bn.ReLU(), bn.MaxPool2D(2), bn.Flatten(),

@@ -102,9 +102,10 @@ def _timed(function, count):
 
 def status_kib(field):
     """Return a field of /proc/self/status in KiB (``VmRSS``, ``VmHWM``); KeyError if absent."""
-    for line in open("/proc/self/status"):
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
     raise KeyError(field)
 
 

@@ -160,6 +160,9 @@ def plot_sweep(report, path):
         ax.set_yscale("log")
         ax.set_xticks(counts, [f"{c / 1e6:.2g}M\nw={w}" for c, w in zip(counts, widths)])
         ax.minorticks_off()
+        low, high = ax.get_ylim()  # a log axis of less than a decade: its values written out
+        ticks = [t for t in (0.3, 0.4, 0.5, 0.6, 0.8, 1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10, 15, 20) if low <= t <= high]
+        ax.set_yticks(ticks, [f"{t:g}" for t in ticks])
         ax.set_xlabel("parameters (784-w-w-10)")
         ax.set_ylabel(label)
     axes[0].legend(fontsize="small")

@@ -15,6 +15,8 @@ several, to rounding (``tests/core/test_fast_image_layers.py``).
 """
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from . import image_kernels
@@ -22,6 +24,7 @@ from .pool import ranges, run
 
 CHUNK_BYTES = 1 << 20  # a thread takes its images a few at a time, their columns about 1 MiB: in cache
 # from one loop to the next, where a whole range's would have gone out to memory and back
+_BUFFERS = weakref.WeakKeyDictionary()  # layer → the array of its columns, kept for its next step
 MATRIX_ROWS = 16  # a matrix product is cut into parts of at least, and a multiple of, this many rows:
 # fewer, and the BLAS library may take another path (one row: a matrix-vector product), which adds
 # in another order than the whole product does
@@ -45,7 +48,9 @@ def conv_forward(layer, x, training, threads):
     n, channels, height, width = x.shape
     layer.padded_shape = (n, channels, height + top + bottom, width + left + right)
     weights = layer.params["W"].reshape(layer.out_channels, -1)  # (F, C·kh·kw)
-    layer.cols = cols = np.empty((n, weights.shape[1], oh * ow), dtype=x.dtype)
+    shape = (n, weights.shape[1], oh * ow)
+    # training repeats one batch shape step after step: its columns reuse one buffer
+    layer.cols = cols = _columns(layer, shape, x.dtype) if training else np.empty(shape, dtype=x.dtype)
     y = np.empty((n, layer.out_channels, oh * ow), dtype=x.dtype)
 
     def part(lo, hi):
@@ -57,6 +62,20 @@ def conv_forward(layer, x, training, threads):
                 y[a:b] += layer.params["b"][:, None]
     run(part, ranges(n, threads, work=cols.size))
     return y.reshape(n, layer.out_channels, oh, ow)
+
+
+def _columns(layer, shape, dtype):
+    """Return an array for the layer's columns: its last step's, where the shape is the same.
+
+    The columns of a batch can be tens of MiB, above the size that the C library's allocator asks
+    the operating system for afresh each time: a new array would cost its zeroed pages again on
+    every step. The buffer is free again once backward has run (``Layer.forget`` drops
+    ``layer.cols``); it goes with the layer, and inference (any batch size) never keeps one.
+    """
+    buffer = _BUFFERS.get(layer)
+    if buffer is None or buffer.shape != shape or buffer.dtype != dtype:
+        buffer = _BUFFERS[layer] = np.empty(shape, dtype=dtype)
+    return buffer
 
 
 def _chunks(lo, hi, image_bytes):
