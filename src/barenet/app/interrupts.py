@@ -41,6 +41,11 @@ def on_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+def interrupted() -> bool:
+    """Return whether Ctrl-C was pressed since ``install``."""
+    return _interrupts > 0
+
+
 def raise_if_interrupted(hand_over: bool = False) -> None:
     """Raise KeyboardInterrupt if Ctrl-C was pressed and something swallowed it.
 
