@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .commands import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, TRAINING_OPTIONS, UsageError, cmd_evaluate,
                        cmd_export, cmd_predict, cmd_summary, cmd_train)
-from .interrupts import BEFORE_START, raise_if_interrupted
+from .interrupts import BEFORE_START, interrupted, raise_if_interrupted
 from .pipes import survive_closed_pipes
 
 __all__ = ["main", "build_parser", "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE", "EXIT_INTERRUPTED"]
@@ -219,15 +219,13 @@ def _main(argv=None) -> int:
         print(f"barenet {args.command}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        folder = getattr(args, "training_in", None)  # set once a run has its folder and begins training
-        saved = folder is not None and (Path(folder) / "model.npz").exists()
-        print("\ninterrupted: " + (f"what was trained so far is saved in {folder}/ (--resume {folder} continues)"
-                                   if saved else "no epoch had finished, so no model was saved"), file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except ImportError as error:
-        print(f"barenet {args.command}: error: {error}", file=sys.stderr)
-        return EXIT_FAILED
+        return _interrupted(args)
     except Exception as error:  # a failed run: say what, not a traceback (BARENET_DEBUG=1 shows it)
+        if interrupted():  # a Ctrl-C that a library's import turned into another error (scikit-learn's)
+            return _interrupted(args)
+        if isinstance(error, ImportError):
+            print(f"barenet {args.command}: error: {error}", file=sys.stderr)
+            return EXIT_FAILED
         if os.environ.get("BARENET_DEBUG"):
             raise
         if hasattr(error, "for_command_line"):  # a data set not found: how to provide it, in the CLI's terms
@@ -235,6 +233,15 @@ def _main(argv=None) -> int:
         else:
             print(f"barenet {args.command}: error: {type(error).__name__}: {error}", file=sys.stderr)
         return EXIT_FAILED
+
+
+def _interrupted(args) -> int:
+    """Say what a Ctrl-C left (the model saved so far, or nothing) and return 130."""
+    folder = getattr(args, "training_in", None)  # set once a run has its folder and begins training
+    saved = folder is not None and (Path(folder) / "model.npz").exists()
+    print("\ninterrupted: " + (f"what was trained so far is saved in {folder}/ (--resume {folder} continues)"
+                               if saved else "no epoch had finished, so no model was saved"), file=sys.stderr)
+    return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":
