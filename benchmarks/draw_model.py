@@ -2,6 +2,7 @@
 
     python benchmarks/draw_model.py                      # the shipped model
     python benchmarks/draw_model.py old.npz --name mlp   # another model file, recorded beside it
+    python benchmarks/draw_model.py new.npz --validation # choosing: other drawings, nothing recorded
 
 For each model file: how many of the 300 synthetic drawings of ``make_drawn_digits(300, seed=123)``
 (the drawings tests/app/test_drawn_digits.py reads) it reads after ``prepare_digit``, the file's
@@ -79,6 +80,23 @@ def browser_ms(model, prepared) -> float | None:
     return float(times)
 
 
+VALIDATION_SEEDS = (1001, 1002, 1003, 1004, 1005)  # what choices are made on: 1,500 drawings, not seed 123's
+
+
+def validation(path: Path) -> dict:
+    """How many of the validation drawings (``VALIDATION_SEEDS``, 300 each) the model reads, and its misreads."""
+    model = bn.load(path)
+    read, total, misreads = 0, 0, {}
+    for seed in VALIDATION_SEEDS:
+        images, labels = make_drawn_digits(300, seed=seed)
+        predicted = model.predict(np.stack([prepare_digit(image) for image in images]).reshape(len(images), -1))
+        read, total = read + int((predicted == labels).sum()), total + len(labels)
+        for digit, answer in zip(labels[predicted != labels], predicted[predicted != labels]):
+            misreads[f"{digit} read as {answer}"] = misreads.get(f"{digit} read as {answer}", 0) + 1
+    return {"accuracy": read / total, "read": read, "drawings": total,
+            "misreads": dict(sorted(misreads.items(), key=lambda item: -item[1]))}
+
+
 def measure(path: Path) -> dict:
     """Accuracy on the 300 drawings, file size and answer times of the model file at ``path``."""
     from fastapi.testclient import TestClient
@@ -106,7 +124,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("model", nargs="?", default=str(SHIPPED))
     parser.add_argument("--name", default="shipped", help="the key of its figures in the results file")
+    parser.add_argument("--validation", action="store_true",
+                        help="read the validation drawings (seeds 1001-1005) instead, and record nothing")
     args = parser.parse_args(argv)
+    if args.validation:
+        print(json.dumps(validation(Path(args.model)), indent=1))
+        return
     results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {"models": {}}
     results["models"][args.name] = figures = measure(Path(args.model))
     results.update(date=time.strftime("%Y-%m-%d"), machine={

@@ -1,7 +1,7 @@
 """Drawings are read well because they are prepared like MNIST and read by a convolutional network:
-the served model reads at least 97% of synthetic canvas drawings (off-centre, any size, any pen
-width) after prepare_digit (the MLP it replaced read 94%), and far fewer when the canvas is simply
-shrunk to 28×28 as the tutorials do."""
+the served model reads at least 98% of synthetic canvas drawings (off-centre, any size, any pen
+width) after prepare_digit (the MLP it replaced read 94%, the CNN trained on MNIST alone 97.7%),
+and far fewer when the canvas is simply shrunk to 28×28 as the tutorials do."""
 import numpy as np
 import pytest
 
@@ -26,7 +26,7 @@ def test_the_served_model_reads_prepared_drawings_and_not_naively_shrunk_ones(dr
                                      dtype=np.float32) / 255 for image in images]).reshape(len(images), -1)
     with_preparation = float((model.predict(prepared) == labels).mean())
     without = float((model.predict(naive) == labels).mean())
-    assert with_preparation >= 0.97, with_preparation
+    assert with_preparation >= 0.98, with_preparation
     assert without <= with_preparation - 0.3, (without, with_preparation)
 
 
@@ -57,3 +57,28 @@ def test_the_draw_pages_figures_are_the_shipped_cnns(drawings):
     images, labels = drawings
     prepared = np.stack([prepare_digit(image) for image in images]).reshape(len(images), -1)
     assert recorded["read"] == int((model.predict(prepared) == labels).sum())
+
+
+
+@pytest.mark.data("mnist")
+def test_the_default_models_training_data_adds_drawings_none_of_them_the_measured_ones(monkeypatch):
+    """training_data: MNIST's training part grows by 500 drawings a seed, prepared as the page
+    prepares them, every digit 50 times a seed, the test part untouched; none of the drawings
+    benchmarks/draw_model.py scores (seed 123) is among them, nor a seed the choice was made on."""
+    from barenet.app.data import load_dataset
+    from barenet.app.runs import RunConfig
+    from barenet.app.web import default_model
+
+    assert not set(default_model.DRAWING_SEEDS) & {123, 1001, 1002, 1003, 1004, 1005}
+    monkeypatch.setattr(default_model, "DRAWING_SEEDS", (10, 11))  # two of them, to stay quick
+    config = RunConfig.from_dict(default_model.SETTINGS)
+    data, base = default_model.training_data(config), load_dataset(config.dataset, config.seed)
+    added, labels = data.X_train[len(base.X_train):], data.y_train[len(base.y_train):]
+    assert np.array_equal(data.X_train[:len(base.X_train)], base.X_train)
+    assert added.shape == (1000, 784) and added.dtype == base.X_train.dtype and labels.dtype == base.y_train.dtype
+    assert 0 <= added.min() and added.max() <= 1 and np.array_equal(np.bincount(labels), [100] * 10)
+    assert np.array_equal(data.X_test, base.X_test) and np.array_equal(data.y_test, base.y_test)
+    drawn = np.concatenate([make_drawn_digits(500, seed=seed)[0] for seed in (10, 11)])
+    assert np.array_equal(added, np.stack([prepare_digit(d) for d in drawn]).reshape(1000, -1))
+    measured = make_drawn_digits(300, seed=123)[0].reshape(300, -1)
+    assert not (drawn.reshape(1000, -1)[:, None, :] == measured[None, :, :]).all(axis=2).any()

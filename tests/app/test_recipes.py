@@ -123,3 +123,17 @@ def test_fashion_recipe_trains_both_members_on_all_60000_images_and_its_file_rea
     report_text = (tmp_path / "fashion-mnist" / "report.txt").read_text()
     assert "training images: 60000 (of which 0% held out" in report_text
     assert float((model.predict(X_test) == y_test).mean()) == report["test"]["accuracy"]
+
+
+def test_a_run_given_its_data_trains_and_scores_on_that_data(tmp_path):
+    """train_run(data=...): the draw page's model adds drawings to MNIST; the run trains on the rows
+    it is given (here digits' training part cut to 300) and scores on the given test part."""
+    data = runs.load_dataset("digits", seed=0)
+    data.X_train, data.y_train = data.X_train[:300], data.y_train[:300]
+    data.X_test, data.y_test = data.X_test[:100], data.y_test[:100]
+    config = runs.RunConfig.from_dict({**RECIPES["digits"], "epochs": 1, "validation_split": 0.0})
+    model, report = runs.train_run(config, tmp_path / "given", verbose=0, plots=False, log=lambda *a: None,
+                                   data=data)
+    assert (tmp_path / "given" / "report.txt").read_text().startswith("barenet run: digits")
+    assert "training images: 300 " in (tmp_path / "given" / "report.txt").read_text()
+    assert report["test"]["accuracy"] == float((model.predict(data.X_test) == data.y_test).mean())

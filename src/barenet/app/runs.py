@@ -78,17 +78,19 @@ def _fit_member(config, data, out, member, log, verbose, callbacks, resume, para
 
 
 def train_run(config: RunConfig, out, *, log=print, verbose=1, callbacks=(), resume=False, plots=True,
-              parallel=None, new_folder=False, on_folder=None):
+              parallel=None, new_folder=False, on_folder=None, data=None):
     """Train the configured model(s) on the configured data, writing the run folder ``out``.
 
     Returns (model, report dict). Ctrl-C stops after the current batch: what exists is saved and
     KeyboardInterrupt raised again. ``new_folder``: make ``out`` unique (``out-2``..., even against
     a run started the same second); ``on_folder(path)`` hears the folder once made. ``parallel``: as
     for ``fit``; process 0 alone writes the folder and evaluates, the others return (model, None).
+    ``data``: a ``Dataset`` to use instead of the configured one's (the draw model's adds drawings).
     """
     config.validate()
     started = time.perf_counter()
-    data = load_dataset(config.dataset, config.seed)  # before the folder exists: missing data leaves nothing behind
+    if data is None:  # before the folder exists: missing data leaves nothing behind
+        data = load_dataset(config.dataset, config.seed)
     raise_if_interrupted(hand_over=True)  # one swallowed while the data loaded; then fit's own handling
     par = data_parallel(parallel)
     out = Path(out)
