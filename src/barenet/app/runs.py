@@ -77,6 +77,15 @@ def _fit_member(config, data, out, member, log, verbose, callbacks, resume, para
     return model
 
 
+def _announce(config, out, log):
+    """Say where the run's folder is and what it trains."""
+    log(f"run folder: {out}/  (model.npz, history.json, report.txt, plots)")
+    log(f"training on {config.dataset}: " + (f"conv '{config.conv}', " if config.conv else "") +
+        f"hidden {config.hidden}, {config.activation}, {config.optimizer} "
+        f"lr {config.lr}, {plural(config.epochs, 'epoch')}, batch {config.batch_size}, backend "
+        f"{backend_named(config.backend).name}" + (f", recipe {config.recipe}" if config.recipe else ""))
+
+
 def train_run(config: RunConfig, out, *, log=print, verbose=1, callbacks=(), resume=False, plots=True,
               parallel=None, new_folder=False, on_folder=None, data=None):
     """Train the configured model(s) on the configured data, writing the run folder ``out``.
@@ -100,11 +109,7 @@ def train_run(config: RunConfig, out, *, log=print, verbose=1, callbacks=(), res
         out.mkdir(parents=True, exist_ok=True)
         if not resume:
             _write_json(out / "config.json", config.to_dict())
-            log(f"run folder: {out}/  (model.npz, history.json, report.txt, plots)")
-            log(f"training on {config.dataset}: " + (f"conv '{config.conv}', " if config.conv else "") +
-                f"hidden {config.hidden}, {config.activation}, {config.optimizer} "
-                f"lr {config.lr}, {plural(config.epochs, 'epoch')}, batch {config.batch_size}, backend "
-                f"{backend_named(config.backend).name}" + (f", recipe {config.recipe}" if config.recipe else ""))
+            _announce(config, out, log)
     if on_folder is not None:
         on_folder(out)
     models, interrupted = [], None
