@@ -26,12 +26,19 @@ _JIT = dict(cache=True, nogil=True, error_model="numpy", boundscheck=False)
 _MADE = {}
 
 
-def _compiled(make, kh, kw):
-    """``make(kh, kw)``'s loop, compiled for that window size (once per process; numba caches it)."""
-    key = (make.__name__, kh, kw)
+_NO_MASK = np.zeros(1, dtype=np.bool_)  # the mask argument of a pooling loop compiled without the ReLU
+
+
+def _compiled(make, kh, kw, *flags):
+    """``make(kh, kw, *flags)``'s loop, compiled for that window size (once per process; numba caches it).
+
+    A flag (the pooling loops' ``rectify``) is a constant of the compiled loop: its branches go.
+    """
+    key = (make.__name__, kh, kw, *flags)
     if key not in _MADE:
-        loop = make(kh, kw)
-        loop.__name__ = loop.__qualname__ = f"{make.__name__.removeprefix('_make_')}_{kh}x{kw}"
+        loop = make(kh, kw, *flags)
+        name = f"{make.__name__.removeprefix('_make_')}_{kh}x{kw}" + "".join(f"_{int(f)}" for f in flags)
+        loop.__name__ = loop.__qualname__ = name
         _MADE[key] = numba.njit(**_JIT)(loop)
     return _MADE[key]
 
@@ -120,25 +127,32 @@ def col2im(grad_cols, grad, kernel, stride, oh, ow):
 
 # -- max-pooling ------------------------------------------------------------------------------------
 
-def _make_max_pool(kh, kw):
-    def loop(x, y, argmax, sh, sw):
+def _make_max_pool(kh, kw, rectify):
+    def loop(x, y, argmax, mask, sh, sw):
         n, channels, height, width = x.shape
         oh, ow = y.shape[2], y.shape[3]
-        source, out, won_at = x.reshape(-1), y.reshape(-1), argmax.reshape(-1)
+        source, out, won_at, positive = x.reshape(-1), y.reshape(-1), argmax.reshape(-1), mask.reshape(-1)
         o = 0
         for plane in range(n * channels):
             for i in range(oh):
                 for j in range(ow):
                     corner = (plane * height + sh * i) * width + sw * j
                     best = source[corner]
+                    if rectify:  # x · [x > 0], NaN kept
+                        best = best if best > 0 else best * (best - best)
                     won = 0
                     for p in range(kh):
                         for q in range(kw):
                             value = source[corner + p * width + q]
+                            if rectify:  # the window of the rectified image, as the reference pools it:
+                                # a window with nothing above zero is a tie of zeros, its first pixel wins
+                                value = value if value > 0 else value * (value - value)
                             # np.argmax's rule: the first maximum, and the first NaN above all
                             take = (value > best) | ((value != value) & (best == best))
                             best = value if take else best
                             won = p * kw + q if take else won
+                    if rectify:
+                        positive[o] = best > 0
                     out[o] = best
                     won_at[o] = won
                     o += 1
@@ -153,50 +167,21 @@ def max_pool(x, y, argmax, kernel, stride):
     over every number (the NaN is the maximum). x is (n, C, H, W). Bit for bit the reference's,
     ties and NaN included (``tests/core/test_fast_image_layers.py``).
     """
-    _compiled(_make_max_pool, *kernel)(np.ascontiguousarray(x), y, argmax, *stride)
-
-
-def _make_relu_max_pool(kh, kw):
-    def loop(x, y, argmax, mask, sh, sw):
-        n, channels, height, width = x.shape
-        oh, ow = y.shape[2], y.shape[3]
-        source, out, won_at, positive = x.reshape(-1), y.reshape(-1), argmax.reshape(-1), mask.reshape(-1)
-        o = 0
-        for plane in range(n * channels):
-            for i in range(oh):
-                for j in range(ow):
-                    corner = (plane * height + sh * i) * width + sw * j
-                    best = source[corner]
-                    best = best if best > 0 else best * (best - best)  # rectified: x · [x > 0], NaN kept
-                    won = 0
-                    for p in range(kh):
-                        for q in range(kw):
-                            value = source[corner + p * width + q]
-                            # the window of the rectified image, as the reference pools it: a window
-                            # with nothing above zero is a tie of zeros, which its first pixel wins
-                            value = value if value > 0 else value * (value - value)
-                            take = (value > best) | ((value != value) & (best == best))
-                            best = value if take else best
-                            won = p * kw + q if take else won
-                    positive[o] = best > 0
-                    out[o] = best
-                    won_at[o] = won
-                    o += 1
-    return loop
+    _compiled(_make_max_pool, *kernel, False)(np.ascontiguousarray(x), y, argmax, _NO_MASK, *stride)
 
 
 def relu_max_pool(x, y, argmax, mask, kernel, stride):
     """y = max(0, max-pool(x)): ``activations.ReLU`` then ``MaxPool2D``, in one pass over the larger input.
 
-    Each pixel rectified as it is read, then the window's maximum, so that y and argmax
+    The loop of ``max_pool``, each pixel rectified as it is read, so that y and argmax
     (n, C, oh, ow) are what the reference's max-pooling of the rectified image gives (a window
     with nothing above zero is a tie that its first pixel wins); ``mask`` (n, C, oh, ow) holds
     the maxima above zero, the ReLU's mask at each window's winner.
     """
-    _compiled(_make_relu_max_pool, *kernel)(np.ascontiguousarray(x), y, argmax, mask, *stride)
+    _compiled(_make_max_pool, *kernel, True)(np.ascontiguousarray(x), y, argmax, mask, *stride)
 
 
-def _make_relu_max_pool_backward(kh, kw):
+def _make_max_pool_backward(kh, kw, rectify):
     def loop(grad_out, argmax, mask, grad, sh, sw):
         n, channels, height, width = grad.shape
         oh, ow = grad_out.shape[2], grad_out.shape[3]
@@ -207,32 +192,9 @@ def _make_relu_max_pool_backward(kh, kw):
                 for j in range(ow):
                     won = won_at[o]
                     g = source[o]
-                    out[(plane * height + sh * i + won // kw) * width + sw * j + won % kw] += \
-                        g if positive[o] else g * (g - g)
-                    o += 1
-    return loop
-
-
-def relu_max_pool_backward(grad_out, argmax, mask, grad, kernel, stride):
-    """grad[winner] += dY · [maximum > 0]: ``MaxPool2D.backward`` then ``ReLU.backward``.
-
-    Each dY (n, C, oh, ow) where ``mask`` holds (dY · 0 where it does not) added to the pixel of
-    ``grad`` (n, C, H, W), which starts at zero, that won its window (``argmax``).
-    """
-    _compiled(_make_relu_max_pool_backward, *kernel)(np.ascontiguousarray(grad_out), argmax, mask, grad, *stride)
-
-
-def _make_max_pool_backward(kh, kw):
-    def loop(grad_out, argmax, grad, sh, sw):
-        n, channels, height, width = grad.shape
-        oh, ow = grad_out.shape[2], grad_out.shape[3]
-        source, won_at, out = grad_out.reshape(-1), argmax.reshape(-1), grad.reshape(-1)
-        o = 0
-        for plane in range(n * channels):
-            for i in range(oh):
-                for j in range(ow):
-                    won = won_at[o]
-                    out[(plane * height + sh * i + won // kw) * width + sw * j + won % kw] += source[o]
+                    if rectify:  # dY · [maximum > 0], NaN kept
+                        g = g if positive[o] else g * (g - g)
+                    out[(plane * height + sh * i + won // kw) * width + sw * j + won % kw] += g
                     o += 1
     return loop
 
@@ -244,4 +206,13 @@ def max_pool_backward(grad_out, argmax, grad, kernel, stride):
     won its window, the windows row by row; bit for bit the reference's
     (``tests/core/test_fast_image_layers.py``).
     """
-    _compiled(_make_max_pool_backward, *kernel)(np.ascontiguousarray(grad_out), argmax, grad, *stride)
+    _compiled(_make_max_pool_backward, *kernel, False)(np.ascontiguousarray(grad_out), argmax, _NO_MASK, grad, *stride)
+
+
+def relu_max_pool_backward(grad_out, argmax, mask, grad, kernel, stride):
+    """grad[winner] += dY · [maximum > 0]: ``MaxPool2D.backward`` then ``ReLU.backward``.
+
+    The loop of ``max_pool_backward``, each dY (n, C, oh, ow) where ``mask`` holds (dY · 0 where it
+    does not) added to the pixel of ``grad`` (n, C, H, W), which starts at zero, that won its window.
+    """
+    _compiled(_make_max_pool_backward, *kernel, True)(np.ascontiguousarray(grad_out), argmax, mask, grad, *stride)
