@@ -145,17 +145,23 @@ def conv_backward_params(layer, grad_out, threads):
     _gradients(layer, grad_out, threads)
 
 
+def _offsets(kernel):
+    """The smallest integer type that holds every offset p·kw + q of a kh × kw window."""
+    return np.min_scalar_type(kernel[0] * kernel[1] - 1)
+
+
 def max_pool_forward(layer, x, training, threads):
     """Y = the maximum of each window: ``core.pooling.MaxPool2D.forward``, maxima and argmax in one pass.
 
-    Keeps the argmax (n, C, oh, ow), int64, the offset p·kw + q of each window's winner, for
+    Keeps the argmax (n, C, oh, ow), the offset p·kw + q of each window's winner in the smallest
+    integer type that holds it (as the reference does: a byte for any window up to 16 × 16), for
     backward; returns Y (n, C, oh, ow).
     """
     _, oh, ow = layer.output_shape(x.shape[1:])
     layer.x_shape, layer._out_shape = x.shape, (oh, ow)
     n, channels = x.shape[:2]
     y = np.empty((n, channels, oh, ow), dtype=x.dtype)
-    layer.argmax = argmax = np.empty((n, channels, oh, ow), dtype=np.int64)
+    layer.argmax = argmax = np.empty((n, channels, oh, ow), dtype=_offsets(layer.kernel_size))
     run(lambda lo, hi: image_kernels.max_pool(x[lo:hi], y[lo:hi], argmax[lo:hi], layer.kernel_size, layer.stride),
         ranges(n, threads, work=x.size))
     return y
@@ -180,7 +186,7 @@ def relu_max_pool_forward(relu, pool, x, training, threads):
     pool.x_shape, pool._out_shape = x.shape, (oh, ow)
     n, channels = x.shape[:2]
     y = np.empty((n, channels, oh, ow), dtype=x.dtype)
-    pool.argmax = argmax = np.empty((n, channels, oh, ow), dtype=np.int64)
+    pool.argmax = argmax = np.empty((n, channels, oh, ow), dtype=_offsets(pool.kernel_size))
     relu.mask = mask = np.empty((n, channels, oh, ow), dtype=bool)
     run(lambda lo, hi: image_kernels.relu_max_pool(x[lo:hi], y[lo:hi], argmax[lo:hi], mask[lo:hi], pool.kernel_size,
                                                     pool.stride),
