@@ -122,8 +122,9 @@ def measure(path: Path) -> dict:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("model", nargs="?", default=str(SHIPPED))
-    parser.add_argument("--name", default="shipped", help="the key of its figures in the results file")
+    parser.add_argument("model", nargs="?", default=str(SHIPPED), help="a model file (default: the shipped one)")
+    parser.add_argument("--name", default="shipped", help="the key of its figures in the results file "
+                        "(not with --validation, which records nothing)")
     parser.add_argument("--validation", action="store_true",
                         help="read the validation drawings (seeds 1001-1005) instead, and record nothing")
     args = parser.parse_args(argv)

@@ -107,6 +107,27 @@ def test_fused_max_pooling_is_the_reference_bit_for_bit_ties_and_nan_included(ke
     assert np.isnan(y).any()
 
 
+@pytest.mark.parametrize("relu", [False, True])
+def test_fused_pooling_over_windows_wider_than_a_byte_of_offsets_is_the_reference(relu, monkeypatch):
+    """A 17 × 17 window has offsets up to 288: the argmax is a uint16 on both backends, and the
+    winners at the last offsets (287, 288) come back to their pixels; alone and after a ReLU."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(2, 2, 18, 17)).astype(np.float32)
+    x[0, 0, 16, 16], x[0, 1, 16, 15], x[1, 0, 17, 16] = 9.0, 9.0, 9.0  # offsets 288, 287; the second window
+    x[1, 1] = -1.0  # nothing above zero: after a ReLU, a tie of zeros
+    grad_out = rng.normal(size=(2, 2, 2, 1)).astype(np.float32)
+    results = {}
+    for name in ("numpy", "numba"):
+        model = bn.Sequential(*([bn.ReLU()] if relu else []), bn.MaxPool2D(17, 1), backend=name, dtype="float32")
+        y = model.forward(x, training=True)
+        argmax = model.layers[-1].argmax.copy()
+        results[name] = y, model.backward(grad_out), argmax
+    for ours, reference in zip(results["numba"], results["numpy"]):
+        np.testing.assert_array_equal(ours, reference)
+    assert results["numba"][2].dtype == results["numpy"][2].dtype == np.uint16
+    assert results["numba"][2][0, 0, 0, 0] == 288 and results["numba"][2][0, 1, 0, 0] == 287
+
+
 @pytest.mark.parametrize("shape", [(6, 3, 5, 4), (7, 11), (2, 3, 4)])
 def test_fused_relu_takes_any_shape(shape, monkeypatch):
     x = np.random.default_rng(0).normal(size=shape).astype(np.float32)

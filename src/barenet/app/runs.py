@@ -94,7 +94,7 @@ def train_run(config: RunConfig, out, *, log=print, verbose=1, callbacks=(), res
     KeyboardInterrupt raised again. ``new_folder``: make ``out`` unique (``out-2``..., even against
     a run started the same second); ``on_folder(path)`` hears the folder once made. ``parallel``: as
     for ``fit``; process 0 alone writes the folder and evaluates, the others return (model, None).
-    ``data``: a ``Dataset`` to use instead of the configured one's (the draw model's adds drawings).
+    ``data``: a ``Dataset`` instead of the configured one's (the draw model's), which --resume cannot know.
     """
     config.validate()
     started = time.perf_counter()

@@ -15,11 +15,12 @@ def choose_model(model_path, train: bool):
         return load(model_path), f"the model in {model_path}"
     cache = cached_path()
     if train:
-        print(f"training a model for the page (MNIST, with augmentation); it will be cached at {cache}", flush=True)
+        print(f"training a model for the page (MNIST and synthetic drawings, with augmentation); it will be cached at "
+              f"{cache}", flush=True)
         return train_default_model(cache), f"a model trained just now, cached at {cache}"
     if cache.is_file():
         return load(cache), f"the model trained earlier by 'barenet serve --train', cached at {cache}"
-    return load(SHIPPED), "the model that ships with barenet (a small CNN trained on MNIST with augmentation)"
+    return load(SHIPPED), "the model that ships with barenet (a small CNN trained on MNIST and drawings, with augmentation)"
 
 
 def raise_open_file_limit(wanted: int = 65536) -> int:

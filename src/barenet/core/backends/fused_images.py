@@ -146,7 +146,7 @@ def conv_backward_params(layer, grad_out, threads):
 
 
 def _offsets(kernel):
-    """The smallest integer type that holds every offset p·kw + q of a kh × kw window."""
+    """Return the smallest integer type that holds every offset p·kw + q of a kh × kw window."""
     return np.min_scalar_type(kernel[0] * kernel[1] - 1)
 
 
