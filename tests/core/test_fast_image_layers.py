@@ -4,7 +4,8 @@ numbers: forward, the input's gradient and every parameter's, across kernel size
 paddings, odd image sizes and overlapping windows. Bit for bit on one thread, and for the layers
 without a matrix product (pooling, ReLU) on any number; where the threads share a matrix product,
 each taking some of its rows, to rounding (a few units in the last place): the BLAS library may
-add a few rows' products in another order than those of the whole matrix."""
+add a few rows' products in another order than those of the whole matrix. BatchNorm2D's statistics
+are summed in float64 on numba, so it is the reference's to rounding."""
 import numpy as np
 import pytest
 
@@ -214,3 +215,52 @@ def test_the_numba_backend_lists_its_image_kernels():
 def test_fused_dense_is_the_reference_its_rows_and_its_gradient_cut_among_threads(threads, monkeypatch):
     x = np.random.default_rng(0).normal(size=(70, 33)).astype(np.float32)
     _same(lambda: bn.Dense(33, 40), x, monkeypatch, threads)
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_fused_batch_norm_is_the_reference_to_rounding_in_both_modes(dtype, threads, monkeypatch):
+    """BatchNorm2D on numba sums each channel's values in float64 where the reference's NumPy adds
+    them in the array's type, so its statistics are the reference's to rounding, and so y, dx, dγ,
+    dβ and the running statistics over three training steps; then evaluation mode, forward and
+    backward; a NaN pixel makes its channel NaN on both, the others untouched."""
+    monkeypatch.setattr(pool, "PER_THREAD", 8)
+    calls = []
+    for table in ("_FORWARD", "_BACKWARD"):
+        monkeypatch.setattr(fused, table, {kind: _recorded(kernel, calls) for kind, kernel in getattr(fused, table).items()})
+    rng = np.random.default_rng(3)
+    batches = [(rng.normal(2.0, 3.0, size=(6, 5, 7, 9)).astype(dtype), rng.normal(size=(6, 5, 7, 9)).astype(dtype))
+               for _ in range(3)]
+    batches[2][0][1, 3, 4, 5] = np.nan
+    gamma, beta = rng.normal(size=5).astype(dtype), rng.normal(size=5).astype(dtype)
+    results = {}
+    for name in ("numpy", "numba"):
+        model = bn.Sequential(bn.BatchNorm2D(5, momentum=0.3), backend=name, dtype=dtype)
+        layer = model.layers[0]
+        layer.params["gamma"][...], layer.params["beta"][...] = gamma, beta
+        token = backend.set_kernel_threads(threads)
+        try:
+            with np.errstate(invalid="ignore"):  # the NaN pixel, on purpose
+                steps = [(model.forward(x, training=True), model.backward(g), dict(layer.grads),
+                          {k: v.copy() for k, v in layer.buffers.items()}) for x, g in batches]
+                x, g = batches[0]
+                evaluation = model.ops.forward(layer, x, False), model.ops.backward(layer, g)
+        finally:
+            backend.set_kernel_threads.reset(token)
+        results[name] = steps, evaluation
+    assert len(calls) == 8, "the numba backend did not run its BatchNorm2D kernels"
+    (ours, our_eval), (reference, reference_eval) = results["numba"], results["numpy"]
+    for step, (a, b) in enumerate(zip(ours, reference)):
+        for part in (0, 1):
+            finite = np.isfinite(b[part])
+            np.testing.assert_array_equal(np.isnan(a[part]), np.isnan(b[part]))
+            _close(a[part][finite], b[part][finite], err_msg=f"step {step}, part {part}")
+        for key in ("gamma", "beta", "running_mean", "running_var"):
+            mine, theirs = (a[2] | a[3])[key], (b[2] | b[3])[key]
+            np.testing.assert_array_equal(np.isnan(mine), np.isnan(theirs))
+            _close(mine[np.isfinite(theirs)], theirs[np.isfinite(theirs)], err_msg=f"step {step}, {key}")
+    assert np.isnan(ours[2][0][:, 3]).all() and np.isfinite(ours[2][0][:, [0, 1, 2, 4]]).all()
+    assert np.isnan(ours[2][3]["running_mean"][3]) and np.isnan(reference[2][3]["running_mean"][3])
+    for a, b in zip(our_eval, reference_eval):  # after the NaN batch, channel 3's running statistics are NaN
+        np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
+        _close(a[np.isfinite(b)], b[np.isfinite(b)])

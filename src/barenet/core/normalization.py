@@ -95,6 +95,16 @@ class BatchNorm1D(Layer):
 
     def forward(self, x, training=True):
         """y = γ x̂ + β, x̂ = (x − μ) / √(σ² + ε): the batch's μ, σ² while training, the running ones after."""
+        mean = self.statistics(x, training)
+        self.x_hat = (x - _per_channel(mean, x.ndim)) * _per_channel(self.inv_std, x.ndim)
+        return _per_channel(self.params["gamma"], x.ndim) * self.x_hat + _per_channel(self.params["beta"], x.ndim)
+
+    def statistics(self, x, training, moments=None):
+        """Return μ, and set 1 / √(σ² + ε) (``inv_std``): the batch's while training, the running ones after.
+
+        Checks x, and while training moves the running statistics. ``moments(x)`` gives the
+        batch's (μ, σ²) (NumPy's mean and var by default; a backend's own loop on numba).
+        """
         if not self.built:
             self.build(None, x.dtype)
         self.output_shape(x.shape[1:])
@@ -103,13 +113,12 @@ class BatchNorm1D(Layer):
             if self.count < 2:
                 raise ValueError(f"{self!r} needs more than one value per channel to train, got input of shape "
                                  f"{x.shape}")
-            mean, var = x.mean(axis=self.axes), x.var(axis=self.axes)
+            mean, var = (x.mean(axis=self.axes), x.var(axis=self.axes)) if moments is None else moments(x)
             self._update_running(mean, var)
         else:
             mean, var = self.buffers["running_mean"], self.buffers["running_var"]
         self.inv_std = 1.0 / xp.sqrt(var + self.eps)
-        self.x_hat = (x - _per_channel(mean, x.ndim)) * _per_channel(self.inv_std, x.ndim)
-        return _per_channel(self.params["gamma"], x.ndim) * self.x_hat + _per_channel(self.params["beta"], x.ndim)
+        return mean
 
     def _update_running(self, mean, var):
         """In place, so that whoever holds the buffers (a checkpoint's rollback) sees the change."""

@@ -95,10 +95,13 @@ def _adamw(optimizer, theta, g, state, c, threads):
 
 _DENSE, _CONV, _MAX_POOL = "barenet.core.layers.Dense", "barenet.core.conv.Conv2D", "barenet.core.pooling.MaxPool2D"
 _RELU = "barenet.core.activations.ReLU"
+_BATCH_NORM = "barenet.core.normalization.BatchNorm2D"
 _FORWARD = {"barenet.core.activations.ReLU": _relu_forward, _DENSE: _dense_forward,
-            _CONV: fused_images.conv_forward, _MAX_POOL: fused_images.max_pool_forward}
+            _CONV: fused_images.conv_forward, _MAX_POOL: fused_images.max_pool_forward,
+            _BATCH_NORM: fused_images.batch_norm_forward}
 _BACKWARD = {"barenet.core.activations.ReLU": _relu_backward, _DENSE: _dense_backward,
-             _CONV: fused_images.conv_backward, _MAX_POOL: fused_images.max_pool_backward}
+             _CONV: fused_images.conv_backward, _MAX_POOL: fused_images.max_pool_backward,
+             _BATCH_NORM: fused_images.batch_norm_backward}
 _BACKWARD_PARAMS = {_DENSE: _dense_gradients, _CONV: fused_images.conv_backward_params}
 # Networks with these layers train faster with the backend's own threads than with the BLAS
 # library's (``own_threads``): their loops are as heavy as their matrix products.
@@ -112,7 +115,7 @@ class NumbaBackend(Backend):
     """NumPy arrays, with the hottest operations run as compiled loops or split among threads.
 
     Fused, by the exact class of the object (``kernels`` lists them): ReLU; Dense (its products
-    cut by rows among the threads); Conv2D and MaxPool2D (``fused_images``), and a ReLU followed by
+    cut by rows among the threads); Conv2D, MaxPool2D and BatchNorm2D (``fused_images``), and a ReLU followed by
     a MaxPool2D as one pass; softmax cross-entropy from class ids, its value and gradient in one
     pass; the updates of SGD, RMSProp, Adam and AdamW, one pass each, split among threads on a
     long vector. Everything else runs the reference's code.

@@ -1,4 +1,4 @@
-"""The image layers on the ``"numba"`` backend: ``Conv2D`` and ``MaxPool2D``.
+"""The image layers on the ``"numba"`` backend: ``Conv2D``, ``MaxPool2D`` and ``BatchNorm2D``.
 
 They run as the compiled loops of ``core.backends.image_kernels`` and NumPy's matrix products,
 each batch cut into ranges of images that the backend's threads take one each
@@ -30,7 +30,8 @@ MATRIX_ROWS = 16  # a matrix product is cut into parts of at least, and a multip
 # in another order than the whole product does
 
 __all__ = ["CHUNK_BYTES", "MATRIX_ROWS", "conv_forward", "conv_backward", "conv_backward_params", "max_pool_forward",
-           "max_pool_backward", "relu_max_pool_forward", "relu_max_pool_backward"]
+           "max_pool_backward", "relu_max_pool_forward", "relu_max_pool_backward", "batch_norm_forward",
+           "batch_norm_backward"]
 
 
 def conv_forward(layer, x, training, threads):
@@ -202,3 +203,52 @@ def relu_max_pool_backward(relu, pool, grad_out, threads):
                                                              pool.kernel_size, pool.stride),
         ranges(len(grad), threads, work=grad.size))
     return grad
+
+
+def batch_norm_forward(layer, x, training, threads):
+    """y = γ x̂ + β, x̂ = (x − μ) / √(σ² + ε): ``BatchNorm2D.forward``, channels cut among the threads.
+
+    The batch's μ and σ² in two passes over x (``image_kernels.moments``; sums in float64, so equal
+    to the reference's to rounding), the layer's own ``statistics`` for the checks, the running
+    statistics and 1 / √(σ² + ε); then x̂ and y in one pass. Keeps x̂ as the reference does.
+    """
+    if not layer.built or x.ndim != 4 or x.dtype.kind != "f":
+        return layer.forward(x, training)
+    n, channels = x.shape[:2]
+    flat = np.ascontiguousarray(x).reshape(n, channels, -1)
+    parts = ranges(channels, threads, work=x.size)
+
+    def moments(_):
+        mean, var = np.empty(channels, dtype=x.dtype), np.empty(channels, dtype=x.dtype)
+        run(lambda lo, hi: image_kernels.moments(flat, mean, var, lo, hi), parts)
+        return mean, var
+    mean = np.asarray(layer.statistics(x, training, moments), dtype=x.dtype)
+    inv_std = np.asarray(layer.inv_std, dtype=x.dtype)
+    x_hat, y = np.empty_like(flat), np.empty_like(flat)
+    run(lambda lo, hi: image_kernels.normalize(flat, mean, inv_std, layer.params["gamma"], layer.params["beta"],
+                                               x_hat, y, lo, hi), parts)
+    layer.x_hat = x_hat.reshape(x.shape)
+    return y.reshape(x.shape)
+
+
+def batch_norm_backward(layer, grad_out, threads):
+    """dβ = Σ dy, dγ = Σ dy x̂ in one pass, then dx in another: ``BatchNorm2D.backward``.
+
+    dx = γ / √(σ² + ε) · (dy − dβ / m − x̂ dγ / m) while training, γ / √(running σ² + ε) · dy after.
+    """
+    n, channels = grad_out.shape[:2]
+    flat = np.ascontiguousarray(grad_out).reshape(n, channels, -1)
+    x_hat = layer.x_hat.reshape(flat.shape)
+    parts = ranges(channels, threads, work=grad_out.size)
+    grad_beta, grad_gamma = np.empty(channels, dtype=flat.dtype), np.empty(channels, dtype=flat.dtype)
+    run(lambda lo, hi: image_kernels.gradient_sums(flat, x_hat, grad_beta, grad_gamma, lo, hi), parts)
+    layer.grads["beta"], layer.grads["gamma"] = grad_beta, grad_gamma
+    scale = layer.params["gamma"] * layer.inv_std  # γ / √(σ² + ε)
+    if not layer.training:
+        return grad_out * scale[:, None, None]
+    m = layer.count
+    mean_grad, mean_grad_x_hat = grad_beta / m, grad_gamma / m
+    grad = np.empty_like(flat)
+    run(lambda lo, hi: image_kernels.input_gradient(flat, x_hat, scale, mean_grad, mean_grad_x_hat, grad, lo, hi),
+        parts)
+    return grad.reshape(grad_out.shape)

@@ -20,7 +20,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["pad", "im2col", "col2im", "max_pool", "max_pool_backward", "relu_max_pool", "relu_max_pool_backward"]
+__all__ = ["pad", "im2col", "col2im", "max_pool", "max_pool_backward", "relu_max_pool", "relu_max_pool_backward",
+           "moments", "normalize", "gradient_sums", "input_gradient"]
 
 _JIT = dict(cache=True, nogil=True, error_model="numpy", boundscheck=False)
 _MADE = {}
@@ -216,3 +217,91 @@ def relu_max_pool_backward(grad_out, argmax, mask, grad, kernel, stride):
     does not) added to the pixel of ``grad`` (n, C, H, W), which starts at zero, that won its window.
     """
     _compiled(_make_max_pool_backward, *kernel, True)(np.ascontiguousarray(grad_out), argmax, mask, grad, *stride)
+
+
+# -- batch normalisation of images --------------------------------------------------------------------
+# x is (n, C, S), S = H·W pixels; each thread takes channels [lo, hi). The sums over a channel's n·S
+# values are in float64 and may be added in any order (``reassoc``: so that they are vectorised),
+# where the reference's NumPy adds float32 pairwise: equal to rounding, not bit for bit. The passes
+# over single values are the reference's formulas in its order, rounding for rounding.
+
+_SUMS = dict(_JIT, fastmath={"reassoc"})
+
+
+@numba.njit(**_SUMS)
+def _moments_loop(x, mean, var, lo, hi):
+    n, _, size = x.shape
+    count = n * size
+    for c in range(lo, hi):
+        total = 0.0
+        for m in range(n):
+            for s in range(size):
+                total += x[m, c, s]
+        mu = total / count
+        squares = 0.0
+        for m in range(n):
+            for s in range(size):
+                d = x[m, c, s] - mu
+                squares += d * d
+        mean[c] = mu
+        var[c] = squares / count
+
+
+def moments(x, mean, var, lo, hi):
+    """mean[c] = Σ x / m, var[c] = Σ (x − mean)² / m over the n·S values of each channel c in [lo, hi).
+
+    ``BatchNorm2D``'s batch statistics (NumPy's ``x.mean`` and ``x.var`` over (n, h, w)), two passes
+    over x (n, C, S), the sums in float64.
+    """
+    _moments_loop(x, mean, var, lo, hi)
+
+
+@numba.njit(**_JIT)
+def _normalize_loop(x, mean, inv_std, gamma, beta, x_hat, y, lo, hi):
+    n, _, size = x.shape
+    for m in range(n):
+        for c in range(lo, hi):
+            mu, k, g, b = mean[c], inv_std[c], gamma[c], beta[c]
+            for s in range(size):
+                h = (x[m, c, s] - mu) * k
+                x_hat[m, c, s] = h
+                y[m, c, s] = g * h + b
+
+
+def normalize(x, mean, inv_std, gamma, beta, x_hat, y, lo, hi):
+    """x̂ = (x − μ) · inv_std and y = γ x̂ + β for the channels [lo, hi) of x (n, C, S), in one pass."""
+    _normalize_loop(x, mean, inv_std, gamma, beta, x_hat, y, lo, hi)
+
+
+@numba.njit(**_SUMS)
+def _gradient_sums_loop(grad_out, x_hat, grad_beta, grad_gamma, lo, hi):
+    n, _, size = grad_out.shape
+    for c in range(lo, hi):
+        beta, gamma = 0.0, 0.0
+        for m in range(n):
+            for s in range(size):
+                g = grad_out[m, c, s]
+                beta += g
+                gamma += g * x_hat[m, c, s]
+        grad_beta[c] = beta
+        grad_gamma[c] = gamma
+
+
+def gradient_sums(grad_out, x_hat, grad_beta, grad_gamma, lo, hi):
+    """dβ[c] = Σ dy and dγ[c] = Σ dy x̂ over each channel c in [lo, hi) of (n, C, S), in one pass."""
+    _gradient_sums_loop(grad_out, x_hat, grad_beta, grad_gamma, lo, hi)
+
+
+@numba.njit(**_JIT)
+def _input_gradient_loop(grad_out, x_hat, scale, mean_grad, mean_grad_x_hat, grad, lo, hi):
+    n, _, size = grad_out.shape
+    for m in range(n):
+        for c in range(lo, hi):
+            k, mg, mgx = scale[c], mean_grad[c], mean_grad_x_hat[c]
+            for s in range(size):
+                grad[m, c, s] = k * ((grad_out[m, c, s] - mg) - x_hat[m, c, s] * mgx)
+
+
+def input_gradient(grad_out, x_hat, scale, mean_grad, mean_grad_x_hat, grad, lo, hi):
+    """dx = scale · (dy − dβ / m − x̂ dγ / m) for the channels [lo, hi), in one pass (training's dx)."""
+    _input_gradient_loop(grad_out, x_hat, scale, mean_grad, mean_grad_x_hat, grad, lo, hi)
