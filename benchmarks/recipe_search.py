@@ -111,10 +111,17 @@ CANDIDATES = {
              epochs=30, batch_size=128, lr=1e-3, schedule="cosine", label_smoothing=0.1),
         dict(conv="conv 32 3, pool 2, conv 64 3, pool 2", hidden=[128], dropout=0.3, augment="light", epochs=20,
              batch_size=128, lr=1e-3, schedule="cosine", label_smoothing=0.1, ensemble=3),
+        dict(conv="conv 32 5, pool 2, conv 64 5, pool 2", hidden=[256], dropout=0.3, augment="light", epochs=30,
+             batch_size=128, lr=1e-3, schedule="cosine", label_smoothing=0.1, ensemble=3),
     ],
     "fashion-cnn": [  # all of Fashion-MNIST's training images, 54,000 to train and 6,000 to validate
         dict(conv="conv 32 3, pool 2, dropout 0.25, conv 64 3, pool 2, dropout 0.25", hidden=[256], dropout=0.4,
              augment="mirror", epochs=15, batch_size=128, lr=1e-3, schedule="cosine", label_smoothing=0.1),
+        dict(conv="conv 32 3, pool 2, dropout 0.2, conv 64 3, pool 2, dropout 0.25, conv 128 3, pool 2, dropout 0.3",
+             hidden=[256], dropout=0.4, augment="mirror", epochs=20, batch_size=128, lr=1e-3, schedule="cosine",
+             label_smoothing=0.1),
+        dict(conv="conv 32 3, norm, pool 2, dropout 0.25, conv 64 3, norm, pool 2, dropout 0.25", hidden=[256],
+             dropout=0.4, augment="mirror", epochs=15, batch_size=128, lr=1e-3, schedule="cosine", label_smoothing=0.1),
     ],
     "mnist-10k": [
         dict(hidden=[256, 128], epochs=30, batch_size=128, lr=1e-3),  # the PyTorch baseline

@@ -53,12 +53,16 @@ def main(argv=None):
     parser.add_argument("--seeds", default="0")
     args = parser.parse_args(argv)
     path = RESULTS / "recipes.json"
-    results = json.loads(path.read_text()) if path.is_file() else {"recipes": {}}
-    for name in args.recipes:
+    mine = {}  # what this run recorded: merged into the file as it is when written, so that two runs
+    for name in args.recipes:  # recording other recipes at the same time keep each other's figures
         for seed in (int(s) for s in args.seeds.split(",")):
             figures = record(name, seed)
-            results["recipes"].setdefault(name, {})[str(seed)] = figures
-            print(f"{name} seed {seed}: {figures['kind']} {figures['figure']:.4f} in {figures['seconds']:.0f} s", flush=True)
+            mine.setdefault(name, {})[str(seed)] = figures
+            print(f"{name} seed {seed}: {figures['kind']} {figures['figure']:.4f} in {figures['seconds']:.0f} s "
+                  f"{json.dumps(figures)}", flush=True)
+            results = json.loads(path.read_text()) if path.is_file() else {"recipes": {}}
+            for recipe, seeds in mine.items():
+                results["recipes"].setdefault(recipe, {}).update(seeds)
             results.update(date=time.strftime("%Y-%m-%d"), machine={
                 "processor": platform.processor() or platform.machine(), "cores": __import__("os").cpu_count(),
                 "python": platform.python_version(), "numpy": np.__version__})
