@@ -81,3 +81,19 @@ def test_the_default_models_training_data_adds_drawings_none_of_them_the_measure
     assert np.array_equal(added, np.stack([prepare_digit(d) for d in drawn]).reshape(1000, -1))
     trained_on = {d.tobytes() for d in drawn}
     assert not any(m.tobytes() in trained_on for m in make_drawn_digits(300, seed=123)[0])
+
+
+def test_summary_says_what_the_shipped_model_learned_from_and_prints_no_escape_a_file_holds():
+    from barenet.app.report import describe
+
+    lines = describe(bn.load(SHIPPED))
+    assert "trained on: mnist" in lines
+    assert any(line.startswith("description: CNN") and "synthetic drawings" in line for line in lines), lines
+    model = bn.load(SHIPPED)
+    model.metadata.update(description="a\x1b[2J\nmodel\x07 " + "x" * 1000, dataset="mnist\x1b]0;owned\x07",
+                          class_names=["zero\x1b[31m"] + [str(i) for i in range(1, 10)])
+    lines = describe(model)
+    line = next(line for line in lines if line.startswith("description"))
+    assert line.startswith("description: a[2J model x") and len(line) == len("description: ") + 500
+    assert "trained on: mnist]0;owned" in lines and any(line.startswith("classes: zero[31m, 1") for line in lines)
+    assert all(ch.isprintable() for line in lines for ch in line)

@@ -107,7 +107,9 @@ def describe(model) -> list:
     meta = getattr(model, "metadata", {}) or {}
     lines = []
     if meta.get("dataset"):
-        lines.append(f"trained on: {meta['dataset']}")
+        lines.append(f"trained on: {_printable(meta['dataset'])}")
+    if isinstance(meta.get("description"), str):  # the shipped draw model says what else it learned from
+        lines.append(f"description: {_printable(meta['description'])}")
     history = model.history if len(model.history) else getattr(model, "members", [model])[0].history
     if len(history):
         lines.append(f"epochs trained: {history.epochs[-1]}")
@@ -115,5 +117,10 @@ def describe(model) -> list:
         if isinstance(value, (int, float)) and math.isfinite(value):
             lines.append(f"test {key}: {value:.4f}")
     if meta.get("class_names"):
-        lines.append("classes: " + ", ".join(map(str, meta["class_names"])))
+        lines.append("classes: " + _printable(", ".join(map(str, meta["class_names"]))))
     return lines
+
+
+def _printable(text, most: int = 500) -> str:
+    """``text`` on one line, without what a terminal would obey (escapes, bells): a file's words, shown safely."""
+    return "".join(ch for ch in " ".join(str(text).split()) if ch.isprintable())[:most]
