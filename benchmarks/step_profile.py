@@ -2,6 +2,12 @@
 explanation of the benchmark's multiples of the matrix-product limit.
 
     python benchmarks/step_profile.py [--batch-sizes 32,128,512] [--width W] [--backend numba]
+    python benchmarks/step_profile.py --backend numba --record   # what the speed page shows
+
+``--record`` profiles the benchmark's network at batch 32, 128 and 512 and 784-w-w-10 at batch
+128 for w = 256, 1024, 2048 and 4096 (the width sweep of ``barenet bench``), and writes
+``benchmarks/results/step_profile.json``, from which the speed page draws its table of where a
+step's time goes beyond its matrix products.
 
 It trains the benchmark's network (784-256-128-10, or 784-W-W-10 with ``--width``; ReLU, Adam
 1e-3, cross-entropy, float32) on Fashion-MNIST (or random data of that shape) and times each part
@@ -15,9 +21,13 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import json
+import os
+import platform
 import pstats
 import statistics
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -81,6 +91,42 @@ def profile_steps(X, y, batch_size, steps, backend="numpy", sizes=SIZES):
     return result
 
 
+RESULTS = Path(__file__).resolve().parent / "results" / "step_profile.json"
+RECORDED = [(None, 32), (None, 128), (None, 512), (256, 128), (1024, 128), (2048, 128), (4096, 128)]
+
+
+def grouped(parts: dict) -> dict:
+    """One step's parts summed into what they are: the matrix products (the Dense layers' passes,
+    which include their bias), the element-wise passes of the activations, the loss, gathering the
+    batch, the gradient's norm and the update; beside the whole step and its matmul limit."""
+    def total(test):
+        return sum(v for k, v in parts.items() if test(k))
+    return {"dense layers": total(lambda k: "Dense" in k), "activations": total(lambda k: "ReLU" in k),
+            "loss": parts["loss"], "gather": parts["gather"], "grad norm": parts["grad norm"],
+            "update": parts["update"], "whole step": parts["whole step"], "matmul limit": parts["matmul limit"]}
+
+
+def record(X, y, steps, backend_name):
+    """Profile the ``RECORDED`` cases and write them, with the machine, to ``RESULTS``."""
+    import numba
+    cases = []
+    for width, batch_size in RECORDED:
+        network = SIZES if width is None else widths_network(width)
+        parts = profile_steps(X, y, batch_size, steps, backend_name, network)
+        parameters = sum(a * b + b for a, b in zip(network, network[1:]))
+        cases.append({"network": "-".join(map(str, network)), "parameters": parameters, "batch_size": batch_size,
+                      "microseconds": parts, "grouped": grouped(parts)})
+        print(f"{cases[-1]['network']} batch {batch_size}: whole step / limit "
+              f"{parts['whole step'] / parts['matmul limit']:.2f}", flush=True)
+    report = {"date": time.strftime("%Y-%m-%d"), "backend": backend_name, "steps": steps,
+              "machine": {"processor": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+                          "python": platform.python_version(), "numpy": np.__version__, "numba": numba.__version__},
+              "cases": cases}
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(report, indent=1))
+    print(f"wrote {RESULTS}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batch-sizes", default="32,128,512")
@@ -91,12 +137,16 @@ def main(argv=None):
                         help="threads for the matrix products and the kernels (default: the libraries' own)")
     parser.add_argument("--cprofile", type=int, default=0, metavar="BATCH",
                         help="also cProfile one epoch of fit at this batch size")
+    parser.add_argument("--record", action="store_true",
+                        help="profile the speed page's cases (every width of the sweep) into results/step_profile.json")
     args = parser.parse_args(argv)
     if args.threads:
         from barenet.app.bench import set_threads
         set_threads(args.threads)
         backend.set_kernel_threads(args.threads)
     name, X, y, _, _ = load_data()
+    if args.record:
+        return record(X, y, args.steps, args.backend)
     sizes = [int(b) for b in args.batch_sizes.split(",")]
     network = SIZES if args.width is None else widths_network(args.width)
     print(f"data: {name}; network: {'-'.join(map(str, network))}; backend: {args.backend}; "

@@ -203,6 +203,21 @@ def draw_figures(report) -> dict:
     return found
 
 
+def profile_figures(report) -> dict:
+    """Where a numba training step's time goes, as multiples of its matmul limit, at every width
+    (benchmarks/step_profile.py --record)."""
+    lines = ["| network | batch | parameters | whole step | Dense layers (products and bias) | activations "
+             "| loss and batch | gradient norm | update |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for case in report["cases"]:
+        g = case["grouped"]
+        limit = g["matmul limit"]
+        lines.append(f"| {case['network']} | {case['batch_size']} | {case['parameters']:,} | "
+                     f"**{g['whole step'] / limit:.2f}** ({g['whole step'] / 1e3:.2f} ms) | {g['dense layers'] / limit:.2f} | "
+                     f"{g['activations'] / limit:.2f} | {(g['loss'] + g['gather']) / limit:.2f} | "
+                     f"{g['grad norm'] / limit:.2f} | {g['update'] / limit:.2f} |")
+    return {"profile.table": "\n".join(lines), "profile.machine": _machine(report), "profile.steps": str(report["steps"])}
+
+
 def figures() -> dict:
     """{name: the figure as text (a table as Markdown)} from every results file present."""
     found = {}
@@ -219,6 +234,9 @@ def figures() -> dict:
     parity = _json("sklearn_parity.json")
     if parity and "rows" in parity:
         found.update(sklearn_figures(parity))
+    profile = _json("step_profile.json")
+    if profile:
+        found.update(profile_figures(profile))
     drawn = _json("draw_model.json")
     if drawn:
         found.update(draw_figures(drawn))

@@ -197,6 +197,32 @@ def test_step_profile_reports_each_part_of_a_step(capsys):
     assert "whole step / matmul limit: batch 16:" in out
 
 
+def test_step_profile_records_every_case_as_parts_that_add_up_to_the_step(tmp_path, monkeypatch):
+    """--record: each case's parts in microseconds, grouped into Dense layers, activations, loss,
+    batch, norm and update, beside the whole step and its matmul limit; the speed page's table."""
+    module = runpy.run_path(str(ROOT / "benchmarks" / "step_profile.py"))
+    where = module["main"].__globals__
+    monkeypatch.setitem(where, "RESULTS", tmp_path / "step_profile.json")
+    monkeypatch.setitem(where, "RECORDED", [(None, 16), (64, 8)])
+    module["main"](["--record", "--steps", "3", "--backend", "numba"])
+    report = json.loads((tmp_path / "step_profile.json").read_text())
+    assert [(c["network"], c["batch_size"]) for c in report["cases"]] == [("784-256-128-10", 16), ("784-64-64-10", 8)]
+    assert report["cases"][1]["parameters"] == 784 * 64 + 64 + 64 * 64 + 64 + 64 * 10 + 10
+    for case in report["cases"]:
+        parts, grouped = case["microseconds"], case["grouped"]
+        assert grouped["dense layers"] == sum(v for k, v in parts.items() if "Dense" in k) > 0
+        assert sum(grouped[k] for k in ("dense layers", "activations", "loss", "gather", "grad norm", "update")) \
+            == pytest.approx(parts["sum of parts"])
+        assert grouped["whole step"] > 0 and grouped["matmul limit"] > 0
+    sys.path.insert(0, str(ROOT / "docs"))
+    try:
+        import figures
+        table = figures.profile_figures(report)["profile.table"]
+    finally:
+        sys.path.remove(str(ROOT / "docs"))
+    assert table.count("\n| 784-") == 2 and "| 784-64-64-10 | 8 | 55,050 |" in table
+
+
 def test_recipe_search_scores_on_validation_only_and_can_train_on_a_fraction(tmp_path):
     log = tmp_path / "search.jsonl"
     script = Path(__file__).resolve().parents[2] / "benchmarks" / "recipe_search.py"
