@@ -27,11 +27,12 @@ RECIPES = {
                       batch_size=128, lr=1e-3, schedule="cosine", warmup=2, label_smoothing=0.1),
     # Convolutional (issue 28). Validation 98.80% (kernels of 5, dense 256, 30 epochs); kernels of 3
     # and dense 128 98.60% (recorded as mnist-cnn-k3 before this one was scored); with batch
-    # normalisation after each convolution 98.30% (and 2.4 times slower per epoch); three of the
-    # kernel-3 networks averaged, 20 epochs each, 98.20%. Three of the kernel-5 networks averaged
-    # 98.80% too: the 1,000 validation images cannot tell one from three (a test figure of 99.28%
-    # for one, on two seeds, was recorded first, as mnist-cnn-single); averaging was kept, as it
-    # takes away the spread of one network's seed. Chosen on mnist-10k's split, then trained on all
+    # normalisation after each convolution 98.30% (and 2.4 times slower per epoch, before BatchNorm2D
+    # had numba's compiled loop); three of the kernel-3 networks averaged, 20 epochs each, 98.20%.
+    # Three of the kernel-5 networks averaged 98.80% too: the 1,000 validation images cannot tell
+    # one from three (a test figure of 99.28% for one, on two seeds, was recorded first, as
+    # mnist-cnn-single); averaging was kept, as it is meant to reduce the spread of one network's
+    # seed. Chosen on mnist-10k's split, then trained on all
     # 10,000 images; --dataset mnist runs it unchanged on all 60,000 where they are.
     "mnist-cnn": dict(dataset="mnist-10k", conv="conv 32 5, pool 2, conv 64 5, pool 2", hidden=[256], dropout=0.3,
                       augment="light", epochs=30, batch_size=128, lr=1e-3, schedule="cosine", label_smoothing=0.1,
