@@ -220,7 +220,7 @@ def test_step_profile_records_every_case_as_parts_that_add_up_to_the_step(tmp_pa
         table = figures.profile_figures(report)["profile.table"]
     finally:
         sys.path.remove(str(ROOT / "docs"))
-    assert table.count("\n| 784-") == 2 and "| 784-64-64-10 | 8 | 55,050 |" in table
+    assert table.count("\n| 784-") == 2 and "\n| 784-64-64-10 | 8 | **" in table
 
 
 def test_recipe_search_scores_on_validation_only_and_can_train_on_a_fraction(tmp_path):
