@@ -23,6 +23,7 @@ import numpy as np
 from barenet.app import runs
 from barenet.app.recipes import RECIPES
 from barenet.core.backend import backend_named
+from barenet.files.atomic import atomic_write
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -66,7 +67,8 @@ def main(argv=None):
             results.update(date=time.strftime("%Y-%m-%d"), machine={
                 "processor": platform.processor() or platform.machine(), "cores": __import__("os").cpu_count(),
                 "python": platform.python_version(), "numpy": np.__version__})
-            path.write_text(json.dumps(results, indent=1))
+            with atomic_write(path, "w") as handle:  # a recording stopped mid-write leaves the file as it was
+                handle.write(json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":

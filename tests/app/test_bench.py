@@ -223,6 +223,27 @@ def test_step_profile_records_every_case_as_parts_that_add_up_to_the_step(tmp_pa
     assert table.count("\n| 784-") == 2 and "\n| 784-64-64-10 | 8 | **" in table
 
 
+def test_record_recipes_merges_into_the_file_as_it_is_when_it_writes(tmp_path, monkeypatch):
+    """Two recordings at once keep each other's figures: what another wrote after this one started
+    stays, and the file is replaced whole (written beside it, then renamed)."""
+    module = runpy.run_path(str(ROOT / "benchmarks" / "record_recipes.py"))
+    where = module["main"].__globals__
+    monkeypatch.setitem(where, "RESULTS", tmp_path)
+    (tmp_path / "recipes.json").write_text(json.dumps({"recipes": {"other": {"0": {"figure": 0.5}}}}))
+
+    def record(name, seed):  # the other recording writes while this one trains
+        recorded = json.loads((tmp_path / "recipes.json").read_text())
+        recorded["recipes"]["late"] = {"1": {"figure": 0.25}}
+        (tmp_path / "recipes.json").write_text(json.dumps(recorded))
+        return {"figure": 0.9, "kind": "accuracy", "seconds": 1.0}
+    monkeypatch.setitem(where, "record", record)
+    module["main"](["clusters", "--seeds", "0,3"])
+    recorded = json.loads((tmp_path / "recipes.json").read_text())["recipes"]
+    assert recorded["other"] == {"0": {"figure": 0.5}} and recorded["late"] == {"1": {"figure": 0.25}}
+    assert set(recorded["clusters"]) == {"0", "3"} and recorded["clusters"]["3"]["figure"] == 0.9
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["recipes.json"]
+
+
 def test_recipe_search_scores_on_validation_only_and_can_train_on_a_fraction(tmp_path):
     log = tmp_path / "search.jsonl"
     script = Path(__file__).resolve().parents[2] / "benchmarks" / "recipe_search.py"
