@@ -234,6 +234,7 @@ def test_watching_a_cnn_learn_mnist_shows_its_filters_and_the_draw_page_then_rea
     _shot(page, "train-cnn")
     page.click("#use")
     sync_api.expect(page.locator("#model-info")).to_contain_text("trained here", timeout=10000)
+    sync_api.expect(page.locator("#view-draw")).to_be_visible()  # the model loads, then the view switches
     _draw(page, 7)
     sync_api.expect(page.locator("#guess")).to_have_text("7", timeout=10000)
 

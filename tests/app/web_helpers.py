@@ -92,6 +92,7 @@ def draw_strokes(page, strokes, box=(0.2, 0.1, 0.6, 0.8)):
 
     from barenet.training.datasets.drawn import _smooth
 
+    page.locator("#canvas").wait_for(state="visible")  # a view may still be switching to the canvas
     canvas = page.locator("#canvas").bounding_box()
     left, top, width, height = box
     for stroke in strokes:
