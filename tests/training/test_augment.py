@@ -45,6 +45,37 @@ def test_mirroring_reverses_the_columns_of_about_half_the_images(images, shift):
     np.testing.assert_array_equal(images, before)  # the input is untouched
 
 
+def _moved(image, dy, dx):
+    """``image`` moved down dy and right dx whole pixels, black coming in (written independently)."""
+    h, w = image.shape
+    out = np.zeros_like(image)
+    out[max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = image[max(-dy, 0):h - max(dy, 0),
+                                                                      max(-dx, 0):w - max(dx, 0)]
+    return out
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_whole_pixel_shifts_are_a_padded_random_crop_read_exactly(rng, flip):
+    images = rng.uniform(0.1, 1.0, size=(400, 9, 7)).astype(np.float32)  # no two moves look alike
+    out = bn.random_affine(images, 5, shift=2.7, rotation=0, scale=0, flip=flip, whole_pixels=True)
+    assert out.dtype == images.dtype and out.shape == images.shape
+    seen = set()
+    for o, i in zip(out, images):
+        found = [(dy, dx, m) for dy in range(-2, 3) for dx in range(-2, 3) for m in ((False, True) if flip else (False,))
+                 if np.array_equal(o, _moved(i[:, ::-1] if m else i, dy, dx))]
+        assert len(found) == 1, found  # exactly one whole-pixel move (and mirror): no interpolation
+        seen.add(found[0])
+    assert len(seen) == 25 * (2 if flip else 1)  # every move up to ±2 (floor of 2.7) each way, and no larger
+    np.testing.assert_array_equal(out, bn.random_affine(images, 5, shift=2.7, rotation=0, scale=0, flip=flip,
+                                                        whole_pixels=True))
+
+
+def test_whole_pixel_shifts_under_a_rotation_still_interpolate_and_are_seeded(images):
+    a = bn.random_affine(images, 2, shift=2, rotation=10, scale=0, whole_pixels=True)
+    assert np.array_equal(a, bn.random_affine(images, 2, shift=2, rotation=10, scale=0, whole_pixels=True))
+    assert a.dtype == np.float32 and not np.allclose(a, images) and 0 <= a.min() and a.max() <= 1
+
+
 def test_warps_are_seeded_bounded_and_keep_most_of_the_ink(images):
     a = bn.random_affine(images, 7, shift=2, rotation=15, scale=0.1, elastic_alpha=8, elastic_sigma=3)
     b = bn.random_affine(images, 7, shift=2, rotation=15, scale=0.1, elastic_alpha=8, elastic_sigma=3)
@@ -74,3 +105,5 @@ def test_random_affine_rejects_bad_settings():
         bn.RandomAffine(rotation=-1)
     with pytest.raises(ValueError, match="image_shape"):
         bn.RandomAffine(image_shape=(28,))
+    with pytest.raises(TypeError, match="whole_pixels must be True or False"):
+        bn.RandomAffine(whole_pixels="yes")

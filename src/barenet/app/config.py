@@ -29,6 +29,7 @@ AUGMENTATIONS = {
     "elastic": dict(shift=2.0, rotation=10.0, scale=0.1, elastic_alpha=8.0, elastic_sigma=3.0),
     "flip": dict(shift=2.0, rotation=8.0, scale=0.08, flip=True),
     "mirror": dict(shift=0.0, rotation=0.0, scale=0.0, flip=True),
+    "crop": dict(shift=2.0, rotation=0.0, scale=0.0, flip=True, whole_pixels=True),
 }
 
 RUN_SETTINGS = {
@@ -37,7 +38,8 @@ RUN_SETTINGS = {
     "augment": Setting("augment", check.Options(*AUGMENTATIONS) | check.Instance(dict, "a dict of settings"),
                        None, "augment images (random affine moves of each picture): light (shifts, rotations, zoom; the default), elastic (also "
                        "elastic distortion), flip (also mirroring; not for digits), mirror (mirroring alone, exact: "
-                       "no interpolation)"),
+                       "no interpolation), crop (mirroring and shifts of up to 2 whole pixels, exact: a padded "
+                       "random crop; not for digits)"),
     "ensemble": Setting("ensemble", check.Integer(1, 20), 1, "train this many models and average them"),
     "recipe": Setting("recipe", check.Options(*RECIPES), None,
                       "a named, tuned configuration: " + ", ".join(RECIPES), metavar="NAME"),

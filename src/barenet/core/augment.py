@@ -30,7 +30,7 @@ def _smoothed_noise(rng, n, h, w, sigma):
 
 
 def random_affine(images, rng, *, shift=2.0, rotation=12.0, scale=0.1, shear=0.0,
-                  elastic_alpha=0.0, elastic_sigma=4.0, flip=False) -> np.ndarray:
+                  elastic_alpha=0.0, elastic_sigma=4.0, flip=False, whole_pixels=False) -> np.ndarray:
     """Return randomly transformed copies of ``images``, of their shape and dtype.
 
     Per image: a shift, a rotation, a zoom and a shear drawn uniformly within the bounds below and,
@@ -50,22 +50,25 @@ def random_affine(images, rng, *, shift=2.0, rotation=12.0, scale=0.1, shear=0.0
     flip : bool, default False
         Mirror half the images (at random) left to right, for data where that keeps the label
         (clothes, not digits).
+    whole_pixels : bool, default False
+        Shift by whole pixels, up to ±floor(shift) each way. With no rotation, zoom, shear or
+        elastic distortion the images are then moved exactly, without interpolation: the padded
+        random crop (and flip) of torchvision's ``RandomCrop(28, padding=2)``.
     """
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     images = np.asarray(images)
     if images.ndim != 3:
         raise ValueError(f"images must have shape (n, height, width), got {images.shape}")
     n, h, w = images.shape
-    if flip and not (shift or rotation or scale or shear or elastic_alpha):
-        # A pure mirror moves whole pixels: reverse the columns of the chosen images, exactly.
-        mirrored = per_sample(rng.random, n) < 0.5
-        out = images.copy()
-        out[mirrored] = images[mirrored, :, ::-1]
-        return out
+    if not (rotation or scale or shear or elastic_alpha) and (whole_pixels or (flip and not shift)):
+        return _translate(images, rng, int(shift), flip)  # whole pixels move: exactly, no interpolation
     angle = np.deg2rad(per_sample(lambda m: rng.uniform(-rotation, rotation, m), n))
     zoom = 1.0 + per_sample(lambda m: rng.uniform(-scale, scale, m), n)
     skew = np.tan(np.deg2rad(per_sample(lambda m: rng.uniform(-shear, shear, m), n)))
-    tx, ty = per_sample(lambda m: rng.uniform(-shift, shift, (2, m)), n, axis=1)
+    if whole_pixels:
+        tx, ty = per_sample(lambda m: rng.integers(-int(shift), int(shift), (2, m), endpoint=True), n, axis=1)
+    else:
+        tx, ty = per_sample(lambda m: rng.uniform(-shift, shift, (2, m)), n, axis=1)
     # A = zoom · [[cos, -sin], [sin, cos]] · [[1, skew], [0, 1]]; its inverse maps output to input.
     cos, sin = np.cos(angle), np.sin(angle)
     a, b, c, d = zoom * cos, zoom * (cos * skew - sin), zoom * sin, zoom * (sin * skew + cos)
@@ -85,6 +88,25 @@ def random_affine(images, rng, *, shift=2.0, rotation=12.0, scale=0.1, shear=0.0
         src_x += elastic_alpha * _smoothed_noise(rng, n, h, w, elastic_sigma).reshape(n, -1)
         src_y += elastic_alpha * _smoothed_noise(rng, n, h, w, elastic_sigma).reshape(n, -1)
     return _bilinear(images, src_x, src_y).reshape(images.shape).astype(images.dtype, copy=False)
+
+
+def _translate(images, rng, shift, flip):
+    """Move each image by whole pixels, up to ±shift each way, zeros coming in.
+
+    Output pixel (r, c) is input pixel (r - ty, c - tx), read exactly; with ``flip`` half of the
+    images are also mirrored.
+    """
+    n, h, w = images.shape
+    tx, ty = per_sample(lambda m: rng.integers(-shift, shift, (2, m), endpoint=True), n, axis=1) if shift \
+        else np.zeros((2, n), dtype=np.intp)
+    padded = np.zeros((n, h + 2 * shift, w + 2 * shift), dtype=images.dtype)
+    padded[:, shift:shift + h, shift:shift + w] = images
+    rows = np.arange(h)[None, :] - ty[:, None] + shift  # (n, h)
+    cols = np.arange(w)[None, :] - tx[:, None] + shift  # (n, w)
+    if flip:  # a mirrored image reads its columns from the right
+        mirrored = per_sample(rng.random, n) < 0.5
+        cols[mirrored] = cols[mirrored, ::-1]
+    return padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
 
 
 def _bilinear(images, src_x, src_y):
@@ -124,18 +146,19 @@ class RandomAffine(Layer):
     ----------
     image_shape : (int, int), default (28, 28)
         (height, width) of the images the rows hold.
-    shift, rotation, scale, shear, elastic_alpha, elastic_sigma, flip
+    shift, rotation, scale, shear, elastic_alpha, elastic_sigma, flip, whole_pixels
         As for ``random_affine``.
     seed : int, optional
         Seeds the layer's own generator, used on its own.
     """
 
     constraints = {"shift": _AMOUNT, "rotation": _AMOUNT, "scale": check.Real(0, 1, closed="left"),
-                   "shear": _AMOUNT, "elastic_alpha": _AMOUNT, "elastic_sigma": _AMOUNT, "flip": check.Boolean()}
+                   "shear": _AMOUNT, "elastic_alpha": _AMOUNT, "elastic_sigma": _AMOUNT, "flip": check.Boolean(),
+                   "whole_pixels": check.Boolean()}
     identity_at_inference = True
 
     def __init__(self, image_shape=(28, 28), shift=2.0, rotation=12.0, scale=0.1, shear=0.0,
-                 elastic_alpha=0.0, elastic_sigma=4.0, flip=False, seed=None):
+                 elastic_alpha=0.0, elastic_sigma=4.0, flip=False, whole_pixels=False, seed=None):
         super().__init__()
         if not isinstance(image_shape, (tuple, list)) or len(image_shape) != 2 \
                 or any(not isinstance(s, int) or isinstance(s, bool) or not 1 <= s <= 4096 for s in image_shape):
@@ -143,7 +166,7 @@ class RandomAffine(Layer):
         self.image_shape = tuple(image_shape)  # a file stores it as a list
         self.settings = {name: self.constraints[name](value, name) for name, value in dict(
             shift=shift, rotation=rotation, scale=scale, shear=shear, elastic_alpha=elastic_alpha,
-            elastic_sigma=elastic_sigma, flip=flip).items()}
+            elastic_sigma=elastic_sigma, flip=flip, whole_pixels=whole_pixels).items()}
         self.rng = np.random.default_rng(seed)
         self.applied = False
 
