@@ -29,7 +29,7 @@ import numpy as np
 
 import barenet as bn
 from barenet.app.images import prepare_digit
-from barenet.app.web.default_model import SHIPPED
+from barenet.app.web.default_model import SHIPPED, prepared_drawings
 from barenet.training.datasets.drawn import make_drawn_digits
 
 RESULTS = Path(__file__).resolve().parent / "results" / "draw_model.json"
@@ -88,8 +88,8 @@ def validation(path: Path) -> dict:
     model = bn.load(path)
     read, total, misreads = 0, 0, {}
     for seed in VALIDATION_SEEDS:
-        images, labels = make_drawn_digits(300, seed=seed)
-        predicted = model.predict(np.stack([prepare_digit(image) for image in images]).reshape(len(images), -1))
+        prepared, labels = prepared_drawings(300, seed)
+        predicted = model.predict(prepared)
         read, total = read + int((predicted == labels).sum()), total + len(labels)
         for digit, answer in zip(labels[predicted != labels], predicted[predicted != labels]):
             misreads[f"{digit} read as {answer}"] = misreads.get(f"{digit} read as {answer}", 0) + 1
@@ -104,7 +104,7 @@ def measure(path: Path) -> dict:
     from barenet.app.web.app import create_app
 
     model = bn.load(path)
-    images, labels = make_drawn_digits(300, seed=123)
+    images, labels = make_drawn_digits(300, seed=123)  # the PNGs are sent to the server, the rows to the network
     prepared = np.stack([prepare_digit(image) for image in images]).reshape(len(images), -1)
     read = model.predict(prepared) == labels
     client = TestClient(create_app(model, str(path)))

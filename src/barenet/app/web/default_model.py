@@ -36,17 +36,28 @@ def cached_path() -> Path:
     return data_home() / "serve" / "model.npz"
 
 
+def prepared_drawings(count: int, seed: int):
+    """Return ``make_drawn_digits(count, seed)``'s drawings as the page sends them to the model.
+
+    Each drawing goes through ``prepare_digit``, as a drawing on the page does; returns the rows
+    (count, 784) and the digits drawn (count,).
+    """
+    from ...training.datasets.drawn import make_drawn_digits
+    from ..images import prepare_digit
+
+    drawings, digits = make_drawn_digits(count, seed=seed)
+    return np.stack([prepare_digit(d) for d in drawings]).reshape(count, -1), digits
+
+
 def training_data(config):
     """Return the configured data set with ``DRAWING_SEEDS``' drawings, prepared, added to its training part."""
-    from ...training.datasets.drawn import make_drawn_digits
     from ..data import load_dataset
-    from ..images import prepare_digit
 
     data = load_dataset(config.dataset, config.seed)
     images, labels = [data.X_train], [data.y_train]
     for seed in DRAWING_SEEDS:
-        drawings, digits = make_drawn_digits(500, seed=seed)
-        images.append(np.stack([prepare_digit(d) for d in drawings]).reshape(len(drawings), -1))
+        rows, digits = prepared_drawings(500, seed)
+        images.append(rows)
         labels.append(digits)
     data.X_train = np.concatenate(images).astype(data.X_train.dtype, copy=False)
     data.y_train = np.concatenate(labels).astype(data.y_train.dtype, copy=False)
