@@ -2,16 +2,14 @@
 downloaded browser) against a live ``barenet serve`` app, draws digits on the canvas with the
 mouse and checks what the page shows, on a desktop-sized and a phone-sized window, with no
 console errors. Set BARENET_SCREENSHOTS=DIR to keep the screenshots."""
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from web_helpers import CHROMIUM, SCREENSHOTS, LiveServer, chromium, draw_strokes
 
 import barenet as bn
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 sync_api = pytest.importorskip("playwright.sync_api")
 pytest.importorskip("fastapi")
 if not Path(CHROMIUM).exists():
@@ -20,13 +18,8 @@ if not Path(CHROMIUM).exists():
 from barenet.training.datasets.drawn import DIGIT_STROKES  # noqa: E402
 from barenet.app.web.app import create_app  # noqa: E402
 from barenet.app.web.default_model import SHIPPED  # noqa: E402
-from web_helpers import LiveServer, draw_strokes  # noqa: E402
 
 pytestmark = pytest.mark.slow  # the fast lane (pytest -m 'not slow') leaves these out
-
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
-SCREENSHOTS = os.environ.get("BARENET_SCREENSHOTS")
 
 
 @pytest.fixture(scope="module")
@@ -38,10 +31,7 @@ def server():
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield browser
-        browser.close()
+    yield from chromium()
 
 
 @pytest.fixture(params=["desktop", "phone"])

@@ -5,16 +5,14 @@ predict_proba, the int8 export against the float model on all of MNIST's test se
 for the module; images travel to the page in one call, as base64 bytes. Set
 BARENET_SCREENSHOTS=DIR to keep the screenshots."""
 import base64
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from web_helpers import CHROMIUM, SCREENSHOTS, StaticServer, chromium, draw_strokes
 
 import barenet as bn
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 sync_api = pytest.importorskip("playwright.sync_api")
 pytest.importorskip("PIL")
 if not Path(CHROMIUM).exists():
@@ -24,22 +22,15 @@ from barenet.app.images import prepare_digit, prepare_silhouette  # noqa: E402
 from barenet.app.web.default_model import SHIPPED  # noqa: E402
 from barenet.integrations import web  # noqa: E402
 from barenet.training.datasets.drawn import DIGIT_STROKES, make_drawn_digits  # noqa: E402
-from web_helpers import StaticServer, draw_strokes  # noqa: E402
 
 pytestmark = pytest.mark.slow  # the fast lane (pytest -m 'not slow') leaves these out
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
-SCREENSHOTS = os.environ.get("BARENET_SCREENSHOTS")
 BYTES = "(text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0))"  # base64 -> bytes, in the page
 
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield browser
-        browser.close()
+    yield from chromium()
 
 
 @pytest.fixture(scope="module")

@@ -1,20 +1,38 @@
 """A real uvicorn server on a free loopback port, in a thread, for tests that need sockets; a plain
-static file server, as any static host; and drawing on a page's canvas with the mouse."""
+static file server, as any static host; Debian's Chromium for the browser tests; and drawing on a
+page's canvas with the mouse."""
 import functools
 import http.server
+import os
+import shutil
 import socket
 import threading
 import time
 
-import uvicorn
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"  # Debian's, never a downloaded browser
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+SCREENSHOTS = os.environ.get("BARENET_SCREENSHOTS")  # a folder to keep the screenshots in
 
-from barenet.app.web.server import serve_config
+
+def chromium():
+    """Yield a headless Chromium, driven by Playwright, and close it after (a fixture's body)."""
+    from playwright import sync_api
+
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield browser
+        browser.close()
 
 
 class LiveServer:
     """``barenet serve``'s configuration (connection cap, header deadline, JSON errors), on a free port."""
 
     def __init__(self, app, **limits):
+        import uvicorn
+
+        from barenet.app.web.server import serve_config
+
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
