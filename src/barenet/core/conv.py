@@ -140,7 +140,9 @@ class Conv2D(Layer):
     def _parameter_gradients(self, grad_out):
         """Set dW and db; return dY as (n, F, oh·ow), which dX needs too."""
         grad_flat = grad_out.reshape(len(grad_out), self.out_channels, -1)
-        self.grads["W"] = xp.matmul(grad_flat, self.cols.transpose(0, 2, 1)).sum(axis=0).reshape(self.grads["W"].shape)
+        # dWᵀ = Σ_m cols[m] dY[m]ᵀ: the sums of Σ_m dY[m] cols[m]ᵀ, in the shape BLAS runs faster
+        grad_t = xp.matmul(self.cols, grad_flat.transpose(0, 2, 1)).sum(axis=0)  # (C·kh·kw, F)
+        self.grads["W"] = grad_t.T.reshape(self.grads["W"].shape)
         if self.bias:
             self.grads["b"] = grad_flat.sum(axis=(0, 2))
         return grad_flat
