@@ -89,9 +89,8 @@ def _gradients(layer, grad_out, threads):
     """dW = Σ_m dY[m] cols[m]ᵀ, db = Σ dY: ``Conv2D._parameter_gradients``, dW cut among the threads by images.
 
     Each thread sums cols[m] dY[m]ᵀ = (dY[m] cols[m]ᵀ)ᵀ, the shape BLAS runs faster, over its own
-    range of images, and the ranges' sums are then
-    added in order (cut by filters instead, every thread would read every image's columns); one
-    thread gives the reference's numbers bit for bit. dW is written into the network's gradient
+    range of images, and the ranges' sums are then added in order (cut by filters instead, every
+    thread would read every image's columns); one thread gives the reference's numbers bit for bit. dW is written into the network's gradient
     vector where ``layer.grads["W"]`` is a contiguous view of it. Returns dY as (n, F, oh·ow).
     """
     n, filters = grad_out.shape[:2]
