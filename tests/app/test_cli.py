@@ -52,6 +52,19 @@ def test_train_offers_every_augmentation_preset_and_no_other():
     assert set(augment.choices) == set(bn_runs.AUGMENTATIONS)
 
 
+@pytest.mark.parametrize("size, light, crop", [(28, 2.0, 2.0), (8, 2 * 8 / 28, 1.0), (56, 4.0, 4.0)])
+def test_augmentation_presets_scale_with_the_image_and_whole_pixel_shifts_stay_at_least_one_pixel(size, light, crop):
+    """The presets are in pixels of a 28×28 image: an 8×8 image shifts 4/7 of a pixel, but a
+    whole-pixel shift rounds to at least one pixel, or the crop would be a mirror alone."""
+    from barenet.app.data import Dataset
+    X = np.zeros((8, size * size), dtype=np.float32)
+    data = Dataset("images", X, np.arange(8) % 2, X, np.arange(8) % 2, "classification", image_shape=(size, size))
+    for preset, shift in (("light", light), ("crop", crop)):
+        layer = bn_runs.build_model(bn_runs.RunConfig(augment=preset, hidden=[4]), data).layers[0]
+        assert isinstance(layer, bn.RandomAffine) and layer.settings["shift"] == pytest.approx(shift), preset
+        assert layer.settings["whole_pixels"] == (preset == "crop")
+
+
 def test_python_dash_m_barenet_works():
     result = subprocess.run([sys.executable, "-m", "barenet", "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.startswith("barenet ")

@@ -1,4 +1,4 @@
-"""The numba backend's image kernels (im2col and col2im without the padded copy, the rows and
+"""The numba backend's image kernels (padding, im2col and col2im as compiled loops, the rows and
 images of a convolution, max-pooling with its argmax, ReLU on images) give the NumPy reference's
 numbers: forward, the input's gradient and every parameter's, across kernel sizes, strides,
 paddings, odd image sizes and overlapping windows. Bit for bit on one thread, and for the layers

@@ -107,3 +107,9 @@ def test_random_affine_rejects_bad_settings():
         bn.RandomAffine(image_shape=(28,))
     with pytest.raises(TypeError, match="whole_pixels must be True or False"):
         bn.RandomAffine(whole_pixels="yes")
+    images = np.zeros((2, 8, 8), dtype=np.float32)  # the function checks as the layer does
+    for bad, error in ((dict(whole_pixels="yes"), TypeError), (dict(shift=-1), ValueError),
+                       (dict(shift=float("nan")), ValueError), (dict(scale=1.5), ValueError)):
+        name = next(iter(bad))
+        with pytest.raises(error, match=f"^{name} must be"):
+            bn.random_affine(images, 0, **bad)

@@ -127,7 +127,10 @@ def build_model(config, data, member: int = 0):
     if config.augment and data.image_shape is not None:
         settings = dict(AUGMENTATIONS[config.augment] if isinstance(config.augment, str) else config.augment)
         if data.image_shape != (28, 28):  # the presets are in pixels of a 28×28 image
-            settings["shift"] = settings.get("shift", 2.0) * data.image_shape[0] / 28
+            shift = settings.get("shift", 2.0) * data.image_shape[0] / 28
+            if settings.get("whole_pixels") and shift:  # at least one whole pixel, or no shift at all
+                shift = max(1.0, float(round(shift)))
+            settings["shift"] = shift
         first.append(RandomAffine(tuple(data.image_shape), **settings))
     elif data.image_shape is None:
         first.append(Standardizer().fit(data.X_train))

@@ -3,6 +3,7 @@
 Of a batch of images, all at once (no Python loop over images). Each output pixel p is read from
 the input at A⁻¹(p - c - t) + c (+ an elastic displacement), where c is the image centre,
 A = s·R(θ)·Shear(φ) and t the shift, with bilinear interpolation and black outside the image.
+Moves of whole pixels alone (mirroring, and shifts with ``whole_pixels``) are copied exactly.
 Use ``random_affine`` on arrays, or ``RandomAffine`` as the first layer of a model: it augments
 every training batch and is the identity at inference.
 """
@@ -18,6 +19,10 @@ from .layers import Layer
 from .sampling import per_sample
 
 __all__ = ["random_affine", "RandomAffine"]
+
+_AMOUNT = check.Real(0, 1e6, closed="left", what="a non-negative number")
+SETTINGS = {"shift": _AMOUNT, "rotation": _AMOUNT, "scale": check.Real(0, 1, closed="left"), "shear": _AMOUNT,
+            "elastic_alpha": _AMOUNT, "elastic_sigma": _AMOUNT, "flip": check.Boolean(), "whole_pixels": check.Boolean()}
 
 
 def _smoothed_noise(rng, n, h, w, sigma):
@@ -51,17 +56,32 @@ def random_affine(images, rng, *, shift=2.0, rotation=12.0, scale=0.1, shear=0.0
         Mirror half the images (at random) left to right, for data where that keeps the label
         (clothes, not digits).
     whole_pixels : bool, default False
-        Shift by whole pixels, up to ±floor(shift) each way. With no rotation, zoom, shear or
-        elastic distortion the images are then moved exactly, without interpolation: the padded
-        random crop (and flip) of torchvision's ``RandomCrop(28, padding=2)``.
+        Shift by whole pixels, up to ±floor(shift) each way. With rotation=0, scale=0 (both on by
+        default), no shear and no elastic distortion, the images are then moved exactly, without
+        interpolation: with shift=2, torchvision's ``RandomCrop(28, padding=2)`` (and its
+        ``RandomHorizontalFlip`` with flip=True).
+
+    Raises
+    ------
+    ValueError, TypeError
+        For a setting out of its range (a negative shift, a scale of 1 or more) or of the wrong
+        kind (a flag that is not True or False), naming it.
     """
+    shift, rotation, scale, shear, elastic_alpha, elastic_sigma, flip, whole_pixels = (
+        SETTINGS[name](value, name) for name, value in zip(SETTINGS, (
+            shift, rotation, scale, shear, elastic_alpha, elastic_sigma, flip, whole_pixels)))
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     images = np.asarray(images)
     if images.ndim != 3:
         raise ValueError(f"images must have shape (n, height, width), got {images.shape}")
-    n, h, w = images.shape
     if not (rotation or scale or shear or elastic_alpha) and (whole_pixels or (flip and not shift)):
         return _translate(images, rng, int(shift), flip)  # whole pixels move: exactly, no interpolation
+    return _warp(images, rng, shift, rotation, scale, shear, elastic_alpha, elastic_sigma, flip, whole_pixels)
+
+
+def _warp(images, rng, shift, rotation, scale, shear, elastic_alpha, elastic_sigma, flip, whole_pixels):
+    """``random_affine``'s general case: each image read through its own affine map, interpolated."""
+    n, h, w = images.shape
     angle = np.deg2rad(per_sample(lambda m: rng.uniform(-rotation, rotation, m), n))
     zoom = 1.0 + per_sample(lambda m: rng.uniform(-scale, scale, m), n)
     skew = np.tan(np.deg2rad(per_sample(lambda m: rng.uniform(-shear, shear, m), n)))
@@ -130,9 +150,6 @@ def _bilinear(images, src_x, src_y):
     return top * (1 - fy) + bottom * fy
 
 
-_AMOUNT = check.Real(0, 1e6, closed="left", what="a non-negative number")
-
-
 class RandomAffine(Layer):
     """Augmentation as a layer: each training batch of flattened images goes through ``random_affine``.
 
@@ -152,9 +169,7 @@ class RandomAffine(Layer):
         Seeds the layer's own generator, used on its own.
     """
 
-    constraints = {"shift": _AMOUNT, "rotation": _AMOUNT, "scale": check.Real(0, 1, closed="left"),
-                   "shear": _AMOUNT, "elastic_alpha": _AMOUNT, "elastic_sigma": _AMOUNT, "flip": check.Boolean(),
-                   "whole_pixels": check.Boolean()}
+    constraints = SETTINGS
     identity_at_inference = True
 
     def __init__(self, image_shape=(28, 28), shift=2.0, rotation=12.0, scale=0.1, shear=0.0,

@@ -90,8 +90,9 @@ def _gradients(layer, grad_out, threads):
 
     Each thread sums cols[m] dY[m]ᵀ = (dY[m] cols[m]ᵀ)ᵀ, the shape BLAS runs faster, over its own
     range of images, and the ranges' sums are then added in order (cut by filters instead, every
-    thread would read every image's columns); one thread gives the reference's numbers bit for bit. dW is written into the network's gradient
-    vector where ``layer.grads["W"]`` is a contiguous view of it. Returns dY as (n, F, oh·ow).
+    thread would read every image's columns); one thread gives the reference's numbers bit for
+    bit. dW is written into the network's gradient vector where ``layer.grads["W"]`` is a
+    contiguous view of it. Returns dY as (n, F, oh·ow).
     """
     n, filters = grad_out.shape[:2]
     grad_flat = np.ascontiguousarray(grad_out).reshape(n, filters, -1)

@@ -1,15 +1,17 @@
 """Compiled loops for the image layers on the ``"numba"`` backend.
 
 Padding, im2col and col2im, and max-pooling with its argmax, each one pass over the images it
-is given (``core.backends.fused_images`` gives each thread its own range of images). Images are
-NCHW, C-contiguous, and the loops index them as the formulas do, x[m, c, r, s]: the same loops
-over flat arrays with indices computed by hand ran im2col and max-pooling at about half the
-speed, col2im at a third.
+is given (``core.backends.fused_images`` gives each thread its own range of images); and the
+passes of BatchNorm2D, over images seen as (n, C, pixels), each over a range of channels.
+Images are NCHW, C-contiguous, and the loops index them as the formulas do, x[m, c, r, s]: the
+same loops over flat arrays with indices computed by hand ran im2col and max-pooling at about
+half the speed, col2im at a third.
 
-Each follows the NumPy code of its layer (``core.conv``, ``core.pooling``, ``core.im2col``),
-named in its docstring, and gives its numbers bit for bit: where several windows add into one
-pixel (col2im, where windows overlap), the loop adds them in the reference's order, so that the
-rounding is the same.
+Each follows the NumPy code of its layer (``core.conv``, ``core.pooling``, ``core.im2col``,
+``core.normalization``), named in its docstring, and gives its numbers bit for bit, but for the
+batch-normalisation sums (in float64: to rounding, as their section says). Where several windows
+add into one pixel (col2im, where windows overlap), the loop adds them in the reference's order,
+so that the rounding is the same.
 
 The loops over a window are compiled once for each window size and stride (``_compiled``): a
 loop of 3 known steps is unrolled and its indices folded, which makes im2col twice as fast as a
@@ -32,7 +34,7 @@ _NO_MASK = np.zeros((1, 1, 1, 1), dtype=np.bool_)  # the mask argument of a pool
 
 
 def _compiled(make, kh, kw, *flags):
-    """``make(kh, kw, *flags)``'s loop, compiled for that window size (once per process; numba caches it).
+    """``make(kh, kw, *flags)``'s loop, compiled for that window and flags (once per process; numba caches it).
 
     A flag (the stride, the pooling loops' ``rectify``) is a constant of the compiled loop: its
     multiplications fold, its branches go.
@@ -93,8 +95,8 @@ def im2col(padded, cols, kernel, stride, oh, ow):
 
     Every window of the padded images (n, C, H, W) becomes a column of ``cols``
     (n, C·kh·kw, oh·ow), C-contiguous, which the loop fills in memory order: for each image,
-    channel and kernel offset (p, q), one row of oh·ow pixels. Compiled for the window (kh, kw) = ``kernel``;
-    ``stride`` is (sh, sw). Bit for bit the reference's (``tests/core/test_fast_image_layers.py``).
+    channel and kernel offset (p, q), one row of oh·ow pixels. Compiled for the window (kh, kw) = ``kernel``
+    and the stride (sh, sw) = ``stride``. Bit for bit the reference's (``tests/core/test_fast_image_layers.py``).
     """
     _compiled(_make_im2col, *kernel, *stride)(padded, cols, oh, ow)
 
