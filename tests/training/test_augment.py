@@ -100,6 +100,13 @@ def test_random_affine_layer_augments_only_while_training(images):
         bn.Sequential(bn.Dense(10, 100), bn.RandomAffine((28, 28)))
 
 
+def test_random_affine_layer_shows_the_settings_it_changes_and_its_repr_builds_it_again():
+    layer = bn.RandomAffine((28, 28), shift=2, rotation=0, scale=0, flip=True, whole_pixels=True)
+    assert repr(layer) == "RandomAffine((28, 28), rotation=0.0, scale=0.0, flip=True, whole_pixels=True)"
+    assert eval(repr(layer), {"RandomAffine": bn.RandomAffine}).get_config() == layer.get_config()
+    assert repr(bn.RandomAffine((8, 8))) == "RandomAffine((8, 8))"
+
+
 def test_random_affine_rejects_bad_settings():
     with pytest.raises(ValueError, match="rotation"):
         bn.RandomAffine(rotation=-1)

@@ -9,6 +9,7 @@ every training batch and is the identity at inference.
 """
 from __future__ import annotations
 
+import inspect
 import math
 
 import numpy as np
@@ -215,3 +216,9 @@ class RandomAffine(Layer):
     def get_config(self):
         """Return image_shape and the transformation's settings."""
         return {"image_shape": list(self.image_shape), **self.settings}
+
+    def __repr__(self):
+        defaults = inspect.signature(RandomAffine).parameters
+        changed = "".join(f", {name}={value!r}" for name, value in self.settings.items()
+                          if value != defaults[name].default)
+        return f"RandomAffine({self.image_shape}{changed})"  # the settings that differ from the defaults
