@@ -68,13 +68,22 @@ def random_affine(images, rng, *, shift=2.0, rotation=12.0, scale=0.1, shear=0.0
         For a setting out of its range (a negative shift, a scale of 1 or more) or of the wrong
         kind (a flag that is not True or False), naming it.
     """
-    shift, rotation, scale, shear, elastic_alpha, elastic_sigma, flip, whole_pixels = (
-        SETTINGS[name](value, name) for name, value in zip(SETTINGS, (
-            shift, rotation, scale, shear, elastic_alpha, elastic_sigma, flip, whole_pixels)))
+    settings = _checked(shift=shift, rotation=rotation, scale=scale, shear=shear, elastic_alpha=elastic_alpha,
+                        elastic_sigma=elastic_sigma, flip=flip, whole_pixels=whole_pixels)
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     images = np.asarray(images)
     if images.ndim != 3:
         raise ValueError(f"images must have shape (n, height, width), got {images.shape}")
+    return _transform(images, rng, **settings)
+
+
+def _checked(**settings) -> dict:
+    """Return the settings, each checked against ``SETTINGS`` and converted (an error names it)."""
+    return {name: SETTINGS[name](value, name) for name, value in settings.items()}
+
+
+def _transform(images, rng, shift, rotation, scale, shear, elastic_alpha, elastic_sigma, flip, whole_pixels):
+    """``random_affine`` with its settings already checked: exact moves of whole pixels, or the warp."""
     if not (rotation or scale or shear or elastic_alpha) and (whole_pixels or (flip and not shift)):
         return _translate(images, rng, int(shift), flip)  # whole pixels move: exactly, no interpolation
     return _warp(images, rng, shift, rotation, scale, shear, elastic_alpha, elastic_sigma, flip, whole_pixels)
@@ -86,10 +95,7 @@ def _warp(images, rng, shift, rotation, scale, shear, elastic_alpha, elastic_sig
     angle = np.deg2rad(per_sample(lambda m: rng.uniform(-rotation, rotation, m), n))
     zoom = 1.0 + per_sample(lambda m: rng.uniform(-scale, scale, m), n)
     skew = np.tan(np.deg2rad(per_sample(lambda m: rng.uniform(-shear, shear, m), n)))
-    if whole_pixels:
-        tx, ty = per_sample(lambda m: rng.integers(-int(shift), int(shift), (2, m), endpoint=True), n, axis=1)
-    else:
-        tx, ty = per_sample(lambda m: rng.uniform(-shift, shift, (2, m)), n, axis=1)
+    tx, ty = _shifts(rng, n, shift, whole_pixels)
     # A = zoom · [[cos, -sin], [sin, cos]] · [[1, skew], [0, 1]]; its inverse maps output to input.
     cos, sin = np.cos(angle), np.sin(angle)
     a, b, c, d = zoom * cos, zoom * (cos * skew - sin), zoom * sin, zoom * (sin * skew + cos)
@@ -111,6 +117,13 @@ def _warp(images, rng, shift, rotation, scale, shear, elastic_alpha, elastic_sig
     return _bilinear(images, src_x, src_y).reshape(images.shape).astype(images.dtype, copy=False)
 
 
+def _shifts(rng, n, shift, whole_pixels):
+    """Each image's shift (tx, ty), up to ±shift each way: uniform, or whole pixels up to ±floor(shift)."""
+    if whole_pixels:
+        return per_sample(lambda m: rng.integers(-int(shift), int(shift), (2, m), endpoint=True), n, axis=1)
+    return per_sample(lambda m: rng.uniform(-shift, shift, (2, m)), n, axis=1)
+
+
 def _translate(images, rng, shift, flip):
     """Move each image by whole pixels, up to ±shift each way, zeros coming in.
 
@@ -118,8 +131,7 @@ def _translate(images, rng, shift, flip):
     images are also mirrored.
     """
     n, h, w = images.shape
-    tx, ty = per_sample(lambda m: rng.integers(-shift, shift, (2, m), endpoint=True), n, axis=1) if shift \
-        else np.zeros((2, n), dtype=np.intp)
+    tx, ty = _shifts(rng, n, shift, True) if shift else np.zeros((2, n), dtype=np.intp)
     padded = np.zeros((n, h + 2 * shift, w + 2 * shift), dtype=images.dtype)
     padded[:, shift:shift + h, shift:shift + w] = images
     rows = np.arange(h)[None, :] - ty[:, None] + shift  # (n, h)
@@ -180,9 +192,8 @@ class RandomAffine(Layer):
                 or any(not isinstance(s, int) or isinstance(s, bool) or not 1 <= s <= 4096 for s in image_shape):
             raise ValueError(f"image_shape must be (height, width), got {image_shape!r}")
         self.image_shape = tuple(image_shape)  # a file stores it as a list
-        self.settings = {name: self.constraints[name](value, name) for name, value in dict(
-            shift=shift, rotation=rotation, scale=scale, shear=shear, elastic_alpha=elastic_alpha,
-            elastic_sigma=elastic_sigma, flip=flip, whole_pixels=whole_pixels).items()}
+        self.settings = _checked(shift=shift, rotation=rotation, scale=scale, shear=shear, elastic_alpha=elastic_alpha,
+                                 elastic_sigma=elastic_sigma, flip=flip, whole_pixels=whole_pixels)
         self.rng = np.random.default_rng(seed)
         self.applied = False
 
@@ -197,7 +208,7 @@ class RandomAffine(Layer):
         if not training:
             return x
         images = to_numpy(x).reshape((len(x),) + self.image_shape)
-        return to_device(random_affine(images, self.rng, **self.settings).reshape(x.shape))
+        return to_device(_transform(images, self.rng, **self.settings).reshape(x.shape))  # checked in __init__
 
     def backward(self, grad_out):
         """dX = dY at inference; none after a training forward (NotImplementedError: put it first)."""

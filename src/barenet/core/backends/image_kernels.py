@@ -95,8 +95,9 @@ def im2col(padded, cols, kernel, stride, oh, ow):
 
     Every window of the padded images (n, C, H, W) becomes a column of ``cols``
     (n, C·kh·kw, oh·ow), C-contiguous, which the loop fills in memory order: for each image,
-    channel and kernel offset (p, q), one row of oh·ow pixels. Compiled for the window (kh, kw) = ``kernel``
-    and the stride (sh, sw) = ``stride``. Bit for bit the reference's (``tests/core/test_fast_image_layers.py``).
+    channel and kernel offset (p, q), one row of oh·ow pixels. Compiled for the window
+    (kh, kw) = ``kernel`` and the stride (sh, sw) = ``stride``. Bit for bit the reference's
+    (``tests/core/test_fast_image_layers.py``).
     """
     _compiled(_make_im2col, *kernel, *stride)(padded, cols, oh, ow)
 
