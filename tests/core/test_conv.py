@@ -111,18 +111,37 @@ def test_max_pooling_breaks_ties_as_torch_does(rng, cpu_backend):
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
-def test_max_pooling_routes_a_non_finite_gradient_only_to_the_winner_as_torch_does(bad, rng, cpu_backend):
+@pytest.mark.parametrize("kernel_size, stride", [(2, None), (3, 2)])  # apart, and overlapping
+def test_max_pooling_routes_a_non_finite_gradient_only_to_the_winner_as_torch_does(bad, kernel_size, stride, rng,
+                                                                                     cpu_backend):
     """0 · NaN is NaN: the gradient of the pixels that lost stays 0 however bad dY is."""
-    x = rng.normal(size=(2, 3, 6, 6))
-    layer = bn.MaxPool2D(2)
-    layer.forward(bn.to_device(x))
-    grad_out = rng.normal(size=(2, 3, 3, 3))
+    x = rng.normal(size=(2, 3, 7, 7))
+    layer = bn.MaxPool2D(kernel_size, stride)
+    y = layer.forward(bn.to_device(x))
+    grad_out = rng.normal(size=y.shape)
     grad_out[0, 1, 1, 2] = bad
     ours = bn.to_numpy(layer.backward(bn.to_device(grad_out)))
     t = torch.tensor(x, requires_grad=True)
-    F.max_pool2d(t, 2).backward(torch.tensor(grad_out))
+    F.max_pool2d(t, kernel_size, stride).backward(torch.tensor(grad_out))
     np.testing.assert_array_equal(ours, t.grad.numpy())
     assert np.count_nonzero(~np.isfinite(ours)) == 1
+
+
+@pytest.mark.parametrize("kernel_size, stride", [(2, None), (3, 2), ((2, 3), (1, 2))])
+def test_max_pooling_takes_np_argmax_of_each_window_nan_included(kernel_size, stride, rng, cpu_backend):
+    """Each window's maximum and winner are np.argmax's: the first of tied maxima, and the first NaN
+    over every number (the NaN then is the maximum). Checked window by window, by a loop."""
+    x = np.maximum(np.round(rng.normal(size=(2, 3, 8, 9))), 0.0)  # many ties
+    x[0, 0, 1, 1] = x[0, 2, 4, 5] = x[1, 1, 0, 0] = np.nan
+    x[1, 2, :3, :3] = np.nan  # windows of NaN only
+    layer = bn.MaxPool2D(kernel_size, stride)
+    y = bn.to_numpy(layer.forward(bn.to_device(x)))
+    (kh, kw), (sh, sw) = layer.kernel_size, layer.stride
+    for m, c, i, j in np.ndindex(*y.shape):
+        window = x[m, c, sh * i:sh * i + kh, sw * j:sw * j + kw].ravel()
+        assert int(layer.argmax[m, c, i, j]) == np.argmax(window)
+        np.testing.assert_array_equal(y[m, c, i, j], window[np.argmax(window)])
+    assert np.isnan(y).any()
 
 
 def test_flatten_and_reshape_match_torch(rng, cpu_backend):

@@ -60,17 +60,24 @@ class _Pool2D(Layer):
         kh, kw = self.kernel_size
         return (oh, ow), [offset(x, p, q, (oh, ow), self.stride) for p in range(kh) for q in range(kw)]
 
-    def _spread(self, shares):
-        """Return dX from each window offset's share of dY (k = p·kw + q → (n, C, oh, ow)).
+    def _spread(self, share, grad_out):
+        """Return dX from each window offset's share of dY, which ``share(k, out)`` writes into ``out``.
 
-        Each share is added to the pixel that offset read; the offsets last to first, so that a
-        pixel in overlapping windows adds them in the order the windows come, row by row.
+        Offset k = p·kw + q's share (n, C, oh, ow) goes to the pixels that offset read. Where
+        windows overlap, a pixel adds the shares of its windows, the offsets last to first, so that
+        it adds them in the order the windows come, row by row; where they do not, each pixel has
+        one share at most, written in place.
         """
-        grad = xp.zeros(self.x_shape, dtype=shares(0).dtype)
+        grad = xp.zeros(self.x_shape, dtype=grad_out.dtype)
         kh, kw = self.kernel_size
-        out_shape = self._out_shape
+        overlap = self.stride[0] < kh or self.stride[1] < kw
+        buffer = xp.empty_like(grad_out) if overlap else None
         for k in reversed(range(kh * kw)):
-            offset(grad, k // kw, k % kw, out_shape, self.stride)[...] += shares(k)
+            pixels = offset(grad, k // kw, k % kw, self._out_shape, self.stride)
+            if overlap:
+                pixels += share(k, buffer)
+            else:
+                share(k, pixels)
         return grad
 
     def get_config(self):
@@ -114,18 +121,24 @@ class MaxPool2D(_Pool2D):
         # The offset's number k, in the smallest integer that holds it (uint8 for windows up to 16 × 16)
         self.argmax = xp.zeros(y.shape, dtype=xp.min_scalar_type(len(values) - 1))
         for k, value in enumerate(values[1:], 1):
-            # np.argmax's rule: the first maximum wins a tie, and a NaN beats every number
-            larger = (value > y) | (xp.isnan(value) & ~xp.isnan(y))
-            xp.maximum(y, value, out=y)  # the same rule for the value: a NaN stays
+            larger = value > y  # np.argmax's rule: the first maximum wins a tie
+            xp.maximum(y, value, out=y)  # a NaN stays: it is the maximum of its window
             self.argmax += larger * (k - self.argmax)  # argmax = k where larger (a masked write is slower)
+        if xp.isnan(y).any():  # rare, so looked for once here rather than at every offset
+            for k in reversed(range(len(values))):  # np.argmax's rule again: the first NaN wins its window
+                xp.copyto(self.argmax, k, where=xp.isnan(values[k]))
         return y
 
     def backward(self, grad_out):
         """dX[the winner of each window] += dY; 0 elsewhere."""
         if xp.isfinite(grad_out).all():  # then 0 · dY is 0, and a product is faster than xp.where
-            return self._spread(lambda k: (self.argmax == k) * grad_out)
+            return self._spread(lambda k, out: xp.multiply(self.argmax == k, grad_out, out=out), grad_out)
         zero = xp.zeros((), dtype=grad_out.dtype)
-        return self._spread(lambda k: xp.where(self.argmax == k, grad_out, zero))
+
+        def share(k, out):
+            out[...] = xp.where(self.argmax == k, grad_out, zero)
+            return out
+        return self._spread(share, grad_out)
 
 
 class AvgPool2D(_Pool2D):
@@ -158,7 +171,11 @@ class AvgPool2D(_Pool2D):
     def backward(self, grad_out):
         """dX[each pixel of a window] += dY / (kh·kw)."""
         share = grad_out / (self.kernel_size[0] * self.kernel_size[1])
-        return self._spread(lambda k: share)
+
+        def write(k, out):
+            out[...] = share
+            return out
+        return self._spread(write, share)
 
 
 class GlobalAvgPool2D(Layer):
