@@ -169,6 +169,43 @@ def test_fused_relu_then_max_pooling_is_the_reference_on_windows_with_nothing_ab
     assert np.isnan(results["numpy"][1][0, 0, 0, 0])  # the NaN lands on the window's first pixel
 
 
+def test_fused_pooling_is_the_reference_on_a_thousand_seeded_images_with_nan_and_infinities():
+    """The compiled loop compares plainly and hands a range holding a NaN or an infinity to an
+    exact loop: across a thousand drawn cases (window, stride, ReLU before or not, one thread or two,
+    a few pixels NaN or ±inf or none), forward, argmax and backward are the reference's, and both
+    loops ran."""
+    from barenet.core.backends import image_kernels
+    rng = np.random.default_rng(28)
+    unusual = []
+    for case in range(1000):  # three windows, each apart, overlapping, and overlapping one way only
+        kernel = [(2, 2), (3, 3), (2, 3)][int(rng.integers(0, 3))]
+        stride = [kernel, (1, 1), (2, 1)][int(rng.integers(0, 3))]
+        x = rng.integers(-2, 3, size=(int(rng.integers(1, 4)), 2, int(rng.integers(3, 8)),
+                                      int(rng.integers(3, 8)))).astype(np.float32)
+        for _ in range(int(rng.integers(0, 3)) * int(rng.random() < 0.5)):
+            x[tuple(int(rng.integers(0, size)) for size in x.shape)] = rng.choice([np.nan, np.inf, -np.inf])
+        relu = bool(rng.random() < 0.5)
+        results = {}
+        for name in ("numpy", "numba"):
+            model = bn.Sequential(*([bn.ReLU()] if relu else []), bn.MaxPool2D(kernel, stride), backend=name,
+                                  dtype="float32")
+            token = backend.set_kernel_threads(int(rng.integers(1, 3)))
+            pool_size = pool.PER_THREAD
+            pool.PER_THREAD = 8
+            try:
+                with np.errstate(invalid="ignore"):
+                    y = model.forward(x, training=True)
+                    results[name] = y, model.layers[-1].argmax.copy(), model.backward(np.ones_like(y))
+            finally:
+                pool.PER_THREAD = pool_size
+                backend.set_kernel_threads.reset(token)
+        for ours, reference in zip(results["numba"], results["numpy"]):
+            np.testing.assert_array_equal(ours, reference, err_msg=f"case {case}")
+        unusual.append(not np.isfinite(x).all())
+    assert 100 < sum(unusual) < 900  # both kinds of image were drawn
+    assert {key[0] for key in image_kernels._MADE} >= {"_make_max_pool", "_make_exact_max_pool"}
+
+
 def test_the_numba_convolution_reuses_its_columns_step_after_step_but_never_for_inference():
     """Training keeps one buffer for a layer's columns while the batch shape stays; inference, of
     any batch size, allocates its own and keeps nothing (the trained-to-the-same-weights test

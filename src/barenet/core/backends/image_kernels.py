@@ -132,6 +132,33 @@ def col2im(grad_cols, grad, kernel, stride, oh, ow):
 def _make_max_pool(kh, kw, sh, sw, rectify):
     def loop(x, y, argmax, mask):
         n, channels, oh, ow = y.shape
+        unusual = False
+        for m in range(n):
+            for c in range(channels):
+                for i in range(oh):
+                    for j in range(ow):
+                        best = x[m, c, sh * i, sw * j]
+                        won = 0
+                        for p in range(kh):
+                            for q in range(kw):
+                                value = x[m, c, sh * i + p, sw * j + q]
+                                unusual |= value - value != 0  # NaN or ±inf: leave them to the exact loop
+                                take = value > best  # the first maximum wins a tie
+                                best = value if take else best
+                                won = p * kw + q if take else won
+                        if rectify:  # max(0, the maximum): a window with nothing above 0 is a tie of
+                            above = best > 0  # zeros, which its first pixel wins
+                            mask[m, c, i, j] = above
+                            best, won = (best, won) if above else (best * 0, 0)
+                        y[m, c, i, j] = best
+                        argmax[m, c, i, j] = won
+        return unusual
+    return loop
+
+
+def _make_exact_max_pool(kh, kw, sh, sw, rectify):
+    def loop(x, y, argmax, mask):
+        n, channels, oh, ow = y.shape
         for m in range(n):
             for c in range(channels):
                 for i in range(oh):
@@ -157,26 +184,37 @@ def _make_max_pool(kh, kw, sh, sw, rectify):
     return loop
 
 
+def _max_pool(x, y, argmax, mask, kernel, stride, rectify):
+    """Run the plain loop, and the exact one where the images hold a NaN or an infinity."""
+    x = np.ascontiguousarray(x)
+    if _compiled(_make_max_pool, *kernel, *stride, rectify)(x, y, argmax, mask):
+        _compiled(_make_exact_max_pool, *kernel, *stride, rectify)(x, y, argmax, mask)
+
+
 def max_pool(x, y, argmax, kernel, stride):
     """y[m, c, i, j] = max over (p, q) of x[m, c, sh·i + p, sw·j + q]: ``core.pooling.MaxPool2D.forward``.
 
     Writes y and argmax (n, C, oh, ow), the window offset p·kw + q of each maximum, as the
     reference keeps it: np.argmax's rule, the first maximum wins a tie and the first NaN wins
-    over every number (the NaN is the maximum). x is (n, C, H, W). Bit for bit the reference's,
-    ties and NaN included (``tests/core/test_fast_image_layers.py``).
+    over every number (the NaN is the maximum). x is (n, C, H, W). The loop compares plainly,
+    and says whether it met a NaN or an infinity; where it did, a second loop, exact for them,
+    computes the images again (four times slower, so not the loop for every batch). Bit for bit
+    the reference's, ties and NaN included (``tests/core/test_fast_image_layers.py``).
     """
-    _compiled(_make_max_pool, *kernel, *stride, False)(np.ascontiguousarray(x), y, argmax, _NO_MASK)
+    _max_pool(x, y, argmax, _NO_MASK, kernel, stride, False)
 
 
 def relu_max_pool(x, y, argmax, mask, kernel, stride):
-    """y = max(0, max-pool(x)): ``activations.ReLU`` then ``MaxPool2D``, in one pass over the larger input.
+    """y = max-pool(max(0, x)): ``activations.ReLU`` then ``MaxPool2D``, in one pass over the larger input.
 
-    The loop of ``max_pool``, each pixel rectified as it is read, so that y and argmax
-    (n, C, oh, ow) are what the reference's max-pooling of the rectified image gives (a window
-    with nothing above zero is a tie that its first pixel wins); ``mask`` (n, C, oh, ow) holds
-    the maxima above zero, the ReLU's mask at each window's winner.
+    max(0, ·) keeps the order of the values above 0, so the maximum of the rectified window is
+    max(0, the maximum) and its first winner the same pixel, where the maximum is above 0; a
+    window with nothing above 0 is a tie of zeros, which its first pixel wins, as the reference
+    pools the rectified image. ``mask`` (n, C, oh, ow) holds the maxima above zero, the ReLU's
+    mask at each window's winner. A NaN or an infinity goes to the exact loop, as in
+    ``max_pool`` (the reference rectifies −∞ to NaN: −∞ · 0).
     """
-    _compiled(_make_max_pool, *kernel, *stride, True)(np.ascontiguousarray(x), y, argmax, mask)
+    _max_pool(x, y, argmax, mask, kernel, stride, True)
 
 
 def _make_max_pool_backward(kh, kw, sh, sw, rectify):
