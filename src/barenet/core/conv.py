@@ -144,7 +144,7 @@ class Conv2D(Layer):
         grad_t = xp.matmul(self.cols, grad_flat.transpose(0, 2, 1)).sum(axis=0)  # (C·kh·kw, F)
         self.grads["W"] = grad_t.T.reshape(self.grads["W"].shape)
         if self.bias:
-            self.grads["b"] = grad_flat.sum(axis=(0, 2))
+            self.grads["b"] = grad_flat.sum(axis=2).sum(axis=0)  # each image's sum over its pixels, then theirs
         return grad_flat
 
     def get_config(self):

@@ -86,19 +86,24 @@ def _chunks(lo, hi, image_bytes):
 
 
 def _gradients(layer, grad_out, threads):
-    """dW = Σ_m dY[m] cols[m]ᵀ, db = Σ dY: ``Conv2D._parameter_gradients``, dW cut among the threads by images.
+    """dW = Σ_m dY[m] cols[m]ᵀ, db = Σ dY: ``Conv2D._parameter_gradients``, cut among the threads by images.
 
     Each thread sums cols[m] dY[m]ᵀ = (dY[m] cols[m]ᵀ)ᵀ, the shape BLAS runs faster, over its own
     range of images, and the ranges' sums are then added in order (cut by filters instead, every
     thread would read every image's columns); one thread gives the reference's numbers bit for
     bit. dW is written into the network's gradient vector where ``layer.grads["W"]`` is a
-    contiguous view of it. Returns dY as (n, F, oh·ow).
+    contiguous view of it. db as the reference sums it, each image's dY over its pixels (on the
+    threads, each its images), then those sums over the images: the same numbers on any number of
+    threads. Returns dY as (n, F, oh·ow).
     """
     n, filters = grad_out.shape[:2]
     grad_flat = np.ascontiguousarray(grad_out).reshape(n, filters, -1)
     grad_t = grad_flat.transpose(0, 2, 1)  # dY[m]ᵀ, a view: dWᵀ = Σ_m cols[m] dY[m]ᵀ, as the reference
+    pixel_sums = np.empty((n, filters), dtype=grad_flat.dtype) if layer.bias else None  # for db
 
     def over_images(lo, hi):
+        if layer.bias:
+            grad_flat[lo:hi].sum(axis=2, out=pixel_sums[lo:hi])
         return np.matmul(layer.cols[lo:hi], grad_t[lo:hi]).sum(axis=0)  # (C·kh·kw, F)
     sums = run(over_images, ranges(n, threads, work=layer.cols.size * filters // 64))
     for more in sums[1:]:
@@ -109,7 +114,7 @@ def _gradients(layer, grad_out, threads):
     else:
         layer.grads["W"] = sums[0].T.reshape(target.shape)
     if layer.bias:
-        layer.grads["b"] = grad_flat.sum(axis=(0, 2))
+        layer.grads["b"] = pixel_sums.sum(axis=0)  # as the reference: each image's sum, then theirs
     return grad_flat
 
 
