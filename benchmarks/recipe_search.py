@@ -134,6 +134,10 @@ CANDIDATES = {
                   "conv 128 3, norm, pool 2, dropout 0.3",
              hidden=[256], dropout=0.4, augment="mirror", epochs=15, batch_size=128, lr=1e-3, schedule="cosine",
              label_smoothing=0.1),
+        dict(conv="conv 32 3, norm, conv 32 3, norm, pool 2, dropout 0.2, conv 64 3, norm, conv 64 3, norm, pool 2, "
+                  "dropout 0.3",
+             hidden=[256], dropout=0.4, augment="mirror", epochs=15, batch_size=128, lr=1e-3, schedule="cosine",
+             label_smoothing=0.1),
     ],
     "mnist-10k": [
         dict(hidden=[256, 128], epochs=30, batch_size=128, lr=1e-3),  # the PyTorch baseline
