@@ -206,6 +206,40 @@ def test_fused_pooling_is_the_reference_on_a_thousand_seeded_images_with_nan_and
     assert {key[0] for key in image_kernels._MADE} >= {"_make_max_pool", "_make_exact_max_pool"}
 
 
+@pytest.mark.parametrize("relu", [False, True])
+@pytest.mark.parametrize("kernel", [(2, 2), (3, 2), (1, 1)])
+def test_where_windows_tile_the_image_the_backward_loop_writes_every_pixel_whatever_dx_held(kernel, relu):
+    """dX is allocated without zeroing it when the windows tile the image: the loop must write each
+    pixel, its window's dY or 0. Started from NaN, dX is the zero-started scatter's, pixel for pixel."""
+    from barenet.core.backends import image_kernels
+    rng = np.random.default_rng(3)
+    kh, kw = kernel
+    shape = (3, 2, 4 * kh, 3 * kw)
+    assert image_kernels.tiles(shape, kernel, kernel)
+    grad_out = rng.normal(size=(3, 2, 4, 3)).astype(np.float32)
+    argmax = rng.integers(0, kh * kw, size=grad_out.shape).astype(np.uint8)
+    mask = rng.random(grad_out.shape) < 0.7
+    tiled = np.full(shape, np.nan, dtype=np.float32)
+    scattered = np.zeros(shape, dtype=np.float32)
+    if relu:
+        image_kernels.relu_max_pool_backward(grad_out, argmax, mask, tiled, kernel, kernel)
+    else:
+        image_kernels.max_pool_backward(grad_out, argmax, tiled, kernel, kernel)
+    loop = image_kernels._compiled(image_kernels._make_max_pool_backward, kh, kw, kh, kw, relu)
+    loop(grad_out, argmax, mask if relu else image_kernels._NO_MASK, scattered)
+    np.testing.assert_array_equal(tiled, scattered)
+    assert np.count_nonzero(tiled) == np.count_nonzero(mask if relu else np.ones_like(mask))
+
+
+def test_windows_tile_an_image_only_a_window_apart_and_dividing_it():
+    from barenet.core.backends import image_kernels
+    assert image_kernels.tiles((1, 1, 28, 28), (2, 2), (2, 2))
+    assert image_kernels.tiles((1, 1, 6, 9), (2, 3), (2, 3))
+    assert not image_kernels.tiles((1, 1, 7, 8), (2, 2), (2, 2))  # a row left out
+    assert not image_kernels.tiles((1, 1, 8, 8), (2, 2), (1, 1))  # overlapping
+    assert not image_kernels.tiles((1, 1, 9, 9), (2, 2), (3, 3))  # gaps
+
+
 def test_the_numba_convolution_reuses_its_columns_step_after_step_but_never_for_inference():
     """Training keeps one buffer for a layer's columns while the batch shape stays; inference, of
     any batch size, allocates its own and keeps nothing (the trained-to-the-same-weights test

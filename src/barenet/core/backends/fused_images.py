@@ -89,9 +89,9 @@ def _gradients(layer, grad_out, threads):
     """dW = Σ_m dY[m] cols[m]ᵀ, db = Σ dY: ``Conv2D._parameter_gradients``, cut among the threads by images.
 
     Each thread sums cols[m] dY[m]ᵀ = (dY[m] cols[m]ᵀ)ᵀ, the shape BLAS runs faster, over its own
-    range of images, and the ranges' sums are then added in order (cut by filters instead, every
-    thread would read every image's columns); one thread gives the reference's numbers bit for
-    bit. dW is written into the network's gradient vector where ``layer.grads["W"]`` is a
+    range of images, a chunk of images at a time, and the ranges' sums are then added in order (cut
+    by filters instead, every thread would read every image's columns); one thread gives the
+    reference's numbers bit for bit. dW is written into the network's gradient vector where ``layer.grads["W"]`` is a
     contiguous view of it. db as the reference sums it, each image's dY over its pixels (on the
     threads, each its images), then those sums over the images: the same numbers on any number of
     threads. Returns dY as (n, F, oh·ow).
@@ -104,7 +104,17 @@ def _gradients(layer, grad_out, threads):
     def over_images(lo, hi):
         if layer.bias:
             grad_flat[lo:hi].sum(axis=2, out=pixel_sums[lo:hi])
-        return np.matmul(layer.cols[lo:hi], grad_t[lo:hi]).sum(axis=0)  # (C·kh·kw, F)
+        chunks = _chunks(lo, hi, layer.cols[0].nbytes)  # each chunk's products summed while in cache
+        products = np.empty((max(b - a for a, b in chunks), layer.cols.shape[1], filters), dtype=grad_flat.dtype)
+        total = None
+        for a, b in chunks:
+            part = np.matmul(layer.cols[a:b], grad_t[a:b], out=products[:b - a])  # (images, C·kh·kw, F)
+            if total is None:
+                total = part.sum(axis=0)
+            else:  # the running sum goes in first, so the images still add one after another, in order,
+                part[0] += total  # as .sum(axis=0) of all of them adds them
+                part.sum(axis=0, out=total)
+        return total
     sums = run(over_images, ranges(n, threads, work=layer.cols.size * filters // 64))
     for more in sums[1:]:
         sums[0] += more
@@ -174,9 +184,18 @@ def max_pool_forward(layer, x, training, threads):
     return y
 
 
+def _pool_gradient(layer, dtype):
+    """An array for a max-pooling's dX: zeros, unless its windows tile the image and the loop writes every pixel.
+
+    The zeros would be one more pass over the largest image of the network, on one thread.
+    """
+    tiled = image_kernels.tiles(layer.x_shape, layer.kernel_size, layer.stride)
+    return (np.empty if tiled else np.zeros)(layer.x_shape, dtype=dtype)
+
+
 def max_pool_backward(layer, grad_out, threads):
     """dX[winner] += dY: ``core.pooling.MaxPool2D.backward``, each dY to the pixel that won its window."""
-    grad = np.zeros(layer.x_shape, dtype=grad_out.dtype)
+    grad = _pool_gradient(layer, grad_out.dtype)
     argmax = layer.argmax
     run(lambda lo, hi: image_kernels.max_pool_backward(grad_out[lo:hi], argmax[lo:hi], grad[lo:hi],
                                                         layer.kernel_size, layer.stride),
@@ -203,7 +222,7 @@ def relu_max_pool_forward(relu, pool, x, training, threads):
 
 def relu_max_pool_backward(relu, pool, grad_out, threads):
     """dX[winner] += dY where the maximum was above 0: ``MaxPool2D.backward`` then ``ReLU.backward`` in one pass."""
-    grad = np.zeros(pool.x_shape, dtype=grad_out.dtype)
+    grad = _pool_gradient(pool, grad_out.dtype)
     argmax, mask = pool.argmax, relu.mask
     run(lambda lo, hi: image_kernels.relu_max_pool_backward(grad_out[lo:hi], argmax[lo:hi], mask[lo:hi], grad[lo:hi],
                                                              pool.kernel_size, pool.stride),

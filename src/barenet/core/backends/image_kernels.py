@@ -24,7 +24,7 @@ import numba
 import numpy as np
 
 __all__ = ["pad", "im2col", "col2im", "max_pool", "max_pool_backward", "relu_max_pool", "relu_max_pool_backward",
-           "moments", "normalize", "gradient_sums", "input_gradient"]
+           "tiles", "moments", "normalize", "gradient_sums", "input_gradient"]
 
 _JIT = dict(cache=True, nogil=True, error_model="numpy", boundscheck=False)
 _MADE = {}
@@ -232,25 +232,59 @@ def _make_max_pool_backward(kh, kw, sh, sw, rectify):
     return loop
 
 
+def _make_tiled_max_pool_backward(kh, kw, rectify):
+    def loop(grad_out, argmax, mask, grad):
+        n, channels, oh, ow = grad_out.shape
+        for m in range(n):
+            for c in range(channels):
+                for i in range(oh):
+                    for p in range(kh):  # the image's rows in order, each pixel written once
+                        for j in range(ow):
+                            won = argmax[m, c, i, j]
+                            g = grad_out[m, c, i, j]
+                            if rectify:  # dY · [maximum > 0], NaN kept
+                                g = g if mask[m, c, i, j] else g * (g - g)
+                            for q in range(kw):
+                                grad[m, c, kh * i + p, kw * j + q] = g if p * kw + q == won else 0
+    return loop
+
+
+def tiles(image_shape, kernel, stride) -> bool:
+    """Whether windows a window apart cover images (n, C, H, W) exactly: each pixel in one window.
+
+    Then the backward loop writes every pixel of dX once, its window's dY or 0, and dX need not
+    start at zero (``fused_images`` allocates it without zeroing it).
+    """
+    (kh, kw), (height, width) = kernel, image_shape[2:]
+    return tuple(stride) == tuple(kernel) and height % kh == 0 and width % kw == 0
+
+
+def _max_pool_backward(grad_out, argmax, mask, grad, kernel, stride, rectify):
+    if tiles(grad.shape, kernel, stride):
+        loop = _compiled(_make_tiled_max_pool_backward, *kernel, rectify)
+    else:
+        loop = _compiled(_make_max_pool_backward, *kernel, *stride, rectify)
+    loop(np.ascontiguousarray(grad_out), argmax, mask, grad)
+
+
 def max_pool_backward(grad_out, argmax, grad, kernel, stride):
     """grad[m, c, sh·i + p, sw·j + q] += dY[m, c, i, j], (p, q) from argmax: ``MaxPool2D.backward``.
 
     Each dY (n, C, oh, ow) added to the pixel of ``grad`` (n, C, H, W), which starts at zero, that
-    won its window, the windows row by row; bit for bit the reference's
+    won its window, the windows row by row; where the windows tile the image (``tiles``), each
+    pixel written once instead, dY or 0, whatever ``grad`` held. Bit for bit the reference's
     (``tests/core/test_fast_image_layers.py``).
     """
-    loop = _compiled(_make_max_pool_backward, *kernel, *stride, False)
-    loop(np.ascontiguousarray(grad_out), argmax, _NO_MASK, grad)
+    _max_pool_backward(grad_out, argmax, _NO_MASK, grad, kernel, stride, False)
 
 
 def relu_max_pool_backward(grad_out, argmax, mask, grad, kernel, stride):
     """grad[winner] += dY · [maximum > 0]: ``MaxPool2D.backward`` then ``ReLU.backward``.
 
-    The loop of ``max_pool_backward``, each dY (n, C, oh, ow) where ``mask`` holds (dY · 0 where it
-    does not) added to the pixel of ``grad`` (n, C, H, W), which starts at zero, that won its window.
+    The loops of ``max_pool_backward``, each dY (n, C, oh, ow) where ``mask`` holds (dY · 0 where
+    it does not) going to the pixel of ``grad`` (n, C, H, W) that won its window.
     """
-    loop = _compiled(_make_max_pool_backward, *kernel, *stride, True)
-    loop(np.ascontiguousarray(grad_out), argmax, mask, grad)
+    _max_pool_backward(grad_out, argmax, mask, grad, kernel, stride, True)
 
 
 # -- batch normalisation of images --------------------------------------------------------------------
