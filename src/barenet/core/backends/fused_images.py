@@ -185,7 +185,7 @@ def max_pool_forward(layer, x, training, threads):
 
 
 def _pool_gradient(layer, dtype):
-    """An array for a max-pooling's dX: zeros, unless its windows tile the image and the loop writes every pixel.
+    """Return an array for a max-pooling's dX: zeros, unless its windows tile the image (the loop writes each pixel).
 
     The zeros would be one more pass over the largest image of the network, on one thread.
     """
