@@ -231,6 +231,22 @@ def test_where_windows_tile_the_image_the_backward_loop_writes_every_pixel_whate
     assert np.count_nonzero(tiled) == np.count_nonzero(mask if relu else np.ones_like(mask))
 
 
+@pytest.mark.parametrize("backend_name", ["numpy", "numba"])
+@pytest.mark.parametrize("relu", [False, True])
+@pytest.mark.parametrize("kernel_size, stride", [(2, None), (3, 2)])
+@pytest.mark.parametrize("wrong", [(8, 3, 4, 4), (4, 3, 5, 5), (2, 3, 3, 3)])
+def test_a_max_pooling_gradient_of_the_wrong_shape_is_refused_naming_the_layer(backend_name, relu, kernel_size,
+                                                                               stride, wrong):
+    """The compiled loops index dX by dY's shape: a dY of another shape than forward's output must be
+    refused before them (it wrote outside dX, a wrong answer or a crashed process), on both backends."""
+    model = bn.Sequential(*([bn.ReLU()] if relu else []), bn.MaxPool2D(kernel_size, stride), backend=backend_name,
+                          dtype="float32")
+    y = model.forward(np.random.default_rng(0).normal(size=(4, 3, 9, 9)).astype(np.float32), training=True)
+    assert y.shape != wrong
+    with pytest.raises(ValueError, match=r"MaxPool2D.*dY of shape"):
+        model.backward(np.ones(wrong, dtype=np.float32))
+
+
 def test_windows_tile_an_image_only_a_window_apart_and_dividing_it():
     from barenet.core.backends import image_kernels
     assert image_kernels.tiles((1, 1, 28, 28), (2, 2), (2, 2))

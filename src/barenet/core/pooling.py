@@ -131,6 +131,8 @@ class MaxPool2D(_Pool2D):
 
     def backward(self, grad_out):
         """dX[the winner of each window] += dY; 0 elsewhere."""
+        if grad_out.shape != self.argmax.shape:
+            raise ValueError(f"{self!r}: dY of shape {grad_out.shape} does not match its output's {self.argmax.shape}")
         if xp.isfinite(grad_out).all():  # then 0 · dY is 0, and a product is faster than xp.where
             return self._spread(lambda k, out: xp.multiply(self.argmax == k, grad_out, out=out), grad_out)
         zero = xp.zeros((), dtype=grad_out.dtype)
