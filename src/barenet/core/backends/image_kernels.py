@@ -9,7 +9,9 @@ half the speed, col2im at a third.
 
 Each follows the NumPy code of its layer (``core.conv``, ``core.pooling``, ``core.im2col``,
 ``core.normalization``), named in its docstring, and gives its numbers bit for bit, but for the
-batch-normalisation sums (in float64: to rounding, as their section says). Where several windows
+batch-normalisation sums (in float64: to rounding, as their section says) and the sign of a zero
+in max-pooling (its dX at the pixels that lost, and a window's maximum where 0 and −0 tie): equal
+as numbers, as ``np.testing.assert_array_equal`` compares them. Where several windows
 add into one pixel (col2im, where windows overlap), the loop adds them in the reference's order,
 so that the rounding is the same.
 
