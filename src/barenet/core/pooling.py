@@ -129,10 +129,18 @@ class MaxPool2D(_Pool2D):
                 xp.copyto(self.argmax, k, where=xp.isnan(values[k]))
         return y
 
-    def backward(self, grad_out):
-        """dX[the winner of each window] += dY; 0 elsewhere."""
+    def check_gradient(self, grad_out):
+        """Raise a ValueError naming the layer where dY is not the shape of forward's output.
+
+        Both backends check it before routing dY: numba's compiled loops index dX by dY's shape
+        without bounds checks, so a dY of another shape would write outside dX.
+        """
         if grad_out.shape != self.argmax.shape:
             raise ValueError(f"{self!r}: dY of shape {grad_out.shape} does not match its output's {self.argmax.shape}")
+
+    def backward(self, grad_out):
+        """dX[the winner of each window] += dY; 0 elsewhere."""
+        self.check_gradient(grad_out)
         if xp.isfinite(grad_out).all():  # then 0 · dY is 0, and a product is faster than xp.where
             return self._spread(lambda k, out: xp.multiply(self.argmax == k, grad_out, out=out), grad_out)
         zero = xp.zeros((), dtype=grad_out.dtype)

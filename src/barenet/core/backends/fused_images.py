@@ -184,18 +184,6 @@ def max_pool_forward(layer, x, training, threads):
     return y
 
 
-def _checked_gradient(layer, grad_out):
-    """Return dY, or a ValueError naming the layer where it is not the shape forward gave.
-
-    The compiled loops index dX by dY's shape without bounds checks: a dY of another shape would
-    write outside dX.
-    """
-    if grad_out.shape != layer.argmax.shape:
-        raise ValueError(f"{layer!r}: dY of shape {grad_out.shape} does not match its output's "
-                         f"{layer.argmax.shape}")
-    return grad_out
-
-
 def _pool_gradient(layer, dtype):
     """Return an array for a max-pooling's dX: zeros, unless its windows tile the image (the loop writes each pixel).
 
@@ -207,7 +195,7 @@ def _pool_gradient(layer, dtype):
 
 def max_pool_backward(layer, grad_out, threads):
     """dX[winner] += dY: ``core.pooling.MaxPool2D.backward``, each dY to the pixel that won its window."""
-    grad_out = _checked_gradient(layer, grad_out)
+    layer.check_gradient(grad_out)  # MaxPool2D's own check: the loops index dX by dY's shape
     grad = _pool_gradient(layer, grad_out.dtype)
     argmax = layer.argmax
     run(lambda lo, hi: image_kernels.max_pool_backward(grad_out[lo:hi], argmax[lo:hi], grad[lo:hi],
@@ -235,7 +223,7 @@ def relu_max_pool_forward(relu, pool, x, training, threads):
 
 def relu_max_pool_backward(relu, pool, grad_out, threads):
     """dX[winner] += dY where the maximum was above 0: ``MaxPool2D.backward`` then ``ReLU.backward`` in one pass."""
-    grad_out = _checked_gradient(pool, grad_out)
+    pool.check_gradient(grad_out)
     grad = _pool_gradient(pool, grad_out.dtype)
     argmax, mask = pool.argmax, relu.mask
     run(lambda lo, hi: image_kernels.relu_max_pool_backward(grad_out[lo:hi], argmax[lo:hi], mask[lo:hi], grad[lo:hi],
