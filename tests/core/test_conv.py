@@ -80,6 +80,31 @@ def test_conv2d_matches_torch_conv2d(name, rng, cpu_backend):
     _compare(layer, conv, rng.normal(size=(2, 3, height, width)), rng, pairs)
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
+@pytest.mark.parametrize("name", ["3x3-pad1", "5x5-stride2-pad2", "same-4x4", "no-bias"])
+def test_conv2d_in_inference_builds_its_columns_a_few_images_at_a_time_and_still_matches_torch(
+        name, rng, cpu_backend, monkeypatch):
+    """Chunks of two images here (the budget is set to two images' columns): Y as torch's, and a
+    backward after it (in evaluation, on a layer used alone) builds the columns from the X it kept."""
+    from barenet.core import conv as conv_module
+    options, (height, width) = CONVOLUTIONS[name]
+    layer = bn.Conv2D(3, 4, **options)
+    params = _built(layer, rng)
+    _, oh, ow = layer.output_shape((3, height, width))
+    monkeypatch.setattr(conv_module, "INFERENCE_BYTES", 2 * 3 * layer.kernel_size[0] * layer.kernel_size[1] * oh * ow * 8)
+    conv = torch.nn.Conv2d(3, 4, **options).double()
+    with torch.no_grad():
+        conv.weight.copy_(torch.tensor(params["W"]))
+        if conv.bias is not None:
+            conv.bias.copy_(torch.tensor(params["b"]))
+    pairs = [("W", conv.weight)] + ([("b", conv.bias)] if conv.bias is not None else [])
+    x = rng.normal(size=(5, 3, height, width))  # chunks of 2, 2 and 1 images
+    _compare(layer, conv, x, rng, pairs, training=False)
+    assert layer.cols is not None  # built by backward
+    inference = bn.to_numpy(layer.forward(bn.to_device(x), training=False))
+    np.testing.assert_array_equal(inference, bn.to_numpy(layer.forward(bn.to_device(x), training=True)))
+
+
 POOLINGS = {  # name: (barenet layer, torch function, image height and width)
     "max-2": (lambda: bn.MaxPool2D(2), lambda x: F.max_pool2d(x, 2), (8, 8)),
     "max-2-odd-image": (lambda: bn.MaxPool2D(2), lambda x: F.max_pool2d(x, 2), (7, 9)),

@@ -256,10 +256,10 @@ def test_windows_tile_an_image_only_a_window_apart_and_dividing_it():
     assert not image_kernels.tiles((1, 1, 9, 9), (2, 2), (3, 3))  # gaps
 
 
-def test_the_numba_convolution_reuses_its_columns_step_after_step_but_never_for_inference():
+def test_the_numba_convolution_reuses_its_columns_step_after_step_but_keeps_none_in_inference():
     """Training keeps one buffer for a layer's columns while the batch shape stays; inference, of
-    any batch size, allocates its own and keeps nothing (the trained-to-the-same-weights test
-    below holds the numbers across reused steps)."""
+    any batch size, keeps no columns (the trained-to-the-same-weights test below holds the numbers
+    across reused steps)."""
     from barenet.core.backends import fused_images
     layer = bn.Conv2D(2, 3, 3, padding=1)
     bn.Sequential(layer, seed=0, backend="numba")
@@ -269,9 +269,46 @@ def test_the_numba_convolution_reuses_its_columns_step_after_step_but_never_for_
     fused_images.conv_forward(layer, x[::-1].copy(), True, 1)
     assert layer.cols is first
     fused_images.conv_forward(layer, x, False, 1)
-    assert layer.cols is not first
+    assert layer.cols is None and layer.x is x
     fused_images.conv_forward(layer, x[:3], True, 1)  # another batch size: a buffer of its shape
-    assert layer.cols is not first and layer.cols.shape[0] == 3
+    assert layer.cols is not first and layer.cols.shape[0] == 3 and layer.x is None
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("options", CONVOLUTIONS[:5], ids=str)
+def test_a_numba_convolution_in_inference_is_the_reference_and_backward_after_it_rebuilds_the_columns(
+        options, threads, monkeypatch):
+    """Inference builds each chunk's columns in a buffer of the thread's own (chunks of two images
+    here): Y is the reference's; a backward after it (a layer used alone, in evaluation) builds
+    the batch's columns from the X it kept, and gives the gradients of a backward after training."""
+    from barenet.core.backends import fused_images
+    monkeypatch.setattr(fused_images, "CHUNK_BYTES", 1)  # one image a chunk: several chunks a thread
+    monkeypatch.setattr(pool, "PER_THREAD", 8)
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(7, options["in_channels"], 9, 8))
+    results = {}
+    for name in ("numpy", "numba"):
+        layer = bn.Conv2D(**options)
+        model = bn.Sequential(layer, seed=0, backend=name, dtype="float64")
+        token = backend.set_kernel_threads(threads)
+        try:
+            y = model.ops.forward(layer, x, False)
+            grad_out = np.random.default_rng(6).normal(size=y.shape)
+            dx = model.ops.backward(layer, grad_out)
+            grads = {key: value.copy() for key, value in layer.grads.items()}
+            trained = model.ops.forward(layer, x, True), model.ops.backward(layer, grad_out), dict(layer.grads)
+        finally:
+            backend.set_kernel_threads.reset(token)
+        results[name] = (y, dx, grads), trained
+    (ours, ours_trained), (reference, _) = results["numba"], results["numpy"]
+    same = _close if threads > 1 else np.testing.assert_array_equal
+    same(ours[0], reference[0])
+    same(ours[1], reference[1])
+    for key in reference[2]:
+        same(ours[2][key], reference[2][key], err_msg=key)
+        np.testing.assert_array_equal(ours[2][key], ours_trained[2][key], err_msg=key)
+    np.testing.assert_array_equal(ours[0], ours_trained[0])
+    np.testing.assert_array_equal(ours[1], ours_trained[1])
 
 
 def _cnn(name):

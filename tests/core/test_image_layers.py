@@ -238,3 +238,29 @@ def test_a_batch_the_network_cannot_take_is_refused_naming_the_layer(layers, bat
     with pytest.raises(ValueError) as raised:  # predict checks X first; either way, no word from NumPy's insides
         model.predict(X)
     assert "matmul" not in str(raised.value) and "reshape array" not in str(raised.value)
+
+
+@pytest.mark.parametrize("name", ["numpy", "numba"])
+def test_inference_through_a_convolution_never_holds_the_whole_batch_of_columns(name):
+    """A batch's columns are kh·kw times its images, here 116 MB for 256 images: inference builds
+    them a few images at a time, so that the pass (traced by tracemalloc, NumPy's allocations on
+    every thread) takes its output and about one budget of columns more, never all of them."""
+    import tracemalloc
+
+    from barenet.core import conv
+
+    if name == "numba":
+        pytest.importorskip("numba", reason="the numba backend needs numba (pip install 'barenet[fast]')")
+    model = bn.Sequential(bn.Conv2D(16, 16, 3, padding=1), seed=0, backend=name)
+    x = np.random.default_rng(0).normal(size=(256, 16, 28, 28)).astype(np.float32)
+    expected = model.forward(x, training=True)
+    model.forward(x[:2], training=False)  # compiled, on numba
+    tracemalloc.start()
+    try:
+        y = model.forward(x, training=False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    columns = 256 * 16 * 9 * 28 * 28 * 4
+    assert peak < y.nbytes + 2 * conv.INFERENCE_BYTES + (4 << 20) < columns / 2
+    np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5)

@@ -39,8 +39,9 @@ def conv_forward(layer, x, training, threads):
 
     A range goes through its padding, im2col into ``layer.cols`` (n, C·kh·kw, oh·ow), the
     products with W (F, C·kh·kw) and the bias, a chunk of images at a time (``_chunks``); returns
-    Y (n, F, oh, ow). An unbuilt layer runs
-    its own forward (which builds it).
+    Y (n, F, oh, ow). In inference each thread builds its chunks' columns in one buffer of its own
+    and none are kept (as the reference, X is kept instead). An unbuilt layer runs its own forward
+    (which builds it).
     """
     if not layer.built:
         return layer.forward(x, training)
@@ -51,18 +52,31 @@ def conv_forward(layer, x, training, threads):
     weights = layer.params["W"].reshape(layer.out_channels, -1)  # (F, C·kh·kw)
     shape = (n, weights.shape[1], oh * ow)
     # training repeats one batch shape step after step: its columns reuse one buffer
-    layer.cols = cols = _columns(layer, shape, x.dtype) if training else np.empty(shape, dtype=x.dtype)
+    layer.cols, layer.x = (_columns(layer, shape, x.dtype), None) if training else (None, x)
+    image_bytes = shape[1] * shape[2] * x.dtype.itemsize
     y = np.empty((n, layer.out_channels, oh * ow), dtype=x.dtype)
 
     def part(lo, hi):
-        for a, b in _chunks(lo, hi, cols[0].nbytes):  # each chunk's columns still in cache for the product
-            image_kernels.im2col(image_kernels.pad(x[a:b], layer.pads), cols[a:b], layer.kernel_size, layer.stride,
-                                 oh, ow)
-            np.matmul(weights, cols[a:b], out=y[a:b])
+        chunks = _chunks(lo, hi, image_bytes)  # each chunk's columns still in cache for the product
+        own = None if training else np.empty((max(b - a for a, b in chunks), *shape[1:]), dtype=x.dtype)
+        for a, b in chunks:
+            cols = layer.cols[a:b] if training else own[:b - a]
+            image_kernels.im2col(image_kernels.pad(x[a:b], layer.pads), cols, layer.kernel_size, layer.stride, oh, ow)
+            np.matmul(weights, cols, out=y[a:b])
             if layer.bias:
                 y[a:b] += layer.params["b"][:, None]
-    run(part, ranges(n, threads, work=cols.size))
+    run(part, ranges(n, threads, work=n * shape[1] * shape[2]))
     return y.reshape(n, layer.out_channels, oh, ow)
+
+
+def _rebuilt_columns(layer, threads):
+    """Set ``layer.cols`` from the X that an inference forward kept, for a backward after it."""
+    x, (kh, kw) = layer.x, layer.kernel_size
+    _, oh, ow = layer.output_shape(x.shape[1:])
+    layer.cols = cols = np.empty((len(x), x.shape[1] * kh * kw, oh * ow), dtype=x.dtype)
+    run(lambda lo, hi: image_kernels.im2col(image_kernels.pad(x[lo:hi], layer.pads), cols[lo:hi], layer.kernel_size,
+                                            layer.stride, oh, ow),
+        ranges(len(x), threads, work=cols.size))
 
 
 def _columns(layer, shape, dtype):
@@ -96,6 +110,8 @@ def _gradients(layer, grad_out, threads):
     threads, each its images), then those sums over the images: the same numbers on any number of
     threads. Returns dY as (n, F, oh·ow).
     """
+    if layer.cols is None:  # forward ran in inference
+        _rebuilt_columns(layer, threads)
     n, filters = grad_out.shape[:2]
     grad_flat = np.ascontiguousarray(grad_out).reshape(n, filters, -1)
     grad_t = grad_flat.transpose(0, 2, 1)  # dY[m]ᵀ, a view: dWᵀ = Σ_m cols[m] dY[m]ᵀ, as the reference
