@@ -244,7 +244,30 @@ def test_a_max_pooling_gradient_of_the_wrong_shape_is_refused_naming_the_layer(b
     y = model.forward(np.random.default_rng(0).normal(size=(4, 3, 9, 9)).astype(np.float32), training=True)
     assert y.shape != wrong
     with pytest.raises(ValueError, match=r"MaxPool2D.*dY of shape"):
+        _backward_past_the_network_check(model, np.ones(wrong, dtype=np.float32))
+
+
+def _backward_past_the_network_check(model, grad_out):
+    """Network.backward's own steps without its check of grad_out, so that the layer's is the one met."""
+    for group in reversed(model.ops.groups(model.layers)):
+        grad_out = model.ops.backward_group(group, grad_out)
+    return grad_out
+
+
+@pytest.mark.parametrize("backend_name", ["numpy", "numba"])
+@pytest.mark.parametrize("wrong", [(4, 2, 16, 14), (4, 2, 7, 32), (4, 2, 14, 15), (3, 2, 14, 16), (4, 3, 14, 16)])
+def test_a_convolution_gradient_of_the_wrong_shape_is_refused_naming_the_layer(backend_name, wrong):
+    """numba's col2im indexes the image by dY's height and width: a dY of forward's size but another
+    shape (14 × 16 read as 16 × 14) wrote outside it (the process crashed: double free), and the
+    reference gave a wrong dX without a word. Both refuse it, and Network.backward before them."""
+    model = bn.Sequential(bn.Conv2D(1, 2, 3, padding=1), backend=backend_name, dtype="float32")
+    x = np.random.default_rng(0).normal(size=(4, 1, 14, 16)).astype(np.float32)
+    assert model.forward(x, training=True).shape == (4, 2, 14, 16)
+    with pytest.raises(ValueError, match=r"grad_out must have the shape of the last forward's outputs"):
         model.backward(np.ones(wrong, dtype=np.float32))
+    model.forward(x, training=True)
+    with pytest.raises(ValueError, match=r"Conv2D\(1, 2, kernel_size=3, padding=1\): dY of shape"):
+        _backward_past_the_network_check(model, np.ones(wrong, dtype=np.float32))
 
 
 def test_windows_tile_an_image_only_a_window_apart_and_dividing_it():

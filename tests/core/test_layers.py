@@ -1,5 +1,7 @@
 """Layers: each one's backward matches finite differences inside a network, and the forward
 passes behave as their formulas say, stably for inputs of any size."""
+import re
+
 import numpy as np
 import pytest
 
@@ -222,3 +224,28 @@ def test_dropout_inside_a_model_draws_from_the_model_generator():
 def test_dropout_rejects_bad_probability(p):
     with pytest.raises(ValueError, match="p must be a probability"):
         bn.Dropout(p)
+
+
+@pytest.mark.parametrize("method", ["backward", "backward_params"])
+def test_a_network_backward_needs_a_training_forward_just_before_and_a_gradient_of_its_outputs_shape(method):
+    """Each backward uses what the last training forward kept, then drops it: without one (none
+    yet, an inference pass, or a backward already run) it is refused with a RuntimeError that says
+    so; a dL/d outputs of another shape is refused naming both shapes (a Dense layer took a wrong
+    one silently, broadcast, and a convolution's numba loops wrote outside their arrays)."""
+    model = bn.Sequential(bn.Dense(3, 4), bn.ReLU(), bn.BatchNorm1D(4), bn.Dense(4, 2), seed=0)
+    x = np.random.default_rng(0).normal(size=(5, 3))
+    backward = getattr(model, method)
+    never = r"backward needs a forward pass with training=True just before it"
+    with pytest.raises(RuntimeError, match=never):
+        backward(np.ones((5, 2)))
+    model.forward(x, training=False)
+    with pytest.raises(RuntimeError, match=never):
+        backward(np.ones((5, 2)))
+    model.forward(x, training=True)
+    for wrong in [(5, 3), (1, 2), (2,), (5, 2, 1)]:
+        with pytest.raises(ValueError, match=re.escape(f"outputs, (5, 2), got {wrong}")):
+            backward(np.ones(wrong))
+    backward(np.ones((5, 2)))  # still the forward's: a refused gradient changes nothing
+    assert all(np.isfinite(g).all() for g in model.grads.values())
+    with pytest.raises(RuntimeError, match=never):
+        backward(np.ones((5, 2)))

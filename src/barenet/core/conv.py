@@ -166,8 +166,21 @@ class Conv2D(Layer):
         """W seen as (F, C·kh·kw): one row per filter."""
         return self.params["W"].reshape(self.out_channels, -1)
 
+    def check_gradient(self, grad_out):
+        """Raise a ValueError naming the layer where dY is not the shape of forward's output.
+
+        Both backends check it first: numba's col2im indexes the image by dY's height and width
+        without bounds checks, and the reference would give a wrong dX for a dY of the right size.
+        """
+        n, _, height, width = self.padded_shape
+        expected = (n, self.out_channels, output_size(height, self.kernel_size[0], self.stride[0]),
+                    output_size(width, self.kernel_size[1], self.stride[1]))
+        if tuple(grad_out.shape) != expected:
+            raise ValueError(f"{self!r}: dY of shape {tuple(grad_out.shape)} does not match its output's {expected}")
+
     def _parameter_gradients(self, grad_out):
         """Set dW and db; return dY as (n, F, oh·ow), which dX needs too."""
+        self.check_gradient(grad_out)
         grad_flat = grad_out.reshape(len(grad_out), self.out_channels, -1)
         if self.cols is None:  # forward ran in inference, which keeps X instead
             self.cols = self._columns(self.x, *grad_out.shape[2:])

@@ -60,6 +60,34 @@ def _dtype(dtype) -> np.dtype:
     return dtype
 
 
+def _check_gradient(network, grad_out):
+    """Refuse a backward without its forward, or a dL/d outputs not of the outputs' shape.
+
+    Each backward uses (and then drops) what the last training forward kept, and the layers'
+    loops index their arrays by dY's shape.
+    """
+    expected = network.__dict__.get("_awaiting")
+    if expected is None:
+        raise RuntimeError("backward needs a forward pass with training=True just before it: each backward "
+                           "uses what that forward kept, and drops it")
+    if tuple(grad_out.shape) != expected:
+        raise ValueError(f"grad_out must have the shape of the last forward's outputs, {expected}, "
+                         f"got {tuple(grad_out.shape)}")
+    network._awaiting = None
+
+
+def _print_table(rows, print_fn):
+    """Print rows of four strings as columns, the first row a header between lines."""
+    sizes = [max(len(row[c]) for row in rows) for c in range(4)]
+    line = "-" * (sum(sizes) + 6)
+    print_fn(line)
+    for r, row in enumerate(rows):
+        print_fn(f"{row[0]:>{sizes[0]}}  {row[1]:<{sizes[1]}}  {row[2]:<{sizes[2]}}  {row[3]:>{sizes[3]}}")
+        if r == 0:
+            print_fn(line)
+    print_fn(line)
+
+
 class Network(Layer):
     """A stack of layers applied one after another: the multilayer perceptron.
 
@@ -160,11 +188,13 @@ class Network(Layer):
             x = self._sparse_input(x) if is_sparse(x) else ops.xp.asarray(x, dtype=self.dtype)
             if tuple(x.shape[1:]) != self.__dict__.get("_shape_seen"):  # a new shape: checked once
                 self._shape_seen = check_input(self.layers, tuple(x.shape[1:]))
+            self._awaiting = None  # until this pass ends: a backward after a failed forward is refused
             for group in ops.groups(self.layers):  # each layer alone, or a few the backend fuses
                 x = ops.forward_group(group, x, training)
                 if not training:  # nothing will go backward: keep nothing of this input
                     for layer in group:
                         layer.forget()
+            self._awaiting = tuple(x.shape) if training else None  # the dL/d outputs backward takes
         finally:
             leave(token)
         return x
@@ -178,7 +208,13 @@ class Network(Layer):
         return matrix.astype(self.dtype, copy=False)
 
     def backward(self, grad_out):
-        """Feed dL/d outputs back through the layers in reverse; return dL/dx, each layer's gradients in place."""
+        """Feed dL/d outputs back through the layers in reverse; return dL/dx, each layer's gradients in place.
+
+        A RuntimeError without a forward pass with ``training=True`` since the last backward (each
+        backward uses what that forward kept, and drops it); a ValueError if ``grad_out`` is not of
+        that forward's outputs' shape.
+        """
+        _check_gradient(self, grad_out)
         ops, token = self.ops, enter(self.ops)
         try:
             self.parameters.grad  # the gradients' vector, made before the first backward pass
@@ -194,8 +230,9 @@ class Network(Layer):
         """Backward without the input gradient, which training never needs.
 
         Layers in front of the first layer with parameters are skipped, and that layer computes only its
-        parameters' gradients (``backward_params``).
+        parameters' gradients (``backward_params``). Raises as ``backward`` does.
         """
+        _check_gradient(self, grad_out)
         if self._first_trainable is None:
             return
         ops, token = self.ops, enter(self.ops)
@@ -238,7 +275,7 @@ class Network(Layer):
         clone = object.__new__(type(self))
         memo[id(self)] = clone
         for key, value in self.__dict__.items():
-            if key != "parameters":
+            if key not in ("parameters", "_awaiting"):  # the layers' copies keep nothing of the last forward
                 setattr(clone, key, copy.deepcopy(value, memo))
         clone.parameters = Parameters(clone.layers, clone.dtype, clone.ops)
         return clone
@@ -247,6 +284,7 @@ class Network(Layer):
         """Pickle the layers' arrays, not the flat vectors, which ``__setstate__`` gathers again."""
         state = dict(self.__dict__)
         state.pop("parameters", None)
+        state.pop("_awaiting", None)  # the layers' pickles keep nothing of the last forward either
         return state
 
     def __setstate__(self, state):
@@ -287,14 +325,7 @@ class Network(Layer):
             shape = layer.output_shape(shape)
             count = sum(int(v.size) for v in layer.params.values())
             rows.append((str(i), repr(layer), describe_shape(shape), f"{count:,}"))
-        sizes = [max(len(row[c]) for row in rows) for c in range(4)]
-        line = "-" * (sum(sizes) + 6)
-        print_fn(line)
-        for r, row in enumerate(rows):
-            print_fn(f"{row[0]:>{sizes[0]}}  {row[1]:<{sizes[1]}}  {row[2]:<{sizes[2]}}  {row[3]:>{sizes[3]}}")
-            if r == 0:
-                print_fn(line)
-        print_fn(line)
+        _print_table(rows, print_fn)
         print_fn(f"total parameters: {self.count_params():,} ({self.dtype})")
 
     def get_config(self) -> dict:

@@ -110,6 +110,7 @@ def _gradients(layer, grad_out, threads):
     threads, each its images), then those sums over the images: the same numbers on any number of
     threads. Returns dY as (n, F, oh·ow).
     """
+    layer.check_gradient(grad_out)  # Conv2D's own check: col2im indexes the image by dY's shape
     if layer.cols is None:  # forward ran in inference
         _rebuilt_columns(layer, threads)
     n, filters = grad_out.shape[:2]
