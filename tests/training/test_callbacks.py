@@ -224,6 +224,45 @@ def test_ctrl_c_stops_after_the_current_batch_and_keeps_finished_epochs(problem,
     assert model.history.epochs[-1] == 3
 
 
+class PressCtrlCWhileMeasuring(bn.Layer):
+    """Changes nothing; sends this process SIGINT during the first inference pass it sees, and counts
+    the inference and training batches that went through it."""
+
+    def __init__(self):
+        super().__init__()
+        self.inference = self.training_batches = 0
+
+    def forward(self, x, training=True):
+        if training:
+            self.training_batches += 1
+        else:
+            self.inference += 1
+            if self.inference == 1:
+                os.kill(os.getpid(), signal.SIGINT)
+        return x
+
+    def backward(self, grad_out):
+        return grad_out
+
+
+def test_ctrl_c_during_the_pass_before_the_first_epoch_stops_after_that_batch(interactive_sigint):
+    """fit measures the untrained model over the whole training set first (epoch 0 of the history),
+    1,024 rows a batch: a long pass for a convolutional network on 60,000 images. Ctrl-C during it
+    stops it after the batch it came in, and trains nothing, where it used to wait for the whole
+    pass and a first batch of training."""
+    X, y = bn.datasets.make_clusters(5000, seed=0)
+    press = PressCtrlCWhileMeasuring()
+    model = bn.Sequential(press, bn.Dense(2, 8), bn.ReLU(), bn.Dense(8, 3), seed=0)
+    recorder = Recorder()
+    with pytest.raises(KeyboardInterrupt, match="before its first epoch.*nothing was trained"):
+        model.fit(X, y, loss="cross_entropy", epochs=3, batch_size=500, callbacks=[recorder], verbose=0)
+    assert (press.inference, press.training_batches) == (1, 0)  # of the pass's 5 batches, one
+    assert model.history.epochs == [] and recorder.events == []
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    model.fit(X, y, epochs=1, batch_size=500, verbose=0)  # still usable: the pass again, then training
+    assert model.history.epochs == [0, 1] and press.training_batches == 10
+
+
 def test_where_sigint_is_ignored_fit_leaves_it_ignored(problem):
     """A job started in the background with SIGINT ignored (nohup, `cmd &` from a script) must
     not start reacting to it because it trains."""

@@ -51,8 +51,8 @@ def fit(model, X, y, *, loss=None, optimizer=None, epochs=1, batch_size=32, vali
     If the loss or a gradient becomes NaN or infinite, fit stops with ``NonFiniteError`` naming the
     epoch, the batch and the layer, and leaves the weights as they were before it (with a
     ``TerminateOnNaN`` callback it stops with a warning instead). Ctrl-C stops after the current
-    batch: callbacks see the end of training, the history keeps every finished epoch, and then
-    ``KeyboardInterrupt`` is raised.
+    batch (of training, or of the pass that measures the untrained model first): callbacks see the
+    end of training, the history keeps every finished epoch, and then ``KeyboardInterrupt`` is raised.
 
     Parameters
     ----------
@@ -139,7 +139,11 @@ def _train(model, run, strategy):
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"), \
             StopOnCtrlC(model, active=strategy.stops_mid_epoch) as ctrl_c, contextlib.closing(blas):
         if not model.history.epochs:
-            model.history.append(0, epoch_figures(model, run, None, strategy))
+            figures = epoch_figures(model, run, None, strategy)
+            if figures is None:  # Ctrl-C during that pass, a whole one over the data: stop now, not after it
+                raise KeyboardInterrupt("training interrupted before its first epoch, while it measured the "
+                                        "untrained model: nothing was trained")
+            model.history.append(0, figures)
         run.hooks.on_train_begin(model.history.last())
         try:
             for epoch in range(done + 1, done + run.epochs + 1):
@@ -223,7 +227,9 @@ def epoch_figures(model, run, running, strategy):
     measuring its share).
     """
     logs = dict(running) if running is not None else measure(model, run.X, run.y, run.weight, run.loss,
-                                                             strategy=strategy)
+                                                             strategy=strategy, stop=lambda: model.interrupted)
+    if logs is None:
+        return None
     if run.full and running is not None:
         logs.update({f"train_{k}": v for k, v in measure(model, run.X, run.y, run.weight, run.loss,
                                                          strategy=strategy).items()})
@@ -232,7 +238,7 @@ def epoch_figures(model, run, running, strategy):
     return logs
 
 
-def measure(model, X, y, weight, loss, batch_size=1024, strategy=None):
+def measure(model, X, y, weight, loss, batch_size=1024, strategy=None, stop=None):
     """Return the loss (and accuracy, for classifiers) over a whole data set, in inference mode.
 
     Batches are weighted by their sizes. With a ``strategy`` of several processes, each measures its
@@ -250,22 +256,27 @@ def measure(model, X, y, weight, loss, batch_size=1024, strategy=None):
         Samples per forward pass.
     strategy : optional
         The step strategy (``training.steps.OneProcess``, ``training.parallel.DataParallel``).
+    stop : callable, optional
+        Asked after each batch; where it says True the pass ends there and returns None (Ctrl-C
+        during ``fit``'s pass before the first epoch: ``model.interrupted``).
 
     Returns
     -------
-    dict
+    dict or None
         ``{"loss": ..., "accuracy": ...}``, accuracy for classifiers only.
     """
     total_loss = total_correct = 0.0
-    start, stop = (0, len(X)) if strategy is None else strategy.rows(len(X))
-    for i in range(start, stop, batch_size):
-        end = min(i + batch_size, stop)
+    first, last = (0, len(X)) if strategy is None else strategy.rows(len(X))
+    for i in range(first, last, batch_size):
+        end = min(i + batch_size, last)
         outputs = model.forward(to_device(X[i:end]), training=False)
         yb = to_device(y[i:end])
         wb = None if weight is None else to_device(weight[i:end])
         total_loss = total_loss + loss.value(outputs, yb, wb) * len(outputs)
         if loss.classifies:
             total_correct = total_correct + loss.correct(outputs, yb)
+        if stop is not None and stop():
+            return None
     if strategy is not None:
         total_loss, total_correct = strategy.sum(float(total_loss), float(total_correct))
     figures = {"loss": float(total_loss) / len(X)}
