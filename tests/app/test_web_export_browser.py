@@ -5,6 +5,7 @@ predict_proba, the int8 export against the float model on all of MNIST's test se
 for the module; images travel to the page in one call, as base64 bytes. Set
 BARENET_SCREENSHOTS=DIR to keep the screenshots."""
 import base64
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -234,6 +235,29 @@ def test_every_layer_kind_and_an_ensemble_give_pythons_probabilities(browser, tm
         assert np.abs(_probabilities_in_browser(page, X_uint8) - expected).max() <= 1e-5
         assert page.errors == []
         page.context.close()
+
+
+def test_an_int8_export_computes_with_one_scale_per_output_channel_as_python_quantizes(browser, tmp_path):
+    """The page's int8 decoding (barenet.js) against Python's: the convolutional model with each
+    weight array replaced by q · scale (one scale per filter of a convolution, per column of a
+    Dense layer) gives, in Python, the page's probabilities to 1e-5."""
+    models, X = _every_kind_model()
+    model = models[1]
+    web.export_web(model, tmp_path / "int8", quantize="int8")
+    quantized = copy.deepcopy(model)
+    for layer in quantized.layers:
+        for name, value in layer.params.items():
+            if value.ndim >= 2:
+                axis = web.OUTPUT_AXIS.get(type(layer).__name__, -1) % value.ndim
+                q, scales = web.quantize_int8(value, axis)
+                value[...] = q * np.expand_dims(scales, tuple(a for a in range(q.ndim) if a != axis))
+    X_uint8 = np.round(X[:200] * 255).astype(np.uint8)
+    expected = quantized.predict_proba(X_uint8.astype(np.float32) / 255)
+    assert np.abs(expected - model.predict_proba(X_uint8.astype(np.float32) / 255)).max() > 1e-4  # it is quantized
+    page = _open(browser, (tmp_path / "int8" / "index.html").as_uri())
+    assert np.abs(_probabilities_in_browser(page, X_uint8) - expected).max() <= 1e-5
+    assert page.errors == []
+    page.context.close()
 
 
 @pytest.mark.data("mnist")

@@ -48,8 +48,9 @@ def _arrays(description):
                 arrays[name] = np.frombuffer(raw, "<f4", size, spec["offset"]).reshape(spec["shape"])
             else:
                 q = np.frombuffer(raw, "i1", size, spec["offset"]).reshape(spec["shape"])
-                scales = np.frombuffer(raw, "<f4", spec["shape"][-1], spec["scales"])
-                arrays[name] = q * scales
+                axis = spec.get("axis", len(spec["shape"]) - 1)
+                scales = np.frombuffer(raw, "<f4", spec["shape"][axis], spec["scales"])
+                arrays[name] = q * np.expand_dims(scales, tuple(a for a in range(q.ndim) if a != axis))
         out.append((layer["kind"], layer["config"], arrays))
     return out
 
@@ -93,6 +94,35 @@ def test_int8_quantization_keeps_every_column_within_half_a_step(seed):
     live = np.abs(W).max(axis=0) > 0
     assert np.all(np.abs(q[:, live]).max(axis=0) == 127) and np.all(q[:, ~live] == 0)
     assert np.all(np.abs(q * scales - W) <= scales / 2 * (1 + 1e-6))
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_int8_quantization_of_a_convolution_takes_one_scale_per_filter(seed):
+    """A convolution's W is (F, C, kh, kw): its outputs are the first axis, so each filter has its
+    own scale (one per kw column, the last axis, made every filter share the largest's)."""
+    rng = np.random.default_rng(seed)
+    W = rng.normal(size=(int(rng.integers(1, 20)), int(rng.integers(1, 5)), 3, int(rng.integers(1, 6))))
+    W *= rng.uniform(0.001, 3, size=(len(W), 1, 1, 1))  # filters of very different sizes
+    W[rng.integers(len(W))] = 0.0  # a dead filter stays zero
+    q, scales = web.quantize_int8(W, axis=0)
+    assert q.dtype == np.int8 and scales.shape == (len(W),)
+    live = np.abs(W).reshape(len(W), -1).max(axis=1) > 0
+    assert np.all(np.abs(q[live]).reshape(live.sum(), -1).max(axis=1) == 127) and np.all(q[~live] == 0)
+    assert np.all(np.abs(q * scales[:, None, None, None] - W) <= scales[:, None, None, None] / 2 * (1 + 1e-6))
+
+
+def test_an_int8_export_of_a_convolutional_network_scales_each_filter(shipped):
+    """The shipped model is a CNN: each convolution's W decodes (as barenet.js does) to within half
+    of its filter's step, the step being that filter's largest magnitude over 127."""
+    decoded = _arrays(_description(web.model_script(shipped, quantize="int8")))
+    convolutions = [(arrays, layer) for (kind, _, arrays), layer in
+                    zip(decoded, [layer for layer in shipped.layers if not layer.identity_at_inference])
+                    if kind == "Conv2D"]
+    assert convolutions
+    for arrays, layer in convolutions:
+        W = bn.to_numpy(layer.params["W"]).astype(np.float64)
+        step = np.abs(W).reshape(len(W), -1).max(axis=1)[:, None, None, None] / 127
+        assert np.all(np.abs(arrays["W"] - W) <= step / 2 * (1 + 1e-6))
 
 
 def test_int8_stores_weight_matrices_as_int8_and_the_rest_as_float32(shipped, tmp_path):

@@ -33,7 +33,8 @@ from ...core.backend import to_numpy
 from ...core.losses import BinaryCrossEntropy, CrossEntropy
 from ...files.atomic import atomic_write, fsync_directory
 
-__all__ = ["export_web", "model_script", "render_page", "quantize_int8", "browser_layer_kinds", "PAGE", "ASSETS"]
+__all__ = ["export_web", "model_script", "render_page", "quantize_int8", "OUTPUT_AXIS", "browser_layer_kinds", "PAGE",
+           "ASSETS"]
 
 PAGE = Path(__file__).with_name("page")
 ASSETS = ("style.css", "prepare.js", "barenet.js", "draw.js")  # the page's files besides index.html and model.js
@@ -49,17 +50,24 @@ def browser_layer_kinds() -> list:
     return re.findall(r"^    (\w+)[(:]", table, re.M)
 
 
-def quantize_int8(array):
+def quantize_int8(array, axis=-1):
     """Return (int8 values, float32 scales) with q·scale ≈ array.
 
-    One scale per index of the last axis (a Dense layer's output): the largest magnitude of that
-    column over 127.
+    One scale per index of ``axis``, the layer's outputs: the largest magnitude of that output's
+    weights over 127. A Dense layer's W (in, out) takes one per column (the last axis, the
+    default), a convolution's W (F, C, kh, kw) one per filter (axis 0).
     """
     array = np.asarray(array, dtype=np.float64)
-    peak = np.abs(array).reshape(-1, array.shape[-1]).max(axis=0)
+    axis = axis % array.ndim
+    peak = np.abs(array).max(axis=tuple(a for a in range(array.ndim) if a != axis))
     scales = np.where(peak > 0, peak / 127.0, 1.0).astype(np.float32)
-    q = np.clip(np.rint(array / scales), -127, 127).astype(np.int8)
+    along = [1] * array.ndim
+    along[axis] = -1  # the scales broadcast along their axis
+    q = np.clip(np.rint(array / scales.reshape(along)), -127, 127).astype(np.int8)
     return q, scales
+
+
+OUTPUT_AXIS = {"Conv2D": 0}  # the axis of a layer's weights that indexes its outputs, where not the last
 
 
 class _Weights:
@@ -74,12 +82,12 @@ class _Weights:
         self.data += np.ascontiguousarray(array, dtype=dtype).tobytes()
         return offset
 
-    def entry(self, array, quantize):
+    def entry(self, array, quantize, axis=-1):
         array = np.asarray(array)
         if quantize and array.ndim >= 2:
-            q, scales = quantize_int8(array)
+            q, scales = quantize_int8(array, axis)
             return {"dtype": "int8", "shape": list(array.shape), "offset": self.add(q, "i1"),
-                    "scales": self.add(scales, "<f4")}
+                    "scales": self.add(scales, "<f4"), "axis": axis % array.ndim}
         return {"dtype": "float32", "shape": list(array.shape), "offset": self.add(array, "<f4")}
 
 
@@ -102,7 +110,7 @@ def _layers(model, weights, quantize, where=""):
                              f"{', '.join(kinds)}, and the layers that are the identity at inference")
         config = {k: v for k, v in layer.get_config().items() if isinstance(v, (bool, int, float, str, type(None)))
                   or isinstance(v, list) and all(isinstance(e, int) for e in v)}  # kernel sizes, strides, shapes
-        arrays = {name: weights.entry(to_numpy(value), quantize and name in layer.params)
+        arrays = {name: weights.entry(to_numpy(value), quantize and name in layer.params, OUTPUT_AXIS.get(kind, -1))
                   for name, value in {**layer.params, **getattr(layer, "buffers", {})}.items()}
         out.append({"kind": kind, "config": config, "shape": None if input_shape is None else list(input_shape),
                     "arrays": arrays})

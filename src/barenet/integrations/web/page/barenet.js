@@ -122,15 +122,17 @@
   }
 
   // One array of the weights as a Float32Array (int8 ones multiplied by their scales).
-  function readArray(view, { dtype, offset, shape, scales }) {
+  function readArray(view, { dtype, offset, shape, scales, axis }) {
     const size = shape.reduce((a, b) => a * b, 1);
     const out = new Float32Array(size);
     if (dtype === "float32") {
       for (let i = 0; i < size; i++) out[i] = view.getFloat32(offset + 4 * i, true);
     } else if (dtype === "int8") {
-      const channels = shape[shape.length - 1];   // one scale per output channel: the last axis
+      // one scale per output channel: along `axis`, the last (a Dense layer's W) unless named (a convolution's: 0)
+      const along = axis ?? shape.length - 1;
+      const channels = shape[along], inner = shape.slice(along + 1).reduce((a, b) => a * b, 1);
       const scale = readArray(view, { dtype: "float32", offset: scales, shape: [channels] });
-      for (let i = 0; i < size; i++) out[i] = view.getInt8(offset + i) * scale[i % channels];
+      for (let i = 0; i < size; i++) out[i] = view.getInt8(offset + i) * scale[Math.floor(i / inner) % channels];
     } else {
       throw new Error(`unknown weight type ${dtype}`);
     }
