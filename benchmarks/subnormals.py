@@ -85,10 +85,10 @@ def census(epochs, batch_size, X, y, flush=False, backend="numpy"):
             for start in range(0, len(X), len(X) // 10):  # ten probe batches
                 xb, yb = X[start:start + batch_size], y[start:start + batch_size]
                 h = xb
-                for layer in model.layers:
-                    h = layer.forward(h)
+                for layer in model.layers:  # each layer's outputs, for their subnormals
+                    h = layer.forward(h, training=False)
                     activations += subnormals(h)
-                model.loss.forward(h, yb)
+                model.loss.forward(model.forward(xb, training=True), yb)  # the forward backward_params uses
                 dz = model.loss.backward()
                 loss_grad += subnormals(dz)
                 model.backward_params(dz)

@@ -264,3 +264,39 @@ def test_inference_through_a_convolution_never_holds_the_whole_batch_of_columns(
     columns = 256 * 16 * 9 * 28 * 28 * 4
     assert peak < y.nbytes + 2 * conv.INFERENCE_BYTES + (4 << 20) < columns / 2
     np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["numpy", "numba"])
+def test_an_empty_batch_goes_through_every_image_layer_and_batch_norm_refuses_to_train_on_it(name):
+    """Data-parallel training runs a process's share of a last batch smaller than the number of
+    processes, which may be empty (the random draws must still be made): Flatten's reshape to −1
+    could not resolve it, nor could numba's chunks and BatchNorm's reshape. Batch statistics of
+    nothing are refused by name, as the reference does."""
+    if name == "numba":
+        pytest.importorskip("numba", reason="the numba backend needs numba (pip install 'barenet[fast]')")
+    empty = np.zeros((0, 64), dtype=np.float32)
+    for norm in (False, True):
+        layers = [bn.Reshape((1, 8, 8)), bn.Conv2D(1, 4, 3, padding=1), *([bn.BatchNorm2D(4)] if norm else []),
+                  bn.ReLU(), bn.MaxPool2D(2), bn.AvgPool2D(2, 1), bn.Dropout(0.2), bn.GlobalAvgPool2D(), bn.Dense(4, 3)]
+        model = bn.Sequential(*layers, seed=0, backend=name)
+        assert model.forward(empty, training=False).shape == (0, 3)
+        if norm:
+            with pytest.raises(ValueError, match=r"BatchNorm2D\(4\) needs more than one value per channel"):
+                model.forward(empty, training=True)
+        else:
+            assert model.forward(empty, training=True).shape == (0, 3)
+    flatten = bn.Sequential(bn.Reshape((2, 4, 8)), bn.Flatten(), backend=name)
+    assert flatten.forward(empty, training=True).shape == (0, 64)
+
+
+def test_a_convolution_used_alone_in_inference_gives_the_type_training_gives_and_wants_a_forward_first():
+    """Float64 weights on float32 images: inference's output has matmul's type, as training's. A
+    backward with no forward before it says so, naming the layer."""
+    layer = bn.Conv2D(2, 3, 3)
+    bn.Network(layer, dtype="float64", seed=0)
+    x = np.random.default_rng(0).normal(size=(2, 2, 5, 5)).astype(np.float32)
+    inference, training = layer.forward(x, training=False), layer.forward(x, training=True)
+    assert inference.dtype == training.dtype == np.float64
+    np.testing.assert_array_equal(inference, training)
+    with pytest.raises(RuntimeError, match=r"Conv2D\(2, 3, kernel_size=3\): backward needs a forward pass"):
+        bn.Conv2D(2, 3, 3).backward(np.ones((2, 3, 3, 3)))

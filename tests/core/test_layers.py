@@ -249,3 +249,8 @@ def test_a_network_backward_needs_a_training_forward_just_before_and_a_gradient_
     assert all(np.isfinite(g).all() for g in model.grads.values())
     with pytest.raises(RuntimeError, match=never):
         backward(np.ones((5, 2)))
+    model.forward(x, training=True)
+    with pytest.raises(ValueError, match="expects 3 input features"):
+        model.forward(np.ones((5, 4)), training=True)  # a forward that fails: the one before it is gone too
+    with pytest.raises(RuntimeError, match=never):
+        backward(np.ones((5, 2)))

@@ -72,9 +72,18 @@ def adam_dropout_float32():
                        batch_size=64)
 
 
+def convolution_digits_float64():
+    X, y = bn.datasets.load_digits()
+    X, y = X[:193], y[:193]  # batch 32: a last batch of 1, so some processes run an empty batch through Flatten
+    model = bn.Sequential(bn.Reshape((1, 8, 8)), bn.Conv2D(1, 4, 3, padding=1), bn.ReLU(), bn.MaxPool2D(2),
+                          bn.Dropout(0.1), bn.Flatten(), bn.Dense(64, 10), seed=8, dtype="float64")
+    return model, dict(X=X, y=y, loss=bn.CrossEntropy(), optimizer=bn.Adam(3e-3), epochs=2, batch_size=32)
+
+
 CASES = {f.__name__: f for f in [sgd_momentum_float64, adam_dropout_weights_float64, rmsprop_centered_float64,
                                   adamw_regression_float64, augmented_digits_float64,
-                                  early_stopping_validation_float64, adam_dropout_float32]}
+                                  early_stopping_validation_float64, adam_dropout_float32,
+                                  convolution_digits_float64]}
 
 
 def train(name, parallel=None):

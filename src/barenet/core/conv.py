@@ -137,12 +137,13 @@ class Conv2D(Layer):
     def _inference(self, x, oh, ow):
         """Y = W cols + b as forward, the columns of ``INFERENCE_BYTES`` of images at a time, none kept.
 
-        Keeps X instead, should backward come all the same (a layer used alone): it builds them then.
+        Keeps X instead, should backward come all the same (a layer used alone): it builds them then,
+        from X as it is then (a reference, not a copy: X changed in between changes the gradients).
         """
         n, weights = len(x), self._weights()
         self.cols, self.x = None, x
         step = max(1, INFERENCE_BYTES // (weights.shape[1] * oh * ow * x.dtype.itemsize))
-        y = xp.empty((n, self.out_channels, oh * ow), dtype=x.dtype)
+        y = xp.empty((n, self.out_channels, oh * ow), dtype=xp.result_type(weights, x))  # as matmul's
         for a in range(0, n, step):
             y[a:a + step] = xp.matmul(weights, self._columns(x[a:a + step], oh, ow))
         if self.bias:
@@ -172,6 +173,8 @@ class Conv2D(Layer):
         Both backends check it first: numba's col2im indexes the image by dY's height and width
         without bounds checks, and the reference would give a wrong dX for a dY of the right size.
         """
+        if "padded_shape" not in self.__dict__:
+            raise RuntimeError(f"{self!r}: backward needs a forward pass just before it")
         n, _, height, width = self.padded_shape
         expected = (n, self.out_channels, output_size(height, self.kernel_size[0], self.stride[0]),
                     output_size(width, self.kernel_size[1], self.stride[1]))

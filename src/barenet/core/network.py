@@ -183,12 +183,12 @@ class Network(Layer):
 
     def forward(self, x, training=True):
         """Feed x through the layers in order: x → layer₀ → layer₁ → ... → outputs (on the network's backend)."""
+        self._awaiting = None  # until this pass ends: a backward after a failed forward is refused
         ops, token = self.ops, enter(self.ops)
         try:
             x = self._sparse_input(x) if is_sparse(x) else ops.xp.asarray(x, dtype=self.dtype)
             if tuple(x.shape[1:]) != self.__dict__.get("_shape_seen"):  # a new shape: checked once
                 self._shape_seen = check_input(self.layers, tuple(x.shape[1:]))
-            self._awaiting = None  # until this pass ends: a backward after a failed forward is refused
             for group in ops.groups(self.layers):  # each layer alone, or a few the backend fuses
                 x = ops.forward_group(group, x, training)
                 if not training:  # nothing will go backward: keep nothing of this input

@@ -33,9 +33,9 @@ class Flatten(Layer):
         return (math.prod(input_shape),)
 
     def forward(self, x, training=True):
-        """Y = X.reshape(n, −1)."""
+        """Y = X.reshape(n, C·H·W)."""
         self.x_shape = x.shape
-        return x.reshape(len(x), -1)
+        return x.reshape(len(x), math.prod(x.shape[1:]))  # not −1, which an empty batch cannot resolve
 
     def backward(self, grad_out):
         """dX = dY.reshape(X's shape)."""

@@ -58,7 +58,7 @@ def conv_forward(layer, x, training, threads):
 
     def part(lo, hi):
         chunks = _chunks(lo, hi, image_bytes)  # each chunk's columns still in cache for the product
-        own = None if training else np.empty((max(b - a for a, b in chunks), *shape[1:]), dtype=x.dtype)
+        own = None if training else np.empty((max((b - a for a, b in chunks), default=0), *shape[1:]), dtype=x.dtype)
         for a, b in chunks:
             cols = layer.cols[a:b] if training else own[:b - a]
             image_kernels.im2col(image_kernels.pad(x[a:b], layer.pads), cols, layer.kernel_size, layer.stride, oh, ow)
@@ -259,7 +259,7 @@ def batch_norm_forward(layer, x, training, threads):
     if not layer.built or x.ndim != 4 or x.dtype.kind != "f":
         return layer.forward(x, training)
     n, channels = x.shape[:2]
-    flat = np.ascontiguousarray(x).reshape(n, channels, -1)
+    flat = np.ascontiguousarray(x).reshape(n, channels, x.shape[2] * x.shape[3])  # not -1: n may be 0
     parts = ranges(channels, threads, work=x.size)
 
     def moments(_):
@@ -281,7 +281,7 @@ def batch_norm_backward(layer, grad_out, threads):
     dx = γ / √(σ² + ε) · (dy − dβ / m − x̂ dγ / m) while training, γ / √(running σ² + ε) · dy after.
     """
     n, channels = grad_out.shape[:2]
-    flat = np.ascontiguousarray(grad_out).reshape(n, channels, -1)
+    flat = np.ascontiguousarray(grad_out).reshape(n, channels, grad_out.shape[2] * grad_out.shape[3])
     x_hat = layer.x_hat.reshape(flat.shape)
     parts = ranges(channels, threads, work=grad_out.size)
     grad_beta, grad_gamma = np.empty(channels, dtype=flat.dtype), np.empty(channels, dtype=flat.dtype)
