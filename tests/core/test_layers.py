@@ -72,6 +72,34 @@ def test_check_gradients_catches_a_wrong_backward(rng):
     assert report.errors["0.W"] > 1e-2 and report.errors["2.W"] < 1e-6  # only layers before it are wrong
 
 
+@pytest.mark.parametrize("norm", ["BatchNorm1D", "BatchNorm2D"])
+def test_check_gradients_passes_a_bias_whose_true_gradient_is_zero_and_still_catches_a_tiny_wrong_one(norm, rng):
+    """A bias just before batch normalisation has a gradient of exactly zero (the mean is taken
+    out), where the differences give only their rounding, about 1e-11: measured against a hundredth
+    of the network's largest gradient, not against 1e-8, it passes (it read 5.55e-03, a failure).
+    A backward wrong by a thousandth, on gradients two hundred times smaller than the network's
+    largest, still fails."""
+    if norm == "BatchNorm1D":
+        layers, X = [bn.Dense(3, 4), bn.BatchNorm1D(4), bn.ReLU(), bn.Dense(4, 2)], rng.normal(size=(5, 3))
+    else:
+        layers = [bn.Reshape((1, 6, 6)), bn.Conv2D(1, 2, 3), bn.BatchNorm2D(2), bn.ReLU(), bn.Flatten(),
+                  bn.Dense(32, 2)]
+        X = rng.normal(size=(5, 36))
+    y = np.array([0, 1, 0, 1, 1])
+    report = bn.check_gradients(bn.Sequential(*layers, seed=0, dtype="float64"), X, y, bn.CrossEntropy(),
+                                verbose=False)
+    assert report.passed(1e-6), str(report)
+
+    class SlightlyWrong(bn.Tanh):
+        def backward(self, grad_out):
+            return super().backward(grad_out) * 1.001
+
+    model = bn.Sequential(bn.Dense(3, 4), SlightlyWrong(), bn.Dense(4, 2), seed=0, dtype="float64")
+    model.layers[0].params["W"] *= 1e-3
+    report = bn.check_gradients(model, X[:, :3] * 1e-3, y, bn.CrossEntropy(), verbose=False)
+    assert not report.passed(1e-6), str(report)
+
+
 def test_check_gradients_prints_a_row_per_array_and_leaves_the_model_untouched(rng, capsys):
     model = bn.Sequential(bn.Dense(3, 4), bn.ReLU(), bn.Dense(4, 2), seed=0)
     before = {k: v.copy() for k, v in model.params.items()}
