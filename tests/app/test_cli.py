@@ -192,6 +192,19 @@ def test_bad_usage_gets_exit_code_2_and_a_message_without_traceback(tmp_path, ar
     assert not (tmp_path / "x").exists() and not Path("runs/a").exists()  # refused before any folder exists
 
 
+def test_evaluate_refuses_a_data_set_of_another_width_before_loading_it(clusters_run, tmp_path):
+    """A model of 2 features against MNIST: said at once, from the data set's known image size,
+    where it used to look for MNIST (and download it, 11 MB) to find its width. Here MNIST is
+    nowhere: the answer is the width, not that MNIST was not found."""
+    empty = tmp_path / "data"
+    empty.mkdir()
+    result = run("evaluate", clusters_run[0] / "model.npz", "--dataset", "mnist",
+                 env={"BARENET_DATA": str(empty), "HOME": str(tmp_path)})
+    assert result.returncode == 2, result.stderr
+    assert "the model takes 2 features but mnist has 784" in result.stderr
+    assert "not found" not in result.stderr and "download" not in result.stderr.lower()
+
+
 def test_clip_norm_reaches_the_optimizer_and_the_run_record(tmp_path):
     folder = tmp_path / "r"
     result = run("train", "--dataset", "xor", "--epochs", "1", "--clip-norm", "0.5", "--out", folder, "--no-plots")

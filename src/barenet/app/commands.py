@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..core.backend import set_backend, using_backend
 from .config import RUN_SETTINGS
+from .data import IMAGE_SHAPES
 from .recipes import RECIPES
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -158,6 +159,9 @@ def cmd_evaluate(args):
     dataset = args.dataset or model.metadata.get("dataset")
     if not dataset:
         raise UsageError("this model does not record its data set; pass --dataset")
+    shape = IMAGE_SHAPES.get(dataset)  # images: their width is known before loading (and downloading) them
+    if shape is not None and model.input_width not in (None, shape[0] * shape[1]):
+        raise UsageError(f"the model takes {model.input_width} features but {dataset} has {shape[0] * shape[1]}")
     seed = (model.metadata.get("config") or {}).get("seed", 0)
     data = runs.load_dataset(dataset, seed)
     if model.input_width not in (None, data.X_test.shape[1]):
