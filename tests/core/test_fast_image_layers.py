@@ -140,7 +140,8 @@ def test_fused_relu_takes_any_shape(shape, monkeypatch):
 def test_fused_relu_then_max_pooling_is_the_reference_on_windows_with_nothing_above_zero(threads, monkeypatch):
     """The pair runs as one pass on numba; a window of the rectified image with nothing above zero
     is a tie that its first pixel wins, as in the reference, so that an infinite dY there turns
-    into NaN (inf · 0) at the same pixel; NaN, -inf and +inf pixels as the reference has them."""
+    into NaN (inf · 0) at the same pixel; NaN, -inf (rectified to 0) and +inf pixels as the
+    reference has them."""
     from barenet.core.backends import image_kernels
     monkeypatch.setattr(pool, "PER_THREAD", 8)
     calls = []
@@ -149,7 +150,7 @@ def test_fused_relu_then_max_pooling_is_the_reference_on_windows_with_nothing_ab
     x = rng.normal(size=(3, 2, 6, 6)).astype(np.float32)
     x[0, 0, :2, :2] = [[-3, -1], [-2, -4]]  # nothing above zero: the first pixel wins, not -1
     x[0, 1, :2, :2] = [[-1, np.nan], [2, 0]]
-    x[1, 0, :2, :2] = [[-np.inf, -1], [-2, -3]]  # -inf · 0 is NaN in the reference's ReLU
+    x[1, 0, :2, :2] = [[-np.inf, -1], [-2, -3]]  # max(0, -inf) is 0 (x · [x > 0] made it NaN)
     x[1, 1, 2:4, 2:4] = [[np.inf, 1], [0, -1]]
     grad_out = rng.normal(size=(3, 2, 3, 3)).astype(np.float32)
     grad_out[0, 0, 0, 0] = np.inf
@@ -159,14 +160,16 @@ def test_fused_relu_then_max_pooling_is_the_reference_on_windows_with_nothing_ab
         model = bn.Sequential(bn.ReLU(), bn.MaxPool2D(2), backend=name, dtype="float32")
         token = backend.set_kernel_threads(threads)
         try:
-            with np.errstate(invalid="ignore"):  # -inf · 0 and inf · 0, on purpose
+            with np.errstate(invalid="ignore"):  # inf · 0, on purpose
                 results[name] = model.forward(x, training=True), model.backward(grad_out)
         finally:
             backend.set_kernel_threads.reset(token)
     assert calls, "the numba backend did not run the pair as one pass"
     for ours, reference in zip(results["numba"], results["numpy"]):
         np.testing.assert_array_equal(ours, reference)
-    assert np.isnan(results["numpy"][1][0, 0, 0, 0])  # the NaN lands on the window's first pixel
+    (y, dx) = results["numpy"]
+    assert np.isnan(dx[0, 0, 0, 0])  # the NaN lands on the window's first pixel
+    assert y[1, 0, 0, 0] == 0 and not np.signbit(y[1, 0, 0, 0]) and np.isnan(y[0, 1, 0, 0])
 
 
 def test_fused_pooling_is_the_reference_on_a_thousand_seeded_images_with_nan_and_infinities():
@@ -387,7 +390,7 @@ def test_fused_batch_norm_is_the_reference_to_rounding_in_both_modes(dtype, thre
         layer.params["gamma"][...], layer.params["beta"][...] = gamma, beta
         token = backend.set_kernel_threads(threads)
         try:
-            with np.errstate(invalid="ignore"):  # the NaN pixel, on purpose
+            with np.errstate(invalid="ignore"):  # inf · 0, on purpose
                 steps = [(model.forward(x, training=True), model.backward(g), dict(layer.grads),
                           {k: v.copy() for k, v in layer.buffers.items()}) for x, g in batches]
                 x, g = batches[0]

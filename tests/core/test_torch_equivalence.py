@@ -55,6 +55,38 @@ def test_activation_matches_torch(name, dtype, rng, cpu_backend):
     _compare_function(make(), theirs, x, rng.normal(size=(16, 7)).astype(dtype), dtype)
 
 
+@pytest.mark.parametrize("backend_name", ["numpy", "numba"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_relu_takes_infinities_as_torch_does_alone_and_before_a_max_pooling(backend_name, dtype):
+    """max(0, −∞) is 0, not −∞ · 0 = NaN; NaN stays NaN; a negative input gives +0: bit for bit as
+    torch.relu, and so through ReLU then MaxPool2D, which numba runs as one pass, forward and, for
+    finite dY, backward. Not compared: an infinite dY at a unit at or below 0 (dY · 0 is NaN, torch
+    gives 0: only a training that has diverged meets one), and the gradient at a NaN input."""
+    if backend_name == "numba":
+        pytest.importorskip("numba", reason="the numba backend needs numba (pip install 'barenet[fast]')")
+    x = np.array([[-np.inf, -3.0, -1e-30, 0.0, 2.0, np.inf, np.nan, -1.0]] * 2, dtype=dtype)
+    grad_out = np.array([[1.0, -2.0, 3.0, -4.0, -1.5, 2.0, 1.0, -2.0]] * 2, dtype=dtype)
+    model = bn.Sequential(bn.ReLU(), backend=backend_name, dtype=dtype)
+    y, dx = model.forward(x), model.backward(grad_out)
+    xt = torch.tensor(x, requires_grad=True)
+    yt = torch.relu(xt)
+    yt.backward(torch.tensor(grad_out))
+    np.testing.assert_array_equal(y, yt.detach().numpy())
+    np.testing.assert_array_equal(np.signbit(y), np.signbit(yt.detach().numpy()))
+    finite_input = ~np.isnan(x)
+    np.testing.assert_array_equal(dx[finite_input], xt.grad.numpy()[finite_input])
+    images = np.array([[[[-np.inf, -1.0, 3.0, np.inf], [-2.0, -5.0, np.inf, 1.0],
+                         [-4.0, -6.0, 0.0, -np.inf], [-7.0, -1.0, -np.inf, -np.inf]]]], dtype=dtype)
+    grad_pooled = np.array([[[[2.0, 1.0], [-3.0, 0.5]]]], dtype=dtype)
+    model = bn.Sequential(bn.ReLU(), bn.MaxPool2D(2), backend=backend_name, dtype=dtype)
+    y, dx = model.forward(images), model.backward(grad_pooled)
+    xt = torch.tensor(images, requires_grad=True)
+    yt = F.max_pool2d(torch.relu(xt), 2)
+    yt.backward(torch.tensor(grad_pooled))
+    np.testing.assert_array_equal(y, yt.detach().numpy())
+    np.testing.assert_array_equal(dx, xt.grad.numpy())
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("bias", [True, False])
 def test_dense_matches_torch_linear(dtype, bias, rng):

@@ -134,6 +134,7 @@ def col2im(grad_cols, grad, kernel, stride, oh, ow):
 def _make_max_pool(kh, kw, sh, sw, rectify):
     def loop(x, y, argmax, mask):
         n, channels, oh, ow = y.shape
+        zero = x.dtype.type(0)  # max(0, ·)'s +0, of x's type (a float64 0.0 would make the loop float64)
         unusual = False
         for m in range(n):
             for c in range(channels):
@@ -151,7 +152,7 @@ def _make_max_pool(kh, kw, sh, sw, rectify):
                         if rectify:  # max(0, the maximum): a window with nothing above 0 is a tie of
                             above = best > 0  # zeros, which its first pixel wins
                             mask[m, c, i, j] = above
-                            best, won = (best, won) if above else (best * 0, 0)
+                            best, won = (best, won) if above else (zero, 0)
                         y[m, c, i, j] = best
                         argmax[m, c, i, j] = won
         return unusual
@@ -161,20 +162,21 @@ def _make_max_pool(kh, kw, sh, sw, rectify):
 def _make_exact_max_pool(kh, kw, sh, sw, rectify):
     def loop(x, y, argmax, mask):
         n, channels, oh, ow = y.shape
+        zero = x.dtype.type(0)
         for m in range(n):
             for c in range(channels):
                 for i in range(oh):
                     for j in range(ow):
                         best = x[m, c, sh * i, sw * j]
-                        if rectify:  # x · [x > 0], NaN kept
-                            best = best if best > 0 else best * (best - best)
+                        if rectify:  # max(0, x), NaN kept
+                            best = best if best > 0 or best != best else zero
                         won = 0
                         for p in range(kh):
                             for q in range(kw):
                                 value = x[m, c, sh * i + p, sw * j + q]
                                 if rectify:  # the window of the rectified image, as the reference pools it:
                                     # a window with nothing above zero is a tie of zeros, its first pixel wins
-                                    value = value if value > 0 else value * (value - value)
+                                    value = value if value > 0 or value != value else zero
                                 # np.argmax's rule: the first maximum, and the first NaN above all
                                 take = (value > best) | ((value != value) & (best == best))
                                 best = value if take else best
@@ -214,7 +216,7 @@ def relu_max_pool(x, y, argmax, mask, kernel, stride):
     window with nothing above 0 is a tie of zeros, which its first pixel wins, as the reference
     pools the rectified image. ``mask`` (n, C, oh, ow) holds the maxima above zero, the ReLU's
     mask at each window's winner. A NaN or an infinity goes to the exact loop, as in
-    ``max_pool`` (the reference rectifies −∞ to NaN: −∞ · 0).
+    ``max_pool``.
     """
     _max_pool(x, y, argmax, mask, kernel, stride, True)
 

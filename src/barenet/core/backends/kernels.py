@@ -267,10 +267,11 @@ def cross_entropy(outputs, ids, weight, smoothing):
 
 @numba.njit(**_JIT)
 def _relu_forward_loop(x, y, mask):
-    """mask = [x > 0], y = x where the mask holds, else x · 0; over flat vectors x, y, mask (n,)."""
+    """mask = [x > 0], y = max(0, x) as np.maximum: NaN kept; over flat vectors x, y, mask (n,)."""
+    zero = x.dtype.type(0)  # +0 of x's type: a float64 0.0 would make the loop's values float64
     for i in range(x.size):
         mask[i] = x[i] > 0
-        y[i] = x[i] if mask[i] else x[i] * (x[i] - x[i])  # x · 0 keeps NaN, as x * mask
+        y[i] = x[i] if mask[i] or x[i] != x[i] else zero
 
 
 @numba.njit(**_JIT)
@@ -284,9 +285,9 @@ def _relu_backward_loop(grad_out, mask, grad_in):
 def relu_forward(x, threads=1):
     """mask = [x > 0], y = x ⊙ mask: ``activations.ReLU.forward`` in one pass, on an array of any shape.
 
-    The negative entries become x · 0 (−0.0 for a negative x, NaN stays NaN), as the reference's
-    x * mask gives them, bit for bit (``tests/core/test_fast_backend.py``). A non-contiguous x
-    takes the reference's two passes.
+    The entries at or below 0, −∞ included, become 0 and NaN stays NaN, as the reference's
+    np.maximum(x, 0) gives them, bit for bit (``tests/core/test_fast_backend.py``). A
+    non-contiguous x takes the reference's two passes.
 
     Parameters
     ----------
@@ -302,7 +303,7 @@ def relu_forward(x, threads=1):
     """
     if not x.flags.c_contiguous:  # a view with gaps: the reference's two passes
         mask = x > 0
-        return x * mask, mask
+        return np.maximum(x, 0), mask
     y, mask = np.empty_like(x), np.empty(x.shape, dtype=bool)
     split(_relu_forward_loop, x.size, threads, x.reshape(-1), y.reshape(-1), mask.reshape(-1))
     return y, mask
