@@ -273,3 +273,14 @@ def test_subnormal_census_counts_the_state_and_times_the_flush(capsys):
     assert "part 3 (numpy backend, batch 64): a step from a state trained 2 epochs" in out
     from barenet.core import optimizers
     assert optimizers.flush_subnormals.__name__ == "flush_subnormals"  # the script put it back
+
+
+def test_the_inference_memory_script_reports_each_backends_peak_and_time():
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "inference_memory.py"), "--batch", "16",
+                             "--backends", "numpy"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if "peak" in line]
+    assert [line.split(",")[0].strip() for line in lines] == ["numpy", "numpy"] and all("MiB" in l for l in lines)
+    peaks = [float(line.split("peak")[1].split("MiB")[0]) for line in lines]
+    assert all(0 < peak < 64 for peak in peaks), peaks  # 16 images: a few MiB of activations
+
