@@ -61,18 +61,21 @@ def test_relu_takes_infinities_as_torch_does_alone_and_before_a_max_pooling(back
     """max(0, −∞) is 0, not −∞ · 0 = NaN; NaN stays NaN; a negative input gives +0: bit for bit as
     torch.relu, and so through ReLU then MaxPool2D, which numba runs as one pass, forward and, for
     finite dY, backward. Not compared: an infinite dY at a unit at or below 0 (dY · 0 is NaN, torch
-    gives 0: only a training that has diverged meets one), and the gradient at a NaN input."""
+    gives 0: only a training that has diverged meets one), the gradient at a NaN input, and the
+    sign of the 0 that −0.0 gives (+0, np.maximum's; torch keeps −0)."""
     if backend_name == "numba":
         pytest.importorskip("numba", reason="the numba backend needs numba (pip install 'barenet[fast]')")
-    x = np.array([[-np.inf, -3.0, -1e-30, 0.0, 2.0, np.inf, np.nan, -1.0]] * 2, dtype=dtype)
-    grad_out = np.array([[1.0, -2.0, 3.0, -4.0, -1.5, 2.0, 1.0, -2.0]] * 2, dtype=dtype)
+    x = np.array([[-np.inf, -3.0, -1e-30, 0.0, 2.0, np.inf, np.nan, -1.0, -0.0]] * 2, dtype=dtype)
+    grad_out = np.array([[1.0, -2.0, 3.0, -4.0, -1.5, 2.0, 1.0, -2.0, 1.0]] * 2, dtype=dtype)
     model = bn.Sequential(bn.ReLU(), backend=backend_name, dtype=dtype)
     y, dx = model.forward(x), model.backward(grad_out)
     xt = torch.tensor(x, requires_grad=True)
     yt = torch.relu(xt)
     yt.backward(torch.tensor(grad_out))
     np.testing.assert_array_equal(y, yt.detach().numpy())
-    np.testing.assert_array_equal(np.signbit(y), np.signbit(yt.detach().numpy()))
+    negative_zero = (x == 0) & np.signbit(x)
+    np.testing.assert_array_equal(np.signbit(y)[~negative_zero], np.signbit(yt.detach().numpy())[~negative_zero])
+    assert not np.signbit(y[negative_zero]).any()
     finite_input = ~np.isnan(x)
     np.testing.assert_array_equal(dx[finite_input], xt.grad.numpy()[finite_input])
     images = np.array([[[[-np.inf, -1.0, 3.0, np.inf], [-2.0, -5.0, np.inf, 1.0],

@@ -228,16 +228,17 @@ class PressCtrlCWhileMeasuring(bn.Layer):
     """Changes nothing; sends this process SIGINT during the first inference pass it sees, and counts
     the inference and training batches that went through it."""
 
-    def __init__(self):
+    def __init__(self, at=1):
         super().__init__()
         self.inference = self.training_batches = 0
+        self.at = at  # the inference batch during which to press
 
     def forward(self, x, training=True):
         if training:
             self.training_batches += 1
         else:
             self.inference += 1
-            if self.inference == 1:
+            if self.inference == self.at:
                 os.kill(os.getpid(), signal.SIGINT)
         return x
 
@@ -245,19 +246,23 @@ class PressCtrlCWhileMeasuring(bn.Layer):
         return grad_out
 
 
-def test_ctrl_c_during_the_pass_before_the_first_epoch_stops_after_that_batch(interactive_sigint):
-    """fit measures the untrained model over the whole training set first (epoch 0 of the history),
-    1,024 rows a batch: a long pass for a convolutional network on 60,000 images. Ctrl-C during it
-    stops it after the batch it came in, and trains nothing, where it used to wait for the whole
-    pass and a first batch of training."""
+@pytest.mark.parametrize("at, passes", [(1, "training"), (6, "validation")])
+def test_ctrl_c_during_the_passes_before_the_first_epoch_stops_after_that_batch(at, passes, interactive_sigint):
+    """fit measures the untrained model over the whole training set, then the validation set,
+    first (epoch 0 of the history), 1,024 rows a batch: long passes for a convolutional network on
+    60,000 images. Ctrl-C during either stops it after the batch it came in, and trains nothing,
+    where it used to wait for both passes and a first batch of training."""
     X, y = bn.datasets.make_clusters(5000, seed=0)
-    press = PressCtrlCWhileMeasuring()
+    press = PressCtrlCWhileMeasuring(at)
     model = bn.Sequential(press, bn.Dense(2, 8), bn.ReLU(), bn.Dense(8, 3), seed=0)
+    before = model.parameter_vectors()[0].copy()
     recorder = Recorder()
     with pytest.raises(KeyboardInterrupt, match="before its first epoch.*nothing was trained"):
-        model.fit(X, y, loss="cross_entropy", epochs=3, batch_size=500, callbacks=[recorder], verbose=0)
-    assert (press.inference, press.training_batches) == (1, 0)  # of the pass's 5 batches, one
+        model.fit(X, y, loss="cross_entropy", epochs=3, batch_size=500, callbacks=[recorder], verbose=0,
+                  validation_data=(X, y))
+    assert (press.inference, press.training_batches) == (at, 0), passes  # each pass has 5 batches
     assert model.history.epochs == [] and recorder.events == []
+    np.testing.assert_array_equal(model.parameter_vectors()[0], before)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     model.fit(X, y, epochs=1, batch_size=500, verbose=0)  # still usable: the pass again, then training
     assert model.history.epochs == [0, 1] and press.training_batches == 10

@@ -80,7 +80,8 @@ class ReLU(Layer):
         forward    y  = max(0, x)
         backward   dx = dy ⊙ [x > 0]        (the derivative at 0 is taken as 0, as in PyTorch)
 
-    As PyTorch's forward: −∞ gives 0 and NaN stays NaN. Backward is the product: an infinite dy at
+    As PyTorch's forward: −∞ gives 0 and NaN stays NaN (but −0.0 gives +0, where PyTorch keeps it:
+    np.maximum's rule for a tie of zeros). Backward is the product: an infinite dy at
     a unit at or below 0 gives NaN (∞ · 0) where PyTorch gives 0, which only a training that has
     already diverged meets; xp.where would give 0 but takes ten times as long on NumPy.
     """

@@ -45,14 +45,14 @@ def fit(model, X, y, *, loss=None, optimizer=None, epochs=1, batch_size=32, vali
     Each epoch visits the samples in a new random order from the model's generator, in batches of
     ``batch_size`` (the last one smaller). Like Keras's, the history starts with epoch 0, the model
     before training: one entry more than epochs. Its ``loss`` and ``accuracy`` are running means over
-    each epoch's batches (the weights change meanwhile); it also records each epoch's ``lr``,
-    ``time`` and the BLAS ``threads`` it ran with (``bn.threads``).
+    each epoch's batches (the weights change meanwhile), with ``lr``, ``time`` and ``threads``.
 
     If the loss or a gradient becomes NaN or infinite, fit stops with ``NonFiniteError`` naming the
     epoch, the batch and the layer, and leaves the weights as they were before it (with a
     ``TerminateOnNaN`` callback it stops with a warning instead). Ctrl-C stops after the current
-    batch (of training, or of the pass that measures the untrained model first): callbacks see the
-    end of training, the history keeps every finished epoch, and then ``KeyboardInterrupt`` is raised.
+    batch: callbacks see the end of training, the history keeps every finished epoch, and then
+    ``KeyboardInterrupt`` is raised; in the passes that measure the untrained model first, after
+    their current batch, before anything has started.
 
     Parameters
     ----------
@@ -224,17 +224,18 @@ def epoch_figures(model, run, running, strategy):
     """Return the epoch's log: running figures (or, for epoch 0, a full pass), and the full passes asked for.
 
     A full pass over the training data where ``run.full``, and validation figures (each process
-    measuring its share).
+    measuring its share). None where Ctrl-C came during epoch 0's passes: nothing is trained yet,
+    so they stop after their current batch.
     """
+    stop = (lambda: model.interrupted) if running is None else None
     logs = dict(running) if running is not None else measure(model, run.X, run.y, run.weight, run.loss,
-                                                             strategy=strategy, stop=lambda: model.interrupted)
-    if logs is None:
-        return None
+                                                             strategy=strategy, stop=stop)
     if run.full and running is not None:
         logs.update({f"train_{k}": v for k, v in measure(model, run.X, run.y, run.weight, run.loss,
                                                          strategy=strategy).items()})
-    if run.validation is not None:
-        logs.update({f"val_{k}": v for k, v in measure(model, *run.validation, run.loss, strategy=strategy).items()})
+    if logs is not None and run.validation is not None:
+        validation = measure(model, *run.validation, run.loss, strategy=strategy, stop=stop)
+        logs = None if validation is None else {**logs, **{f"val_{k}": v for k, v in validation.items()}}
     return logs
 
 

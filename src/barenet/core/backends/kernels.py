@@ -283,9 +283,9 @@ def _relu_backward_loop(grad_out, mask, grad_in):
 
 
 def relu_forward(x, threads=1):
-    """mask = [x > 0], y = x ⊙ mask: ``activations.ReLU.forward`` in one pass, on an array of any shape.
+    """mask = [x > 0], y = max(0, x): ``activations.ReLU.forward`` in one pass, on an array of any shape.
 
-    The entries at or below 0, −∞ included, become 0 and NaN stays NaN, as the reference's
+    The entries at or below 0, −∞ included, become +0 and NaN stays NaN, as the reference's
     np.maximum(x, 0) gives them, bit for bit (``tests/core/test_fast_backend.py``). A
     non-contiguous x takes the reference's two passes.
 
