@@ -4,7 +4,7 @@ Or a whole channel (``GlobalAvgPool2D``). Images are (n, C, H, W); pooling keeps
 """
 from __future__ import annotations
 
-from .backend import xp
+from .backend import on_device, xp
 from .im2col import offset, output_size, pair
 from .layers import Layer
 
@@ -124,7 +124,8 @@ class MaxPool2D(_Pool2D):
             larger = value > y  # np.argmax's rule: the first maximum wins a tie
             xp.maximum(y, value, out=y)  # a NaN stays: it is the maximum of its window
             self.argmax += larger * (k - self.argmax)  # argmax = k where larger (a masked write is slower)
-        if xp.isnan(y).any():  # rare, so looked for once here rather than at every offset
+        # Rare, so looked for once here rather than at every offset; but a GPU would wait for the answer
+        if on_device() or xp.isnan(y).any():
             for k in reversed(range(len(values))):  # np.argmax's rule again: the first NaN wins its window
                 xp.copyto(self.argmax, k, where=xp.isnan(values[k]))
         return y
@@ -141,7 +142,9 @@ class MaxPool2D(_Pool2D):
     def backward(self, grad_out):
         """dX[the winner of each window] += dY; 0 elsewhere."""
         self.check_gradient(grad_out)
-        if xp.isfinite(grad_out).all():  # then 0 · dY is 0, and a product is faster than xp.where
+        # With dY finite, 0 · dY is 0, and on the CPU a product is ten times faster than xp.where; a GPU
+        # would wait for the answer, and its xp.where is as fast
+        if not on_device() and xp.isfinite(grad_out).all():
             return self._spread(lambda k, out: xp.multiply(self.argmax == k, grad_out, out=out), grad_out)
         zero = xp.zeros((), dtype=grad_out.dtype)
 
