@@ -205,6 +205,19 @@ def test_evaluate_refuses_a_data_set_of_another_width_before_loading_it(clusters
     assert "not found" not in result.stderr and "download" not in result.stderr.lower()
 
 
+def test_evaluate_refuses_a_data_set_with_another_number_of_classes(clusters_run, tmp_path):
+    """A model of 3 classes against 2, whose labels fit its outputs (it printed a meaningless
+    score), and a model of 2 against 3 (a ValueError, exit 1): usage errors, exit 2."""
+    trained = run("train", "--dataset", "xor", "--epochs", "1", "--out", tmp_path / "xor", "--no-plots")
+    assert trained.returncode == 0, trained.stderr
+    for model, dataset, message in (
+            (clusters_run[0], "xor", "the model has 3 outputs but xor has 2 classes"),
+            (tmp_path / "xor", "clusters", "the model has 2 outputs but clusters has 3 classes")):
+        result = run("evaluate", model / "model.npz", "--dataset", dataset)
+        assert result.returncode == 2, result.stderr
+        assert message in result.stderr and "Traceback" not in result.stderr
+
+
 def test_clip_norm_reaches_the_optimizer_and_the_run_record(tmp_path):
     folder = tmp_path / "r"
     result = run("train", "--dataset", "xor", "--epochs", "1", "--clip-norm", "0.5", "--out", folder, "--no-plots")

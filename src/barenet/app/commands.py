@@ -166,6 +166,9 @@ def cmd_evaluate(args):
     data = runs.load_dataset(dataset, seed)
     if model.input_width not in (None, data.X_test.shape[1]):
         raise UsageError(f"the model takes {model.input_width} features but {dataset} has {data.X_test.shape[1]}")
+    classes, outputs = len(data.class_names or []), model.output_width_
+    if data.task == "classification" and (outputs or 0) > 1 and outputs != classes:  # 1: a sigmoid's two classes
+        raise UsageError(f"the model has {outputs} outputs but {dataset} has {classes} classes")
     figures = model.evaluate(data.X_test, data.y_test)
     print(f"{dataset} test set ({len(data.X_test)} samples): " + ", ".join(f"{k} {v:.4f}" for k, v in figures.items()))
     if data.task == "classification":
