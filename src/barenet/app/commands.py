@@ -159,13 +159,15 @@ def cmd_evaluate(args):
     dataset = args.dataset or model.metadata.get("dataset")
     if not dataset:
         raise UsageError("this model does not record its data set; pass --dataset")
+    def check_width(width):
+        if model.input_width not in (None, width):
+            raise UsageError(f"the model takes {model.input_width} features but {dataset} has {width}")
     shape = IMAGE_SHAPES.get(dataset)  # images: their width is known before loading (and downloading) them
-    if shape is not None and model.input_width not in (None, shape[0] * shape[1]):
-        raise UsageError(f"the model takes {model.input_width} features but {dataset} has {shape[0] * shape[1]}")
+    if shape is not None:
+        check_width(shape[0] * shape[1])
     seed = (model.metadata.get("config") or {}).get("seed", 0)
     data = runs.load_dataset(dataset, seed)
-    if model.input_width not in (None, data.X_test.shape[1]):
-        raise UsageError(f"the model takes {model.input_width} features but {dataset} has {data.X_test.shape[1]}")
+    check_width(data.X_test.shape[1])
     classes, outputs = len(data.class_names or []), model.output_width_
     if data.task == "classification" and (outputs or 0) > 1 and outputs != classes:  # 1: a sigmoid's two classes
         raise UsageError(f"the model has {outputs} outputs but {dataset} has {classes} classes")

@@ -61,7 +61,7 @@ def conv_forward(layer, x, training, threads):
         own = None if training else np.empty((max((b - a for a, b in chunks), default=0), *shape[1:]), dtype=x.dtype)
         for a, b in chunks:
             cols = layer.cols[a:b] if training else own[:b - a]
-            image_kernels.im2col(image_kernels.pad(x[a:b], layer.pads), cols, layer.kernel_size, layer.stride, oh, ow)
+            _im2col(layer, x[a:b], cols, oh, ow)
             np.matmul(weights, cols, out=y[a:b])
             if layer.bias:
                 y[a:b] += layer.params["b"][:, None]
@@ -69,14 +69,17 @@ def conv_forward(layer, x, training, threads):
     return y.reshape(n, layer.out_channels, oh, ow)
 
 
+def _im2col(layer, x, cols, oh, ow):
+    """Write the columns of images x, padded as the layer pads them, into ``cols``."""
+    image_kernels.im2col(image_kernels.pad(x, layer.pads), cols, layer.kernel_size, layer.stride, oh, ow)
+
+
 def _rebuilt_columns(layer, threads):
     """Set ``layer.cols`` from the X that an inference forward kept, for a backward after it."""
     x, (kh, kw) = layer.x, layer.kernel_size
     _, oh, ow = layer.output_shape(x.shape[1:])
     layer.cols = cols = np.empty((len(x), x.shape[1] * kh * kw, oh * ow), dtype=x.dtype)
-    run(lambda lo, hi: image_kernels.im2col(image_kernels.pad(x[lo:hi], layer.pads), cols[lo:hi], layer.kernel_size,
-                                            layer.stride, oh, ow),
-        ranges(len(x), threads, work=cols.size))
+    run(lambda lo, hi: _im2col(layer, x[lo:hi], cols[lo:hi], oh, ow), ranges(len(x), threads, work=cols.size))
 
 
 def _columns(layer, shape, dtype):
